@@ -1,0 +1,270 @@
+//! Forward: build the backend request (path- or virtual-hosted-style), sign it with the gateway's backend
+//! credentials (aws-sigv4), and send it over a pooled HTTP(S) client with timeouts.
+//!
+//! Never forwards the client's credentials, signature or aws-chunked framing.
+
+pub mod sign;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::{Client, connect::HttpConnector};
+use hyper_util::rt::TokioExecutor;
+
+use crate::auth::canonical::{percent_decode, uri_encode, uri_encode_path};
+use crate::body::Body;
+use crate::config::Addressing;
+use crate::s3::addressing::Target;
+use crate::secret::SecretString;
+
+/// A configured backend: where it is, how to sign for it, how long to wait.
+pub struct Backend {
+    client: Client<HttpsConnector<HttpConnector>, Body>,
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+    addressing: Addressing,
+    signer: sign::Signer,
+    pub response_timeout: Duration,
+}
+
+/// What went wrong talking to the backend (the client sees 503 ServiceUnavailable).
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("backend request failed: {0}")]
+    Request(#[from] hyper_util::client::legacy::Error),
+    #[error("backend did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+pub struct BackendSettings<'a> {
+    pub endpoint: &'a str,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub ca_pem: Option<Vec<u8>>,
+    pub addressing: Addressing,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+}
+
+impl Backend {
+    pub fn new(s: BackendSettings<'_>) -> Result<Arc<Self>, String> {
+        let uri: Uri = s
+            .endpoint
+            .parse()
+            .map_err(|e| format!("backend endpoint {}: {e}", s.endpoint))?;
+        let scheme = uri.scheme().cloned().ok_or("backend endpoint needs a scheme")?;
+        let authority = uri.authority().cloned().ok_or("backend endpoint needs a host")?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(pem) = &s.ca_pem {
+            use rustls_pki_types::pem::PemObject;
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| format!("backend ca_file: {e}"))?;
+                roots.add(cert).map_err(|e| format!("backend ca_file: {e}"))?;
+            }
+        }
+        let tls = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(s.connect_timeout));
+        http.set_nodelay(true);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        Ok(Arc::new(Self {
+            client,
+            scheme,
+            authority,
+            addressing: s.addressing,
+            signer: sign::Signer::new(s.access_key_id, s.secret_access_key, s.region),
+            response_timeout: s.response_timeout,
+        }))
+    }
+
+    /// The backend URI for a target and the client's raw query (minus presigned-URL authentication).
+    pub fn uri_for(&self, target: &Target, raw_query: Option<&str>) -> Result<Uri, http::Error> {
+        let key_path = target.key.as_deref().map(uri_encode_path).unwrap_or_default();
+        let (authority, path) = match (&target.bucket, self.addressing) {
+            (Some(b), Addressing::Virtual) => (format!("{}.{}", b, self.authority), format!("/{key_path}")),
+            (Some(b), Addressing::Path) if target.key.is_some() => {
+                (self.authority.to_string(), format!("/{}/{key_path}", uri_encode(b)))
+            }
+            (Some(b), Addressing::Path) => (self.authority.to_string(), format!("/{}", uri_encode(b))),
+            (None, _) => (self.authority.to_string(), "/".to_owned()),
+        };
+        let query = forwarded_query(raw_query);
+        let pq = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(authority)
+            .path_and_query(pq)
+            .build()
+    }
+
+    /// Sign and send. `headers` are already filtered (see [`forwarded_headers`]).
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Body,
+    ) -> Result<Response<Incoming>, BackendError> {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(body)
+            .expect("valid parts");
+        *req.headers_mut() = headers;
+        let host = req.uri().authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
+        if let Ok(v) = HeaderValue::from_str(&host) {
+            req.headers_mut().insert(http::header::HOST, v);
+        }
+        self.signer.sign(&mut req);
+        Ok(self.client.request(req).await?)
+    }
+}
+
+/// The client's query, re-encoded, without the presigned-URL authentication parameters.
+fn forwarded_query(raw: Option<&str>) -> String {
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| {
+            let (k, v) = match p.split_once('=') {
+                Some((k, v)) => (percent_decode(k), Some(percent_decode(v))),
+                None => (percent_decode(p), None),
+            };
+            if k.starts_with("X-Amz-") && PRESIGN_PARAMS.contains(&k.as_str()) {
+                return None;
+            }
+            Some(match v {
+                Some(v) => format!("{}={}", uri_encode(&k), uri_encode(&v)),
+                None => uri_encode(&k),
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+const PRESIGN_PARAMS: &[&str] = &[
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Security-Token",
+    "X-Amz-Content-Sha256",
+];
+
+/// Headers that belong to the client's connection or signature, never to the backend request.
+const CLIENT_ONLY: &[&str] = &[
+    "authorization",
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "x-amz-decoded-content-length",
+    "x-amz-trailer",
+    "x-amz-sdk-checksum-algorithm",
+    "x-amz-security-token",
+    "host",
+    "expect",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The client's headers as the backend should see them: client-only headers dropped, `aws-chunked` removed from
+/// `Content-Encoding`, and `Content-Length` set to the decoded length when it is known.
+pub fn forwarded_headers(client: &HeaderMap, decoded_length: Option<u64>) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(client.len());
+    for (name, value) in client {
+        let n = name.as_str();
+        if CLIENT_ONLY.contains(&n) {
+            continue;
+        }
+        if name == http::header::CONTENT_ENCODING {
+            let rest: Vec<&str> = value
+                .to_str()
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+                .collect();
+            if !rest.is_empty()
+                && let Ok(v) = HeaderValue::from_str(&rest.join(", "))
+            {
+                out.append(name.clone(), v);
+            }
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    if let Some(len) = decoded_length {
+        out.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    out
+}
+
+/// Drop hop-by-hop headers from a backend response.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_loses_presign_auth_keeps_the_rest() {
+        assert_eq!(
+            forwarded_query(Some("uploads&X-Amz-Signature=abc&prefix=a%20b&X-Amz-Credential=x")),
+            "uploads&prefix=a%20b"
+        );
+    }
+
+    #[test]
+    fn headers_lose_client_auth_and_chunked_encoding() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("AWS4-HMAC-SHA256 ..."));
+        h.insert("content-encoding", HeaderValue::from_static("aws-chunked,gzip"));
+        h.insert("x-amz-meta-a", HeaderValue::from_static("1"));
+        h.insert("content-length", HeaderValue::from_static("999"));
+        let f = forwarded_headers(&h, Some(10));
+        assert!(f.get("authorization").is_none());
+        assert_eq!(f["content-encoding"], "gzip");
+        assert_eq!(f["content-length"], "10");
+        assert_eq!(f["x-amz-meta-a"], "1");
+    }
+}

@@ -1,0 +1,378 @@
+//! The request-body verifier: removes aws-chunked framing and checks every integrity claim the client made
+//! (chunk and trailer signatures, `x-amz-content-sha256`, `Content-MD5`, `x-amz-checksum-*`, the declared length).
+//!
+//! It must never let a body that fails a check complete at the backend: the most recent data is always held back,
+//! and the last bytes are released only once every check at EOF has passed. On failure the stream ends with an
+//! error, which makes hyper abort the backend request before its last byte.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tokio::sync::watch;
+
+use super::{Body, BoxError};
+use crate::auth::checksum::{ChecksumAlgorithm, Checksummer, Md5Hasher, Sha256Hasher, ct_eq};
+use crate::auth::chunked::{ChunkEvent, ChunkedDecoder, ChunkedError};
+use crate::error::{S3Error, S3ErrorCode};
+
+/// Everything the body must satisfy, gathered by authentication from the request head.
+#[derive(Default)]
+pub struct BodyChecks {
+    /// aws-chunked framing to strip (and chunk signatures to check).
+    pub chunked: Option<ChunkedDecoder>,
+    /// Literal `x-amz-content-sha256` (lowercase hex).
+    pub sha256: Option<String>,
+    /// `Content-MD5` (base64).
+    pub content_md5: Option<String>,
+    /// `x-amz-checksum-*` header: algorithm and base64 value.
+    pub header_checksum: Option<(ChecksumAlgorithm, String)>,
+    /// Algorithm announced by `x-amz-trailer` (its value arrives in the aws-chunked trailer).
+    pub trailer_checksum: Option<ChecksumAlgorithm>,
+    /// Decoded length the client declared (`Content-Length` or `x-amz-decoded-content-length`).
+    pub length: Option<u64>,
+}
+
+/// Incremental state of the checks while the body streams.
+struct Running {
+    sha256: Option<(Sha256Hasher, String)>,
+    md5: Option<(Md5Hasher, String)>,
+    header_checksum: Option<(Checksummer, String, ChecksumAlgorithm)>,
+    trailer_checksum: Option<(Checksummer, ChecksumAlgorithm)>,
+    length: Option<u64>,
+    seen: u64,
+}
+
+impl Running {
+    fn new(c: &mut BodyChecks) -> Self {
+        Self {
+            sha256: c.sha256.take().map(|v| (Sha256Hasher::new(), v)),
+            md5: c.content_md5.take().map(|v| (Md5Hasher::new(), v)),
+            header_checksum: c.header_checksum.take().map(|(a, v)| (Checksummer::new(a), v, a)),
+            trailer_checksum: c.trailer_checksum.map(|a| (Checksummer::new(a), a)),
+            length: c.length,
+            seen: 0,
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) -> Result<(), S3Error> {
+        self.seen += data.len() as u64;
+        if let Some(len) = self.length
+            && self.seen > len
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The request body is longer than the declared content length.",
+            ));
+        }
+        if let Some((h, _)) = &mut self.sha256 {
+            h.update(data);
+        }
+        if let Some((h, _)) = &mut self.md5 {
+            h.update(data);
+        }
+        if let Some((h, _, _)) = &mut self.header_checksum {
+            h.update(data);
+        }
+        if let Some((h, _)) = &mut self.trailer_checksum {
+            h.update(data);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, trailer: Option<(ChecksumAlgorithm, String)>) -> Result<(), S3Error> {
+        if let Some(len) = self.length
+            && self.seen != len
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::IncompleteBody,
+                "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            ));
+        }
+        if let Some((h, expected)) = self.sha256.take()
+            && !ct_eq(&h.finish(), &expected)
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::XAmzContentSHA256Mismatch,
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ));
+        }
+        if let Some((h, expected)) = self.md5.take()
+            && !ct_eq(&h.finish(), &expected)
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+        if let Some((h, expected, alg)) = self.header_checksum.take() {
+            check_checksum(h, &expected, alg)?;
+        }
+        if let Some((h, alg)) = self.trailer_checksum.take() {
+            match trailer {
+                Some((got_alg, value)) if got_alg == alg => check_checksum(h, &value, alg)?,
+                _ => {
+                    return Err(S3Error::new(
+                        S3ErrorCode::MalformedTrailerError,
+                        "The request contained trailing data that was not well-formed or did not conform to our \
+                         published schema.",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_checksum(h: Checksummer, expected: &str, alg: ChecksumAlgorithm) -> Result<(), S3Error> {
+    if ct_eq(&h.finish(), expected) {
+        Ok(())
+    } else {
+        Err(S3Error::new(
+            S3ErrorCode::BadDigest,
+            format!(
+                "The {} you specified did not match the calculated checksum.",
+                alg.header_name().trim_start_matches("x-amz-checksum-").to_uppercase()
+            ),
+        ))
+    }
+}
+
+pub fn chunked_error(e: ChunkedError) -> S3Error {
+    match e {
+        ChunkedError::SignatureDoesNotMatch => S3Error::signature_mismatch(),
+        ChunkedError::IncompleteBody => {
+            S3Error::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly.")
+        }
+        ChunkedError::Malformed(why) => S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            format!("Malformed aws-chunked body: {why}."),
+        ),
+        ChunkedError::TrailerMismatch(why) => S3Error::new(
+            S3ErrorCode::MalformedTrailerError,
+            format!("The request contained trailing data that was not well-formed: {why}."),
+        ),
+    }
+}
+
+/// Where a body failure is reported, so the gateway can answer with the precise S3 error even though hyper only
+/// tells it that the backend request's body failed.
+#[derive(Clone, Default)]
+pub struct FailureSlot(Arc<Mutex<Option<S3Error>>>);
+
+impl FailureSlot {
+    fn set(&self, e: S3Error) {
+        if let Ok(mut g) = self.0.lock() {
+            g.get_or_insert(e);
+        }
+    }
+    pub fn take(&self) -> Option<S3Error> {
+        self.0.lock().ok().and_then(|mut g| g.take())
+    }
+}
+
+/// Client request body → verified, de-framed body. Holds back the newest data until the checks pass.
+pub struct VerifiedBody {
+    inner: Body,
+    decoder: Option<ChunkedDecoder>,
+    buf: BytesMut,
+    running: Running,
+    /// The aws-chunked end (and its trailer) was seen and checked.
+    chunked_end: bool,
+    ready: VecDeque<Bytes>,
+    verified: bool,
+    failed: bool,
+    slot: FailureSlot,
+    sent: watch::Sender<bool>,
+    length: Option<u64>,
+}
+
+impl VerifiedBody {
+    /// Also returns a receiver that turns `true` once the body has ended (verified or failed): the backend's
+    /// response timeout starts then, not before a long upload has finished.
+    pub fn new(inner: Body, mut checks: BodyChecks, slot: FailureSlot) -> (Self, watch::Receiver<bool>) {
+        let (sent, rx) = watch::channel(false);
+        let body = Self {
+            inner,
+            decoder: checks.chunked.take(),
+            buf: BytesMut::new(),
+            running: Running::new(&mut checks),
+            chunked_end: false,
+            ready: VecDeque::new(),
+            verified: false,
+            failed: false,
+            slot,
+            sent,
+            length: checks.length,
+        };
+        (body, rx)
+    }
+
+    fn fail(&mut self, e: S3Error) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.failed = true;
+        self.ready.clear();
+        self.slot.set(e.clone());
+        let _ = self.sent.send(true);
+        Poll::Ready(Some(Err(Box::new(e))))
+    }
+
+    /// Accept one frame of raw client data; produce decoded data into `ready`.
+    fn accept(&mut self, data: Bytes) -> Result<(), S3Error> {
+        let Some(decoder) = &mut self.decoder else {
+            self.running.update(&data)?;
+            if !data.is_empty() {
+                self.ready.push_back(data);
+            }
+            return Ok(());
+        };
+        if self.chunked_end {
+            return Err(chunked_error(ChunkedError::Malformed("data after the final chunk")));
+        }
+        self.buf.extend_from_slice(&data);
+        loop {
+            match decoder.decode(&mut self.buf).map_err(chunked_error)? {
+                ChunkEvent::Data(d) => {
+                    self.running.update(&d)?;
+                    if !d.is_empty() {
+                        self.ready.push_back(d);
+                    }
+                }
+                ChunkEvent::NeedMore => return Ok(()),
+                ChunkEvent::End { trailer } => {
+                    self.running.finish(trailer)?;
+                    self.chunked_end = true;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The client's body ended: run every EOF check.
+    fn at_eof(&mut self) -> Result<(), S3Error> {
+        match &self.decoder {
+            Some(decoder) => decoder.finish(&self.buf).map_err(chunked_error),
+            None => self.running.finish(None),
+        }
+    }
+}
+
+impl HttpBody for VerifiedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            if this.failed {
+                return Poll::Ready(None);
+            }
+            // Release data only while something newer is held back, or once everything is verified.
+            if this.ready.len() > 1 || (this.verified && !this.ready.is_empty()) {
+                let d = this.ready.pop_front().expect("checked non-empty");
+                return Poll::Ready(Some(Ok(Frame::data(d))));
+            }
+            if this.verified {
+                return Poll::Ready(None);
+            }
+            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data()
+                        && let Err(e) = this.accept(data)
+                    {
+                        return this.fail(e);
+                    }
+                }
+                Some(Err(e)) => {
+                    let msg = format!("client body: {e}");
+                    tracing::debug!(%msg, "request body failed");
+                    return this.fail(S3Error::new(
+                        S3ErrorCode::IncompleteBody,
+                        "The request body terminated unexpectedly.",
+                    ));
+                }
+                None => {
+                    if let Err(e) = this.at_eof() {
+                        return this.fail(e);
+                    }
+                    this.verified = true;
+                    let _ = this.sent.send(true);
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.failed || (self.verified && self.ready.is_empty())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.length {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::body::full;
+    use http_body_util::BodyExt;
+
+    fn sha256_hex(d: &[u8]) -> String {
+        let mut h = Sha256Hasher::new();
+        h.update(d);
+        h.finish()
+    }
+
+    async fn run(data: &'static [u8], checks: BodyChecks) -> Result<Bytes, String> {
+        let slot = FailureSlot::default();
+        let (b, _) = VerifiedBody::new(full(data), checks, slot.clone());
+        match b.collect().await {
+            Ok(c) => Ok(c.to_bytes()),
+            Err(_) => Err(slot.take().expect("failure recorded").code.as_str().to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn literal_sha256_is_checked_at_eof() {
+        let good = BodyChecks {
+            sha256: Some(sha256_hex(b"hello")),
+            length: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(run(b"hello", good).await.unwrap(), Bytes::from_static(b"hello"));
+        let bad = BodyChecks {
+            sha256: Some(sha256_hex(b"hellO")),
+            length: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(run(b"hello", bad).await.unwrap_err(), "XAmzContentSHA256Mismatch");
+    }
+
+    #[tokio::test]
+    async fn short_body_is_incomplete() {
+        let c = BodyChecks {
+            length: Some(6),
+            ..Default::default()
+        };
+        assert_eq!(run(b"hello", c).await.unwrap_err(), "IncompleteBody");
+    }
+
+    #[tokio::test]
+    async fn content_md5_mismatch_is_bad_digest() {
+        let c = BodyChecks {
+            content_md5: Some("XUFAKrxLKna5cZ2REBfFkg==".into()),
+            ..Default::default()
+        };
+        assert_eq!(run(b"hello", c).await.unwrap(), Bytes::from_static(b"hello"));
+        let c = BodyChecks {
+            content_md5: Some("XUFAKrxLKna5cZ2REBfFkA==".into()),
+            ..Default::default()
+        };
+        assert_eq!(run(b"hello", c).await.unwrap_err(), "BadDigest");
+    }
+}

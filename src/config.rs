@@ -1,0 +1,239 @@
+//! Typed, validated configuration (TOML). Loading never logs a secret.
+//!
+//! Two ways to run: with no `--config`, the embedded quick start (an in-process s3s-fs backend under
+//! `--data-dir`); with `--config FILE`, against any S3-compatible backend. See `config/*.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::secret::SecretString;
+
+/// The whole configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTPS listener for S3 traffic. There is no plain-HTTP S3 listener.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Plain-HTTP listener for `/metrics`, `/healthz`, `/readyz`.
+    #[serde(default = "default_metrics_listen")]
+    pub metrics_listen: SocketAddr,
+    /// Where generated certificates, credentials and (embedded) backend data live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    pub backend: BackendConfig,
+    #[serde(default)]
+    pub s3: S3Config,
+    /// Client credentials the gateway verifies SigV4 against.
+    #[serde(default)]
+    pub credentials: Vec<CredentialConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Absent: a CA and server certificate are generated under `data_dir/tls/`.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    /// `embedded` (in-process s3s-fs on loopback) or `s3` (any S3-compatible endpoint).
+    #[serde(default)]
+    pub kind: BackendKind,
+    /// e.g. `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:9000`. Required for `kind = "s3"`.
+    pub endpoint: Option<String>,
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Backend credentials; `S3_SSE_PROXY_BACKEND_ACCESS_KEY_ID` / `..._SECRET_ACCESS_KEY` override.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    /// Extra PEM CA bundle to trust for an HTTPS backend (webpki roots are always trusted).
+    pub ca_file: Option<PathBuf>,
+    /// `path` (`endpoint/bucket/key`, works everywhere) or `virtual` (`bucket.endpoint/key`).
+    #[serde(default)]
+    pub addressing: Addressing,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// Time allowed for the backend's response headers once the request body is sent.
+    #[serde(default = "default_response_timeout")]
+    pub response_timeout_secs: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    #[default]
+    Embedded,
+    S3,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Addressing {
+    #[default]
+    Path,
+    Virtual,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// Domains for virtual-hosted-style requests: `bucket.<domain>`. Path style always works.
+    #[serde(default)]
+    pub virtual_host_domains: Vec<String>,
+    /// Longest accepted presigned URL lifetime (AWS: 7 days).
+    #[serde(default = "default_max_presign")]
+    pub max_presign_expiry_secs: u64,
+    /// Allowed clock skew between client and gateway (AWS: 15 minutes).
+    #[serde(default = "default_skew")]
+    pub max_clock_skew_secs: u64,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            virtual_host_domains: Vec::new(),
+            max_presign_expiry_secs: default_max_presign(),
+            max_clock_skew_secs: default_skew(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialConfig {
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Buckets this credential may touch; `["*"]` (the default) means all.
+    #[serde(default = "all_buckets")]
+    pub allowed_buckets: Vec<String>,
+}
+
+fn default_listen() -> SocketAddr {
+    "127.0.0.1:8443".parse().expect("static address")
+}
+fn default_metrics_listen() -> SocketAddr {
+    "127.0.0.1:9464".parse().expect("static address")
+}
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("./s3-sse-proxy-data")
+}
+fn default_region() -> String {
+    "us-east-1".to_owned()
+}
+fn default_connect_timeout() -> u64 {
+    5
+}
+fn default_response_timeout() -> u64 {
+    60
+}
+fn default_max_presign() -> u64 {
+    7 * 24 * 3600
+}
+fn default_skew() -> u64 {
+    15 * 60
+}
+fn all_buckets() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// The configuration of the embedded quick start: every default, nothing to write.
+    pub fn embedded(data_dir: PathBuf) -> Self {
+        Self {
+            listen: default_listen(),
+            metrics_listen: default_metrics_listen(),
+            data_dir,
+            tls: TlsConfig::default(),
+            backend: BackendConfig {
+                kind: BackendKind::Embedded,
+                endpoint: None,
+                region: default_region(),
+                access_key_id: None,
+                secret_access_key: None,
+                ca_file: None,
+                addressing: Addressing::Path,
+                connect_timeout_secs: default_connect_timeout(),
+                response_timeout_secs: default_response_timeout(),
+            },
+            s3: S3Config::default(),
+            credentials: Vec::new(),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config: Self = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.backend.kind == BackendKind::S3 && self.backend.endpoint.is_none() {
+            return Err(ConfigError::Invalid(
+                "backend.endpoint is required when backend.kind = \"s3\"".into(),
+            ));
+        }
+        if let Some(e) = &self.backend.endpoint
+            && !(e.starts_with("http://") || e.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "backend.endpoint must start with http:// or https://: {e}"
+            )));
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(ConfigError::Invalid("tls.cert and tls.key go together".into()));
+        }
+        if self.s3.max_presign_expiry_secs > default_max_presign() {
+            return Err(ConfigError::Invalid(
+                "s3.max_presign_expiry_secs cannot exceed 604800 (7 days)".into(),
+            ));
+        }
+        for c in &self.credentials {
+            if c.access_key_id.is_empty() || c.secret_access_key.expose().is_empty() {
+                return Err(ConfigError::Invalid(
+                    "credentials need access_key_id and secret_access_key".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.backend.connect_timeout_secs)
+    }
+    pub fn response_timeout(&self) -> Duration {
+        Duration::from_secs(self.backend.response_timeout_secs)
+    }
+}

@@ -1,0 +1,178 @@
+//! One error type for everything a client can be told: S3 code, HTTP status and XML body.
+//!
+//! Every variant of [`S3ErrorCode`] maps exhaustively to a status, so an unmapped error does not compile. Messages
+//! never contain a secret (keys, signatures' inputs, customer keys).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::body::{Body, full};
+
+/// The S3 error codes this gateway produces itself (backend errors pass through verbatim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3ErrorCode {
+    AccessDenied,
+    AuthorizationHeaderMalformed,
+    AuthorizationQueryParametersError,
+    BadDigest,
+    EntityTooLarge,
+    IncompleteBody,
+    InternalError,
+    InvalidAccessKeyId,
+    InvalidArgument,
+    InvalidDigest,
+    InvalidRequest,
+    MalformedTrailerError,
+    MissingContentLength,
+    MissingSecurityHeader,
+    NotImplemented,
+    RequestTimeTooSkewed,
+    ServiceUnavailable,
+    SignatureDoesNotMatch,
+    XAmzContentSHA256Mismatch,
+}
+
+impl S3ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "AccessDenied",
+            Self::AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
+            Self::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
+            Self::BadDigest => "BadDigest",
+            Self::EntityTooLarge => "EntityTooLarge",
+            Self::IncompleteBody => "IncompleteBody",
+            Self::InternalError => "InternalError",
+            Self::InvalidAccessKeyId => "InvalidAccessKeyId",
+            Self::InvalidArgument => "InvalidArgument",
+            Self::InvalidDigest => "InvalidDigest",
+            Self::InvalidRequest => "InvalidRequest",
+            Self::MalformedTrailerError => "MalformedTrailerError",
+            Self::MissingContentLength => "MissingContentLength",
+            Self::MissingSecurityHeader => "MissingSecurityHeader",
+            Self::NotImplemented => "NotImplemented",
+            Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            Self::ServiceUnavailable => "ServiceUnavailable",
+            Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            Self::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::AccessDenied
+            | Self::InvalidAccessKeyId
+            | Self::RequestTimeTooSkewed
+            | Self::SignatureDoesNotMatch => StatusCode::FORBIDDEN,
+            Self::AuthorizationHeaderMalformed
+            | Self::AuthorizationQueryParametersError
+            | Self::BadDigest
+            | Self::EntityTooLarge
+            | Self::IncompleteBody
+            | Self::InvalidArgument
+            | Self::InvalidDigest
+            | Self::InvalidRequest
+            | Self::MalformedTrailerError
+            | Self::MissingSecurityHeader
+            | Self::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
+            Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
+            Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// An error answered to the client as S3 XML.
+#[derive(Debug, Clone)]
+pub struct S3Error {
+    pub code: S3ErrorCode,
+    pub message: Cow<'static, str>,
+}
+
+impl S3Error {
+    pub fn new(code: S3ErrorCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn access_denied() -> Self {
+        Self::new(S3ErrorCode::AccessDenied, "Access Denied")
+    }
+
+    pub fn signature_mismatch() -> Self {
+        Self::new(
+            S3ErrorCode::SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided. \
+             Check your key and signing method.",
+        )
+    }
+
+    pub fn internal(reason: impl fmt::Display) -> Self {
+        tracing::error!(%reason, "internal error");
+        Self::new(
+            S3ErrorCode::InternalError,
+            "We encountered an internal error. Please try again.",
+        )
+    }
+
+    /// The S3 XML error response (`HEAD` responses carry no body, as S3's do not).
+    pub fn to_response(&self, request_id: &str, resource: &str, is_head: bool) -> Response<Body> {
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>\
+             <Resource>{}</Resource><RequestId>{}</RequestId></Error>",
+            self.code.as_str(),
+            xml_escape(&self.message),
+            xml_escape(resource),
+            xml_escape(request_id),
+        );
+        let body = if is_head {
+            full(Bytes::new())
+        } else {
+            full(Bytes::from(xml))
+        };
+        let mut resp = Response::new(body);
+        *resp.status_mut() = self.code.status();
+        let h = resp.headers_mut();
+        h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            h.insert("x-amz-request-id", v);
+        }
+        resp
+    }
+}
+
+impl fmt::Display for S3Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for S3Error {}
+
+pub fn xml_escape(s: &str) -> Cow<'_, str> {
+    quick_xml::escape::escape(s)
+}
+
+impl S3Error {
+    pub fn access_denied_msg(msg: &'static str) -> Self {
+        Self::new(S3ErrorCode::AccessDenied, msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_xml_names_code_and_request_id() {
+        let e = S3Error::new(S3ErrorCode::SignatureDoesNotMatch, "a <b>");
+        let resp = e.to_response("RID1", "/b/k", false);
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert_eq!(resp.headers()["x-amz-request-id"], "RID1");
+    }
+}

@@ -1,0 +1,215 @@
+//! # s3-sse-proxy
+//!
+//! An HTTPS gateway between unmodified S3 clients and any S3-compatible backend.
+//!
+//! ```text
+//!  client ──TLS──▶ accept ─▶ authenticate ─▶ classify ─▶ policy ─▶ transform body ─▶ sign ─▶ forward ──▶ backend
+//!  client ◀──TLS── meter ◀─ transform response ◀──────────────────────────────────────────────────────── backend
+//! ```
+//!
+//! [`gateway`] runs those phases top to bottom for each request; each phase is one module.
+//!
+//! Rules that hold everywhere:
+//! - never collect an object body whole: bodies are streams of frames through adapters ([`body`]);
+//! - never log, print or label a metric with a secret (secret types live in [`secret`] and print nothing);
+//! - nothing authoritative lives in memory: any instance serves any request.
+#![forbid(unsafe_code)]
+
+pub mod accept;
+pub mod auth;
+pub mod backend;
+pub mod body;
+pub mod config;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+pub mod error;
+pub mod gateway;
+pub mod metrics;
+pub mod quickstart;
+pub mod s3;
+pub mod secret;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::net::TcpListener;
+
+use crate::auth::{AuthLimits, CredentialStore};
+use crate::backend::{Backend, BackendSettings};
+use crate::config::{BackendKind, Config};
+use crate::secret::SecretString;
+
+pub const ENV_BACKEND_ACCESS_KEY_ID: &str = "S3_SSE_PROXY_BACKEND_ACCESS_KEY_ID";
+pub const ENV_BACKEND_SECRET_ACCESS_KEY: &str = "S3_SSE_PROXY_BACKEND_SECRET_ACCESS_KEY";
+
+/// Start everything described by `config` and serve until SIGINT/SIGTERM.
+pub async fn run(mut config: Config) -> Result<(), String> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let data_dir = config.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
+
+    // TLS material: configured, or generated once for the quick start.
+    let (cert_path, key_path, ca_hint) = match (config.tls.cert.take(), config.tls.key.take()) {
+        (Some(c), Some(k)) => (c, k, None),
+        _ => {
+            let listen_ip = config.listen.ip();
+            let extra = if listen_ip.is_unspecified() {
+                vec![]
+            } else {
+                vec![listen_ip.to_string()]
+            };
+            let f = quickstart::ensure_tls(&data_dir, &extra)?;
+            (f.cert, f.key, Some(f.ca))
+        }
+    };
+    let cert = accept::tls::ReloadableCert::new(cert_path, key_path)?;
+    let tls_config = accept::tls::server_config(cert.clone())?;
+
+    // Client credentials: the configured ones, plus the environment's / generated quick-start one.
+    let mut creds = std::mem::take(&mut config.credentials);
+    let mut secret_hint = None;
+    let env_set = std::env::var_os(quickstart::ENV_ACCESS_KEY_ID).is_some();
+    if creds.is_empty() || env_set {
+        let (c, hint) = quickstart::quickstart_credential(&data_dir)?;
+        secret_hint = Some((c.access_key_id.clone(), hint));
+        creds.push(c);
+    }
+    let credentials = CredentialStore::new(creds);
+
+    let backend = start_backend(&config).await?;
+    let metrics = metrics::Metrics::new();
+    let gateway = Arc::new(gateway::Gateway {
+        backend,
+        credentials,
+        limits: AuthLimits {
+            max_clock_skew_secs: config.s3.max_clock_skew_secs,
+            max_presign_expiry_secs: config.s3.max_presign_expiry_secs,
+        },
+        virtual_host_domains: config.s3.virtual_host_domains.clone(),
+        metrics: metrics.clone(),
+    });
+
+    let metrics_listener = TcpListener::bind(config.metrics_listen)
+        .await
+        .map_err(|e| format!("metrics listener {}: {e}", config.metrics_listen))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("S3 listener {}: {e}", config.listen))?;
+    let addr = accept::local_addr(&listener);
+    let metrics_addr = accept::local_addr(&metrics_listener);
+    tokio::spawn(metrics::serve(metrics_listener, metrics.clone()));
+    spawn_cert_reloader(cert);
+    metrics.ready.store(true, Ordering::Relaxed);
+
+    print_banner(addr, metrics_addr, ca_hint.as_deref(), secret_hint.as_ref());
+    accept::serve_https(listener, tls_config, gateway, shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn start_backend(config: &Config) -> Result<Arc<Backend>, String> {
+    let b = &config.backend;
+    let env = |n: &str| std::env::var(n).ok().filter(|s| !s.is_empty());
+    let (endpoint, ak, sk) = match b.kind {
+        BackendKind::S3 => {
+            let ak = env(ENV_BACKEND_ACCESS_KEY_ID).or_else(|| b.access_key_id.clone());
+            let sk = env(ENV_BACKEND_SECRET_ACCESS_KEY)
+                .map(SecretString::new)
+                .or_else(|| b.secret_access_key.clone());
+            let (Some(ak), Some(sk)) = (ak, sk) else {
+                return Err(format!(
+                    "backend credentials missing: set backend.access_key_id/secret_access_key or \
+                     {ENV_BACKEND_ACCESS_KEY_ID}/{ENV_BACKEND_SECRET_ACCESS_KEY}"
+                ));
+            };
+            (b.endpoint.clone().expect("validated"), ak, sk)
+        }
+        BackendKind::Embedded => start_embedded(&config.data_dir).await?,
+    };
+    let ca_pem = match &b.ca_file {
+        Some(p) => Some(std::fs::read(p).map_err(|e| format!("backend.ca_file {}: {e}", p.display()))?),
+        None => None,
+    };
+    tracing::info!(endpoint = %endpoint, region = %b.region, "backend");
+    Backend::new(BackendSettings {
+        endpoint: &endpoint,
+        region: b.region.clone(),
+        access_key_id: ak,
+        secret_access_key: sk,
+        ca_pem,
+        addressing: b.addressing,
+        connect_timeout: config.connect_timeout(),
+        response_timeout: config.response_timeout(),
+    })
+}
+
+#[cfg(feature = "embedded")]
+async fn start_embedded(data_dir: &std::path::Path) -> Result<(String, String, SecretString), String> {
+    let (ak, sk) = quickstart::load_or_generate_keys(&data_dir.join("backend-credentials.toml"))?;
+    let addr = embedded::start(
+        &data_dir.join("backend"),
+        "127.0.0.1:0".parse().expect("static"),
+        &ak,
+        &sk,
+    )
+    .await?;
+    Ok((format!("http://{addr}"), ak, sk))
+}
+
+#[cfg(not(feature = "embedded"))]
+async fn start_embedded(_: &std::path::Path) -> Result<(String, String, SecretString), String> {
+    Err("this build has no embedded backend (feature `embedded`); use --config with backend.kind = \"s3\"".into())
+}
+
+fn spawn_cert_reloader(cert: Arc<accept::tls::ReloadableCert>) {
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match cert.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: certificate reload failed; keeping the old one"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+fn print_banner(
+    addr: std::net::SocketAddr,
+    metrics: std::net::SocketAddr,
+    ca: Option<&std::path::Path>,
+    secret: Option<&(String, String)>,
+) {
+    let endpoint = format!("https://{addr}");
+    println!("s3-sse-proxy {} ready", env!("CARGO_PKG_VERSION"));
+    println!("  endpoint:       {endpoint}");
+    if let Some(ca) = ca {
+        println!("  CA file:        {}", ca.display());
+    }
+    println!("  metrics:        http://{metrics}/metrics");
+    if let Some((ak, secret_hint)) = secret {
+        println!("  access key id:  {ak}");
+        let ca_arg = ca.map(|c| format!(" --ca-bundle {}", c.display())).unwrap_or_default();
+        println!("  try it:");
+        println!(
+            "    AWS_ACCESS_KEY_ID={ak} AWS_SECRET_ACCESS_KEY={secret_hint} aws --endpoint-url {endpoint}{ca_arg} s3 ls"
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! The `s3-sse-proxy` binary: CLI, config load, logging. No logic lives here.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use s3_sse_proxy::config::{self, Config};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "HTTPS S3 gateway: verifies SigV4, re-signs, and (soon) encrypts objects for any S3 backend"
+)]
+struct Cli {
+    /// Configuration file (TOML). Without it: the embedded quick start in --data-dir.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Where generated certificates, credentials and embedded backend data live.
+    #[arg(long, default_value = "./s3-sse-proxy-data")]
+    data_dir: PathBuf,
+    /// HTTPS listener for S3 traffic [default: 127.0.0.1:8443].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Plain-HTTP listener for /metrics, /healthz, /readyz [default: 127.0.0.1:9464].
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run only the embedded S3 backend (s3s-fs, plain HTTP, SigV4 required), e.g. as a test backend shared by
+    /// several gateway instances.
+    FsBackend {
+        #[arg(long, default_value = "127.0.0.1:8014")]
+        listen: SocketAddr,
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long, env = "S3_SSE_PROXY_BACKEND_ACCESS_KEY_ID")]
+        access_key: String,
+        #[arg(long, env = "S3_SSE_PROXY_BACKEND_SECRET_ACCESS_KEY", hide_env_values = true)]
+        secret_key: String,
+    },
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("S3_SSE_PROXY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => b.init(),
+        LogFormat::Json => b.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let result = match cli.command {
+        Some(Command::FsBackend {
+            listen,
+            root,
+            access_key,
+            secret_key,
+        }) => fs_backend(listen, root, access_key, secret_key).await,
+        None => {
+            let config = match &cli.config {
+                Some(path) => Config::load(path).map_err(|e| e.to_string()),
+                None => Ok(Config::embedded(cli.data_dir.clone())),
+            };
+            match config {
+                Ok(mut c) => {
+                    if let Some(l) = cli.listen {
+                        c.listen = l;
+                    }
+                    if let Some(m) = cli.metrics_listen {
+                        c.metrics_listen = m;
+                    }
+                    if cli.config.is_some() && cli.data_dir != config::default_data_dir() {
+                        c.data_dir = cli.data_dir.clone();
+                    }
+                    s3_sse_proxy::run(c).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("s3-sse-proxy: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "embedded")]
+async fn fs_backend(listen: SocketAddr, root: PathBuf, ak: String, sk: String) -> Result<(), String> {
+    let sk = s3_sse_proxy::secret::SecretString::new(sk);
+    let addr = s3_sse_proxy::embedded::start(&root, listen, &ak, &sk).await?;
+    println!("fs-backend ready on http://{addr} (root {})", root.display());
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(())
+}
+
+#[cfg(not(feature = "embedded"))]
+async fn fs_backend(_: SocketAddr, _: PathBuf, _: String, _: String) -> Result<(), String> {
+    Err("built without the `embedded` feature".into())
+}

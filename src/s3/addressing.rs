@@ -1,0 +1,66 @@
+//! Path-style (`/bucket/key`) and virtual-hosted-style (`bucket.domain/key`) addressing.
+
+use crate::auth::canonical::percent_decode;
+
+/// The bucket and key a request addresses (decoded).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Target {
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+}
+
+/// Resolve the target from the Host header and the raw path. `domains` are the configured virtual-host domains.
+pub fn resolve(host: Option<&str>, raw_path: &str, domains: &[String]) -> Target {
+    let host = host.map(|h| {
+        h.rsplit_once(':')
+            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(h, |(h, _)| h)
+    });
+    let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
+    if let Some(host) = host {
+        for d in domains {
+            if let Some(bucket) = host.strip_suffix(d.as_str()).and_then(|b| b.strip_suffix('.'))
+                && !bucket.is_empty()
+            {
+                let key = (!path.is_empty()).then(|| percent_decode(path));
+                return Target {
+                    bucket: Some(bucket.to_owned()),
+                    key,
+                };
+            }
+        }
+    }
+    let (bucket, key) = match path.split_once('/') {
+        Some((b, k)) => (b, (!k.is_empty()).then_some(k)),
+        None => (path, None),
+    };
+    Target {
+        bucket: (!bucket.is_empty()).then(|| percent_decode(bucket)),
+        key: key.map(percent_decode),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_style() {
+        let t = resolve(Some("127.0.0.1:8443"), "/b/dir/a%20b.txt", &[]);
+        assert_eq!(t.bucket.as_deref(), Some("b"));
+        assert_eq!(t.key.as_deref(), Some("dir/a b.txt"));
+        assert_eq!(resolve(None, "/", &[]), Target::default());
+        assert_eq!(resolve(None, "/b/", &[]).key, None);
+    }
+
+    #[test]
+    fn virtual_hosted_style() {
+        let d = vec!["s3.example.test".to_owned()];
+        let t = resolve(Some("photos.s3.example.test:8443"), "/2026/x.jpg", &d);
+        assert_eq!(t.bucket.as_deref(), Some("photos"));
+        assert_eq!(t.key.as_deref(), Some("2026/x.jpg"));
+        // The bare domain is path style.
+        let t = resolve(Some("s3.example.test"), "/photos/x", &d);
+        assert_eq!(t.bucket.as_deref(), Some("photos"));
+    }
+}

@@ -1,0 +1,4 @@
+//! S3's own vocabulary: which operation a request is, and which bucket and key it addresses.
+
+pub mod addressing;
+pub mod operation;

@@ -1,0 +1,191 @@
+//! Classify: each request becomes one typed [`Operation`], once, named as S3 names it.
+//! Unknown operations are still forwarded (as [`Operation::Other`]); classification never rejects.
+
+use http::Method;
+
+use super::addressing::Target;
+
+macro_rules! operations {
+    ($($name:ident),* $(,)?) => {
+        /// An S3 operation, in S3's own words.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Operation { $($name,)* }
+        impl Operation {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$name => stringify!($name),)* }
+            }
+        }
+    };
+}
+
+operations! {
+    ListBuckets,
+    CreateBucket, DeleteBucket, HeadBucket, ListObjects, ListObjectsV2, ListObjectVersions, ListMultipartUploads,
+    GetBucketLocation, GetBucketPolicy, PutBucketPolicy, DeleteBucketPolicy, GetBucketPolicyStatus,
+    GetBucketEncryption, PutBucketEncryption, DeleteBucketEncryption,
+    GetBucketTagging, PutBucketTagging, DeleteBucketTagging, GetBucketVersioning, PutBucketVersioning,
+    GetBucketLifecycleConfiguration, PutBucketLifecycleConfiguration, DeleteBucketLifecycle,
+    GetBucketCors, PutBucketCors, DeleteBucketCors, GetBucketAcl, PutBucketAcl, DeleteObjects,
+    GetObject, HeadObject, PutObject, CopyObject, DeleteObject, GetObjectAttributes,
+    GetObjectTagging, PutObjectTagging, DeleteObjectTagging, GetObjectAcl, PutObjectAcl,
+    CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts,
+    Other,
+}
+
+impl Operation {
+    /// Operations whose request body carries object data (as opposed to small XML documents).
+    pub fn carries_object_data(self) -> bool {
+        matches!(self, Self::PutObject | Self::UploadPart)
+    }
+}
+
+/// Classify from method, target and the query's parameter names.
+pub fn classify(method: &Method, target: &Target, query: &[(String, String)], has_copy_source: bool) -> Operation {
+    use Operation::*;
+    let has = |name: &str| query.iter().any(|(k, _)| k == name);
+    let Some(_) = &target.bucket else {
+        return if method == Method::GET { ListBuckets } else { Other };
+    };
+    if target.key.is_none() {
+        let sub = [
+            ("policy", GetBucketPolicy, PutBucketPolicy, DeleteBucketPolicy),
+            (
+                "encryption",
+                GetBucketEncryption,
+                PutBucketEncryption,
+                DeleteBucketEncryption,
+            ),
+            ("tagging", GetBucketTagging, PutBucketTagging, DeleteBucketTagging),
+            (
+                "lifecycle",
+                GetBucketLifecycleConfiguration,
+                PutBucketLifecycleConfiguration,
+                DeleteBucketLifecycle,
+            ),
+            ("cors", GetBucketCors, PutBucketCors, DeleteBucketCors),
+            ("versioning", GetBucketVersioning, PutBucketVersioning, Other),
+            ("acl", GetBucketAcl, PutBucketAcl, Other),
+        ];
+        for (name, get, put, delete) in sub {
+            if has(name) {
+                return match *method {
+                    Method::GET => get,
+                    Method::PUT => put,
+                    Method::DELETE => delete,
+                    _ => Other,
+                };
+            }
+        }
+        return match *method {
+            Method::GET if has("policyStatus") => GetBucketPolicyStatus,
+            Method::GET if has("location") => GetBucketLocation,
+            Method::GET if has("uploads") => ListMultipartUploads,
+            Method::GET if has("versions") => ListObjectVersions,
+            Method::GET if query.iter().any(|(k, v)| k == "list-type" && v == "2") => ListObjectsV2,
+            Method::GET if query.iter().all(|(k, _)| LIST_PARAMS.contains(&k.as_str())) => ListObjects,
+            Method::PUT if query.is_empty() => CreateBucket,
+            Method::DELETE if query.is_empty() => DeleteBucket,
+            Method::HEAD => HeadBucket,
+            Method::POST if has("delete") => DeleteObjects,
+            _ => Other,
+        };
+    }
+    match *method {
+        Method::GET if has("uploadId") => ListParts,
+        Method::GET if has("tagging") => GetObjectTagging,
+        Method::GET if has("acl") => GetObjectAcl,
+        Method::GET if has("attributes") => GetObjectAttributes,
+        Method::GET => GetObject,
+        Method::HEAD => HeadObject,
+        Method::PUT if has("partNumber") && has("uploadId") => {
+            if has_copy_source {
+                UploadPartCopy
+            } else {
+                UploadPart
+            }
+        }
+        Method::PUT if has("tagging") => PutObjectTagging,
+        Method::PUT if has("acl") => PutObjectAcl,
+        Method::PUT if has_copy_source => CopyObject,
+        Method::PUT => PutObject,
+        Method::POST if has("uploads") => CreateMultipartUpload,
+        Method::POST if has("uploadId") => CompleteMultipartUpload,
+        Method::DELETE if has("uploadId") => AbortMultipartUpload,
+        Method::DELETE if has("tagging") => DeleteObjectTagging,
+        Method::DELETE => DeleteObject,
+        _ => Other,
+    }
+}
+
+/// Query parameters that still mean plain ListObjects (v1), including presigned-URL parameters.
+const LIST_PARAMS: &[&str] = &[
+    "prefix",
+    "delimiter",
+    "marker",
+    "max-keys",
+    "encoding-type",
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+    "X-Amz-Security-Token",
+    "x-id",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::s3::addressing::resolve;
+
+    fn op(method: Method, path_and_query: &str, copy: bool) -> Operation {
+        let (path, q) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let query: Vec<(String, String)> = q
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        classify(&method, &resolve(None, path, &[]), &query, copy)
+    }
+
+    /// Request lines as they appear in AWS's API reference examples.
+    #[test]
+    fn aws_reference_examples() {
+        use Operation::*;
+        assert_eq!(op(Method::GET, "/", false), ListBuckets);
+        assert_eq!(op(Method::GET, "/bucket?list-type=2&prefix=a", false), ListObjectsV2);
+        assert_eq!(op(Method::GET, "/bucket?prefix=a&max-keys=2", false), ListObjects);
+        assert_eq!(op(Method::GET, "/bucket?uploads", false), ListMultipartUploads);
+        assert_eq!(op(Method::PUT, "/bucket", false), CreateBucket);
+        assert_eq!(op(Method::PUT, "/bucket?encryption", false), PutBucketEncryption);
+        assert_eq!(op(Method::POST, "/bucket?delete", false), DeleteObjects);
+        assert_eq!(op(Method::PUT, "/bucket/key", false), PutObject);
+        assert_eq!(op(Method::PUT, "/bucket/key", true), CopyObject);
+        assert_eq!(op(Method::POST, "/bucket/key?uploads", false), CreateMultipartUpload);
+        assert_eq!(
+            op(Method::PUT, "/bucket/key?partNumber=1&uploadId=x", false),
+            UploadPart
+        );
+        assert_eq!(
+            op(Method::PUT, "/bucket/key?partNumber=1&uploadId=x", true),
+            UploadPartCopy
+        );
+        assert_eq!(
+            op(Method::POST, "/bucket/key?uploadId=x", false),
+            CompleteMultipartUpload
+        );
+        assert_eq!(
+            op(Method::DELETE, "/bucket/key?uploadId=x", false),
+            AbortMultipartUpload
+        );
+        assert_eq!(op(Method::GET, "/bucket/key?uploadId=x", false), ListParts);
+        assert_eq!(op(Method::GET, "/bucket/key?tagging", false), GetObjectTagging);
+        assert_eq!(op(Method::HEAD, "/bucket/key", false), HeadObject);
+        assert_eq!(op(Method::GET, "/bucket/key", false), GetObject);
+        assert_eq!(op(Method::GET, "/bucket?notification", false), Other);
+    }
+}

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# aws-cli against the gateway. The aws command is given as arguments, e.g.
+#     tests/clients/awscli.sh /usr/bin/aws            # aws-cli v2 (Debian package)
+#     tests/clients/awscli.sh python3 -m awscli       # aws-cli v1 (PyPI)
+#
+# Environment (set by the Rust test harness): S3_ENDPOINT, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, S3_CA_FILE, S3_BUCKET (created here, removed at the
+# end), WORK_DIR (scratch directory).
+#
+# Exit status 0 only if every check held; on failure the failing step is printed.
+set -Eeuo pipefail
+# One stream, so the harness shows commands, output and errors in order.
+exec 2>&1
+
+if [[ $# -eq 0 ]]; then
+    echo "usage: $0 AWS_CMD..." >&2
+    exit 2
+fi
+AWS=("$@")
+
+for v in S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR; do
+    if [[ -z "${!v:-}" ]]; then
+        echo "FAIL: environment variable $v is not set" >&2
+        exit 2
+    fi
+done
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+# No pager (aws-cli v2), and no ~/.aws files of whoever runs the tests.
+export AWS_PAGER=""
+export AWS_CONFIG_FILE="${AWS_CONFIG_FILE:-$WORK_DIR/awscli-no-config}"
+export AWS_SHARED_CREDENTIALS_FILE="${AWS_SHARED_CREDENTIALS_FILE:-$WORK_DIR/awscli-no-credentials}"
+
+B="$S3_BUCKET"
+CONN=(--endpoint-url "$S3_ENDPOINT" --ca-bundle "$S3_CA_FILE")
+D="$(mktemp -d "$WORK_DIR/awscli.XXXXXX")"
+STEP="setup"
+BUCKET_CREATED=0
+
+step() {
+    STEP="$*"
+    echo "--- $STEP"
+}
+
+fail() {
+    echo "FAIL at step: $STEP: $*" >&2
+    exit 1
+}
+
+on_err() {
+    echo "FAIL at step: $STEP (line $1: $2 exited with status $3)" >&2
+}
+trap 'on_err "$LINENO" "$BASH_COMMAND" "$?"' ERR
+
+on_exit() {
+    local rc=$?
+    if [[ $rc -ne 0 && $BUCKET_CREATED -eq 1 ]]; then
+        echo "(best-effort cleanup of s3://$B after failure)" >&2
+        "${AWS[@]}" s3 rb "s3://$B" --force "${CONN[@]}" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$D"
+    exit "$rc"
+}
+trap on_exit EXIT
+
+# aws ... with the connection options; prints the command first.
+aws_() {
+    echo "+ ${AWS[*]} $*" >&2
+    "${AWS[@]}" "$@" "${CONN[@]}"
+}
+
+# Prints a file's size in bytes.
+fsize() { stat -c %s "$1"; }
+
+step "version"
+"${AWS[@]}" --version
+
+# ------------------------------------------------------------------------------------------
+step "s3 mb s3://$B"
+aws_ s3 mb "s3://$B"
+BUCKET_CREATED=1
+
+# ------------------------------------------------------------------------------------------
+step "s3 cp 1 KiB and 20 MiB files up and down"
+mkdir -p "$D/up" "$D/down"
+head -c 1024 /dev/urandom >"$D/up/small.bin"
+head -c $((20 * 1024 * 1024)) /dev/urandom >"$D/up/big.bin"
+aws_ s3 cp --no-progress "$D/up/small.bin" "s3://$B/cp/small.bin"
+aws_ s3 cp --no-progress "$D/up/big.bin" "s3://$B/cp/big.bin"
+aws_ s3 cp --no-progress "s3://$B/cp/small.bin" "$D/down/small.bin"
+aws_ s3 cp --no-progress "s3://$B/cp/big.bin" "$D/down/big.bin"
+cmp "$D/up/small.bin" "$D/down/small.bin" || fail "downloaded small.bin differs"
+cmp "$D/up/big.bin" "$D/down/big.bin" || fail "downloaded big.bin differs"
+# 20 MiB with the default 8 MiB threshold/chunk size is a 3-part multipart upload.
+etag="$(aws_ s3api head-object --bucket "$B" --key cp/big.bin --query ETag --output text)"
+echo "big.bin ETag: $etag"
+[[ "$etag" == *-3\" || "$etag" == *-3 ]] || fail "big.bin ETag $etag is not that of a 3-part multipart upload"
+len="$(aws_ s3api head-object --bucket "$B" --key cp/big.bin --query ContentLength --output text)"
+[[ "$len" == "$((20 * 1024 * 1024))" ]] || fail "big.bin ContentLength $len"
+
+# ------------------------------------------------------------------------------------------
+step "s3 ls"
+out="$(aws_ s3 ls)"
+echo "$out"
+awk -v b="$B" '$3 == b { found = 1 } END { exit !found }' <<<"$out" || fail "s3 ls does not list bucket $B"
+out="$(aws_ s3 ls "s3://$B/cp/")"
+echo "$out"
+awk '$4 == "small.bin" && $3 == 1024 { found = 1 } END { exit !found }' <<<"$out" \
+    || fail "s3 ls does not show small.bin with 1024 bytes"
+awk -v n=$((20 * 1024 * 1024)) '$4 == "big.bin" && $3 == n { found = 1 } END { exit !found }' <<<"$out" \
+    || fail "s3 ls does not show big.bin with 20 MiB"
+out="$(aws_ s3 ls "s3://$B/")"
+echo "$out"
+grep -Eq '^ +PRE cp/$' <<<"$out" || fail "s3 ls s3://$B/ does not show prefix cp/"
+
+# ------------------------------------------------------------------------------------------
+step "s3 sync a directory of 5 files, then again (must upload nothing)"
+mkdir -p "$D/sync/sub"
+head -c 10 /dev/urandom >"$D/sync/one.txt"
+head -c 2048 /dev/urandom >"$D/sync/two.bin"
+head -c 100000 /dev/urandom >"$D/sync/three.bin"
+head -c 1 /dev/urandom >"$D/sync/sub/four.bin"
+head -c $((3 * 1024 * 1024)) /dev/urandom >"$D/sync/sub/five.bin"
+# sync compares sizes and modification times at 1-second resolution: make the local files
+# clearly older than the uploads so an unchanged tree is never seen as newer.
+find "$D/sync" -type f -exec touch -d '2 hours ago' {} +
+out="$(aws_ s3 sync --no-progress "$D/sync" "s3://$B/sync")"
+echo "$out"
+n="$(grep -c '^upload: ' <<<"$out" || true)"
+[[ "$n" == 5 ]] || fail "first sync uploaded $n files, expected 5"
+out="$(aws_ s3 sync --no-progress "$D/sync" "s3://$B/sync")"
+if [[ -n "$out" ]]; then
+    echo "$out"
+    fail "second sync was not a no-op"
+fi
+echo "(second sync: no output)"
+out="$(aws_ s3 ls --recursive "s3://$B/sync/")"
+echo "$out"
+n="$(wc -l <<<"$out")"
+[[ "$n" == 5 ]] || fail "s3 ls --recursive sync/ shows $n objects, expected 5"
+mkdir -p "$D/sync-down"
+aws_ s3 sync --no-progress "s3://$B/sync" "$D/sync-down" >/dev/null
+diff -r "$D/sync" "$D/sync-down" || fail "sync down differs from the source tree"
+
+# ------------------------------------------------------------------------------------------
+step "s3api multipart upload by hand (5 MiB + 1 MiB parts)"
+head -c $((5 * 1024 * 1024)) /dev/urandom >"$D/part1"
+head -c $((1 * 1024 * 1024)) /dev/urandom >"$D/part2"
+cat "$D/part1" "$D/part2" >"$D/whole"
+KEY="mpu/manual.bin"
+upload_id="$(aws_ s3api create-multipart-upload --bucket "$B" --key "$KEY" --query UploadId --output text)"
+[[ -n "$upload_id" && "$upload_id" != None ]] || fail "create-multipart-upload returned no UploadId"
+echo "UploadId: $upload_id"
+etag1="$(aws_ s3api upload-part --bucket "$B" --key "$KEY" --upload-id "$upload_id" \
+    --part-number 1 --body "$D/part1" --query ETag --output text)"
+etag2="$(aws_ s3api upload-part --bucket "$B" --key "$KEY" --upload-id "$upload_id" \
+    --part-number 2 --body "$D/part2" --query ETag --output text)"
+echo "part ETags: $etag1 $etag2"
+[[ -n "$etag1" && "$etag1" != None && -n "$etag2" && "$etag2" != None ]] || fail "upload-part returned no ETag"
+
+out="$(aws_ s3api list-parts --bucket "$B" --key "$KEY" --upload-id "$upload_id" \
+    --query 'Parts[].[PartNumber,Size]' --output text)"
+echo "$out"
+expected="$(printf '1\t%d\n2\t%d' $((5 * 1024 * 1024)) $((1 * 1024 * 1024)))"
+[[ "$out" == "$expected" ]] || fail "list-parts shows '$out', expected '$expected'"
+
+ETAG1="$etag1" ETAG2="$etag2" python3 -c '
+import json, os
+print(json.dumps({"Parts": [
+    {"ETag": os.environ["ETAG1"], "PartNumber": 1},
+    {"ETag": os.environ["ETAG2"], "PartNumber": 2},
+]}))' >"$D/parts.json"
+cat "$D/parts.json"
+aws_ s3api complete-multipart-upload --bucket "$B" --key "$KEY" --upload-id "$upload_id" \
+    --multipart-upload "file://$D/parts.json"
+
+aws_ s3api get-object --bucket "$B" --key "$KEY" "$D/manual.down" >/dev/null
+cmp "$D/whole" "$D/manual.down" || fail "get-object of the completed multipart upload differs"
+etag="$(aws_ s3api head-object --bucket "$B" --key "$KEY" --query ETag --output text)"
+echo "completed ETag: $etag"
+[[ "$etag" == *-2\" || "$etag" == *-2 ]] || fail "completed ETag $etag is not that of a 2-part upload"
+out="$(aws_ s3api list-multipart-uploads --bucket "$B" --query 'Uploads[].UploadId' --output text)"
+[[ -z "$out" || "$out" == None ]] || fail "uploads still in progress after complete: $out"
+
+# ------------------------------------------------------------------------------------------
+step "s3 rm --recursive"
+aws_ s3 rm --recursive "s3://$B"
+out="$(aws_ s3 ls --recursive "s3://$B")" || true
+[[ -z "$out" ]] || fail "objects left after rm --recursive: $out"
+
+step "s3 rb"
+aws_ s3 rb "s3://$B"
+BUCKET_CREATED=0
+out="$(aws_ s3 ls)"
+if awk -v b="$B" '$3 == b { found = 1 } END { exit !found }' <<<"$out"; then
+    fail "bucket $B still listed after rb"
+fi
+
+echo "awscli (${AWS[*]}): all checks passed"

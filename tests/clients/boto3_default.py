@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""boto3 against the gateway, with boto3's DEFAULT client configuration.
+
+Current boto3 (>= 1.36) sends PutObject/UploadPart bodies over HTTPS as aws-chunked with
+`x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER` and an `x-amz-checksum-crc32` trailer;
+this script exercises that path, plus presigned URLs, multipart, ranges, listing, copy, tagging,
+and two non-default clients: `request_checksum_calculation='when_required'` (plain body with a
+SHA-256-signed payload) and the same with `payload_signing_enabled=False` (UNSIGNED-PAYLOAD).
+
+Environment (set by the Rust test harness):
+    S3_ENDPOINT            https://127.0.0.1:PORT of the gateway
+    AWS_ACCESS_KEY_ID      client credential the gateway accepts
+    AWS_SECRET_ACCESS_KEY
+    AWS_DEFAULT_REGION     us-east-1
+    S3_CA_FILE             PEM CA certificate of the gateway's TLS certificate
+    S3_BUCKET              bucket to create (must not exist yet); removed again at the end
+    WORK_DIR               scratch directory
+
+Exit status 0 only if every check held. Each step is printed; a failure prints the step.
+"""
+
+import contextlib
+import hashlib
+import io
+import os
+import ssl
+import sys
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+KIB = 1024
+MIB = 1024 * 1024
+
+CURRENT_STEP = None
+
+
+@contextlib.contextmanager
+def step(name):
+    global CURRENT_STEP
+    CURRENT_STEP = name
+    start = time.monotonic()
+    print(f"--- {name}", flush=True)
+    yield
+    print(f"    ok ({time.monotonic() - start:.2f}s)", flush=True)
+    CURRENT_STEP = None
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def check_eq(actual, expected, what):
+    if actual != expected:
+        if isinstance(actual, (bytes, bytearray)) and isinstance(expected, (bytes, bytearray)):
+            raise AssertionError(
+                f"{what}: got {len(actual)} bytes (sha256 {sha256(actual)}), "
+                f"expected {len(expected)} bytes (sha256 {sha256(expected)})"
+            )
+        raise AssertionError(f"{what}: got {actual!r}, expected {expected!r}")
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(MIB), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def env(name):
+    value = os.environ.get(name)
+    if not value:
+        print(f"FAIL: environment variable {name} is not set", flush=True)
+        sys.exit(2)
+    return value
+
+
+ENDPOINT = env("S3_ENDPOINT")
+CA_FILE = env("S3_CA_FILE")
+BUCKET = env("S3_BUCKET")
+WORK_DIR = env("WORK_DIR")
+env("AWS_ACCESS_KEY_ID")
+env("AWS_SECRET_ACCESS_KEY")
+REGION = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def make_client(config=None):
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        verify=CA_FILE,
+        config=config,
+    )
+
+
+def https_opener():
+    ctx = ssl.create_default_context(cafile=CA_FILE)
+    # No proxies: the gateway is on loopback.
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ctx))
+
+
+def urlopen(opener, req):
+    try:
+        return opener.open(req, timeout=60)
+    except urllib.error.HTTPError as e:
+        body = e.read()[:2000]
+        raise AssertionError(f"HTTP {e.code} {e.reason} for {req.get_method()} {req.full_url}: {body!r}") from None
+
+
+def get_bytes(s3, key, **kwargs):
+    resp = s3.get_object(Bucket=BUCKET, Key=key, **kwargs)
+    return resp, resp["Body"].read()
+
+
+def cleanup(s3, strict):
+    """Delete every object and upload in the bucket, then the bucket. Raises if `strict`."""
+    try:
+        uploads = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+        for up in uploads:
+            s3.abort_multipart_upload(Bucket=BUCKET, Key=up["Key"], UploadId=up["UploadId"])
+        paginator = s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=BUCKET):
+            objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if objs:
+                resp = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": objs, "Quiet": True})
+                check(not resp.get("Errors"), f"delete_objects errors during cleanup: {resp.get('Errors')}")
+        s3.delete_bucket(Bucket=BUCKET)
+    except Exception:
+        if strict:
+            raise
+        print("    (best-effort cleanup after failure also failed:)", flush=True)
+        traceback.print_exc()
+
+
+def main():
+    s3 = make_client()
+    print(f"boto3 {boto3.__version__} / botocore {botocore.__version__}; endpoint {ENDPOINT}; bucket {BUCKET}")
+    bucket_created = False
+
+    small = os.urandom(KIB)
+    big = os.urandom(5 * MIB + 1)
+
+    try:
+        with step(f"create_bucket {BUCKET}"):
+            s3.create_bucket(Bucket=BUCKET)
+            bucket_created = True
+            s3.head_bucket(Bucket=BUCKET)
+            names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+            check(BUCKET in names, f"list_buckets does not show {BUCKET}: {names}")
+
+        etags = {}
+        with step("put_object small.bin (1 KiB) and get it back"):
+            put = s3.put_object(Bucket=BUCKET, Key="small.bin", Body=small)
+            etags["small.bin"] = put["ETag"]
+            resp, data = get_bytes(s3, "small.bin")
+            check_eq(data, small, "GET small.bin body")
+            check_eq(resp["ContentLength"], len(small), "GET small.bin Content-Length")
+            check_eq(resp["ETag"], put["ETag"], "GET small.bin ETag vs PUT ETag")
+
+        with step("put_object big/five-mib-plus-one.bin (5 MiB + 1, random) and get it back"):
+            put = s3.put_object(Bucket=BUCKET, Key="big/five-mib-plus-one.bin", Body=big)
+            etags["big"] = put["ETag"]
+            resp, data = get_bytes(s3, "big/five-mib-plus-one.bin")
+            check_eq(resp["ContentLength"], len(big), "GET big Content-Length")
+            check_eq(data, big, "GET big body")
+
+        with step("head_object big/five-mib-plus-one.bin"):
+            head = s3.head_object(Bucket=BUCKET, Key="big/five-mib-plus-one.bin")
+            check_eq(head["ContentLength"], len(big), "HEAD Content-Length")
+            check_eq(head["ETag"], etags["big"], "HEAD ETag vs PUT ETag")
+            check("LastModified" in head, "HEAD has no Last-Modified")
+
+        with step("ranged get bytes=100-199 and bytes=-10"):
+            resp, data = get_bytes(s3, "big/five-mib-plus-one.bin", Range="bytes=100-199")
+            check_eq(data, big[100:200], "bytes=100-199 body")
+            check_eq(resp["ContentLength"], 100, "bytes=100-199 Content-Length")
+            check_eq(resp.get("ContentRange"), f"bytes 100-199/{len(big)}", "bytes=100-199 Content-Range")
+            check_eq(resp["ResponseMetadata"]["HTTPStatusCode"], 206, "bytes=100-199 status")
+            resp, data = get_bytes(s3, "big/five-mib-plus-one.bin", Range="bytes=-10")
+            check_eq(data, big[-10:], "bytes=-10 body")
+            check_eq(resp["ContentLength"], 10, "bytes=-10 Content-Length")
+            check_eq(resp.get("ContentRange"), f"bytes {len(big) - 10}-{len(big) - 1}/{len(big)}", "bytes=-10 Content-Range")
+            resp, data = get_bytes(s3, "small.bin", Range="bytes=1000-")
+            check_eq(data, small[1000:], "small.bin bytes=1000- body")
+
+        list_keys = ["list/a.txt", "list/b.txt", "list/sub/c.txt"]
+        with step("list_objects_v2 with prefix (and delimiter)"):
+            for k in list_keys:
+                s3.put_object(Bucket=BUCKET, Key=k, Body=k.encode())
+            resp = s3.list_objects_v2(Bucket=BUCKET, Prefix="list/")
+            got = sorted(o["Key"] for o in resp.get("Contents", []))
+            check_eq(got, sorted(list_keys), "keys under prefix list/")
+            check_eq(resp.get("KeyCount"), len(list_keys), "KeyCount under prefix list/")
+            sizes = {o["Key"]: o["Size"] for o in resp["Contents"]}
+            for k in list_keys:
+                check_eq(sizes[k], len(k.encode()), f"listed size of {k}")
+            resp = s3.list_objects_v2(Bucket=BUCKET, Prefix="list/", Delimiter="/")
+            got = sorted(o["Key"] for o in resp.get("Contents", []))
+            check_eq(got, ["list/a.txt", "list/b.txt"], "keys under list/ with delimiter /")
+            prefixes = [p["Prefix"] for p in resp.get("CommonPrefixes", [])]
+            check_eq(prefixes, ["list/sub/"], "common prefixes under list/")
+            resp = s3.list_objects_v2(Bucket=BUCKET, Prefix="big/")
+            got = [(o["Key"], o["Size"]) for o in resp.get("Contents", [])]
+            check_eq(got, [("big/five-mib-plus-one.bin", len(big))], "listing of prefix big/")
+
+        with step("copy_object small.bin -> copy/small-copy.bin"):
+            s3.copy_object(Bucket=BUCKET, Key="copy/small-copy.bin", CopySource={"Bucket": BUCKET, "Key": "small.bin"})
+            resp, data = get_bytes(s3, "copy/small-copy.bin")
+            check_eq(data, small, "GET copy body")
+            check_eq(resp["ContentLength"], len(small), "GET copy Content-Length")
+
+        with step("delete_objects list/*"):
+            resp = s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in list_keys]})
+            check(not resp.get("Errors"), f"delete_objects returned errors: {resp.get('Errors')}")
+            deleted = sorted(d["Key"] for d in resp.get("Deleted", []))
+            check_eq(deleted, sorted(list_keys), "deleted keys")
+            resp = s3.list_objects_v2(Bucket=BUCKET, Prefix="list/")
+            check_eq(resp.get("KeyCount"), 0, "KeyCount under list/ after delete_objects")
+
+        with step("multipart upload_fileobj (12 MiB, 5 MiB parts) + download_fileobj, compare sha256"):
+            src = os.path.join(WORK_DIR, "boto3-multipart-12MiB.bin")
+            dst = os.path.join(WORK_DIR, "boto3-multipart-12MiB.down")
+            with open(src, "wb") as f:
+                f.write(os.urandom(12 * MIB))
+            calls = {"UploadPart": 0, "CreateMultipartUpload": 0, "CompleteMultipartUpload": 0}
+
+            def count(event_name, **_kwargs):
+                calls[event_name.split(".")[-1]] += 1
+
+            for op in calls:
+                s3.meta.events.register(f"after-call.s3.{op}", count)
+            tc = TransferConfig(
+                multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, preferred_transfer_client="classic"
+            )
+            with open(src, "rb") as f:
+                s3.upload_fileobj(f, BUCKET, "multipart/twelve-mib.bin", Config=tc)
+            for op in calls:
+                s3.meta.events.unregister(f"after-call.s3.{op}", count)
+            check_eq(calls, {"UploadPart": 3, "CreateMultipartUpload": 1, "CompleteMultipartUpload": 1}, "multipart API calls")
+            head = s3.head_object(Bucket=BUCKET, Key="multipart/twelve-mib.bin")
+            check_eq(head["ContentLength"], 12 * MIB, "multipart object Content-Length")
+            print(f"    multipart ETag {head['ETag']}")
+            with open(dst, "wb") as f:
+                s3.download_fileobj(BUCKET, "multipart/twelve-mib.bin", f, Config=tc)
+            check_eq(sha256_file(dst), sha256_file(src), "sha256 of downloaded multipart object")
+            os.remove(src)
+            os.remove(dst)
+
+        with step("put_object_tagging / get_object_tagging"):
+            tags = [{"Key": "project", "Value": "s3-sse-proxy"}, {"Key": "env", "Value": "ci test"}]
+            s3.put_object_tagging(Bucket=BUCKET, Key="small.bin", Tagging={"TagSet": tags})
+            got = s3.get_object_tagging(Bucket=BUCKET, Key="small.bin")["TagSet"]
+            check_eq(sorted((t["Key"], t["Value"]) for t in got), sorted((t["Key"], t["Value"]) for t in tags), "tag set")
+
+        opener = https_opener()
+        presigner = make_client(Config(signature_version="s3v4"))
+
+        with step("presigned GET (s3v4) fetched with urllib"):
+            url = presigner.generate_presigned_url(
+                "get_object", Params={"Bucket": BUCKET, "Key": "big/five-mib-plus-one.bin"}, ExpiresIn=300
+            )
+            check("X-Amz-Signature=" in url, f"not a SigV4 presigned URL: {url}")
+            with urlopen(opener, urllib.request.Request(url, method="GET")) as r:
+                data = r.read()
+                check_eq(r.status, 200, "presigned GET status")
+            check_eq(data, big, "presigned GET body")
+
+        with step("presigned PUT (s3v4) uploaded with urllib, then get_object"):
+            payload = os.urandom(64 * KIB + 7)
+            url = presigner.generate_presigned_url(
+                "put_object", Params={"Bucket": BUCKET, "Key": "presigned/put.bin"}, ExpiresIn=300
+            )
+            check("X-Amz-Signature=" in url, f"not a SigV4 presigned URL: {url}")
+            req = urllib.request.Request(
+                url, data=payload, method="PUT", headers={"Content-Type": "application/octet-stream"}
+            )
+            with urlopen(opener, req) as r:
+                r.read()
+                check_eq(r.status, 200, "presigned PUT status")
+            resp, data = get_bytes(s3, "presigned/put.bin")
+            check_eq(data, payload, "GET of presigned-PUT object")
+
+        # Without a checksum, botocore signs the payload (x-amz-content-sha256 = hex SHA-256, plain
+        # Content-Length body).
+        with step("client with request_checksum_calculation='when_required': put/get round trip"):
+            s3_wr = make_client(Config(request_checksum_calculation="when_required"))
+            payload = os.urandom(256 * KIB + 3)
+            s3_wr.put_object(Bucket=BUCKET, Key="when-required/object.bin", Body=payload)
+            resp, data = get_bytes(s3_wr, "when-required/object.bin")
+            check_eq(data, payload, "when_required round trip body")
+            check_eq(resp["ContentLength"], len(payload), "when_required round trip Content-Length")
+
+        # x-amz-content-sha256 = UNSIGNED-PAYLOAD, plain Content-Length body.
+        with step("client with when_required + payload_signing_enabled=False (UNSIGNED-PAYLOAD): put/get"):
+            s3_unsigned = make_client(
+                Config(request_checksum_calculation="when_required", s3={"payload_signing_enabled": False})
+            )
+            payload = os.urandom(100 * KIB + 1)
+            s3_unsigned.put_object(Bucket=BUCKET, Key="unsigned-payload/object.bin", Body=payload)
+            resp, data = get_bytes(s3_unsigned, "unsigned-payload/object.bin")
+            check_eq(data, payload, "unsigned-payload round trip body")
+
+        with step("delete everything and the bucket"):
+            cleanup(s3, strict=True)
+            bucket_created = False
+            names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+            check(BUCKET not in names, f"bucket {BUCKET} still listed after delete_bucket")
+
+    except Exception:
+        print(f"FAIL at step: {CURRENT_STEP}", flush=True)
+        traceback.print_exc()
+        sys.stdout.flush()
+        if bucket_created:
+            cleanup(s3, strict=False)
+        return 1
+
+    print("boto3_default: all checks passed", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

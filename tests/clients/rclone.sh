@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# rclone against the gateway.
+#
+# Environment (set by the Rust test harness): S3_ENDPOINT, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, S3_CA_FILE, S3_BUCKET (created here, removed at the
+# end), WORK_DIR (scratch directory).
+#
+# Exit status 0 only if every check held; on failure the failing step is printed.
+set -Eeuo pipefail
+# One stream, so the harness shows commands, output and errors in order.
+exec 2>&1
+
+for v in S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR; do
+    if [[ -z "${!v:-}" ]]; then
+        echo "FAIL: environment variable $v is not set"
+        exit 2
+    fi
+done
+
+# rclone (its AWS SDK) refuses to start while AWS_CA_BUNDLE is set; the CA comes from --ca-cert.
+unset AWS_CA_BUNDLE
+
+B="$S3_BUCKET"
+D="$(mktemp -d "$WORK_DIR/rclone.XXXXXX")"
+STEP="setup"
+BUCKET_CREATED=0
+
+# The remote "gw:" is configured entirely from the environment; no rclone.conf of the user.
+export RCLONE_CONFIG="$D/rclone.conf"
+: >"$RCLONE_CONFIG"
+export RCLONE_CONFIG_GW_TYPE=s3
+export RCLONE_CONFIG_GW_PROVIDER=Other
+export RCLONE_CONFIG_GW_ENDPOINT="$S3_ENDPOINT"
+export RCLONE_CONFIG_GW_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID"
+export RCLONE_CONFIG_GW_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
+export RCLONE_CONFIG_GW_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+# Never -vv: rclone's debug log prints the secret key.
+# --retries 1: a failed operation fails the command instead of being retried into success.
+RCLONE=(rclone --ca-cert "$S3_CA_FILE" --retries 1)
+
+step() {
+    STEP="$*"
+    echo "--- $STEP"
+}
+
+fail() {
+    echo "FAIL at step: $STEP: $*"
+    exit 1
+}
+
+on_err() {
+    echo "FAIL at step: $STEP (line $1: $2 exited with status $3)"
+}
+trap 'on_err "$LINENO" "$BASH_COMMAND" "$?"' ERR
+
+on_exit() {
+    local rc=$?
+    if [[ $rc -ne 0 && $BUCKET_CREATED -eq 1 ]]; then
+        echo "(best-effort cleanup of gw:$B after failure)"
+        "${RCLONE[@]}" purge "gw:$B" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$D"
+    exit "$rc"
+}
+trap on_exit EXIT
+
+rclone_() {
+    echo "+ rclone $*" >&2
+    "${RCLONE[@]}" "$@"
+}
+
+# check_json_log LOGFILE EXPECTED_TRANSFERS: reads an rclone --use-json-log log, prints its
+# messages, and checks the final stats: that many transfers, no errors; with 0 expected, also no
+# per-file "Copied"/"Updated modification time" messages.
+check_json_log() {
+    python3 - "$1" "$2" <<'PYEOF'
+import json, sys
+path, expected = sys.argv[1], int(sys.argv[2])
+stats, problems, copied, touched = None, [], [], []
+with open(path, encoding="utf-8") as f:
+    for line in f:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            print("  (non-JSON log line) " + line)
+            continue
+        msg = rec.get("msg", "")
+        print(f"  [{rec.get('level')}] {rec.get('object', '')}{': ' if rec.get('object') else ''}{msg.strip()}")
+        if "stats" in rec:
+            stats = rec["stats"]
+        if rec.get("level") in ("error", "critical"):
+            problems.append(f"error logged: {msg.strip()}")
+        if msg.startswith("Copied"):
+            copied.append(rec.get("object", "?"))
+        if "modification time" in msg and "Updated" in msg:
+            touched.append(rec.get("object", "?"))
+if stats is None:
+    problems.append("no stats record in the log")
+else:
+    print(f"  stats: transfers={stats.get('transfers')} checks={stats.get('checks')} errors={stats.get('errors')}")
+    if stats.get("transfers") != expected:
+        problems.append(f"stats.transfers = {stats.get('transfers')}, expected {expected}")
+    if stats.get("errors"):
+        problems.append(f"stats.errors = {stats.get('errors')}")
+if expected == 0 and copied:
+    problems.append(f"files copied although nothing changed: {copied}")
+if expected == 0 and touched:
+    problems.append(f"modification times rewritten although nothing changed (metadata lost?): {touched}")
+if expected and len(copied) != expected:
+    problems.append(f"{len(copied)} 'Copied' messages, expected {expected}")
+for p in problems:
+    print("  PROBLEM: " + p)
+sys.exit(1 if problems else 0)
+PYEOF
+}
+
+step "version"
+rclone version | sed -n 1p
+
+# ------------------------------------------------------------------------------------------
+step "rclone mkdir gw:$B"
+rclone_ mkdir "gw:$B"
+BUCKET_CREATED=1
+out="$(rclone_ lsd gw:)"
+echo "$out"
+awk -v b="$B" '$NF == b { found = 1 } END { exit !found }' <<<"$out" || fail "lsd gw: does not list $B"
+
+# ------------------------------------------------------------------------------------------
+step "create a directory of 10 files (one of 12 MiB)"
+SRC="$D/src"
+mkdir -p "$SRC/sub/deeper"
+head -c 0 /dev/urandom >"$SRC/empty.txt"
+head -c 1 /dev/urandom >"$SRC/one-byte.bin"
+head -c 1024 /dev/urandom >"$SRC/one-kib.bin"
+head -c 65537 /dev/urandom >"$SRC/sub/64k-plus-one.bin"
+head -c 1000000 /dev/urandom >"$SRC/sub/million.bin"
+head -c 4096 /dev/urandom >"$SRC/sub/deeper/four-kib.bin"
+head -c 3000 /dev/urandom >"$SRC/with space.txt"
+head -c 3001 /dev/urandom >"$SRC/unicode-ü-é.txt"
+head -c 3002 /dev/urandom >"$SRC/sub/plus+sign=equals.txt"
+head -c $((12 * 1024 * 1024)) /dev/urandom >"$SRC/twelve-mib.bin"
+n="$(find "$SRC" -type f | wc -l)"
+[[ "$n" == 10 ]] || fail "created $n files, expected 10"
+
+# ------------------------------------------------------------------------------------------
+step "rclone copy with --s3-upload-cutoff 5M --s3-chunk-size 5M (12 MiB file goes multipart)"
+rclone_ copy -v --s3-upload-cutoff 5M --s3-chunk-size 5M "$SRC" "gw:$B/copy"
+out="$(rclone_ lsf -R --files-only "gw:$B/copy" | sort)"
+echo "$out"
+expected="$(cd "$SRC" && find . -type f | sed 's|^\./||' | sort)"
+[[ "$out" == "$expected" ]] || fail "objects under copy/ do not match the source files"
+
+# ------------------------------------------------------------------------------------------
+step "rclone check (hashes) and rclone check --download (contents)"
+out="$(rclone_ check "$SRC" "gw:$B/copy" 2>&1)" || { echo "$out"; fail "rclone check reported differences"; }
+echo "$out"
+if grep -q "hashes could not be checked" <<<"$out"; then
+    fail "rclone check could not compare MD5 hashes (ETag / X-Amz-Meta-Md5chksum missing?)"
+fi
+grep -q "10 matching files" <<<"$out" || fail "rclone check did not report 10 matching files"
+rclone_ check --download "$SRC" "gw:$B/copy"
+
+# ------------------------------------------------------------------------------------------
+step "rclone sync (first run uploads 10 files)"
+rclone_ sync -v --use-json-log --log-file "$D/sync1.log" "$SRC" "gw:$B/sync"
+check_json_log "$D/sync1.log" 10 || fail "first sync did not transfer exactly the 10 files"
+
+step "rclone sync again (must transfer nothing)"
+rclone_ sync -v --use-json-log --log-file "$D/sync2.log" "$SRC" "gw:$B/sync"
+check_json_log "$D/sync2.log" 0 || fail "second sync was not a no-op"
+rclone_ check "$SRC" "gw:$B/sync"
+
+# ------------------------------------------------------------------------------------------
+step "rclone cat (whole objects and a range)"
+rclone_ cat "gw:$B/copy/twelve-mib.bin" >"$D/cat-big"
+cmp "$SRC/twelve-mib.bin" "$D/cat-big" || fail "rclone cat of the multipart object differs"
+rclone_ cat "gw:$B/copy/with space.txt" >"$D/cat-space"
+cmp "$SRC/with space.txt" "$D/cat-space" || fail "rclone cat of 'with space.txt' differs"
+rclone_ cat --offset 100 --count 5000 "gw:$B/copy/twelve-mib.bin" >"$D/cat-range"
+dd if="$SRC/twelve-mib.bin" of="$D/expected-range" iflag=skip_bytes,count_bytes skip=100 count=5000 status=none
+cmp "$D/expected-range" "$D/cat-range" || fail "rclone cat --offset 100 --count 5000 differs"
+
+# ------------------------------------------------------------------------------------------
+step "rclone purge gw:$B"
+rclone_ purge "gw:$B"
+BUCKET_CREATED=0
+out="$(rclone_ lsd gw:)"
+echo "$out"
+if awk -v b="$B" '$NF == b { found = 1 } END { exit !found }' <<<"$out"; then
+    fail "bucket $B still listed after purge"
+fi
+
+echo "rclone: all checks passed"

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# s3cmd against the gateway (path-style, SigV4, HTTPS with the gateway's CA).
+#
+# Environment (set by the Rust test harness): S3_ENDPOINT, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, S3_CA_FILE, S3_BUCKET (created here, removed at the
+# end), WORK_DIR (scratch directory).
+#
+# Exit status 0 only if every check held; on failure the failing step is printed.
+set -Eeuo pipefail
+# One stream, so the harness shows commands, output and errors in order.
+exec 2>&1
+
+for v in S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR; do
+    if [[ -z "${!v:-}" ]]; then
+        echo "FAIL: environment variable $v is not set"
+        exit 2
+    fi
+done
+if [[ "$S3_ENDPOINT" != https://* ]]; then
+    echo "FAIL: S3_ENDPOINT must be an https:// URL: $S3_ENDPOINT"
+    exit 2
+fi
+
+B="$S3_BUCKET"
+D="$(mktemp -d "$WORK_DIR/s3cmd.XXXXXX")"
+STEP="setup"
+BUCKET_CREATED=0
+
+# host:port of the gateway, e.g. 127.0.0.1:18443.
+HOSTPORT="${S3_ENDPOINT#https://}"
+HOSTPORT="${HOSTPORT%%/*}"
+REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+
+CFG="$D/s3cfg"
+# host_bucket without %(bucket)s: path-style requests (https://host:port/bucket/key).
+cat >"$CFG" <<EOF
+[default]
+access_key = $AWS_ACCESS_KEY_ID
+secret_key = $AWS_SECRET_ACCESS_KEY
+host_base = $HOSTPORT
+host_bucket = $HOSTPORT
+use_https = True
+ca_certs_file = $S3_CA_FILE
+check_ssl_certificate = True
+check_ssl_hostname = True
+signature_v2 = False
+bucket_location = $REGION
+multipart_chunk_size_mb = 15
+enable_multipart = True
+progress_meter = False
+max_retries = 1
+EOF
+chmod 600 "$CFG"
+
+step() {
+    STEP="$*"
+    echo "--- $STEP"
+}
+
+fail() {
+    echo "FAIL at step: $STEP: $*"
+    exit 1
+}
+
+on_err() {
+    echo "FAIL at step: $STEP (line $1: $2 exited with status $3)"
+}
+trap 'on_err "$LINENO" "$BASH_COMMAND" "$?"' ERR
+
+on_exit() {
+    local rc=$?
+    if [[ $rc -ne 0 && $BUCKET_CREATED -eq 1 ]]; then
+        echo "(best-effort cleanup of s3://$B after failure)"
+        s3cmd -c "$CFG" del --recursive --force "s3://$B" >/dev/null 2>&1 || true
+        s3cmd -c "$CFG" rb "s3://$B" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$D"
+    exit "$rc"
+}
+trap on_exit EXIT
+
+s3cmd_() {
+    echo "+ s3cmd $*" >&2
+    s3cmd -c "$CFG" "$@"
+}
+
+step "version"
+s3cmd --version
+
+# ------------------------------------------------------------------------------------------
+step "s3cmd mb s3://$B"
+s3cmd_ mb "s3://$B"
+BUCKET_CREATED=1
+
+# ------------------------------------------------------------------------------------------
+step "s3cmd put 1 KiB and 17 MiB files (the latter multipart, 15 MiB chunks)"
+head -c 1024 /dev/urandom >"$D/small.bin"
+head -c $((17 * 1024 * 1024)) /dev/urandom >"$D/big.bin"
+s3cmd_ put "$D/small.bin" "s3://$B/small.bin"
+s3cmd_ put "$D/big.bin" "s3://$B/dir/big.bin"
+
+# ------------------------------------------------------------------------------------------
+step "s3cmd ls"
+out="$(s3cmd_ ls)"
+echo "$out"
+awk -v b="s3://$B" '$NF == b { found = 1 } END { exit !found }' <<<"$out" || fail "s3cmd ls does not list s3://$B"
+out="$(s3cmd_ ls "s3://$B/")"
+echo "$out"
+awk -v o="s3://$B/small.bin" '$NF == o && $3 == 1024 { found = 1 } END { exit !found }' <<<"$out" \
+    || fail "s3cmd ls does not show small.bin with 1024 bytes"
+awk -v o="s3://$B/dir/" '$1 == "DIR" && $NF == o { found = 1 } END { exit !found }' <<<"$out" \
+    || fail "s3cmd ls does not show the prefix dir/"
+out="$(s3cmd_ ls --recursive "s3://$B")"
+echo "$out"
+awk -v o="s3://$B/dir/big.bin" -v n=$((17 * 1024 * 1024)) '$NF == o && $3 == n { found = 1 } END { exit !found }' \
+    <<<"$out" || fail "s3cmd ls --recursive does not show dir/big.bin with 17 MiB"
+
+# --list-md5 shows the ETag of single-PUT objects (the MD5 of the content) and, for multipart
+# objects (ETag "...-N"), the MD5 s3cmd stored in the object's x-amz-meta-s3cmd-attrs at upload.
+out="$(s3cmd_ ls --list-md5 --recursive "s3://$B")"
+echo "$out"
+small_md5="$(md5sum "$D/small.bin" | cut -d' ' -f1)"
+big_md5="$(md5sum "$D/big.bin" | cut -d' ' -f1)"
+awk -v o="s3://$B/small.bin" -v m="$small_md5" '$NF == o && $4 == m { found = 1 } END { exit !found }' \
+    <<<"$out" || fail "listed MD5 of small.bin is not the MD5 of its content ($small_md5)"
+awk -v o="s3://$B/dir/big.bin" -v m="$big_md5" '$NF == o && $4 == m { found = 1 } END { exit !found }' \
+    <<<"$out" || fail "listed MD5 of dir/big.bin is not the MD5 of its content ($big_md5; user metadata lost?)"
+
+# ------------------------------------------------------------------------------------------
+step "s3cmd get and cmp"
+s3cmd_ get "s3://$B/small.bin" "$D/small.down"
+s3cmd_ get "s3://$B/dir/big.bin" "$D/big.down"
+cmp "$D/small.bin" "$D/small.down" || fail "downloaded small.bin differs"
+cmp "$D/big.bin" "$D/big.down" || fail "downloaded big.bin differs"
+
+# ------------------------------------------------------------------------------------------
+step "s3cmd del"
+s3cmd_ del "s3://$B/small.bin" "s3://$B/dir/big.bin"
+out="$(s3cmd_ ls --recursive "s3://$B")"
+[[ -z "$out" ]] || fail "objects left after del: $out"
+
+step "s3cmd rb"
+s3cmd_ rb "s3://$B"
+BUCKET_CREATED=0
+out="$(s3cmd_ ls)"
+if awk -v b="s3://$B" '$NF == b { found = 1 } END { exit !found }' <<<"$out"; then
+    fail "bucket s3://$B still listed after rb"
+fi
+
+echo "s3cmd: all checks passed"
