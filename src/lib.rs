@@ -20,6 +20,7 @@ pub mod auth;
 pub mod backend;
 pub mod body;
 pub mod config;
+pub mod crypto;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;
