@@ -29,6 +29,8 @@ pub struct Config {
     pub backend: BackendConfig,
     #[serde(default)]
     pub s3: S3Config,
+    #[serde(default)]
+    pub sse: SseConfig,
     /// Client credentials the gateway verifies SigV4 against.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
@@ -108,6 +110,29 @@ impl Default for S3Config {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SseConfig {
+    /// `false` runs the gateway as a verifying, re-signing pass-through (no encryption at all).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// SSE-S3 key file (TOML). Default: `<data_dir>/keyring.toml`, generated (0600) on first start.
+    pub keyring: Option<PathBuf>,
+}
+
+impl Default for SseConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            keyring: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialConfig {
@@ -182,6 +207,7 @@ impl Config {
                 response_timeout_secs: default_response_timeout(),
             },
             s3: S3Config::default(),
+            sse: SseConfig::default(),
             credentials: Vec::new(),
         }
     }

@@ -24,11 +24,14 @@ pub enum S3ErrorCode {
     InvalidAccessKeyId,
     InvalidArgument,
     InvalidDigest,
+    InvalidEncryptionAlgorithmError,
+    InvalidRange,
     InvalidRequest,
     MalformedTrailerError,
     MissingContentLength,
     MissingSecurityHeader,
     NotImplemented,
+    PreconditionFailed,
     RequestTimeTooSkewed,
     ServiceUnavailable,
     SignatureDoesNotMatch,
@@ -48,11 +51,14 @@ impl S3ErrorCode {
             Self::InvalidAccessKeyId => "InvalidAccessKeyId",
             Self::InvalidArgument => "InvalidArgument",
             Self::InvalidDigest => "InvalidDigest",
+            Self::InvalidEncryptionAlgorithmError => "InvalidEncryptionAlgorithmError",
+            Self::InvalidRange => "InvalidRange",
             Self::InvalidRequest => "InvalidRequest",
             Self::MalformedTrailerError => "MalformedTrailerError",
             Self::MissingContentLength => "MissingContentLength",
             Self::MissingSecurityHeader => "MissingSecurityHeader",
             Self::NotImplemented => "NotImplemented",
+            Self::PreconditionFailed => "PreconditionFailed",
             Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
@@ -73,11 +79,14 @@ impl S3ErrorCode {
             | Self::IncompleteBody
             | Self::InvalidArgument
             | Self::InvalidDigest
+            | Self::InvalidEncryptionAlgorithmError
             | Self::InvalidRequest
             | Self::MalformedTrailerError
             | Self::MissingSecurityHeader
             | Self::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
+            Self::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,

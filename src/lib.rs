@@ -25,7 +25,9 @@ pub mod crypto;
 pub mod embedded;
 pub mod error;
 pub mod gateway;
+pub mod keyring;
 pub mod metrics;
+pub mod object;
 pub mod quickstart;
 pub mod s3;
 pub mod secret;
@@ -77,6 +79,19 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     }
     let credentials = CredentialStore::new(creds);
 
+    let keys = if config.sse.enabled {
+        let path = config
+            .sse
+            .keyring
+            .clone()
+            .unwrap_or_else(|| data_dir.join("keyring.toml"));
+        Some(object::Keys {
+            keyring: keyring::Keyring::load_or_create(&path)?,
+        })
+    } else {
+        tracing::warn!("SSE is disabled: objects pass through unencrypted");
+        None
+    };
     let backend = start_backend(&config).await?;
     let metrics = metrics::Metrics::new();
     let gateway = Arc::new(gateway::Gateway {
@@ -88,6 +103,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         },
         virtual_host_domains: config.s3.virtual_host_domains.clone(),
         metrics: metrics.clone(),
+        keys,
     });
 
     let metrics_listener = TcpListener::bind(config.metrics_listen)

@@ -173,7 +173,8 @@ const PRESIGN_PARAMS: &[&str] = &[
     "X-Amz-Content-Sha256",
 ];
 
-/// Headers that belong to the client's connection or signature, never to the backend request.
+/// Headers that belong to the client's connection or signature, never to the backend request. (SSE parameters
+/// are the gateway's business too: never forwarded.)
 const CLIENT_ONLY: &[&str] = &[
     "authorization",
     "x-amz-date",
@@ -201,7 +202,7 @@ pub fn forwarded_headers(client: &HeaderMap, decoded_length: Option<u64>) -> Hea
     let mut out = HeaderMap::with_capacity(client.len());
     for (name, value) in client {
         let n = name.as_str();
-        if CLIENT_ONLY.contains(&n) {
+        if CLIENT_ONLY.contains(&n) || crate::s3::sse::is_sse_header(n) {
             continue;
         }
         if name == http::header::CONTENT_ENCODING {

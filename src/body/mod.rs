@@ -2,6 +2,7 @@
 //!
 //! Rule: no adapter ever collects a whole object body; each holds at most a frame or two.
 
+pub mod transform;
 pub mod verify;
 
 use bytes::Bytes;
@@ -18,4 +19,11 @@ pub fn full(bytes: impl Into<Bytes>) -> Body {
 
 pub fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed()
+}
+
+pub fn boxed<B>(b: B) -> Body
+where
+    B: http_body::Body<Data = Bytes, Error = BoxError> + Send + Sync + 'static,
+{
+    BodyExt::boxed(b)
 }

@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod keys;
 pub mod segment;
 pub mod size;
+pub mod stream;
 
 /// Format version, first byte of everything this format writes.
 pub const VERSION: u8 = 1;

@@ -25,6 +25,7 @@ pub struct Metrics {
     pub sigv4_failures: IntCounterVec,
     pub backend_errors: IntCounterVec,
     pub tls_handshakes: IntCounter,
+    pub authentication_failures: IntCounter,
     pub tls_handshake_failures: IntCounter,
     /// Set once the listener and certificates are up.
     pub ready: AtomicBool,
@@ -65,8 +66,14 @@ impl Metrics {
         let tls_handshake_failures =
             IntCounter::new("tls_handshake_failures_total", "Failed or timed-out TLS handshakes")
                 .expect("valid metric");
+        let authentication_failures = IntCounter::new(
+            "authentication_tag_failures_total",
+            "Object segments or streams that failed AES-GCM authentication (tampering or truncation signal)",
+        )
+        .expect("valid metric");
         for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(authentication_failures.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(requests.clone()),
             Box::new(request_duration.clone()),
             Box::new(in_flight.clone()),
             Box::new(sigv4_failures.clone()),
@@ -84,6 +91,7 @@ impl Metrics {
             sigv4_failures,
             backend_errors,
             tls_handshakes,
+            authentication_failures,
             tls_handshake_failures,
             ready: AtomicBool::new(false),
         })

@@ -2,3 +2,5 @@
 
 pub mod addressing;
 pub mod operation;
+pub mod range;
+pub mod sse;

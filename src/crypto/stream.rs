@@ -1,0 +1,291 @@
+//! Streaming state machines over byte slices: plaintext → sealed segments ([`StreamSealer`]) and sealed segments →
+//! authenticated plaintext ([`StreamOpener`]). Each holds at most one segment; neither does I/O.
+//!
+//! The opener never returns a byte of a segment before that segment's tag has been verified.
+
+use bytes::{Bytes, BytesMut};
+
+use super::keys::DataKey;
+use super::segment::{NoncePrefix, PartCipher};
+use super::size::segments;
+use super::{CryptoError, SEGMENT_SIZE, TAG_SIZE};
+
+const S: usize = SEGMENT_SIZE as usize;
+const T: usize = TAG_SIZE as usize;
+
+/// Encrypts one stream (an object or a part) of a known plaintext length.
+pub struct StreamSealer {
+    cipher: PartCipher,
+    buf: Vec<u8>,
+    index: u32,
+    last_index: u64,
+    done: bool,
+}
+
+impl StreamSealer {
+    pub fn new(dk: &DataKey, prefix: NoncePrefix, part: u32, plaintext_len: u64) -> Self {
+        Self {
+            cipher: PartCipher::new(dk, prefix, part),
+            buf: Vec::with_capacity(S + T),
+            index: 0,
+            last_index: segments(plaintext_len) - 1,
+            done: false,
+        }
+    }
+
+    fn seal_buffered(&mut self, out: &mut Vec<Bytes>) {
+        let last = u64::from(self.index) == self.last_index;
+        let mut seg = std::mem::replace(&mut self.buf, Vec::with_capacity(S + T));
+        self.cipher.seal(self.index, last, &mut seg);
+        out.push(Bytes::from(seg));
+        self.done = last;
+        self.index += 1;
+    }
+
+    /// Feed plaintext; sealed segments are appended to `out` as they complete. More plaintext than declared is
+    /// an error (the caller's length check reports it first).
+    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Bytes>) -> Result<(), CryptoError> {
+        while !data.is_empty() {
+            if self.done {
+                return Err(CryptoError::Malformed("more plaintext than declared"));
+            }
+            let n = (S - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buf.len() == S && u64::from(self.index) < self.last_index {
+                self.seal_buffered(out);
+            }
+        }
+        // The last segment is sealed as soon as it is complete; a full last segment is sealed by `finish`.
+        Ok(())
+    }
+
+    /// End of plaintext: seal the final segment (possibly empty).
+    pub fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<(), CryptoError> {
+        if self.done {
+            return Ok(());
+        }
+        if u64::from(self.index) != self.last_index {
+            return Err(CryptoError::Malformed("less plaintext than declared"));
+        }
+        self.seal_buffered(out);
+        Ok(())
+    }
+}
+
+/// Decrypts segments `first..=last` of one stream, emitting `take` bytes after skipping `skip`. Every one of
+/// those segments is authenticated, even when no byte of it is emitted (an empty object's only segment).
+pub struct StreamOpener {
+    cipher: PartCipher,
+    buf: BytesMut,
+    index: u64,
+    /// Last segment the caller needs.
+    last: u64,
+    /// Index of the stream's final segment and that segment's ciphertext length.
+    last_index: u64,
+    last_len: usize,
+    skip: u64,
+    take: u64,
+}
+
+impl StreamOpener {
+    /// `cipher_total` is the ciphertext length of the whole stream (object or part); the input starts at segment
+    /// `first` and must cover segments up to `last`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        dk: &DataKey,
+        prefix: NoncePrefix,
+        part: u32,
+        cipher_total: u64,
+        first: u64,
+        last: u64,
+        skip: u64,
+        take: u64,
+    ) -> Result<Self, CryptoError> {
+        let p = super::size::plaintext_len(cipher_total).ok_or(CryptoError::Malformed("ciphertext length"))?;
+        let last_index = segments(p) - 1;
+        let last_len = (cipher_total - last_index * (SEGMENT_SIZE + TAG_SIZE)) as usize;
+        if first > last || last > last_index {
+            return Err(CryptoError::Malformed("segment range outside the stream"));
+        }
+        Ok(Self {
+            cipher: PartCipher::new(dk, prefix, part),
+            buf: BytesMut::with_capacity(S + T),
+            index: first,
+            last,
+            last_index,
+            last_len,
+            skip,
+            take,
+        })
+    }
+
+    fn segment_len(&self) -> usize {
+        if self.index == self.last_index {
+            self.last_len
+        } else {
+            S + T
+        }
+    }
+
+    /// Feed ciphertext; verified plaintext is appended to `out`.
+    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Bytes>) -> Result<(), CryptoError> {
+        while !data.is_empty() {
+            if self.index > self.last {
+                // Bytes beyond the segments asked for (the backend may send a little more): ignored.
+                return Ok(());
+            }
+            let want = self.segment_len();
+            let n = (want - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if self.buf.len() == want {
+                let last = self.index == self.last_index;
+                let idx = u32::try_from(self.index).map_err(|_| CryptoError::Malformed("segment index"))?;
+                let mut seg = std::mem::replace(&mut self.buf, BytesMut::with_capacity(S + T));
+                let plain_len = self.cipher.open(idx, last, &mut seg)?;
+                seg.truncate(plain_len);
+                let mut plain = seg.freeze();
+                let skip = (self.skip as usize).min(plain.len());
+                plain = plain.slice(skip..);
+                self.skip -= skip as u64;
+                let take = (self.take as usize).min(plain.len());
+                plain.truncate(take);
+                self.take -= take as u64;
+                if !plain.is_empty() {
+                    out.push(plain);
+                }
+                self.index += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// End of ciphertext: every segment asked for must have been opened (else: truncated).
+    pub fn finish(&self) -> Result<(), CryptoError> {
+        if self.index > self.last && self.take == 0 {
+            Ok(())
+        } else {
+            Err(CryptoError::Authentication)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::size::{ciphertext_len, span};
+    use super::*;
+
+    fn dk() -> DataKey {
+        DataKey::from_bytes([3; 32])
+    }
+    const P: NoncePrefix = NoncePrefix([9; 7]);
+
+    fn seal_all(plain: &[u8], chunk: usize) -> Vec<u8> {
+        let mut s = StreamSealer::new(&dk(), P, 0, plain.len() as u64);
+        let mut out = Vec::new();
+        for c in plain.chunks(chunk.max(1)) {
+            s.push(c, &mut out).unwrap();
+        }
+        s.finish(&mut out).unwrap();
+        out.concat()
+    }
+
+    fn open_range(ct: &[u8], total: u64, start: u64, end: u64, chunk: usize) -> Result<Vec<u8>, CryptoError> {
+        let sp = span(start, end, total);
+        let mut o = StreamOpener::new(&dk(), P, 0, ct.len() as u64, sp.first, sp.last, sp.skip, sp.take)?;
+        let mut out = Vec::new();
+        for c in ct[sp.cipher_start as usize..=sp.cipher_end as usize].chunks(chunk) {
+            o.push(c, &mut out)?;
+        }
+        o.finish()?;
+        Ok(out.concat())
+    }
+
+    fn data(n: usize) -> Vec<u8> {
+        (0..n).map(|i| (i * 31 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn round_trip_every_size_around_boundaries_and_every_chunking() {
+        for n in [0, 1, S - 1, S, S + 1, 2 * S, 2 * S + 7, 3 * S - 1] {
+            let plain = data(n);
+            for chunk in [1000, S, S + 13, 7 * S] {
+                let ct = seal_all(&plain, chunk);
+                assert_eq!(ct.len() as u64, ciphertext_len(n as u64));
+                if n > 0 {
+                    assert_eq!(
+                        open_range(&ct, n as u64, 0, n as u64 - 1, 4096).unwrap(),
+                        plain,
+                        "n={n}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_object_segment_is_authenticated() {
+        let ct = seal_all(&[], 1);
+        assert_eq!(ct.len(), 16);
+        let open = |ct: &[u8]| {
+            let mut o = StreamOpener::new(&dk(), P, 0, 16, 0, 0, 0, 0)?;
+            let mut out = Vec::new();
+            o.push(ct, &mut out)?;
+            o.finish().map(|()| out.len())
+        };
+        assert_eq!(open(&ct), Ok(0));
+        let mut t = ct.clone();
+        t[3] ^= 1;
+        assert_eq!(open(&t), Err(CryptoError::Authentication));
+        assert_eq!(open(&ct[..10]), Err(CryptoError::Authentication));
+    }
+
+    #[test]
+    fn ranges_return_exactly_the_asked_bytes() {
+        let n = 3 * S + 100;
+        let plain = data(n);
+        let ct = seal_all(&plain, S);
+        for (a, b) in [
+            (0, 0),
+            (0, S - 1),
+            (S - 1, S),
+            (S, 2 * S),
+            (n - 1, n - 1),
+            (100, n - 1),
+            (2 * S + 5, 3 * S + 50),
+        ] {
+            let got = open_range(&ct, n as u64, a as u64, b as u64, 777).unwrap();
+            assert_eq!(got, &plain[a..=b], "range {a}-{b}");
+        }
+    }
+
+    #[test]
+    fn tampering_truncation_reordering_and_trailing_bytes_fail() {
+        let n = 2 * S + 10;
+        let plain = data(n);
+        let ct = seal_all(&plain, S);
+        let full = |ct: &[u8]| {
+            let last = super::super::size::plaintext_len(ct.len() as u64).map_or(0, |p| segments(p) - 1);
+            let mut o = StreamOpener::new(&dk(), P, 0, ct.len() as u64, 0, last, 0, n as u64)?;
+            let mut out = Vec::new();
+            o.push(ct, &mut out)?;
+            o.finish().map(|()| out.concat())
+        };
+        let mut t = ct.clone();
+        t[S + 5] ^= 0x80;
+        assert!(full(&t).is_err(), "bit flip");
+        // Truncated at a segment boundary: the new "last" segment was not sealed as final.
+        assert!(full(&ct[..2 * (S + T)]).is_err(), "truncation");
+        // Swapped segments.
+        let mut r = ct[S + T..2 * (S + T)].to_vec();
+        r.extend_from_slice(&ct[..S + T]);
+        r.extend_from_slice(&ct[2 * (S + T)..]);
+        assert!(full(&r).is_err(), "reorder");
+        // Trailing bytes: the length no longer maps, or the final flag no longer matches.
+        let mut a = ct.clone();
+        a.extend_from_slice(&[0; 20]);
+        assert!(full(&a).is_err(), "appended");
+        assert_eq!(full(&ct).unwrap(), plain);
+    }
+}

@@ -1,0 +1,322 @@
+//! GetObject and HeadObject: find the envelope in the backend's response, open the data key, and decrypt only
+//! the segments the client's range needs; sizes, `Content-Range` and the ETag are restored to the client's view.
+//! Objects without an envelope (written before the gateway) are served as they are.
+//!
+//! Conditional headers compare client-visible ETags, so the gateway evaluates them itself after a HEAD.
+
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::{Keys, add_sse_headers, client_etag, envelope_of, open_data_key, strip_backend_only};
+use crate::body::transform::{OnError, TransformBody};
+use crate::body::{Body, empty};
+use crate::crypto::size::{plaintext_len, span};
+use crate::crypto::stream::StreamOpener;
+use crate::crypto::{SEGMENT_SIZE, TAG_SIZE};
+use crate::error::{S3Error, S3ErrorCode};
+use crate::s3::range::{self, ByteRange};
+use crate::s3::sse::{self, SseRequest};
+
+/// What the handler needs from the gateway: a way to send a bodiless backend request.
+pub trait Fetch {
+    fn fetch(
+        &self,
+        method: Method,
+        headers: HeaderMap,
+    ) -> impl std::future::Future<Output = Result<Response<Incoming>, S3Error>> + Send;
+}
+
+const CONDITIONALS: [&str; 4] = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `bytes a-b/total` → (a, total).
+fn content_range(h: &HeaderMap) -> Option<(u64, u64)> {
+    let v = header(h, "content-range")?.strip_prefix("bytes ")?;
+    let (r, total) = v.split_once('/')?;
+    let (a, _) = r.split_once('-')?;
+    Some((a.parse().ok()?, total.parse().ok()?))
+}
+
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    header(h, "content-length")?.parse().ok()
+}
+
+/// The whole segments holding plaintext `start..=end` (end open = to the end), as a backend `Range`.
+fn ciphertext_range(start: u64, end: Option<u64>) -> String {
+    let first = start / SEGMENT_SIZE * (SEGMENT_SIZE + TAG_SIZE);
+    match end {
+        Some(e) => format!(
+            "bytes={first}-{}",
+            (e / SEGMENT_SIZE + 1) * (SEGMENT_SIZE + TAG_SIZE) - 1
+        ),
+        None => format!("bytes={first}-"),
+    }
+}
+
+fn etag_matches(list: &str, etag: &str) -> bool {
+    let etag = etag.trim_matches('"');
+    list.split(',')
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+        .any(|t| t == "*" || t == etag)
+}
+
+fn http_date(h: &HeaderMap, name: &str) -> Option<std::time::SystemTime> {
+    header(h, name).and_then(httpdate_parse)
+}
+
+fn httpdate_parse(s: &str) -> Option<std::time::SystemTime> {
+    let fmt = time::format_description::well_known::Rfc2822;
+    time::OffsetDateTime::parse(&s.replace("GMT", "+0000"), &fmt)
+        .ok()
+        .map(Into::into)
+}
+
+/// RFC 7232 order, as S3 applies it: `Err(412 | 304)` when a condition stops the request.
+fn check_conditions(
+    req: &HeaderMap,
+    etag: &str,
+    last_modified: Option<std::time::SystemTime>,
+) -> Result<(), StatusCode> {
+    if let Some(m) = header(req, "if-match") {
+        if !etag_matches(m, etag) {
+            return Err(StatusCode::PRECONDITION_FAILED);
+        }
+    } else if let (Some(t), Some(lm)) = (http_date(req, "if-unmodified-since"), last_modified)
+        && lm > t
+    {
+        return Err(StatusCode::PRECONDITION_FAILED);
+    }
+    if let Some(m) = header(req, "if-none-match") {
+        if etag_matches(m, etag) {
+            return Err(StatusCode::NOT_MODIFIED);
+        }
+    } else if let (Some(t), Some(lm)) = (http_date(req, "if-modified-since"), last_modified)
+        && lm <= t
+    {
+        return Err(StatusCode::NOT_MODIFIED);
+    }
+    Ok(())
+}
+
+fn visible_etag(h: &HeaderMap, encrypted: bool) -> String {
+    client_etag(header(h, "etag").unwrap_or(""), encrypted)
+}
+
+/// GetObject / HeadObject.
+pub async fn get_object(
+    keys: &Keys,
+    gw: &impl Fetch,
+    parts: &Parts,
+    bucket: &str,
+    key: &str,
+    base_headers: HeaderMap,
+    on_error: impl FnOnce() -> OnError,
+) -> Result<Response<Body>, S3Error> {
+    let is_head = parts.method == Method::HEAD;
+    let customer = match sse::parse(&parts.headers)? {
+        SseRequest::Unspecified => None,
+        SseRequest::Customer(c) => Some(c),
+        _ => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "x-amz-server-side-encryption header is not supported for this operation.",
+            ));
+        }
+    };
+    let client_range = if is_head {
+        None
+    } else {
+        header(&parts.headers, "range").and_then(range::parse)
+    };
+    let mut headers = base_headers;
+    for h in CONDITIONALS.iter().chain(&["range"]) {
+        headers.remove(*h);
+    }
+    let conditional = CONDITIONALS.iter().any(|h| parts.headers.contains_key(*h));
+
+    // A HEAD first when the answer depends on the object's size or client ETag before the data is fetched.
+    let mut known_plain: Option<bool> = None;
+    let mut known_size: Option<u64> = None;
+    if is_head || conditional || matches!(client_range, Some(ByteRange::Suffix(_))) {
+        let head = gw.fetch(Method::HEAD, headers.clone()).await?;
+        if !head.status().is_success() {
+            return Ok(pass_through(head));
+        }
+        let env = envelope_of(head.headers())?;
+        let lm = http_date(head.headers(), "last-modified");
+        if let Err(status) = check_conditions(&parts.headers, &visible_etag(head.headers(), env.is_some()), lm) {
+            return Ok(condition_response(status, head.headers(), env.is_some()));
+        }
+        if is_head {
+            return head_response(keys, head, bucket, key, customer.as_ref());
+        }
+        known_plain = Some(env.is_none());
+        known_size =
+            content_length(head.headers()).and_then(|c| if env.is_some() { plaintext_len(c) } else { Some(c) });
+    }
+
+    // Ask the backend for whole segments (or, for a plaintext object, exactly what the client asked).
+    let range_header = match (client_range, known_plain) {
+        (None, _) => None,
+        (Some(r), Some(true)) => header(&parts.headers, "range")
+            .map(str::to_owned)
+            .filter(|_| r != ByteRange::Suffix(0)),
+        (Some(ByteRange::From { start, end }), _) => Some(ciphertext_range(start, end)),
+        (Some(ByteRange::Suffix(n)), _) => match known_size.map(|p| range::resolve(ByteRange::Suffix(n), p)) {
+            Some(Ok((s, e))) => Some(ciphertext_range(s, Some(e))),
+            _ => return Err(invalid_range()),
+        },
+    };
+    let mut req_headers = headers.clone();
+    if let Some(r) = &range_header {
+        req_headers.insert("range", HeaderValue::from_str(r).expect("ASCII"));
+    }
+    let resp = gw.fetch(Method::GET, req_headers).await?;
+    if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE && known_plain != Some(true) {
+        // The translated range starts past the ciphertext, so the client's range starts past the plaintext.
+        return Err(invalid_range());
+    }
+    if !resp.status().is_success() {
+        return Ok(pass_through(resp));
+    }
+    let Some(env) = envelope_of(resp.headers())? else {
+        if customer.is_some() {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The encryption parameters are not applicable to this object.",
+            ));
+        }
+        if range_header.is_some() && known_plain != Some(true) {
+            // A plaintext object fetched with a translated range: fetch what the client asked for.
+            let mut h = headers;
+            if let Some(r) = header(&parts.headers, "range") {
+                h.insert("range", HeaderValue::from_str(r).expect("was a header"));
+            }
+            return Ok(pass_through(gw.fetch(Method::GET, h).await?));
+        }
+        return Ok(pass_through(resp));
+    };
+
+    let (cipher_start, cipher_total) = match resp.status() {
+        StatusCode::PARTIAL_CONTENT => content_range(resp.headers()),
+        _ => content_length(resp.headers()).map(|c| (0, c)),
+    }
+    .ok_or_else(|| S3Error::internal("backend response without a usable length"))?;
+    let p = plaintext_len(cipher_total).ok_or_else(|| {
+        S3Error::internal(format!(
+            "{bucket}/{key}: ciphertext length {cipher_total} fits no plaintext"
+        ))
+    })?;
+    let data_key = open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
+    let (status, start, end) = match client_range {
+        Some(r) => match range::resolve(r, p) {
+            Ok((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
+            Err(()) => return Err(invalid_range()),
+        },
+        None => (StatusCode::OK, 0, p.saturating_sub(1)),
+    };
+    let (first, last, skip, take) = if p == 0 {
+        (0, 0, 0, 0)
+    } else {
+        let sp = span(start, end, p);
+        if sp.cipher_start != cipher_start {
+            return Err(S3Error::internal("backend returned a different range than asked"));
+        }
+        (sp.first, sp.last, sp.skip, sp.take)
+    };
+    let opener = StreamOpener::new(&data_key, env.nonce_prefix, 0, cipher_total, first, last, skip, take)
+        .map_err(|e| S3Error::internal(format!("{bucket}/{key}: {e}")))?;
+    drop(data_key);
+
+    let (mut rparts, rbody) = resp.into_parts();
+    rparts.status = status;
+    let etag = visible_etag(&rparts.headers, true);
+    let h = &mut rparts.headers;
+    strip_backend_only(h);
+    h.insert(
+        http::header::ETAG,
+        HeaderValue::from_str(&etag).expect("ETag from a header"),
+    );
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(take));
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(
+            http::header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {start}-{end}/{p}")).expect("ASCII"),
+        );
+    } else {
+        h.remove(http::header::CONTENT_RANGE);
+    }
+    add_sse_headers(h, &env, customer.as_ref());
+    let body = TransformBody::new(rbody.map_err(Into::into).boxed(), opener, Some(take), on_error());
+    Ok(Response::from_parts(rparts, crate::body::boxed(body)))
+}
+
+fn head_response(
+    keys: &Keys,
+    head: Response<Incoming>,
+    bucket: &str,
+    key: &str,
+    customer: Option<&crate::s3::sse::CustomerKey>,
+) -> Result<Response<Body>, S3Error> {
+    let (mut rparts, _) = head.into_parts();
+    let Some(env) = envelope_of(&rparts.headers)? else {
+        if customer.is_some() {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The encryption parameters are not applicable to this object.",
+            ));
+        }
+        return Ok(Response::from_parts(rparts, empty()));
+    };
+    // HEAD checks the SSE-C key exactly as GET does.
+    drop(open_data_key(keys, &env, customer, bucket, key)?);
+    let c = content_length(&rparts.headers).unwrap_or(0);
+    let p = plaintext_len(c).ok_or_else(|| S3Error::internal(format!("{bucket}/{key}: ciphertext length {c}")))?;
+    let etag = visible_etag(&rparts.headers, true);
+    let h = &mut rparts.headers;
+    strip_backend_only(h);
+    h.insert(
+        http::header::ETAG,
+        HeaderValue::from_str(&etag).expect("ETag from a header"),
+    );
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(p));
+    add_sse_headers(h, &env, customer);
+    Ok(Response::from_parts(rparts, empty()))
+}
+
+fn condition_response(status: StatusCode, h: &HeaderMap, encrypted: bool) -> Response<Body> {
+    if status == StatusCode::PRECONDITION_FAILED {
+        let mut r = S3Error::new(
+            S3ErrorCode::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold",
+        )
+        .to_response("", "", false);
+        r.headers_mut().remove("x-amz-request-id");
+        return r;
+    }
+    let mut r = Response::new(empty());
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(&visible_etag(h, encrypted)) {
+        r.headers_mut().insert(http::header::ETAG, v);
+    }
+    if let Some(lm) = h.get("last-modified") {
+        r.headers_mut().insert("last-modified", lm.clone());
+    }
+    r
+}
+
+fn invalid_range() -> S3Error {
+    S3Error::new(S3ErrorCode::InvalidRange, "The requested range is not satisfiable")
+}
+
+fn pass_through(resp: Response<Incoming>) -> Response<Body> {
+    let (mut parts, body) = resp.into_parts();
+    crate::backend::strip_hop_by_hop(&mut parts.headers);
+    strip_backend_only(&mut parts.headers);
+    Response::from_parts(parts, body.map_err(Into::into).boxed())
+}

@@ -1,0 +1,131 @@
+//! Object data operations that the gateway transforms: PutObject encrypts ([`put`]); GetObject and HeadObject
+//! decrypt ([`get`]). Every other operation is forwarded unchanged by the gateway.
+//!
+//! Shared here: the keys the gateway holds, how an object's envelope is found in backend headers, and how the
+//! client-visible headers (SSE, sizes, ETag) are restored on responses.
+
+pub mod get;
+pub mod put;
+
+use http::{HeaderMap, HeaderValue};
+
+use crate::crypto::envelope::{self, Envelope, SseMode};
+use crate::crypto::keys::{DataKey, Kek};
+use crate::error::{S3Error, S3ErrorCode};
+use crate::keyring::Keyring;
+use crate::s3::sse::CustomerKey;
+
+/// Backend header carrying the envelope.
+pub const ENVELOPE_HEADER: &str = "x-amz-meta-s3sp";
+
+/// The key material the gateway can use to encrypt and decrypt.
+pub struct Keys {
+    pub keyring: Keyring,
+}
+
+/// The envelope of a backend response, if the object is one the gateway encrypted.
+pub fn envelope_of(headers: &HeaderMap) -> Result<Option<Envelope>, S3Error> {
+    let Some(v) = headers.get(ENVELOPE_HEADER) else {
+        return Ok(None);
+    };
+    let text = v
+        .to_str()
+        .map_err(|_| S3Error::internal("envelope metadata is not ASCII"))?;
+    Envelope::decode(text)
+        .map(Some)
+        .map_err(|e| S3Error::internal(format!("object envelope: {e}")))
+}
+
+/// Open an object's data key with what the request supplied. Enforces SSE-C's rules: a key is required for
+/// SSE-C objects (400), must be the right one (403), and is refused for other objects (400).
+pub fn open_data_key(
+    keys: &Keys,
+    env: &Envelope,
+    customer: Option<&CustomerKey>,
+    bucket: &str,
+    key: &str,
+) -> Result<DataKey, S3Error> {
+    let kek = match (env.mode, customer) {
+        (SseMode::C, None) => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The object was stored using a form of Server Side Encryption. The correct parameters must be \
+                 provided to retrieve the object.",
+            ));
+        }
+        (SseMode::C, Some(ck)) => {
+            let check = env.key_check.as_deref().unwrap_or_default();
+            if !envelope::customer_key_matches(ck.as_bytes(), check) {
+                return Err(S3Error::access_denied());
+            }
+            Kek::new(env.kek_id.clone(), *ck.as_bytes())
+        }
+        (_, Some(_)) => {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The encryption parameters are not applicable to this object.",
+            ));
+        }
+        (SseMode::S3, None) => keys
+            .keyring
+            .get(&env.kek_id)
+            .cloned()
+            .ok_or_else(|| S3Error::internal(format!("object sealed under unknown KEK {}", env.kek_id)))?,
+        (SseMode::Kms, None) => {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "SSE-KMS objects are not supported yet.",
+            ));
+        }
+    };
+    envelope::open_key(&kek, env.mode, &env.sealed_key, bucket, key)
+        .map_err(|e| S3Error::internal(format!("data key of {bucket}/{key} did not open: {e}")))
+}
+
+/// The client-visible ETag of an encrypted object written in one PUT: the backend's ETag (an MD5 of the
+/// ciphertext) marked with `-1`, so clients never take it for the plaintext's MD5 (see docs/format.md, ETags).
+pub fn client_etag(backend_etag: &str, encrypted_single_part: bool) -> String {
+    let raw = backend_etag.trim_matches('"');
+    if encrypted_single_part && !raw.contains('-') {
+        format!("\"{raw}-1\"")
+    } else {
+        format!("\"{raw}\"")
+    }
+}
+
+/// Response headers that tell the client how its object is protected (as S3 sends them).
+pub fn add_sse_headers(h: &mut HeaderMap, env: &Envelope, customer: Option<&CustomerKey>) {
+    match env.mode {
+        SseMode::S3 => {
+            h.insert("x-amz-server-side-encryption", HeaderValue::from_static("AES256"));
+        }
+        SseMode::C => {
+            h.insert(
+                "x-amz-server-side-encryption-customer-algorithm",
+                HeaderValue::from_static("AES256"),
+            );
+            if let Some(md5) = customer.and_then(|c| HeaderValue::from_str(&c.key_md5).ok()) {
+                h.insert("x-amz-server-side-encryption-customer-key-md5", md5);
+            }
+        }
+        SseMode::Kms => {
+            h.insert("x-amz-server-side-encryption", HeaderValue::from_static("aws:kms"));
+            if let Ok(v) = HeaderValue::from_str(&env.kek_id) {
+                h.insert("x-amz-server-side-encryption-aws-kms-key-id", v);
+            }
+        }
+    }
+}
+
+/// Remove what only the backend should see: the envelope and checksums of the ciphertext.
+pub fn strip_backend_only(h: &mut HeaderMap) {
+    h.remove(ENVELOPE_HEADER);
+    let checksums: Vec<_> = h
+        .keys()
+        .filter(|n| n.as_str().starts_with("x-amz-checksum-"))
+        .cloned()
+        .collect();
+    for n in checksums {
+        h.remove(n);
+    }
+}

@@ -1,0 +1,232 @@
+//! The SSE request headers, parsed once, with AWS's errors: `x-amz-server-side-encryption` (+ KMS key id,
+//! context, bucket key) and the SSE-C triple (algorithm, key, key MD5), also in their `x-amz-copy-source-` form.
+//! A customer key is held in a zeroizing type and never appears in an error message or log.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use http::HeaderMap;
+use md5::{Digest, Md5};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::error::{S3Error, S3ErrorCode};
+
+/// An SSE-C customer key (32 bytes), with the base64 MD5 the client sent (echoed back in responses).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct CustomerKey {
+    key: [u8; 32],
+    #[zeroize(skip)]
+    pub key_md5: String,
+}
+
+impl CustomerKey {
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.key
+    }
+}
+
+impl fmt::Debug for CustomerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CustomerKey(<redacted>)")
+    }
+}
+
+/// What the client asked for.
+#[derive(Debug, Clone)]
+pub enum SseRequest {
+    /// No SSE header (the bucket default, else SSE-S3, applies).
+    Unspecified,
+    /// `AES256`.
+    S3,
+    /// `aws:kms`.
+    Kms {
+        key_id: Option<String>,
+        context: Option<String>,
+        bucket_key: Option<bool>,
+    },
+    /// SSE-C.
+    Customer(CustomerKey),
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).map(|v| v.to_str().unwrap_or("\u{0}"))
+}
+
+fn invalid_argument(msg: &'static str) -> S3Error {
+    S3Error::new(S3ErrorCode::InvalidArgument, msg)
+}
+
+/// Parse the SSE-C triple with the given header prefix (`x-amz-` or `x-amz-copy-source-`).
+fn customer_key(h: &HeaderMap, prefix: &str) -> Result<Option<CustomerKey>, S3Error> {
+    let alg = header(h, &format!("{prefix}server-side-encryption-customer-algorithm"));
+    let key = header(h, &format!("{prefix}server-side-encryption-customer-key"));
+    let md5 = header(h, &format!("{prefix}server-side-encryption-customer-key-md5"));
+    if alg.is_none() && key.is_none() && md5.is_none() {
+        return Ok(None);
+    }
+    let Some(alg) = alg else {
+        return Err(invalid_argument(
+            "Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption \
+             algorithm.",
+        ));
+    };
+    if alg != "AES256" {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidEncryptionAlgorithmError,
+            "The encryption request that you specified is not valid. The valid value is AES256.",
+        ));
+    }
+    let Some(key) = key else {
+        return Err(invalid_argument(
+            "Requests specifying Server Side Encryption with Customer provided keys must provide an appropriate \
+             secret key.",
+        ));
+    };
+    let Some(md5) = md5 else {
+        return Err(invalid_argument(
+            "Requests specifying Server Side Encryption with Customer provided keys must provide the client \
+             calculated MD5 of the secret key.",
+        ));
+    };
+    let mut raw = zeroize::Zeroizing::new(
+        B64.decode(key)
+            .map_err(|_| invalid_argument("The secret key was invalid for the specified algorithm."))?,
+    );
+    let bytes: [u8; 32] = raw
+        .as_slice()
+        .try_into()
+        .map_err(|_| invalid_argument("The secret key was invalid for the specified algorithm."))?;
+    let computed = B64.encode(Md5::digest(bytes));
+    raw.zeroize();
+    if computed != md5 {
+        let mut b = bytes;
+        b.zeroize();
+        return Err(invalid_argument(
+            "The calculated MD5 hash of the key did not match the hash that was provided.",
+        ));
+    }
+    Ok(Some(CustomerKey {
+        key: bytes,
+        key_md5: computed,
+    }))
+}
+
+/// The destination / object SSE request of a PUT, POST, Create, Copy, GET or HEAD.
+pub fn parse(h: &HeaderMap) -> Result<SseRequest, S3Error> {
+    let customer = customer_key(h, "x-amz-")?;
+    let sse = header(h, "x-amz-server-side-encryption");
+    match (sse, customer) {
+        (Some(_), Some(_)) => Err(invalid_argument(
+            "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
+        )),
+        (None, Some(c)) => Ok(SseRequest::Customer(c)),
+        (None, None) => {
+            if h.contains_key("x-amz-server-side-encryption-aws-kms-key-id") {
+                return Err(invalid_argument(
+                    "x-amz-server-side-encryption-aws-kms-key-id header is not supported for this request without \
+                     x-amz-server-side-encryption: aws:kms.",
+                ));
+            }
+            Ok(SseRequest::Unspecified)
+        }
+        (Some("AES256"), None) => Ok(SseRequest::S3),
+        (Some("aws:kms"), None) => Ok(SseRequest::Kms {
+            key_id: header(h, "x-amz-server-side-encryption-aws-kms-key-id").map(str::to_owned),
+            context: header(h, "x-amz-server-side-encryption-context").map(str::to_owned),
+            bucket_key: header(h, "x-amz-server-side-encryption-bucket-key-enabled")
+                .map(|v| v.eq_ignore_ascii_case("true")),
+        }),
+        (Some(_), None) => Err(invalid_argument("The encryption method specified is not supported")),
+    }
+}
+
+/// The SSE-C key of a copy source (`x-amz-copy-source-server-side-encryption-customer-*`).
+pub fn parse_copy_source(h: &HeaderMap) -> Result<Option<CustomerKey>, S3Error> {
+    customer_key(h, "x-amz-copy-source-")
+}
+
+/// Request headers that carry SSE parameters: never forwarded to the backend.
+pub fn is_sse_header(name: &str) -> bool {
+    name.starts_with("x-amz-server-side-encryption") || name.starts_with("x-amz-copy-source-server-side-encryption")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn h(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (k, v) in pairs {
+            m.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        m
+    }
+
+    fn code(r: Result<SseRequest, S3Error>) -> &'static str {
+        r.err().map_or("ok", |e| e.code.as_str())
+    }
+
+    #[test]
+    fn sse_c_headers_as_aws_checks_them() {
+        let key = B64.encode([7u8; 32]);
+        let md5 = B64.encode(Md5::digest([7u8; 32]));
+        let alg = ("x-amz-server-side-encryption-customer-algorithm", "AES256");
+        let k = ("x-amz-server-side-encryption-customer-key", key.as_str());
+        let m = ("x-amz-server-side-encryption-customer-key-md5", md5.as_str());
+        assert!(matches!(parse(&h(&[alg, k, m])), Ok(SseRequest::Customer(_))));
+        assert_eq!(code(parse(&h(&[k, m]))), "InvalidArgument");
+        assert_eq!(code(parse(&h(&[alg, m]))), "InvalidArgument");
+        assert_eq!(code(parse(&h(&[alg, k]))), "InvalidArgument");
+        let short = B64.encode([7u8; 16]);
+        assert_eq!(
+            code(parse(&h(&[
+                alg,
+                ("x-amz-server-side-encryption-customer-key", &short),
+                m
+            ]))),
+            "InvalidArgument"
+        );
+        let bad_md5 = B64.encode(Md5::digest([8u8; 32]));
+        assert_eq!(
+            code(parse(&h(&[
+                alg,
+                k,
+                ("x-amz-server-side-encryption-customer-key-md5", &bad_md5)
+            ]))),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            code(parse(&h(&[
+                ("x-amz-server-side-encryption-customer-algorithm", "AES128"),
+                k,
+                m
+            ]))),
+            "InvalidEncryptionAlgorithmError"
+        );
+        assert_eq!(
+            code(parse(&h(&[alg, k, m, ("x-amz-server-side-encryption", "AES256")]))),
+            "InvalidArgument"
+        );
+        let e = parse(&h(&[alg, ("x-amz-server-side-encryption-customer-key", &short), m])).unwrap_err();
+        assert!(!e.message.contains(&short));
+    }
+
+    #[test]
+    fn sse_values() {
+        assert!(matches!(
+            parse(&h(&[("x-amz-server-side-encryption", "AES256")])),
+            Ok(SseRequest::S3)
+        ));
+        assert!(matches!(
+            parse(&h(&[("x-amz-server-side-encryption", "aws:kms")])),
+            Ok(SseRequest::Kms { .. })
+        ));
+        assert_eq!(
+            code(parse(&h(&[("x-amz-server-side-encryption", "DES")]))),
+            "InvalidArgument"
+        );
+        assert!(matches!(parse(&HeaderMap::new()), Ok(SseRequest::Unspecified)));
+    }
+}
