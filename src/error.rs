@@ -30,6 +30,7 @@ pub enum S3ErrorCode {
     MalformedTrailerError,
     MissingContentLength,
     MissingSecurityHeader,
+    NoSuchUpload,
     NotImplemented,
     PreconditionFailed,
     RequestTimeTooSkewed,
@@ -57,6 +58,7 @@ impl S3ErrorCode {
             Self::MalformedTrailerError => "MalformedTrailerError",
             Self::MissingContentLength => "MissingContentLength",
             Self::MissingSecurityHeader => "MissingSecurityHeader",
+            Self::NoSuchUpload => "NoSuchUpload",
             Self::NotImplemented => "NotImplemented",
             Self::PreconditionFailed => "PreconditionFailed",
             Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
@@ -85,6 +87,7 @@ impl S3ErrorCode {
             | Self::MissingSecurityHeader
             | Self::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
+            Self::NoSuchUpload => StatusCode::NOT_FOUND,
             Self::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -19,7 +20,7 @@ use crate::body::{Body, full};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::metrics::Metrics;
 use crate::object::{self, Keys};
-use crate::s3::addressing;
+use crate::s3::addressing::{self, Target};
 use crate::s3::operation::{self, Operation};
 
 /// Bodies up to this size are verified completely before anything is sent to the backend (so even an empty
@@ -195,8 +196,32 @@ impl Gateway {
                     .await?;
                 Ok(object::put::respond(&obj, self.pass_through(resp)))
             }
+            Operation::CreateMultipartUpload
+            | Operation::UploadPart
+            | Operation::CompleteMultipartUpload
+            | Operation::ListParts
+            | Operation::AbortMultipartUpload => {
+                self.multipart(
+                    keys,
+                    op,
+                    &parts,
+                    bucket,
+                    key,
+                    headers,
+                    backend_body,
+                    body_sent,
+                    &slot,
+                    declared,
+                )
+                .await
+            }
             Operation::GetObject | Operation::HeadObject => {
-                let fetch = Fetcher { gw: self, op, uri };
+                let fetch = Fetcher {
+                    gw: self,
+                    op,
+                    uri,
+                    bucket,
+                };
                 object::get::get_object(keys, &fetch, &parts, bucket, key, headers, || self.on_crypto_error()).await
             }
             _ => {
@@ -262,28 +287,376 @@ impl Gateway {
     }
 }
 
-/// Bodiless backend requests for the object handlers (HEAD, GET) to the request's own URI.
+/// Bodiless backend requests for the object handlers to the request's own URI, and the gateway's own small
+/// objects in the same bucket.
 struct Fetcher<'a> {
     gw: &'a Gateway,
     op: Operation,
     uri: Uri,
+    bucket: &'a str,
 }
 
 impl object::get::Fetch for Fetcher<'_> {
     async fn fetch(&self, method: Method, headers: HeaderMap) -> Result<Response<Incoming>, S3Error> {
-        let (_tx, rx) = tokio::sync::watch::channel(true);
-        self.gw
-            .send(
-                self.op,
-                method,
-                self.uri.clone(),
-                headers,
-                crate::body::empty(),
-                rx,
-                &FailureSlot::default(),
-            )
-            .await
+        self.gw.send_bodiless(self.op, method, self.uri.clone(), headers).await
     }
+
+    async fn fetch_small(&self, key: &str) -> Result<Option<Bytes>, S3Error> {
+        self.gw.get_small(self.op, self.bucket, key).await
+    }
+}
+
+/// Gateway-internal objects and XML documents are small; anything larger is refused.
+const SMALL_OBJECT_LIMIT: usize = 4 * 1024 * 1024;
+
+impl Gateway {
+    async fn send_bodiless(
+        &self,
+        op: Operation,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+    ) -> Result<Response<Incoming>, S3Error> {
+        let (_tx, rx) = tokio::sync::watch::channel(true);
+        self.send(
+            op,
+            method,
+            uri,
+            headers,
+            crate::body::empty(),
+            rx,
+            &FailureSlot::default(),
+        )
+        .await
+    }
+
+    fn internal_uri(&self, bucket: &str, key: &str, query: Option<&str>) -> Result<Uri, S3Error> {
+        let t = Target {
+            bucket: Some(bucket.to_owned()),
+            key: Some(key.to_owned()),
+        };
+        self.backend.uri_for(&t, query).map_err(S3Error::internal)
+    }
+
+    /// GET one of the gateway's own small objects; `None` when it does not exist.
+    async fn get_small(&self, op: Operation, bucket: &str, key: &str) -> Result<Option<Bytes>, S3Error> {
+        let resp = self
+            .send_bodiless(op, Method::GET, self.internal_uri(bucket, key, None)?, HeaderMap::new())
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(Some(read_small(resp).await?)),
+            http::StatusCode::NOT_FOUND => Ok(None),
+            s => Err(S3Error::internal(format!("reading {bucket}/{key}: backend status {s}"))),
+        }
+    }
+
+    /// PUT one of the gateway's own small objects.
+    async fn put_small(&self, op: Operation, bucket: &str, key: &str, data: Bytes) -> Result<(), S3Error> {
+        let (_tx, rx) = tokio::sync::watch::channel(true);
+        let mut h = HeaderMap::new();
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+        let uri = self.internal_uri(bucket, key, None)?;
+        let resp = self
+            .send(op, Method::PUT, uri, h, full(data), rx, &FailureSlot::default())
+            .await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(S3Error::internal(format!(
+                "writing {bucket}/{key}: backend status {}",
+                resp.status()
+            )))
+        }
+    }
+
+    /// Read a small XML response whole, let `edit` restate it, and answer with it.
+    async fn restate(
+        &self,
+        resp: Response<Incoming>,
+        edit: impl FnOnce(Bytes) -> Result<Vec<u8>, S3Error>,
+    ) -> Result<Response<Body>, S3Error> {
+        let (mut rparts, rbody) = resp.into_parts();
+        let xml = read_small(Response::from_parts(rparts.clone(), rbody)).await?;
+        let out = edit(xml)?;
+        backend::strip_hop_by_hop(&mut rparts.headers);
+        rparts.headers.remove(http::header::CONTENT_LENGTH);
+        Ok(Response::from_parts(rparts, full(out)))
+    }
+
+    /// The multipart operations: upload IDs carry the envelope; parts are encrypted; Complete records the layout.
+    #[allow(clippy::too_many_arguments)]
+    async fn multipart(
+        &self,
+        keys: &Keys,
+        op: Operation,
+        parts: &http::request::Parts,
+        bucket: &str,
+        key: &str,
+        mut headers: HeaderMap,
+        body: Body,
+        body_sent: tokio::sync::watch::Receiver<bool>,
+        slot: &FailureSlot,
+        declared: Option<u64>,
+    ) -> Result<Response<Body>, S3Error> {
+        use crate::response::listing::{self, EntryRewrite};
+        use object::multipart::{Layout, RESERVED_PREFIX, layout_key, parse_upload_id, upload_token};
+        let target = Target {
+            bucket: Some(bucket.to_owned()),
+            key: Some(key.to_owned()),
+        };
+        if op == Operation::CreateMultipartUpload {
+            let obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key)?;
+            headers.insert(
+                object::ENVELOPE_HEADER,
+                HeaderValue::from_str(&obj.envelope.encode()).expect("ASCII"),
+            );
+            let uri = self
+                .backend
+                .uri_for(&target, parts.uri.query())
+                .map_err(S3Error::internal)?;
+            let resp = self
+                .send(op, parts.method.clone(), uri, headers, body, body_sent, slot)
+                .await?;
+            if !resp.status().is_success() {
+                return Ok(self.pass_through(resp));
+            }
+            let resp = self
+                .restate(resp, |xml| {
+                    let text = String::from_utf8_lossy(&xml);
+                    let backend_id = xml_text(&text, "UploadId")
+                        .ok_or_else(|| S3Error::internal("CreateMultipartUpload: no UploadId"))?;
+                    listing::replace_upload_id(&xml, &backend_id, &upload_token(&backend_id, &obj.envelope))
+                        .map_err(S3Error::internal)
+                })
+                .await?;
+            return Ok(object::put::respond(&obj, resp));
+        }
+
+        let query: Vec<(String, String)> = auth::query_params(parts);
+        let client_id = query
+            .iter()
+            .find(|(k, _)| k == "uploadId")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        let (backend_id, env) = parse_upload_id(&client_id)?;
+        let raw_query = replace_query_param(parts.uri.query(), "uploadId", &backend_id);
+        let uri = self
+            .backend
+            .uri_for(&target, Some(&raw_query))
+            .map_err(S3Error::internal)?;
+        let Some(env) = env else {
+            // An upload begun before the gateway: its object stays as it was written (plaintext).
+            let resp = self
+                .send(op, parts.method.clone(), uri, headers, body, body_sent, slot)
+                .await?;
+            return Ok(self.pass_through(resp));
+        };
+        let customer = match crate::s3::sse::parse(&parts.headers)? {
+            crate::s3::sse::SseRequest::Customer(c) => Some(c),
+            _ => None,
+        };
+        match op {
+            Operation::UploadPart => {
+                let part: u32 = query
+                    .iter()
+                    .find(|(k, _)| k == "partNumber")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .filter(|n| (1..=10_000).contains(n))
+                    .ok_or_else(|| {
+                        S3Error::new(
+                            S3ErrorCode::InvalidArgument,
+                            "Part number must be an integer between 1 and 10000, inclusive",
+                        )
+                    })?;
+                if env.mode == crate::crypto::envelope::SseMode::C && customer.is_none() {
+                    return Err(S3Error::new(
+                        S3ErrorCode::InvalidRequest,
+                        "The multipart upload initiate requested encryption. Subsequent part requests must include \
+                         the appropriate encryption parameters.",
+                    ));
+                }
+                let dk = object::open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
+                let len = declared.ok_or_else(|| {
+                    S3Error::new(
+                        S3ErrorCode::MissingContentLength,
+                        "You must provide the Content-Length HTTP header.",
+                    )
+                })?;
+                let obj = object::put::NewObject {
+                    envelope: env,
+                    data_key: dk,
+                    customer,
+                };
+                let body = object::put::encrypt_part(&obj, part, &mut headers, len, body, self.on_crypto_error());
+                let resp = self
+                    .send(op, parts.method.clone(), uri, headers, body, body_sent, slot)
+                    .await?;
+                let mut resp = self.pass_through(resp);
+                if resp.status().is_success() {
+                    object::add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
+                }
+                Ok(resp)
+            }
+            Operation::CompleteMultipartUpload => {
+                // The parts the client completes, in order (a small XML document).
+                let request_xml = crate::body::collect_limited(body, SMALL_OBJECT_LIMIT)
+                    .await
+                    .map_err(|()| {
+                        slot.take().unwrap_or_else(|| {
+                            S3Error::new(
+                                S3ErrorCode::InvalidRequest,
+                                "The CompleteMultipartUpload body is too large.",
+                            )
+                        })
+                    })?;
+                let chosen: Vec<u64> = xml_all(&String::from_utf8_lossy(&request_xml), "PartNumber")
+                    .iter()
+                    .filter_map(|n| n.parse().ok())
+                    .collect();
+                let uploaded = self.backend_part_sizes(op, &target, &backend_id).await?;
+                // Unknown parts: the backend answers InvalidPart itself, and no layout is written.
+                let part_sizes: Option<Vec<u64>> = chosen
+                    .iter()
+                    .map(|n| uploaded.iter().find(|(p, _)| p == n).map(|(_, s)| *s))
+                    .collect();
+                let (_tx, rx) = tokio::sync::watch::channel(true);
+                let resp = self
+                    .send(op, parts.method.clone(), uri, headers, full(request_xml), rx, slot)
+                    .await?;
+                if !resp.status().is_success() {
+                    return Ok(self.pass_through(resp));
+                }
+                let mut layout_result = Ok(());
+                let mut resp = self
+                    .restate(resp, |xml| {
+                        let text = String::from_utf8_lossy(&xml).into_owned();
+                        if !text.contains("<Error>") {
+                            let etag = xml_text(&text, "ETag")
+                                .unwrap_or_default()
+                                .replace("&quot;", "")
+                                .replace('"', "");
+                            layout_result = match part_sizes {
+                                Some(part_sizes) if !part_sizes.is_empty() => Err(Layout { etag, part_sizes }),
+                                _ => Ok(()),
+                            };
+                        }
+                        Ok(xml.to_vec())
+                    })
+                    .await?;
+                if let Err(layout) = layout_result {
+                    self.put_small(op, bucket, &layout_key(key), Bytes::from(layout.encode()))
+                        .await?;
+                    object::add_sse_headers(resp.headers_mut(), &env, customer.as_ref());
+                }
+                Ok(resp)
+            }
+            Operation::ListParts => {
+                let resp = self
+                    .send(op, parts.method.clone(), uri, headers, body, body_sent, slot)
+                    .await?;
+                if !resp.status().is_success() {
+                    return Ok(self.pass_through(resp));
+                }
+                self.restate(resp, |xml| {
+                    let xml = listing::replace_upload_id(&xml, &backend_id, &client_id).map_err(S3Error::internal)?;
+                    listing::rewrite(&xml, RESERVED_PREFIX, |e| {
+                        match crate::crypto::size::plaintext_len(e.size) {
+                            Some(p) => EntryRewrite::Rewrite {
+                                size: p,
+                                etag: e.etag.to_owned(),
+                            },
+                            None => EntryRewrite::Keep,
+                        }
+                    })
+                    .map_err(S3Error::internal)
+                })
+                .await
+            }
+            _ => {
+                let resp = self
+                    .send(op, parts.method.clone(), uri, headers, body, body_sent, slot)
+                    .await?;
+                Ok(self.pass_through(resp))
+            }
+        }
+    }
+
+    /// `(part number, ciphertext size)` of every part uploaded so far, from the backend's ListParts.
+    async fn backend_part_sizes(
+        &self,
+        op: Operation,
+        target: &Target,
+        backend_id: &str,
+    ) -> Result<Vec<(u64, u64)>, S3Error> {
+        let mut out = Vec::new();
+        let mut marker = 0u64;
+        loop {
+            let q = format!(
+                "uploadId={}&part-number-marker={marker}",
+                auth::canonical::uri_encode(backend_id)
+            );
+            let uri = self.backend.uri_for(target, Some(&q)).map_err(S3Error::internal)?;
+            let resp = self.send_bodiless(op, Method::GET, uri, HeaderMap::new()).await?;
+            if !resp.status().is_success() {
+                return Err(S3Error::new(
+                    S3ErrorCode::NoSuchUpload,
+                    "The specified upload does not exist.",
+                ));
+            }
+            let text = String::from_utf8_lossy(&read_small(resp).await?).into_owned();
+            for part in xml_all(&text, "Part") {
+                let n = xml_text(&part, "PartNumber").and_then(|n| n.parse().ok());
+                let s = xml_text(&part, "Size").and_then(|s| s.parse().ok());
+                if let (Some(n), Some(s)) = (n, s) {
+                    out.push((n, s));
+                }
+            }
+            match xml_text(&text, "NextPartNumberMarker").and_then(|m| m.parse().ok()) {
+                Some(m) if xml_text(&text, "IsTruncated").as_deref() == Some("true") && m > marker => marker = m,
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+/// Read a small backend body whole (bounded).
+async fn read_small(resp: Response<Incoming>) -> Result<Bytes, S3Error> {
+    crate::body::collect_limited(resp.into_body(), SMALL_OBJECT_LIMIT)
+        .await
+        .map_err(|()| S3Error::internal("reading a small backend response failed or exceeded its limit"))
+}
+
+/// The text of the first `<name>` element (simple S3 documents only).
+fn xml_text(xml: &str, name: &str) -> Option<String> {
+    xml_all(xml, name).into_iter().next()
+}
+
+fn xml_all(xml: &str, name: &str) -> Vec<String> {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find(&open) {
+        let after = &rest[i + open.len()..];
+        let Some(j) = after.find(&close) else { break };
+        out.push(after[..j].to_owned());
+        rest = &after[j + close.len()..];
+    }
+    out
+}
+
+/// The raw query with one parameter's value replaced (re-encoded).
+fn replace_query_param(raw: Option<&str>, name: &str, value: &str) -> String {
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, _)) if auth::canonical::percent_decode(k) == name => {
+                format!("{k}={}", auth::canonical::uri_encode(value))
+            }
+            _ => p.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// SSE-C keys must never travel in clear (S3 answers 400 InvalidRequest). Checked here, at the one place that
@@ -303,7 +676,17 @@ pub fn check_sse_headers(op: Operation, headers: &HeaderMap, secure: bool) -> Re
         ));
     }
     let any_sse = headers.keys().any(|n| crate::s3::sse::is_sse_header(n.as_str()));
-    if any_sse && !matches!(op, Operation::PutObject | Operation::GetObject | Operation::HeadObject) {
+    let sse_ops = [
+        Operation::PutObject,
+        Operation::GetObject,
+        Operation::HeadObject,
+        Operation::CreateMultipartUpload,
+        Operation::UploadPart,
+        Operation::CompleteMultipartUpload,
+        Operation::ListParts,
+        Operation::AbortMultipartUpload,
+    ];
+    if any_sse && !sse_ops.contains(&op) {
         return Err(S3Error::new(
             S3ErrorCode::NotImplemented,
             format!(

@@ -29,6 +29,7 @@ pub mod keyring;
 pub mod metrics;
 pub mod object;
 pub mod quickstart;
+pub mod response;
 pub mod s3;
 pub mod secret;
 

@@ -27,3 +27,23 @@ where
 {
     BodyExt::boxed(b)
 }
+
+/// Collect a body known to be small (XML documents, the gateway's own objects); `Err` past `limit` bytes or on
+/// a body error. Never used for object data.
+pub async fn collect_limited<B>(body: B, limit: usize) -> Result<Bytes, ()>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let mut body = body;
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ())?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(());
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
+}

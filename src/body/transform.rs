@@ -13,7 +13,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 
 use super::{Body, BoxError};
 use crate::crypto::CryptoError;
-use crate::crypto::stream::{StreamOpener, StreamSealer};
+use crate::crypto::stream::{ChainOpener, StreamOpener, StreamSealer};
 
 /// A sans-IO stream transformation.
 pub trait Transform: Send + Sync + Unpin + 'static {
@@ -36,6 +36,15 @@ impl Transform for StreamOpener {
     }
     fn finish(&mut self, _out: &mut Vec<Bytes>) -> Result<(), CryptoError> {
         StreamOpener::finish(self)
+    }
+}
+
+impl Transform for ChainOpener {
+    fn push(&mut self, data: &[u8], out: &mut Vec<Bytes>) -> Result<(), CryptoError> {
+        ChainOpener::push(self, data, out)
+    }
+    fn finish(&mut self, _out: &mut Vec<Bytes>) -> Result<(), CryptoError> {
+        ChainOpener::finish(self)
     }
 }
 

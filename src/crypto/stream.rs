@@ -171,6 +171,45 @@ impl StreamOpener {
     }
 }
 
+/// Several part streams read back to back (a range across multipart part boundaries): each opener gets exactly
+/// its number of ciphertext bytes, in order, and must finish cleanly before the next begins.
+pub struct ChainOpener {
+    parts: std::collections::VecDeque<(StreamOpener, u64)>,
+}
+
+impl ChainOpener {
+    /// `parts`: each opener with the number of ciphertext bytes it consumes.
+    pub fn new(parts: Vec<(StreamOpener, u64)>) -> Self {
+        Self { parts: parts.into() }
+    }
+
+    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Bytes>) -> Result<(), CryptoError> {
+        while !data.is_empty() {
+            let Some((opener, remaining)) = self.parts.front_mut() else {
+                // Bytes past the last needed segment (a backend may send a little more): ignored.
+                return Ok(());
+            };
+            let n = (*remaining).min(data.len() as u64) as usize;
+            opener.push(&data[..n], out)?;
+            *remaining -= n as u64;
+            data = &data[n..];
+            if *remaining == 0 {
+                opener.finish()?;
+                self.parts.pop_front();
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(&self) -> Result<(), CryptoError> {
+        if self.parts.is_empty() {
+            Ok(())
+        } else {
+            Err(CryptoError::Authentication)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::size::{ciphertext_len, span};

@@ -9,23 +9,144 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::{Keys, add_sse_headers, client_etag, envelope_of, open_data_key, strip_backend_only};
+use super::{Keys, add_sse_headers, client_etag, envelope_of, multipart, open_data_key, strip_backend_only};
 use crate::body::transform::{OnError, TransformBody};
 use crate::body::{Body, empty};
 use crate::crypto::size::{plaintext_len, span};
-use crate::crypto::stream::StreamOpener;
+use crate::crypto::stream::{ChainOpener, StreamOpener};
 use crate::crypto::{SEGMENT_SIZE, TAG_SIZE};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::s3::range::{self, ByteRange};
 use crate::s3::sse::{self, SseRequest};
 
-/// What the handler needs from the gateway: a way to send a bodiless backend request.
+/// What the handlers need from the gateway: bodiless requests to the object, and small gateway objects.
 pub trait Fetch {
     fn fetch(
         &self,
         method: Method,
         headers: HeaderMap,
     ) -> impl std::future::Future<Output = Result<Response<Incoming>, S3Error>> + Send;
+    /// GET a small object of the gateway's own (same bucket); `None` if it does not exist.
+    fn fetch_small(&self, key: &str)
+    -> impl std::future::Future<Output = Result<Option<bytes::Bytes>, S3Error>> + Send;
+}
+
+/// One part stream to read: its part number (0 = single PUT), ciphertext size, and what to take from it.
+struct PartRead {
+    part: u32,
+    cipher_total: u64,
+    first: u64,
+    last: u64,
+    skip: u64,
+    take: u64,
+    /// Ciphertext bytes of this part that the read consumes.
+    feed: u64,
+}
+
+struct ReadPlan {
+    plain_total: u64,
+    /// Plaintext range served (inclusive); `None` for the whole object.
+    range: Option<(u64, u64)>,
+    cipher_start: u64,
+    cipher_end: u64,
+    parts: Vec<PartRead>,
+}
+
+/// Plan a read of plaintext `range` across `parts` (part number, ciphertext size).
+fn plan(parts: &[(u32, u64)], range: Option<ByteRange>) -> Result<ReadPlan, S3Error> {
+    let mut sizes = Vec::with_capacity(parts.len());
+    for &(_, c) in parts {
+        sizes.push(
+            plaintext_len(c).ok_or_else(|| S3Error::internal(format!("ciphertext length {c} fits no plaintext")))?,
+        );
+    }
+    let total: u64 = sizes.iter().sum();
+    let (start, end) = match range {
+        Some(r) => range::resolve(r, total).map_err(|()| invalid_range())?,
+        None if total == 0 => (0, 0),
+        None => (0, total - 1),
+    };
+    let whole = range.is_none();
+    let (mut plain_off, mut cipher_off) = (0u64, 0u64);
+    let mut reads = Vec::new();
+    let (mut cipher_start, mut cipher_end) = (None, 0);
+    for (&(part, c), &p) in parts.iter().zip(&sizes) {
+        let overlaps = p > 0 && start < plain_off + p && end >= plain_off;
+        if whole && p == 0 {
+            cipher_start.get_or_insert(cipher_off);
+            cipher_end = cipher_off + c - 1;
+            reads.push(PartRead {
+                part,
+                cipher_total: c,
+                first: 0,
+                last: 0,
+                skip: 0,
+                take: 0,
+                feed: c,
+            });
+        } else if overlaps {
+            let (ls, le) = (start.max(plain_off) - plain_off, end.min(plain_off + p - 1) - plain_off);
+            let sp = span(ls, le, p);
+            cipher_start.get_or_insert(cipher_off + sp.cipher_start);
+            cipher_end = cipher_off + sp.cipher_end;
+            let feed = sp.cipher_end - sp.cipher_start + 1;
+            reads.push(PartRead {
+                part,
+                cipher_total: c,
+                first: sp.first,
+                last: sp.last,
+                skip: sp.skip,
+                take: sp.take,
+                feed,
+            });
+        }
+        plain_off += p;
+        cipher_off += c;
+    }
+    Ok(ReadPlan {
+        plain_total: total,
+        range: (!whole).then_some((start, end)),
+        cipher_start: cipher_start.unwrap_or(0),
+        cipher_end,
+        parts: reads,
+    })
+}
+
+/// Backend ETag `"…-N"` means a multipart object.
+fn is_multipart(h: &HeaderMap) -> bool {
+    header(h, "etag").is_some_and(|e| e.trim_matches('"').contains('-'))
+}
+
+/// The parts of an encrypted object: `[(0, C)]` for one PUT, else the recorded layout (checked against the ETag).
+async fn object_parts(
+    gw: &impl Fetch,
+    h: &HeaderMap,
+    key: &str,
+    cipher_total: u64,
+) -> Result<Vec<(u32, u64)>, S3Error> {
+    if !is_multipart(h) {
+        return Ok(vec![(0, cipher_total)]);
+    }
+    let etag = header(h, "etag").unwrap_or("").trim_matches('"');
+    let text = gw
+        .fetch_small(&multipart::layout_key(key))
+        .await?
+        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout missing")))?;
+    let layout = std::str::from_utf8(&text)
+        .ok()
+        .and_then(multipart::Layout::decode)
+        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout malformed")))?;
+    if layout.etag != etag || layout.part_sizes.iter().sum::<u64>() != cipher_total {
+        return Err(S3Error::internal(format!(
+            "multipart object {key}: part layout is stale"
+        )));
+    }
+    Ok(layout
+        .part_sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| (i as u32 + 1, c))
+        .collect())
 }
 
 const CONDITIONALS: [&str; 4] = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
@@ -153,7 +274,7 @@ pub async fn get_object(
             return Ok(condition_response(status, head.headers(), env.is_some()));
         }
         if is_head {
-            return head_response(keys, head, bucket, key, customer.as_ref());
+            return head_response(keys, gw, head, bucket, key, customer.as_ref()).await;
         }
         known_plain = Some(env.is_none());
         known_size =
@@ -202,39 +323,47 @@ pub async fn get_object(
         return Ok(pass_through(resp));
     };
 
-    let (cipher_start, cipher_total) = match resp.status() {
-        StatusCode::PARTIAL_CONTENT => content_range(resp.headers()),
-        _ => content_length(resp.headers()).map(|c| (0, c)),
+    let cipher_total = match resp.status() {
+        StatusCode::PARTIAL_CONTENT => content_range(resp.headers()).map(|(_, t)| t),
+        _ => content_length(resp.headers()),
     }
     .ok_or_else(|| S3Error::internal("backend response without a usable length"))?;
-    let p = plaintext_len(cipher_total).ok_or_else(|| {
-        S3Error::internal(format!(
-            "{bucket}/{key}: ciphertext length {cipher_total} fits no plaintext"
-        ))
-    })?;
+    let got_start = content_range(resp.headers()).map_or(0, |(a, _)| a);
     let data_key = open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
-    let (status, start, end) = match client_range {
-        Some(r) => match range::resolve(r, p) {
-            Ok((s, e)) => (StatusCode::PARTIAL_CONTENT, s, e),
-            Err(()) => return Err(invalid_range()),
-        },
-        None => (StatusCode::OK, 0, p.saturating_sub(1)),
-    };
-    let (first, last, skip, take) = if p == 0 {
-        (0, 0, 0, 0)
-    } else {
-        let sp = span(start, end, p);
-        if sp.cipher_start != cipher_start {
-            return Err(S3Error::internal("backend returned a different range than asked"));
+    let parts_layout = object_parts(gw, resp.headers(), key, cipher_total).await?;
+    let plan = plan(&parts_layout, client_range)?;
+    // The speculative fetch assumed one stream; a multipart range needs the right bytes.
+    let resp = if plan.cipher_start != got_start {
+        let mut h = headers.clone();
+        let r = format!("bytes={}-{}", plan.cipher_start, plan.cipher_end);
+        h.insert("range", HeaderValue::from_str(&r).expect("ASCII"));
+        let again = gw.fetch(Method::GET, h).await?;
+        if !again.status().is_success() {
+            return Ok(pass_through(again));
         }
-        (sp.first, sp.last, sp.skip, sp.take)
+        again
+    } else {
+        resp
     };
-    let opener = StreamOpener::new(&data_key, env.nonce_prefix, 0, cipher_total, first, last, skip, take)
+    let mut openers = Vec::with_capacity(plan.parts.len());
+    for r in &plan.parts {
+        let o = StreamOpener::new(
+            &data_key,
+            env.nonce_prefix,
+            r.part,
+            r.cipher_total,
+            r.first,
+            r.last,
+            r.skip,
+            r.take,
+        )
         .map_err(|e| S3Error::internal(format!("{bucket}/{key}: {e}")))?;
+        openers.push((o, r.feed));
+    }
     drop(data_key);
+    let take: u64 = plan.parts.iter().map(|r| r.take).sum();
 
     let (mut rparts, rbody) = resp.into_parts();
-    rparts.status = status;
     let etag = visible_etag(&rparts.headers, true);
     let h = &mut rparts.headers;
     strip_backend_only(h);
@@ -243,21 +372,30 @@ pub async fn get_object(
         HeaderValue::from_str(&etag).expect("ETag from a header"),
     );
     h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(take));
-    if status == StatusCode::PARTIAL_CONTENT {
-        h.insert(
-            http::header::CONTENT_RANGE,
-            HeaderValue::from_str(&format!("bytes {start}-{end}/{p}")).expect("ASCII"),
-        );
-    } else {
-        h.remove(http::header::CONTENT_RANGE);
+    match plan.range {
+        Some((start, end)) => {
+            rparts.status = StatusCode::PARTIAL_CONTENT;
+            let v = format!("bytes {start}-{end}/{}", plan.plain_total);
+            h.insert(http::header::CONTENT_RANGE, HeaderValue::from_str(&v).expect("ASCII"));
+        }
+        None => {
+            rparts.status = StatusCode::OK;
+            h.remove(http::header::CONTENT_RANGE);
+        }
     }
     add_sse_headers(h, &env, customer.as_ref());
-    let body = TransformBody::new(rbody.map_err(Into::into).boxed(), opener, Some(take), on_error());
+    let body = TransformBody::new(
+        rbody.map_err(Into::into).boxed(),
+        ChainOpener::new(openers),
+        Some(take),
+        on_error(),
+    );
     Ok(Response::from_parts(rparts, crate::body::boxed(body)))
 }
 
-fn head_response(
+async fn head_response(
     keys: &Keys,
+    gw: &impl Fetch,
     head: Response<Incoming>,
     bucket: &str,
     key: &str,
@@ -276,7 +414,7 @@ fn head_response(
     // HEAD checks the SSE-C key exactly as GET does.
     drop(open_data_key(keys, &env, customer, bucket, key)?);
     let c = content_length(&rparts.headers).unwrap_or(0);
-    let p = plaintext_len(c).ok_or_else(|| S3Error::internal(format!("{bucket}/{key}: ciphertext length {c}")))?;
+    let p = plan(&object_parts(gw, &rparts.headers, key, c).await?, None)?.plain_total;
     let etag = visible_etag(&rparts.headers, true);
     let h = &mut rparts.headers;
     strip_backend_only(h);

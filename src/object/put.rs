@@ -72,6 +72,23 @@ pub fn encrypt_request(
     crate::body::boxed(TransformBody::new(body, sealer, Some(c), on_error))
 }
 
+/// As [`encrypt_request`], for part `part` of a multipart upload.
+pub fn encrypt_part(
+    obj: &NewObject,
+    part: u32,
+    headers: &mut HeaderMap,
+    plaintext_len: u64,
+    body: Body,
+    on_error: OnError,
+) -> Body {
+    strip_backend_only(headers);
+    headers.remove("content-md5");
+    let c = ciphertext_len(plaintext_len);
+    headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(c));
+    let sealer = StreamSealer::new(&obj.data_key, obj.envelope.nonce_prefix, part, plaintext_len);
+    crate::body::boxed(TransformBody::new(body, sealer, Some(c), on_error))
+}
+
 /// The client's response: the ETag in its client form and the SSE headers S3 would send.
 pub fn respond(obj: &NewObject, mut resp: Response<Body>) -> Response<Body> {
     let h = resp.headers_mut();

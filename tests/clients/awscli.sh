@@ -24,6 +24,8 @@ for v in S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKE
         exit 2
     fi
 done
+# Some clients want a home directory; the harness may run with a minimal environment.
+export HOME="${HOME:-$WORK_DIR}"
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 # No pager (aws-cli v2), and no ~/.aws files of whoever runs the tests.
 export AWS_PAGER=""

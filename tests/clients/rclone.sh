@@ -16,6 +16,8 @@ for v in S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKE
         exit 2
     fi
 done
+# Some clients want a home directory; the harness may run with a minimal environment.
+export HOME="${HOME:-$WORK_DIR}"
 
 # rclone (its AWS SDK) refuses to start while AWS_CA_BUNDLE is set; the CA comes from --ca-cert.
 unset AWS_CA_BUNDLE
@@ -35,8 +37,9 @@ export RCLONE_CONFIG_GW_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID"
 export RCLONE_CONFIG_GW_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
 export RCLONE_CONFIG_GW_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 # Never -vv: rclone's debug log prints the secret key.
-# --retries 1: a failed operation fails the command instead of being retried into success.
-RCLONE=(rclone --ca-cert "$S3_CA_FILE" --retries 1)
+# --retries 1 / --low-level-retries 1: a failed operation or HTTP request fails the command instead
+# of being retried into success (and a 5xx answer costs no back-off time).
+RCLONE=(rclone --ca-cert "$S3_CA_FILE" --retries 1 --low-level-retries 1)
 
 step() {
     STEP="$*"
@@ -73,7 +76,7 @@ rclone_() {
 # messages, and checks the final stats: that many transfers, no errors; with 0 expected, also no
 # per-file "Copied"/"Updated modification time" messages.
 check_json_log() {
-    python3 - "$1" "$2" <<'PYEOF'
+    PYTHONIOENCODING=utf-8 python3 - "$1" "$2" <<'PYEOF'
 import json, sys
 path, expected = sys.argv[1], int(sys.argv[2])
 stats, problems, copied, touched = None, [], [], []
@@ -148,10 +151,16 @@ n="$(find "$SRC" -type f | wc -l)"
 # ------------------------------------------------------------------------------------------
 step "rclone copy with --s3-upload-cutoff 5M --s3-chunk-size 5M (12 MiB file goes multipart)"
 rclone_ copy -v --s3-upload-cutoff 5M --s3-chunk-size 5M "$SRC" "gw:$B/copy"
+# lsf -R lists with ListR: one ListObjects request with an empty `delimiter=` (which S3 treats as
+# no delimiter) and the prefix copy/.
 out="$(rclone_ lsf -R --files-only "gw:$B/copy" | sort)"
 echo "$out"
 expected="$(cd "$SRC" && find . -type f | sed 's|^\./||' | sort)"
-[[ "$out" == "$expected" ]] || fail "objects under copy/ do not match the source files"
+if [[ "$out" != "$expected" ]]; then
+    echo "expected:"
+    echo "$expected"
+    fail "rclone lsf -R of copy/ does not list the source files"
+fi
 
 # ------------------------------------------------------------------------------------------
 step "rclone check (hashes) and rclone check --download (contents)"

@@ -1,0 +1,135 @@
+//! Multipart uploads, encrypted part by part with no state outside the backend:
+//!
+//! - CreateMultipartUpload makes the object's envelope (stored as the upload's metadata, so it ends up on the
+//!   final object) and hands the client an upload ID that carries it: `<backend id>~s3sp1~<base64url(envelope)>`.
+//!   Any gateway instance can then encrypt any part: the sealed key is in every request, and only the gateway's
+//!   keyring (or the client's SSE-C key) opens it.
+//! - Each part is its own segment stream with its own key (HKDF of the data key and the part number).
+//! - CompleteMultipartUpload records the part layout (ciphertext size of each part) in a sidecar object,
+//!   `.s3-sse-proxy/layout/<sha256(key)>`, tagged with the completed object's backend ETag, because backends do
+//!   not reliably serve part boundaries after completion. Reads need it to know where each part's stream starts.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use sha2::{Digest, Sha256};
+
+use crate::crypto::envelope::Envelope;
+use crate::crypto::size::plaintext_len;
+use crate::error::{S3Error, S3ErrorCode};
+
+const TOKEN_MARK: &str = "~s3sp1~";
+
+/// Reserved key prefix for the gateway's own objects inside client buckets; hidden from and closed to clients.
+pub const RESERVED_PREFIX: &str = ".s3-sse-proxy/";
+
+pub fn upload_token(backend_id: &str, env: &Envelope) -> String {
+    format!("{backend_id}{TOKEN_MARK}{}", B64URL.encode(env.encode()))
+}
+
+/// Split a client upload ID into the backend's ID and the envelope (absent for uploads not started here).
+pub fn parse_upload_id(client_id: &str) -> Result<(String, Option<Envelope>), S3Error> {
+    let Some((backend, token)) = client_id.split_once(TOKEN_MARK) else {
+        return Ok((client_id.to_owned(), None));
+    };
+    let no_such = || {
+        S3Error::new(
+            S3ErrorCode::NoSuchUpload,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        )
+    };
+    let text = B64URL.decode(token).map_err(|_| no_such())?;
+    let text = String::from_utf8(text).map_err(|_| no_such())?;
+    let env = Envelope::decode(&text).map_err(|_| no_such())?;
+    Ok((backend.to_owned(), Some(env)))
+}
+
+/// Where the layout of `key` is recorded.
+pub fn layout_key(key: &str) -> String {
+    format!(
+        "{RESERVED_PREFIX}layout/{}",
+        hex::encode(Sha256::digest(key.as_bytes()))
+    )
+}
+
+/// The parts of a completed multipart object: ciphertext size of each, in part order (part numbers 1..=n).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The backend ETag of the object this layout belongs to (a stale layout must not be used).
+    pub etag: String,
+    pub part_sizes: Vec<u64>,
+}
+
+impl Layout {
+    /// `v=1;etag=<etag>;parts=<size>*<count>,...` (run-length encoded; regular uploads are one run).
+    pub fn encode(&self) -> String {
+        let mut runs: Vec<(u64, usize)> = Vec::new();
+        for &s in &self.part_sizes {
+            match runs.last_mut() {
+                Some((size, n)) if *size == s => *n += 1,
+                _ => runs.push((s, 1)),
+            }
+        }
+        let parts: Vec<String> = runs.iter().map(|(s, n)| format!("{s}*{n}")).collect();
+        format!("v=1;etag={};parts={}", self.etag.trim_matches('"'), parts.join(","))
+    }
+
+    pub fn decode(s: &str) -> Option<Self> {
+        let mut it = s.trim().split(';');
+        if it.next()? != "v=1" {
+            return None;
+        }
+        let etag = it.next()?.strip_prefix("etag=")?.to_owned();
+        let mut part_sizes = Vec::new();
+        for run in it.next()?.strip_prefix("parts=")?.split(',') {
+            let (size, n) = run.split_once('*')?;
+            let (size, n): (u64, usize) = (size.parse().ok()?, n.parse().ok()?);
+            if n > 10_000 || part_sizes.len() + n > 10_000 {
+                return None;
+            }
+            part_sizes.extend(std::iter::repeat_n(size, n));
+        }
+        (it.next().is_none() && !part_sizes.is_empty()).then_some(Self { etag, part_sizes })
+    }
+
+    /// Plaintext size of every part, or `None` if a part size fits no plaintext (corrupt layout).
+    pub fn plaintext_sizes(&self) -> Option<Vec<u64>> {
+        self.part_sizes.iter().map(|&c| plaintext_len(c)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::envelope::{SealedKey, SseMode};
+    use crate::crypto::segment::NoncePrefix;
+
+    #[test]
+    fn upload_ids_carry_the_envelope() {
+        let env = Envelope {
+            mode: SseMode::S3,
+            kek_id: "kek-1".into(),
+            nonce_prefix: NoncePrefix([4; 7]),
+            sealed_key: SealedKey(vec![1; 60]),
+            key_check: None,
+        };
+        let t = upload_token("abc-123", &env);
+        assert_eq!(parse_upload_id(&t).unwrap(), ("abc-123".to_owned(), Some(env)));
+        assert_eq!(parse_upload_id("plain").unwrap(), ("plain".to_owned(), None));
+        assert_eq!(
+            parse_upload_id("x~s3sp1~!!").unwrap_err().code,
+            S3ErrorCode::NoSuchUpload
+        );
+    }
+
+    #[test]
+    fn layouts_round_trip_run_length_encoded() {
+        let l = Layout {
+            etag: "abc-3".into(),
+            part_sizes: vec![10, 10, 7],
+        };
+        assert_eq!(l.encode(), "v=1;etag=abc-3;parts=10*2,7*1");
+        assert_eq!(Layout::decode(&l.encode()), Some(l));
+        assert_eq!(Layout::decode("v=2;etag=a;parts=1*1"), None);
+        assert_eq!(Layout::decode("v=1;etag=a;parts=1*10001"), None);
+    }
+}
