@@ -43,6 +43,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// Encryption keys; `None` runs the gateway as a verifying pass-through proxy (SSE off).
     pub keys: Option<Keys>,
+    /// Cache (never authoritative): each bucket's adoption time, which never changes once written.
+    pub adopted: dashmap::DashMap<String, i64>,
 }
 
 /// What the meter phase records about one request.
@@ -142,6 +144,23 @@ impl Gateway {
             }
         }
 
+        // The gateway's own objects inside buckets are not the client's to touch.
+        let reserved = object::multipart::RESERVED_PREFIX;
+        let copy_source = parts
+            .headers
+            .get("x-amz-copy-source")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                auth::canonical::percent_decode(v.trim_start_matches('/'))
+                    .split_once('/')
+                    .map(|(_, k)| k.to_owned())
+            });
+        if target.key.as_deref().is_some_and(|k| k.starts_with(reserved))
+            || copy_source.flatten().is_some_and(|k| k.starts_with(reserved))
+        {
+            return Err(S3Error::access_denied());
+        }
+
         // Transform body: verify and de-frame.
         let declared = authed.body_checks.length;
         let sends_body = declared.is_some_and(|n| n > 0) || authed.aws_chunked;
@@ -175,6 +194,22 @@ impl Gateway {
             .uri_for(&target, parts.uri.query())
             .map_err(S3Error::internal)?;
         let mut headers = backend::forwarded_headers(&parts.headers, declared);
+        if let (Some(_), Some(bucket), None) = (&self.keys, &target.bucket, &target.key) {
+            match op {
+                Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListObjectVersions => {
+                    let adopted = self.adoption_time(op, bucket, false).await?;
+                    let resp = self
+                        .send(op, parts.method.clone(), uri, headers, backend_body, body_sent, &slot)
+                        .await?;
+                    if !resp.status().is_success() {
+                        return Ok(self.pass_through(resp));
+                    }
+                    return self.restate(resp, |xml| object::listing::rewrite(&xml, adopted)).await;
+                }
+                Operation::DeleteBucket => self.delete_reserved_objects(op, bucket).await?,
+                _ => {}
+            }
+        }
         let (Some(keys), Some(bucket), Some(key)) = (&self.keys, &target.bucket, &target.key) else {
             let resp = self
                 .send(op, parts.method.clone(), uri, headers, backend_body, body_sent, &slot)
@@ -183,6 +218,7 @@ impl Gateway {
         };
         match op {
             Operation::PutObject => {
+                self.adoption_time(op, bucket, true).await?;
                 let obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key)?;
                 let len = declared.ok_or_else(|| {
                     S3Error::new(
@@ -224,6 +260,19 @@ impl Gateway {
                 };
                 object::get::get_object(keys, &fetch, &parts, bucket, key, headers, || self.on_crypto_error()).await
             }
+            Operation::DeleteObject => {
+                let resp = self
+                    .send(op, parts.method.clone(), uri, headers, backend_body, body_sent, &slot)
+                    .await?;
+                if resp.status().is_success() && parts.uri.query().is_none_or(|q| !q.contains("versionId")) {
+                    // Best effort: a stale layout is never used (it names the object's ETag).
+                    let layout = object::multipart::layout_key(key);
+                    if let Ok(uri) = self.internal_uri(bucket, &layout, None) {
+                        let _ = self.send_bodiless(op, Method::DELETE, uri, HeaderMap::new()).await;
+                    }
+                }
+                Ok(self.pass_through(resp))
+            }
             _ => {
                 let resp = self
                     .send(op, parts.method.clone(), uri, headers, backend_body, body_sent, &slot)
@@ -231,6 +280,92 @@ impl Gateway {
                 Ok(self.pass_through(resp))
             }
         }
+    }
+
+    /// When the gateway began writing to `bucket` (unix seconds, backend clock): every object listed with a
+    /// later or equal LastModified was written through the gateway, hence encrypted. With `create`, the marker
+    /// is written if absent (conditional PUT: the first writer's time wins).
+    async fn adoption_time(&self, op: Operation, bucket: &str, create: bool) -> Result<Option<i64>, S3Error> {
+        if let Some(t) = self.adopted.get(bucket) {
+            return Ok(Some(*t));
+        }
+        let key = object::listing::ADOPTED_KEY;
+        for attempt in 0..2 {
+            let uri = self.internal_uri(bucket, key, None)?;
+            let head = self.send_bodiless(op, Method::HEAD, uri, HeaderMap::new()).await?;
+            if head.status().is_success() {
+                let t = head
+                    .headers()
+                    .get(http::header::LAST_MODIFIED)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(object::listing::http_date_secs)
+                    .ok_or_else(|| S3Error::internal("adoption marker without Last-Modified"))?;
+                self.adopted.insert(bucket.to_owned(), t);
+                return Ok(Some(t));
+            }
+            if head.status() != http::StatusCode::NOT_FOUND {
+                return Err(S3Error::internal(format!(
+                    "adoption marker of {bucket}: backend status {}",
+                    head.status()
+                )));
+            }
+            if !create || attempt == 1 {
+                return Ok(None);
+            }
+            let (_tx, rx) = tokio::sync::watch::channel(true);
+            let mut h = HeaderMap::new();
+            h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+            h.insert(http::header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+            let uri = self.internal_uri(bucket, key, None)?;
+            let put = self
+                .send(
+                    op,
+                    Method::PUT,
+                    uri,
+                    h,
+                    crate::body::empty(),
+                    rx,
+                    &FailureSlot::default(),
+                )
+                .await?;
+            if !put.status().is_success() && put.status() != http::StatusCode::PRECONDITION_FAILED {
+                // No such bucket, or access denied: the write itself will report it.
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Before DeleteBucket: if the bucket holds nothing but the gateway's own objects, remove them so the
+    /// backend can delete it; otherwise leave everything for the backend to answer BucketNotEmpty.
+    async fn delete_reserved_objects(&self, op: Operation, bucket: &str) -> Result<(), S3Error> {
+        let t = Target {
+            bucket: Some(bucket.to_owned()),
+            key: None,
+        };
+        let uri = self
+            .backend
+            .uri_for(&t, Some("list-type=2&max-keys=1000"))
+            .map_err(S3Error::internal)?;
+        let resp = self.send_bodiless(op, Method::GET, uri, HeaderMap::new()).await?;
+        if !resp.status().is_success() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&read_small(resp).await?).into_owned();
+        let keys: Vec<String> = xml_all(&text, "Key")
+            .into_iter()
+            .map(|k| k.replace("&amp;", "&"))
+            .collect();
+        let reserved = object::multipart::RESERVED_PREFIX;
+        if keys.iter().any(|k| !k.starts_with(reserved)) || xml_text(&text, "IsTruncated").as_deref() == Some("true") {
+            return Ok(());
+        }
+        for k in keys {
+            let uri = self.internal_uri(bucket, &k, None)?;
+            let _ = self.send_bodiless(op, Method::DELETE, uri, HeaderMap::new()).await?;
+        }
+        self.adopted.remove(bucket);
+        Ok(())
     }
 
     /// Sign and send one backend request. Body failures (a client check that failed) win over backend errors.
@@ -405,6 +540,7 @@ impl Gateway {
             key: Some(key.to_owned()),
         };
         if op == Operation::CreateMultipartUpload {
+            self.adoption_time(op, bucket, true).await?;
             let obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key)?;
             headers.insert(
                 object::ENVELOPE_HEADER,

@@ -105,6 +105,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         virtual_host_domains: config.s3.virtual_host_domains.clone(),
         metrics: metrics.clone(),
         keys,
+        adopted: dashmap::DashMap::new(),
     });
 
     let metrics_listener = TcpListener::bind(config.metrics_listen)

@@ -5,6 +5,7 @@
 //! client-visible headers (SSE, sizes, ETag) are restored on responses.
 
 pub mod get;
+pub mod listing;
 pub mod multipart;
 pub mod put;
 

@@ -19,7 +19,8 @@ done
 # Some clients want a home directory; the harness may run with a minimal environment.
 export HOME="${HOME:-$WORK_DIR}"
 
-# rclone (its AWS SDK) refuses to start while AWS_CA_BUNDLE is set; the CA comes from --ca-cert.
+# rclone's AWS SDK fails ("LoadCustomCABundleError ... unsupported transport") while
+# AWS_CA_BUNDLE is set; the CA comes from --ca-cert instead.
 unset AWS_CA_BUNDLE
 
 B="$S3_BUCKET"

@@ -35,6 +35,9 @@ REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 
 CFG="$D/s3cfg"
 # host_bucket without %(bucket)s: path-style requests (https://host:port/bucket/key).
+# multipart_chunk_size_mb = 15 is s3cmd's default, spelled out: the 17 MiB upload takes 2 parts.
+# max_retries = 1: a failing request is not quietly retried into success (s3cmd's default is 5,
+# with growing pauses).
 cat >"$CFG" <<EOF
 [default]
 access_key = $AWS_ACCESS_KEY_ID
