@@ -153,6 +153,10 @@ fn forwarded_query(raw: Option<&str>) -> String {
             if k.starts_with("X-Amz-") && PRESIGN_PARAMS.contains(&k.as_str()) {
                 return None;
             }
+            // S3 reads an empty delimiter as none; some backends (s3s-fs) do not.
+            if k == "delimiter" && v.as_deref().is_some_and(str::is_empty) {
+                return None;
+            }
             Some(match v {
                 Some(v) => format!("{}={}", uri_encode(&k), uri_encode(&v)),
                 None => uri_encode(&k),
@@ -250,7 +254,7 @@ mod tests {
     #[test]
     fn query_loses_presign_auth_keeps_the_rest() {
         assert_eq!(
-            forwarded_query(Some("uploads&X-Amz-Signature=abc&prefix=a%20b&X-Amz-Credential=x")),
+            forwarded_query(Some("uploads&X-Amz-Signature=abc&prefix=a%20b&X-Amz-Credential=x&delimiter=")),
             "uploads&prefix=a%20b"
         );
     }
