@@ -23,6 +23,7 @@ pub enum S3ErrorCode {
     InternalError,
     InvalidAccessKeyId,
     InvalidArgument,
+    InvalidBucketName,
     InvalidDigest,
     InvalidEncryptionAlgorithmError,
     InvalidRange,
@@ -30,6 +31,7 @@ pub enum S3ErrorCode {
     MalformedTrailerError,
     MissingContentLength,
     MissingSecurityHeader,
+    NoSuchKey,
     NoSuchUpload,
     NotImplemented,
     PreconditionFailed,
@@ -51,6 +53,7 @@ impl S3ErrorCode {
             Self::InternalError => "InternalError",
             Self::InvalidAccessKeyId => "InvalidAccessKeyId",
             Self::InvalidArgument => "InvalidArgument",
+            Self::InvalidBucketName => "InvalidBucketName",
             Self::InvalidDigest => "InvalidDigest",
             Self::InvalidEncryptionAlgorithmError => "InvalidEncryptionAlgorithmError",
             Self::InvalidRange => "InvalidRange",
@@ -58,6 +61,7 @@ impl S3ErrorCode {
             Self::MalformedTrailerError => "MalformedTrailerError",
             Self::MissingContentLength => "MissingContentLength",
             Self::MissingSecurityHeader => "MissingSecurityHeader",
+            Self::NoSuchKey => "NoSuchKey",
             Self::NoSuchUpload => "NoSuchUpload",
             Self::NotImplemented => "NotImplemented",
             Self::PreconditionFailed => "PreconditionFailed",
@@ -80,6 +84,7 @@ impl S3ErrorCode {
             | Self::EntityTooLarge
             | Self::IncompleteBody
             | Self::InvalidArgument
+            | Self::InvalidBucketName
             | Self::InvalidDigest
             | Self::InvalidEncryptionAlgorithmError
             | Self::InvalidRequest
@@ -87,7 +92,7 @@ impl S3ErrorCode {
             | Self::MissingSecurityHeader
             | Self::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            Self::NoSuchUpload => StatusCode::NOT_FOUND,
+            Self::NoSuchKey | Self::NoSuchUpload => StatusCode::NOT_FOUND,
             Self::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,

@@ -121,6 +121,7 @@ impl Gateway {
         // Classify.
         let target = addressing::resolve(auth::request_host(&parts), parts.uri.path(), &self.virtual_host_domains);
         let query = auth::query_params(&parts);
+        addressing::check(&target)?;
         let has_copy_source = parts.headers.contains_key("x-amz-copy-source");
         let op = operation::classify(&parts.method, &target, &query, has_copy_source);
         outcome.operation = op;
@@ -155,6 +156,13 @@ impl Gateway {
                     .split_once('/')
                     .map(|(_, k)| k.to_owned())
             });
+        if let Some(v) = parts.headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok()) {
+            let src = object::copy::parse_copy_source(v)?;
+            addressing::check(&Target {
+                bucket: Some(src.bucket),
+                key: Some(src.key),
+            })?;
+        }
         if target.key.as_deref().is_some_and(|k| k.starts_with(reserved))
             || copy_source.flatten().is_some_and(|k| k.starts_with(reserved))
         {
@@ -234,6 +242,7 @@ impl Gateway {
             }
             Operation::CreateMultipartUpload
             | Operation::UploadPart
+            | Operation::UploadPartCopy
             | Operation::CompleteMultipartUpload
             | Operation::ListParts
             | Operation::AbortMultipartUpload => {
@@ -251,6 +260,7 @@ impl Gateway {
                 )
                 .await
             }
+            Operation::CopyObject => self.copy_object(keys, op, &parts, bucket, key, headers).await,
             Operation::GetObject | Operation::HeadObject => {
                 let fetch = Fetcher {
                     gw: self,
@@ -541,7 +551,8 @@ impl Gateway {
         };
         if op == Operation::CreateMultipartUpload {
             self.adoption_time(op, bucket, true).await?;
-            let obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key)?;
+            let mut obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key)?;
+            obj.envelope.multipart = true;
             headers.insert(
                 object::ENVELOPE_HEADER,
                 HeaderValue::from_str(&obj.envelope.encode()).expect("ASCII"),
@@ -593,24 +604,8 @@ impl Gateway {
         };
         match op {
             Operation::UploadPart => {
-                let part: u32 = query
-                    .iter()
-                    .find(|(k, _)| k == "partNumber")
-                    .and_then(|(_, v)| v.parse().ok())
-                    .filter(|n| (1..=10_000).contains(n))
-                    .ok_or_else(|| {
-                        S3Error::new(
-                            S3ErrorCode::InvalidArgument,
-                            "Part number must be an integer between 1 and 10000, inclusive",
-                        )
-                    })?;
-                if env.mode == crate::crypto::envelope::SseMode::C && customer.is_none() {
-                    return Err(S3Error::new(
-                        S3ErrorCode::InvalidRequest,
-                        "The multipart upload initiate requested encryption. Subsequent part requests must include \
-                         the appropriate encryption parameters.",
-                    ));
-                }
+                let part = part_number(&query)?;
+                require_part_key(&env, customer.as_ref())?;
                 let dk = object::open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
                 let len = declared.ok_or_else(|| {
                     S3Error::new(
@@ -630,8 +625,55 @@ impl Gateway {
                 let mut resp = self.pass_through(resp);
                 if resp.status().is_success() {
                     object::add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
+                    // The part ETag is an MD5 of ciphertext: marked so clients do not compare it with their MD5.
+                    let etag = resp.headers().get(http::header::ETAG).and_then(|v| v.to_str().ok());
+                    if let Some(v) = etag
+                        .map(|e| object::client_etag(e, true))
+                        .and_then(|e| HeaderValue::from_str(&e).ok())
+                    {
+                        resp.headers_mut().insert(http::header::ETAG, v);
+                    }
                 }
                 Ok(resp)
+            }
+            Operation::UploadPartCopy => {
+                let part = part_number(&query)?;
+                require_part_key(&env, customer.as_ref())?;
+                let dk = object::open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
+                let src =
+                    object::copy::parse_copy_source(header_str(&parts.headers, "x-amz-copy-source").unwrap_or(""))?;
+                let range = header_str(&parts.headers, "x-amz-copy-source-range");
+                let source = self.read_source(keys, op, &src, &parts.headers, range).await?;
+                if !source.status().is_success() {
+                    return Ok(source);
+                }
+                let len = content_length_of(source.headers())?;
+                strip_copy_headers(&mut headers);
+                let obj = object::put::NewObject {
+                    envelope: env,
+                    data_key: dk,
+                    customer,
+                };
+                let body = object::put::encrypt_part(
+                    &obj,
+                    part,
+                    &mut headers,
+                    len,
+                    source.into_body(),
+                    self.on_crypto_error(),
+                );
+                let (_tx, rx) = tokio::sync::watch::channel(false);
+                let resp = self.send(op, Method::PUT, uri, headers, body, rx, slot).await?;
+                if !resp.status().is_success() {
+                    return Ok(self.pass_through(resp));
+                }
+                let etag = object::client_etag(header_str(resp.headers(), "etag").unwrap_or(""), true);
+                let xml = object::copy::copy_result_xml("CopyPartResult", &etag, &object::copy::now_iso());
+                let mut out = Response::new(full(xml));
+                out.headers_mut()
+                    .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+                object::add_sse_headers(out.headers_mut(), &obj.envelope, obj.customer.as_ref());
+                Ok(out)
             }
             Operation::CompleteMultipartUpload => {
                 // The parts the client completes, in order (a small XML document).
@@ -645,6 +687,11 @@ impl Gateway {
                             )
                         })
                     })?;
+                let request_xml = object::multipart::backend_part_etags(&request_xml);
+                // The body changed: its length and any digest of it are the gateway's to state now.
+                object::strip_backend_only(&mut headers);
+                headers.remove("content-md5");
+                headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(request_xml.len()));
                 let chosen: Vec<u64> = xml_all(&String::from_utf8_lossy(&request_xml), "PartNumber")
                     .iter()
                     .filter_map(|n| n.parse().ok())
@@ -755,6 +802,302 @@ impl Gateway {
     }
 }
 
+/// The `partNumber` of an UploadPart / UploadPartCopy.
+fn part_number(query: &[(String, String)]) -> Result<u32, S3Error> {
+    query
+        .iter()
+        .find(|(k, _)| k == "partNumber")
+        .and_then(|(_, v)| v.parse().ok())
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+        })
+}
+
+/// SSE-C uploads need the key on every part (AWS's error and message).
+fn require_part_key(
+    env: &crate::crypto::envelope::Envelope,
+    customer: Option<&crate::s3::sse::CustomerKey>,
+) -> Result<(), S3Error> {
+    if env.mode == crate::crypto::envelope::SseMode::C && customer.is_none() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "The multipart upload initiate requested encryption. Subsequent part requests must include the \
+             appropriate encryption parameters.",
+        ));
+    }
+    Ok(())
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn content_length_of(h: &HeaderMap) -> Result<u64, S3Error> {
+    header_str(h, "content-length")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| S3Error::internal("source object without a Content-Length"))
+}
+
+/// Headers of a copy request that have no place on the PUT that re-encrypts it.
+fn strip_copy_headers(h: &mut HeaderMap) {
+    let names: Vec<_> = h
+        .keys()
+        .filter(|n| n.as_str().starts_with("x-amz-copy-source"))
+        .cloned()
+        .collect();
+    for n in names {
+        h.remove(n);
+    }
+    h.remove("x-amz-metadata-directive");
+}
+
+impl Gateway {
+    /// The plaintext of a copy source (or a range of it), whatever protects it; SSE-C source keys and copy-source
+    /// conditions come from the `x-amz-copy-source-…` headers.
+    async fn read_source(
+        &self,
+        keys: &Keys,
+        op: Operation,
+        src: &object::copy::CopySource,
+        client: &HeaderMap,
+        range: Option<&str>,
+    ) -> Result<Response<Body>, S3Error> {
+        let mut h = HeaderMap::new();
+        if let Some(r) = range.and_then(|r| HeaderValue::from_str(r).ok()) {
+            h.insert(http::header::RANGE, r);
+        }
+        for (from, to) in [
+            (
+                "x-amz-copy-source-server-side-encryption-customer-algorithm",
+                "x-amz-server-side-encryption-customer-algorithm",
+            ),
+            (
+                "x-amz-copy-source-server-side-encryption-customer-key",
+                "x-amz-server-side-encryption-customer-key",
+            ),
+            (
+                "x-amz-copy-source-server-side-encryption-customer-key-md5",
+                "x-amz-server-side-encryption-customer-key-md5",
+            ),
+            ("x-amz-copy-source-if-match", "if-match"),
+            ("x-amz-copy-source-if-none-match", "if-none-match"),
+            ("x-amz-copy-source-if-modified-since", "if-modified-since"),
+            ("x-amz-copy-source-if-unmodified-since", "if-unmodified-since"),
+        ] {
+            if let Some(v) = client.get(from) {
+                h.insert(to, v.clone());
+            }
+        }
+        let (mut parts, ()) = Request::builder()
+            .method(Method::GET)
+            .uri("/")
+            .body(())
+            .expect("static")
+            .into_parts();
+        parts.headers = h;
+        let t = Target {
+            bucket: Some(src.bucket.clone()),
+            key: Some(src.key.clone()),
+        };
+        let q = src
+            .version_id
+            .as_deref()
+            .map(|v| format!("versionId={}", auth::canonical::uri_encode(v)));
+        let uri = self.backend.uri_for(&t, q.as_deref()).map_err(S3Error::internal)?;
+        let fetch = Fetcher {
+            gw: self,
+            op,
+            uri,
+            bucket: &src.bucket,
+        };
+        let resp = object::get::get_object(keys, &fetch, &parts, &src.bucket, &src.key, HeaderMap::new(), || {
+            self.on_crypto_error()
+        })
+        .await?;
+        if resp.status() == http::StatusCode::PRECONDITION_FAILED || resp.status() == http::StatusCode::NOT_MODIFIED {
+            return Err(S3Error::new(
+                S3ErrorCode::PreconditionFailed,
+                "At least one of the pre-conditions you specified did not hold",
+            ));
+        }
+        Ok(resp)
+    }
+
+    /// CopyObject: re-seal the source's data key for the destination (metadata-only copy at the backend), or,
+    /// for a plaintext source, encrypt it on the way.
+    async fn copy_object(
+        &self,
+        keys: &Keys,
+        op: Operation,
+        parts: &http::request::Parts,
+        bucket: &str,
+        key: &str,
+        mut headers: HeaderMap,
+    ) -> Result<Response<Body>, S3Error> {
+        let src = object::copy::parse_copy_source(header_str(&parts.headers, "x-amz-copy-source").unwrap_or(""))?;
+        self.adoption_time(op, bucket, true).await?;
+        let sse = crate::s3::sse::parse(&parts.headers)?;
+        let src_customer = crate::s3::sse::parse_copy_source(&parts.headers)?;
+        let replace =
+            header_str(&parts.headers, "x-amz-metadata-directive").is_some_and(|d| d.eq_ignore_ascii_case("REPLACE"));
+        let src_target = Target {
+            bucket: Some(src.bucket.clone()),
+            key: Some(src.key.clone()),
+        };
+        let q = src
+            .version_id
+            .as_deref()
+            .map(|v| format!("versionId={}", auth::canonical::uri_encode(v)));
+        let head_uri = self
+            .backend
+            .uri_for(&src_target, q.as_deref())
+            .map_err(S3Error::internal)?;
+        let head = self.send_bodiless(op, Method::HEAD, head_uri, HeaderMap::new()).await?;
+        match head.status() {
+            s if s.is_success() => {}
+            http::StatusCode::NOT_FOUND => {
+                return Err(S3Error::new(
+                    S3ErrorCode::NoSuchKey,
+                    "The specified key does not exist.",
+                ));
+            }
+            http::StatusCode::FORBIDDEN => return Err(S3Error::access_denied()),
+            s => return Err(S3Error::internal(format!("copy source HEAD: backend status {s}"))),
+        }
+        // Under COPY, S3 carries the source's metadata and content headers over.
+        let mut meta = HeaderMap::new();
+        for (n, v) in head.headers() {
+            let name = n.as_str();
+            if (name.starts_with("x-amz-meta-") && name != object::ENVELOPE_HEADER)
+                || object::copy::COPIED_HEADERS.contains(&name)
+            {
+                meta.append(n.clone(), v.clone());
+            }
+        }
+        if !replace {
+            let client_meta: Vec<_> = headers
+                .keys()
+                .filter(|n| n.as_str().starts_with("x-amz-meta-") || object::copy::COPIED_HEADERS.contains(&n.as_str()))
+                .cloned()
+                .collect();
+            for n in client_meta {
+                headers.remove(n);
+            }
+            for (n, v) in &meta {
+                headers.append(n.clone(), v.clone());
+            }
+        }
+        let dest = Target {
+            bucket: Some(bucket.to_owned()),
+            key: Some(key.to_owned()),
+        };
+
+        let Some(src_env) = object::envelope_of(head.headers())? else {
+            // A plaintext source: stream it through the encryptor.
+            if src_customer.is_some() {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    "The encryption parameters are not applicable to this object.",
+                ));
+            }
+            let source = self.read_source(keys, op, &src, &parts.headers, None).await?;
+            if !source.status().is_success() {
+                return Ok(source);
+            }
+            let len = content_length_of(source.headers())?;
+            strip_copy_headers(&mut headers);
+            let obj = object::put::new_object(keys, sse, bucket, key)?;
+            let body =
+                object::put::encrypt_request(&obj, &mut headers, len, source.into_body(), self.on_crypto_error());
+            let uri = self.backend.uri_for(&dest, None).map_err(S3Error::internal)?;
+            let (_tx, rx) = tokio::sync::watch::channel(false);
+            let resp = self
+                .send(op, Method::PUT, uri, headers, body, rx, &FailureSlot::default())
+                .await?;
+            if !resp.status().is_success() {
+                return Ok(self.pass_through(resp));
+            }
+            let etag = object::client_etag(header_str(resp.headers(), "etag").unwrap_or(""), true);
+            let xml = object::copy::copy_result_xml("CopyObjectResult", &etag, &object::copy::now_iso());
+            let mut out = Response::new(full(xml));
+            out.headers_mut()
+                .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+            object::add_sse_headers(out.headers_mut(), &obj.envelope, obj.customer.as_ref());
+            return Ok(out);
+        };
+
+        // An encrypted source: same data key, new seal (bound to the destination's name and mode).
+        let dk = object::open_data_key(keys, &src_env, src_customer.as_ref(), &src.bucket, &src.key)?;
+        let obj = object::put::reseal(keys, sse, dk, &src_env, bucket, key)?;
+        let layout = if src_env.multipart {
+            let text = self
+                .get_small(op, &src.bucket, &object::multipart::layout_key(&src.key))
+                .await?
+                .ok_or_else(|| S3Error::internal("copy source: part layout missing"))?;
+            Some(
+                object::multipart::Layout::decode(&String::from_utf8_lossy(&text))
+                    .ok_or_else(|| S3Error::internal("copy source: part layout malformed"))?,
+            )
+        } else {
+            None
+        };
+        // Copy-source conditions compare client ETags; the backend knows only its own.
+        for name in ["x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match"] {
+            if let Some(v) = header_str(&headers, name).map(|v| v.replace("-1\"", "\"")) {
+                headers.insert(name, HeaderValue::from_str(&v).map_err(S3Error::internal)?);
+            }
+        }
+        headers.insert("x-amz-metadata-directive", HeaderValue::from_static("REPLACE"));
+        headers.insert(
+            object::ENVELOPE_HEADER,
+            HeaderValue::from_str(&obj.envelope.encode()).expect("ASCII"),
+        );
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+        let uri = self
+            .backend
+            .uri_for(&dest, parts.uri.query())
+            .map_err(S3Error::internal)?;
+        let resp = self.send_bodiless(op, Method::PUT, uri, headers).await?;
+        if !resp.status().is_success() {
+            return Ok(self.pass_through(resp));
+        }
+        let mut new_layout = None;
+        let mut resp = self
+            .restate(resp, |xml| {
+                let text = String::from_utf8_lossy(&xml).into_owned();
+                let Some(backend_etag) = xml_text(&text, "ETag") else {
+                    return Ok(xml.to_vec());
+                };
+                let raw = backend_etag.replace("&quot;", "").replace('"', "");
+                if let Some(l) = &layout {
+                    new_layout = Some(object::multipart::Layout {
+                        etag: raw.clone(),
+                        part_sizes: l.part_sizes.clone(),
+                    });
+                }
+                let client = object::client_etag(&raw, true);
+                Ok(text
+                    .replacen(
+                        &format!("<ETag>{backend_etag}</ETag>"),
+                        &format!("<ETag>{}</ETag>", crate::error::xml_escape(&client)),
+                        1,
+                    )
+                    .into_bytes())
+            })
+            .await?;
+        if let Some(l) = new_layout {
+            self.put_small(op, bucket, &object::multipart::layout_key(key), Bytes::from(l.encode()))
+                .await?;
+        }
+        object::add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
+        Ok(resp)
+    }
+}
+
 /// Read a small backend body whole (bounded).
 async fn read_small(resp: Response<Incoming>) -> Result<Bytes, S3Error> {
     crate::body::collect_limited(resp.into_body(), SMALL_OBJECT_LIMIT)
@@ -818,6 +1161,8 @@ pub fn check_sse_headers(op: Operation, headers: &HeaderMap, secure: bool) -> Re
         Operation::HeadObject,
         Operation::CreateMultipartUpload,
         Operation::UploadPart,
+        Operation::UploadPartCopy,
+        Operation::CopyObject,
         Operation::CompleteMultipartUpload,
         Operation::ListParts,
         Operation::AbortMultipartUpload,

@@ -254,7 +254,9 @@ mod tests {
     #[test]
     fn query_loses_presign_auth_keeps_the_rest() {
         assert_eq!(
-            forwarded_query(Some("uploads&X-Amz-Signature=abc&prefix=a%20b&X-Amz-Credential=x&delimiter=")),
+            forwarded_query(Some(
+                "uploads&X-Amz-Signature=abc&prefix=a%20b&X-Amz-Credential=x&delimiter="
+            )),
             "uploads&prefix=a%20b"
         );
     }

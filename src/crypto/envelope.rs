@@ -4,7 +4,8 @@
 //! KEK id, bucket and key, so a sealed key moved to another object name does not open.
 //!
 //! Text form (US-ASCII, `;`-separated `name=value`, version first):
-//! `v=1;s=1;m=<S3|C|KMS>;k=<kek id, percent-encoded>;n=<nonce prefix b64>;d=<sealed key b64>[;h=<SSE-C key check b64>]`
+//! `v=1;s=1;m=<S3|C|KMS>;k=<kek id, percent-encoded>;n=<nonce prefix b64>;d=<sealed key b64>[;h=<SSE-C key check
+//! b64>][;l=m]` (`l=m`: multipart layout).
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use base64::Engine;
@@ -62,6 +63,8 @@ pub struct Envelope {
     pub sealed_key: SealedKey,
     /// SSE-C only: salt ‖ HMAC-SHA256(customer key, label ‖ salt), to tell a wrong key from a tampered object.
     pub key_check: Option<Vec<u8>>,
+    /// Written by a multipart upload: one segment stream per part, located by the layout record.
+    pub multipart: bool,
 }
 
 const SEAL_LABEL: &[u8] = b"s3-sse-proxy/v1/data-key";
@@ -177,12 +180,16 @@ impl Envelope {
             s.push_str(";h=");
             s.push_str(&B64.encode(h));
         }
+        if self.multipart {
+            s.push_str(";l=m");
+        }
         s
     }
 
     /// Parse a metadata value; any unknown version, suite, mode or field is an error, never a guess.
     pub fn decode(s: &str) -> Result<Self, CryptoError> {
-        let (mut v, mut suite, mut m, mut k, mut n, mut d, mut h) = (None, None, None, None, None, None, None);
+        let (mut v, mut suite, mut m, mut k, mut n, mut d, mut h, mut l) =
+            (None, None, None, None, None, None, None, None);
         for field in s.split(';') {
             let (name, value) = field
                 .split_once('=')
@@ -195,6 +202,7 @@ impl Envelope {
                 "n" => &mut n,
                 "d" => &mut d,
                 "h" => &mut h,
+                "l" => &mut l,
                 _ => return Err(CryptoError::Malformed("unknown field")),
             };
             if slot.replace(value).is_some() {
@@ -226,12 +234,18 @@ impl Envelope {
         if (mode == SseMode::C) != key_check.is_some() {
             return Err(CryptoError::Malformed("SSE-C key check present iff mode is C"));
         }
+        let multipart = match l {
+            None => false,
+            Some("m") => true,
+            Some(_) => return Err(CryptoError::Malformed("unknown layout")),
+        };
         Ok(Self {
             mode,
             kek_id,
             nonce_prefix: NoncePrefix(prefix),
             sealed_key: SealedKey(sealed),
             key_check,
+            multipart,
         })
     }
 }
@@ -274,6 +288,7 @@ mod tests {
             nonce_prefix: NoncePrefix([1; 7]),
             sealed_key: SealedKey(vec![2; 60]),
             key_check: Some(vec![3; 48]),
+            multipart: true,
         };
         assert_eq!(Envelope::decode(&e.encode()).unwrap(), e);
         let text = e.encode();

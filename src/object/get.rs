@@ -112,19 +112,15 @@ fn plan(parts: &[(u32, u64)], range: Option<ByteRange>) -> Result<ReadPlan, S3Er
     })
 }
 
-/// Backend ETag `"…-N"` means a multipart object.
-fn is_multipart(h: &HeaderMap) -> bool {
-    header(h, "etag").is_some_and(|e| e.trim_matches('"').contains('-'))
-}
-
 /// The parts of an encrypted object: `[(0, C)]` for one PUT, else the recorded layout (checked against the ETag).
 async fn object_parts(
     gw: &impl Fetch,
+    env: &crate::crypto::envelope::Envelope,
     h: &HeaderMap,
     key: &str,
     cipher_total: u64,
 ) -> Result<Vec<(u32, u64)>, S3Error> {
-    if !is_multipart(h) {
+    if !env.multipart {
         return Ok(vec![(0, cipher_total)]);
     }
     let etag = header(h, "etag").unwrap_or("").trim_matches('"');
@@ -330,7 +326,7 @@ pub async fn get_object(
     .ok_or_else(|| S3Error::internal("backend response without a usable length"))?;
     let got_start = content_range(resp.headers()).map_or(0, |(a, _)| a);
     let data_key = open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
-    let parts_layout = object_parts(gw, resp.headers(), key, cipher_total).await?;
+    let parts_layout = object_parts(gw, &env, resp.headers(), key, cipher_total).await?;
     let plan = plan(&parts_layout, client_range)?;
     // The speculative fetch assumed one stream; a multipart range needs the right bytes.
     let resp = if plan.cipher_start != got_start {
@@ -414,7 +410,7 @@ async fn head_response(
     // HEAD checks the SSE-C key exactly as GET does.
     drop(open_data_key(keys, &env, customer, bucket, key)?);
     let c = content_length(&rparts.headers).unwrap_or(0);
-    let p = plan(&object_parts(gw, &rparts.headers, key, c).await?, None)?.plain_total;
+    let p = plan(&object_parts(gw, &env, &rparts.headers, key, c).await?, None)?.plain_total;
     let etag = visible_etag(&rparts.headers, true);
     let h = &mut rparts.headers;
     strip_backend_only(h);

@@ -43,6 +43,28 @@ pub fn parse_upload_id(client_id: &str) -> Result<(String, Option<Envelope>), S3
     Ok((backend.to_owned(), Some(env)))
 }
 
+/// A CompleteMultipartUpload body with the client's part ETags (`<md5>-1`, see UploadPart) turned back into
+/// the backend's (`<md5>`). Backend part ETags never contain `-`.
+pub fn backend_part_etags(xml: &[u8]) -> bytes::Bytes {
+    let text = String::from_utf8_lossy(xml);
+    let mut out = String::with_capacity(text.len());
+    let mut rest: &str = &text;
+    while let Some(i) = rest.find("<ETag>") {
+        let (head, tail) = rest.split_at(i + "<ETag>".len());
+        out.push_str(head);
+        let Some(j) = tail.find("</ETag>") else { break };
+        let etag = &tail[..j];
+        let fixed = ["-1&quot;", "-1\"", "-1"]
+            .iter()
+            .find_map(|suffix| etag.strip_suffix(suffix).map(|core| format!("{core}{}", &suffix[2..])))
+            .unwrap_or_else(|| etag.to_owned());
+        out.push_str(&fixed);
+        rest = &tail[j..];
+    }
+    out.push_str(rest);
+    bytes::Bytes::from(out)
+}
+
 /// Where the layout of `key` is recorded.
 pub fn layout_key(key: &str) -> String {
     format!(
@@ -111,6 +133,7 @@ mod tests {
             nonce_prefix: NoncePrefix([4; 7]),
             sealed_key: SealedKey(vec![1; 60]),
             key_check: None,
+            multipart: true,
         };
         let t = upload_token("abc-123", &env);
         assert_eq!(parse_upload_id(&t).unwrap(), ("abc-123".to_owned(), Some(env)));
@@ -119,6 +142,17 @@ mod tests {
             parse_upload_id("x~s3sp1~!!").unwrap_err().code,
             S3ErrorCode::NoSuchUpload
         );
+    }
+
+    #[test]
+    fn complete_bodies_get_backend_part_etags() {
+        let xml = b"<CompleteMultipartUpload><Part><ETag>&quot;abc-1&quot;</ETag><PartNumber>1</PartNumber></Part>\
+<Part><ETag>\"def-1\"</ETag><PartNumber>2</PartNumber></Part><Part><ETag>ghi-1</ETag></Part></CompleteMultipartUpload>";
+        let out = backend_part_etags(xml);
+        let out = std::str::from_utf8(&out).unwrap();
+        assert!(out.contains("<ETag>&quot;abc&quot;</ETag>"), "{out}");
+        assert!(out.contains("<ETag>\"def\"</ETag>"), "{out}");
+        assert!(out.contains("<ETag>ghi</ETag>"), "{out}");
     }
 
     #[test]

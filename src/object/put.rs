@@ -43,11 +43,39 @@ pub fn new_object(keys: &Keys, sse: SseRequest, bucket: &str, key: &str) -> Resu
         nonce_prefix: NoncePrefix::generate(),
         sealed_key: sealed,
         key_check,
+        multipart: false,
     };
     Ok(NewObject {
         envelope,
         data_key,
         customer,
+    })
+}
+
+/// Re-seal an existing object's data key for a new name and (possibly) a new mode: a copy, a rename, a re-key.
+pub fn reseal(
+    keys: &Keys,
+    sse: SseRequest,
+    data_key: DataKey,
+    source: &Envelope,
+    bucket: &str,
+    key: &str,
+) -> Result<NewObject, S3Error> {
+    let fresh = new_object(keys, sse, bucket, key)?;
+    let kek = match &fresh.customer {
+        Some(ck) => Kek::new("sse-c", *ck.as_bytes()),
+        None => keys.keyring.active().clone(),
+    };
+    let envelope = Envelope {
+        sealed_key: envelope::seal_key(&kek, fresh.envelope.mode, &data_key, bucket, key),
+        nonce_prefix: source.nonce_prefix,
+        multipart: source.multipart,
+        ..fresh.envelope.clone()
+    };
+    Ok(NewObject {
+        envelope,
+        data_key,
+        customer: fresh.customer.clone(),
     })
 }
 

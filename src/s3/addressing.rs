@@ -40,6 +40,33 @@ pub fn resolve(host: Option<&str>, raw_path: &str, domains: &[String]) -> Target
     }
 }
 
+/// Refuse targets a backend could read as something else: an empty bucket segment (`//b/k`), and `.` or `..`
+/// as a bucket or as a key path segment (file-system backends resolve them, which would let a credential limited
+/// to one bucket reach another).
+pub fn check(t: &Target) -> Result<(), crate::error::S3Error> {
+    use crate::error::{S3Error, S3ErrorCode};
+    let bad_bucket = match &t.bucket {
+        None => t.key.is_some(),
+        Some(b) => b == "." || b == ".." || b.contains('/'),
+    };
+    if bad_bucket {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidBucketName,
+            "The specified bucket is not valid.",
+        ));
+    }
+    if t.key
+        .as_deref()
+        .is_some_and(|k| k.split('/').any(|seg| seg == "." || seg == ".."))
+    {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "Object keys with '.' or '..' path segments are not accepted by this gateway.",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,6 +78,16 @@ mod tests {
         assert_eq!(t.key.as_deref(), Some("dir/a b.txt"));
         assert_eq!(resolve(None, "/", &[]), Target::default());
         assert_eq!(resolve(None, "/b/", &[]).key, None);
+    }
+
+    #[test]
+    fn ambiguous_targets_are_refused() {
+        assert!(check(&resolve(None, "//bucket/k", &[])).is_err());
+        assert!(check(&resolve(None, "/only-this/../victim/theirs", &[])).is_err());
+        assert!(check(&resolve(None, "/only-this/x/%2E%2E/y", &[])).is_err());
+        assert!(check(&resolve(None, "/../x", &[])).is_err());
+        assert!(check(&resolve(None, "/b/a..b/.hidden", &[])).is_ok());
+        assert!(check(&resolve(None, "/", &[])).is_ok());
     }
 
     #[test]
