@@ -158,7 +158,7 @@ echo "part ETags: $etag1 $etag2"
 [[ -n "$etag1" && "$etag1" != None && -n "$etag2" && "$etag2" != None ]] || fail "upload-part returned no ETag"
 
 out="$(aws_ s3api list-parts --bucket "$B" --key "$KEY" --upload-id "$upload_id" \
-    --query 'Parts[].[PartNumber,Size]' --output text)"
+    --query 'sort_by(Parts, &PartNumber)[].[PartNumber,Size]' --output text)"
 echo "$out"
 expected="$(printf '1\t%d\n2\t%d' $((5 * 1024 * 1024)) $((1 * 1024 * 1024)))"
 [[ "$out" == "$expected" ]] || fail "list-parts shows '$out', expected '$expected'"
@@ -178,8 +178,15 @@ cmp "$D/whole" "$D/manual.down" || fail "get-object of the completed multipart u
 etag="$(aws_ s3api head-object --bucket "$B" --key "$KEY" --query ETag --output text)"
 echo "completed ETag: $etag"
 [[ "$etag" == *-2\" || "$etag" == *-2 ]] || fail "completed ETag $etag is not that of a 2-part upload"
-out="$(aws_ s3api list-multipart-uploads --bucket "$B" --query 'Uploads[].UploadId' --output text)"
-[[ -z "$out" || "$out" == None ]] || fail "uploads still in progress after complete: $out"
+# A backend without ListMultipartUploads (the embedded s3s-fs) answers 501 NotImplemented.
+if out="$(aws_ s3api list-multipart-uploads --bucket "$B" --query 'Uploads[].UploadId' --output text 2>&1)"; then
+    [[ -z "$out" || "$out" == None ]] || fail "uploads still in progress after complete: $out"
+elif grep -q NotImplemented <<<"$out"; then
+    echo "SKIPPED list-multipart-uploads check: the backend does not implement it"
+else
+    echo "$out"
+    fail "list-multipart-uploads failed"
+fi
 
 # ------------------------------------------------------------------------------------------
 step "s3 rm --recursive"
