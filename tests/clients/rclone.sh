@@ -34,9 +34,21 @@ export RCLONE_CONFIG_GW_ENDPOINT="$S3_ENDPOINT"
 export RCLONE_CONFIG_GW_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID"
 export RCLONE_CONFIG_GW_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
 export RCLONE_CONFIG_GW_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+# Listings without `encoding-type=url`: some S3 servers (the embedded s3s-fs among them) answer
+# `<EncodingType>url</EncodingType>` but do not encode the keys, and rclone's URL-decoding then turns
+# the `+` of `plus+sign=equals.txt` into a space. Unencoded XML listings work everywhere.
+export RCLONE_CONFIG_GW_LIST_URL_ENCODE=false
 # Never -vv: rclone's debug log prints the secret key.
 # --retries 1: a failed operation fails the command instead of being retried into success.
-RCLONE=(rclone --ca-cert "$S3_CA_FILE" --retries 1)
+# --disable ListR: list directory by directory (`delimiter=/`) instead of one recursive listing
+# (`delimiter=` empty), which the embedded s3s-fs backend misreads as a delimiter (it answers with
+# bogus CommonPrefixes and no Contents). Directory-wise listing is what rclone does for most
+# commands anyway.
+# --low-level-retries 1: rclone first HEADs the path of a remote like gw:bucket/copy to see whether it
+# is a file. s3s-fs answers that HEAD with 500 when the path is a "directory" (a key prefix), and
+# rclone's default 10 low-level retries with back-off then cost ~90 s per command; with one try
+# rclone takes the error as "not a file" at once. (Also: no retry hides a failing request.)
+RCLONE=(rclone --ca-cert "$S3_CA_FILE" --retries 1 --low-level-retries 1 --disable ListR)
 
 step() {
     STEP="$*"

@@ -121,10 +121,26 @@ out="$(s3cmd_ ls --list-md5 --recursive "s3://$B")"
 echo "$out"
 small_md5="$(md5sum "$D/small.bin" | cut -d' ' -f1)"
 big_md5="$(md5sum "$D/big.bin" | cut -d' ' -f1)"
-awk -v o="s3://$B/small.bin" -v m="$small_md5" '$NF == o && $4 == m { found = 1 } END { exit !found }' \
-    <<<"$out" || fail "listed MD5 of small.bin is not the MD5 of its content ($small_md5)"
-awk -v o="s3://$B/dir/big.bin" -v m="$big_md5" '$NF == o && $4 == m { found = 1 } END { exit !found }' \
-    <<<"$out" || fail "listed MD5 of dir/big.bin is not the MD5 of its content ($big_md5; user metadata lost?)"
+# A listing line is "date time size md5 uri"; without an ETag in the listing the md5 column is empty.
+if awk 'NF < 5 { missing = 1 } END { exit !missing }' <<<"$out" && [[ "${S3_REQUIRE_LIST_ETAG:-0}" != 1 ]]; then
+    # Some backends (the embedded s3s-fs) put no ETag in object listings. Check the same MD5 sums
+    # through `s3cmd info` (HEAD: ETag, and x-amz-meta-s3cmd-attrs for the multipart object).
+    # Set S3_REQUIRE_LIST_ETAG=1 to make a listing without ETags a failure instead.
+    echo "NOTE: the listing carries no ETags (backend limitation); checking MD5 sums with s3cmd info"
+    for pair in "small.bin=$small_md5" "dir/big.bin=$big_md5"; do
+        key="${pair%%=*}"
+        md5="${pair##*=}"
+        info="$(s3cmd_ info "s3://$B/$key")"
+        echo "$info"
+        got="$(awk -F': *' '$1 ~ /MD5 sum$/ { print $2 }' <<<"$info")"
+        [[ "$got" == "$md5" ]] || fail "s3cmd info MD5 sum of $key is '$got', expected $md5 (user metadata lost?)"
+    done
+else
+    awk -v o="s3://$B/small.bin" -v m="$small_md5" '$NF == o && $4 == m { found = 1 } END { exit !found }' \
+        <<<"$out" || fail "listed MD5 of small.bin is not the MD5 of its content ($small_md5)"
+    awk -v o="s3://$B/dir/big.bin" -v m="$big_md5" '$NF == o && $4 == m { found = 1 } END { exit !found }' \
+        <<<"$out" || fail "listed MD5 of dir/big.bin is not the MD5 of its content ($big_md5; user metadata lost?)"
+fi
 
 # ------------------------------------------------------------------------------------------
 step "s3cmd get and cmp"
