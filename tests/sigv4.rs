@@ -587,6 +587,8 @@ enum Corruption {
     FlipLastChunkByte,
     /// Send this CRC32 trailer value instead of the right one.
     WrongCrc32,
+    /// Declare an `x-amz-decoded-content-length` this much off the real decoded length.
+    DecodedLengthOff(i64),
 }
 
 /// The aws-chunked encoding of `data` in `chunk_size` chunks. `sign` is called for each chunk's data (and the
@@ -666,7 +668,13 @@ fn chunked_put(
         .uri(gw.url(path))
         .header("content-encoding", "aws-chunked")
         .header("content-length", encoded_len)
-        .header("x-amz-decoded-content-length", data.len());
+        .header(
+            "x-amz-decoded-content-length",
+            match corruption {
+                Corruption::DecodedLengthOff(d) => (data.len() as i64 + d).to_string(),
+                _ => data.len().to_string(),
+            },
+        );
     if mode.trailer() {
         b = b.header("x-amz-trailer", "x-amz-checksum-crc32");
     }
@@ -793,6 +801,96 @@ async fn chunked_signed_payload_trailer_crc32() {
     );
     send(&client, req).await.assert_error(403, "SignatureDoesNotMatch");
     s.backend.assert_absent(&bucket, "t2.bin").await;
+}
+
+/// `x-amz-decoded-content-length` must match what the chunks carry, in both directions.
+#[tokio::test(flavor = "multi_thread")]
+async fn chunked_decoded_length_mismatch_never_reaches_backend() {
+    let (s, client, bucket) = stack_with_bucket("chunked-declen").await;
+    let data = pseudo_random(200 * KIB, 16);
+    for (mode, off) in [
+        (Mode::Signed, 1),
+        (Mode::Signed, -1),
+        (Mode::UnsignedTrailer, 1000),
+        (Mode::UnsignedTrailer, -1000),
+    ] {
+        let key = format!("len-{mode:?}-{off}");
+        let req = chunked_put(
+            &s.gw,
+            &format!("/{bucket}/{key}"),
+            mode,
+            &data,
+            64 * KIB,
+            Corruption::DecodedLengthOff(off),
+        );
+        let r = send(&client, req).await;
+        assert_eq!(
+            r.status.as_u16(),
+            400,
+            "{mode:?} with x-amz-decoded-content-length off by {off}: {}",
+            r.text()
+        );
+        s.backend.assert_absent(&bucket, &key).await;
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// A client that goes away mid-upload
+// ------------------------------------------------------------------------------------------------
+
+/// Send the head of a signed PUT with `Content-Length: size` and only `sent` bytes of its body, then close
+/// the connection.
+async fn put_and_disconnect(gw: &Gateway, path: &str, size: usize, sent: usize, payload_signed: bool) {
+    use tokio::io::AsyncWriteExt as _;
+    let body = pseudo_random(size, 17);
+    let mut req = Request::builder()
+        .method(Method::PUT)
+        .uri(gw.url(path))
+        .header("content-length", size)
+        .body(())
+        .unwrap();
+    let payload = if payload_signed {
+        SignableBody::Bytes(&body)
+    } else {
+        SignableBody::UnsignedPayload
+    };
+    sign_request(&mut req, CLIENT, SystemTime::now(), payload);
+    let mut head = format!("PUT {path} HTTP/1.1\r\nhost: {}\r\n", gw.addr);
+    for (n, v) in req.headers() {
+        head.push_str(&format!("{n}: {}\r\n", v.to_str().unwrap()));
+    }
+    head.push_str("\r\n");
+    let cfg = std::sync::Arc::new(tls_config(&[gw.ca_file()], TlsVersions::Both));
+    let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await.unwrap();
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.write_all(&body[..sent]).await.unwrap();
+    tls.flush().await.unwrap();
+    // Let the gateway forward what it got, then vanish.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(tls);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_disconnect_mid_upload_never_completes_at_backend() {
+    let (s, client, bucket) = stack_with_bucket("disconnect").await;
+    for (key, sent, signed_payload) in [
+        ("unsigned-600k", 600 * KIB, false),
+        ("unsigned-all-but-one", MIB - 1, false),
+        ("signed-all-but-one", MIB - 1, true),
+    ] {
+        put_and_disconnect(&s.gw, &format!("/{bucket}/{key}"), MIB, sent, signed_payload).await;
+    }
+    // The gateway notices the disconnect at once; give the backend a moment to finish (or abort) anyway.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for key in ["unsigned-600k", "unsigned-all-but-one", "signed-all-but-one"] {
+        s.backend.assert_absent(&bucket, key).await;
+    }
+    // The gateway is fine afterwards.
+    put_object(&s.gw, &client, &bucket, "after", pseudo_random(MIB, 18))
+        .await
+        .assert_ok();
 }
 
 // ------------------------------------------------------------------------------------------------
