@@ -92,3 +92,20 @@ fn example_configs_match_the_schema() {
         out.output
     );
 }
+
+/// The same example configs, parsed and validated by the gateway's own loader.
+#[test]
+fn example_configs_load_with_the_gateway_parser() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/config");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("config dir") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            if let Err(e) = s3_sse_proxy::config::Config::load(&path) {
+                panic!("{}: {e}", path.display());
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 5, "expected the five example configs in {dir}, found {n}");
+}
