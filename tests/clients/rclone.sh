@@ -16,8 +16,11 @@ for v in S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKE
         exit 2
     fi
 done
+# Some clients want a home directory; the harness may run with a minimal environment.
+export HOME="${HOME:-$WORK_DIR}"
 
-# rclone (its AWS SDK) refuses to start while AWS_CA_BUNDLE is set; the CA comes from --ca-cert.
+# rclone's AWS SDK fails ("LoadCustomCABundleError ... unsupported transport") while
+# AWS_CA_BUNDLE is set; the CA comes from --ca-cert instead.
 unset AWS_CA_BUNDLE
 
 B="$S3_BUCKET"
@@ -34,21 +37,10 @@ export RCLONE_CONFIG_GW_ENDPOINT="$S3_ENDPOINT"
 export RCLONE_CONFIG_GW_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID"
 export RCLONE_CONFIG_GW_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
 export RCLONE_CONFIG_GW_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
-# Listings without `encoding-type=url`: some S3 servers (the embedded s3s-fs among them) answer
-# `<EncodingType>url</EncodingType>` but do not encode the keys, and rclone's URL-decoding then turns
-# the `+` of `plus+sign=equals.txt` into a space. Unencoded XML listings work everywhere.
-export RCLONE_CONFIG_GW_LIST_URL_ENCODE=false
 # Never -vv: rclone's debug log prints the secret key.
-# --retries 1: a failed operation fails the command instead of being retried into success.
-# --disable ListR: list directory by directory (`delimiter=/`) instead of one recursive listing
-# (`delimiter=` empty), which the embedded s3s-fs backend misreads as a delimiter (it answers with
-# bogus CommonPrefixes and no Contents). Directory-wise listing is what rclone does for most
-# commands anyway.
-# --low-level-retries 1: rclone first HEADs the path of a remote like gw:bucket/copy to see whether it
-# is a file. s3s-fs answers that HEAD with 500 when the path is a "directory" (a key prefix), and
-# rclone's default 10 low-level retries with back-off then cost ~90 s per command; with one try
-# rclone takes the error as "not a file" at once. (Also: no retry hides a failing request.)
-RCLONE=(rclone --ca-cert "$S3_CA_FILE" --retries 1 --low-level-retries 1 --disable ListR)
+# --retries 1 / --low-level-retries 1: a failed operation or HTTP request fails the command instead
+# of being retried into success (and a 5xx answer costs no back-off time).
+RCLONE=(rclone --ca-cert "$S3_CA_FILE" --retries 1 --low-level-retries 1)
 
 step() {
     STEP="$*"
@@ -85,7 +77,7 @@ rclone_() {
 # messages, and checks the final stats: that many transfers, no errors; with 0 expected, also no
 # per-file "Copied"/"Updated modification time" messages.
 check_json_log() {
-    python3 - "$1" "$2" <<'PYEOF'
+    PYTHONIOENCODING=utf-8 python3 - "$1" "$2" <<'PYEOF'
 import json, sys
 path, expected = sys.argv[1], int(sys.argv[2])
 stats, problems, copied, touched = None, [], [], []
@@ -160,10 +152,16 @@ n="$(find "$SRC" -type f | wc -l)"
 # ------------------------------------------------------------------------------------------
 step "rclone copy with --s3-upload-cutoff 5M --s3-chunk-size 5M (12 MiB file goes multipart)"
 rclone_ copy -v --s3-upload-cutoff 5M --s3-chunk-size 5M "$SRC" "gw:$B/copy"
+# lsf -R lists with ListR: one ListObjects request with an empty `delimiter=` (which S3 treats as
+# no delimiter) and the prefix copy/.
 out="$(rclone_ lsf -R --files-only "gw:$B/copy" | sort)"
 echo "$out"
 expected="$(cd "$SRC" && find . -type f | sed 's|^\./||' | sort)"
-[[ "$out" == "$expected" ]] || fail "objects under copy/ do not match the source files"
+if [[ "$out" != "$expected" ]]; then
+    echo "expected:"
+    echo "$expected"
+    fail "rclone lsf -R of copy/ does not list the source files"
+fi
 
 # ------------------------------------------------------------------------------------------
 step "rclone check (hashes) and rclone check --download (contents)"
