@@ -21,8 +21,13 @@ fn enc(v: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn multipart_upload_spread_over_two_gateways() {
     let backend = Backend::start();
-    let gw_a = Gateway::start(&backend, "");
-    let gw_b = Gateway::start(&backend, "");
+    // Instances in front of one backend share the SSE-S3 keyring (as a deployment shares its key file); the
+    // first start generates it.
+    let keys = tempfile::tempdir().expect("tempdir");
+    let keyring = keys.path().join("keyring.toml");
+    let sse = format!("[sse]\nkeyring = {:?}\n", keyring.display().to_string());
+    let gw_a = Gateway::start(&backend, &sse);
+    let gw_b = Gateway::start(&backend, &sse);
     assert_ne!(gw_a.addr, gw_b.addr);
     let client_a = gw_a.client();
     let client_b = gw_b.client();
