@@ -29,8 +29,10 @@ pub enum S3ErrorCode {
     InvalidRange,
     InvalidRequest,
     MalformedTrailerError,
+    MalformedXML,
     MissingContentLength,
     MissingSecurityHeader,
+    NoSuchBucket,
     NoSuchKey,
     NoSuchUpload,
     NotImplemented,
@@ -59,8 +61,10 @@ impl S3ErrorCode {
             Self::InvalidRange => "InvalidRange",
             Self::InvalidRequest => "InvalidRequest",
             Self::MalformedTrailerError => "MalformedTrailerError",
+            Self::MalformedXML => "MalformedXML",
             Self::MissingContentLength => "MissingContentLength",
             Self::MissingSecurityHeader => "MissingSecurityHeader",
+            Self::NoSuchBucket => "NoSuchBucket",
             Self::NoSuchKey => "NoSuchKey",
             Self::NoSuchUpload => "NoSuchUpload",
             Self::NotImplemented => "NotImplemented",
@@ -89,10 +93,11 @@ impl S3ErrorCode {
             | Self::InvalidEncryptionAlgorithmError
             | Self::InvalidRequest
             | Self::MalformedTrailerError
+            | Self::MalformedXML
             | Self::MissingSecurityHeader
             | Self::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            Self::NoSuchKey | Self::NoSuchUpload => StatusCode::NOT_FOUND,
+            Self::NoSuchBucket | Self::NoSuchKey | Self::NoSuchUpload => StatusCode::NOT_FOUND,
             Self::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,

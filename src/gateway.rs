@@ -215,6 +215,9 @@ impl Gateway {
                     return self.restate(resp, |xml| object::listing::rewrite(&xml, adopted)).await;
                 }
                 Operation::DeleteBucket => self.delete_reserved_objects(op, bucket).await?,
+                Operation::PutBucketEncryption | Operation::GetBucketEncryption | Operation::DeleteBucketEncryption => {
+                    return self.bucket_encryption(op, bucket, backend_body).await;
+                }
                 _ => {}
             }
         }
@@ -344,6 +347,76 @@ impl Gateway {
             }
         }
         Ok(None)
+    }
+
+    /// The bucket's default-encryption configuration, kept in the backend by the gateway.
+    async fn bucket_encryption(&self, op: Operation, bucket: &str, body: Body) -> Result<Response<Body>, S3Error> {
+        use object::bucket_encryption::{CONFIG_KEY, DEFAULT_CONFIG, validate};
+        let uri = self.internal_uri(bucket, CONFIG_KEY, None)?;
+        let xml_response = |xml: Bytes| {
+            let mut r = Response::new(full(xml));
+            r.headers_mut()
+                .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+            r
+        };
+        let resp = match op {
+            Operation::PutBucketEncryption => {
+                let xml = crate::body::collect_limited(body, SMALL_OBJECT_LIMIT)
+                    .await
+                    .map_err(|()| S3Error::new(S3ErrorCode::MalformedXML, "The XML you provided was too large."))?;
+                validate(&xml)?;
+                let (_tx, rx) = tokio::sync::watch::channel(true);
+                let mut h = HeaderMap::new();
+                h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(xml.len()));
+                self.send(op, Method::PUT, uri, h, full(xml), rx, &FailureSlot::default())
+                    .await?
+            }
+            Operation::DeleteBucketEncryption => self.send_bodiless(op, Method::DELETE, uri, HeaderMap::new()).await?,
+            _ => self.send_bodiless(op, Method::GET, uri, HeaderMap::new()).await?,
+        };
+        let status = resp.status();
+        if status.is_success() && op == Operation::GetBucketEncryption {
+            return Ok(xml_response(read_small(resp).await?));
+        }
+        if status == http::StatusCode::NOT_FOUND {
+            // No configuration object: the bucket itself may be missing, which S3 reports as NoSuchBucket.
+            let t = Target {
+                bucket: Some(bucket.to_owned()),
+                key: None,
+            };
+            let head = self
+                .send_bodiless(
+                    op,
+                    Method::HEAD,
+                    self.backend.uri_for(&t, None).map_err(S3Error::internal)?,
+                    HeaderMap::new(),
+                )
+                .await?;
+            if !head.status().is_success() {
+                return Err(S3Error::new(
+                    S3ErrorCode::NoSuchBucket,
+                    "The specified bucket does not exist",
+                ));
+            }
+            return Ok(match op {
+                Operation::GetBucketEncryption => xml_response(Bytes::from_static(DEFAULT_CONFIG.as_bytes())),
+                _ => {
+                    let mut r = Response::new(crate::body::empty());
+                    *r.status_mut() = http::StatusCode::NO_CONTENT;
+                    r
+                }
+            });
+        }
+        if !status.is_success() {
+            return Ok(self.pass_through(resp));
+        }
+        let mut r = Response::new(crate::body::empty());
+        *r.status_mut() = if op == Operation::DeleteBucketEncryption {
+            http::StatusCode::NO_CONTENT
+        } else {
+            http::StatusCode::OK
+        };
+        Ok(r)
     }
 
     /// Before DeleteBucket: if the bucket holds nothing but the gateway's own objects, remove them so the

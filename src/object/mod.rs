@@ -4,6 +4,7 @@
 //! Shared here: the keys the gateway holds, how an object's envelope is found in backend headers, and how the
 //! client-visible headers (SSE, sizes, ETag) are restored on responses.
 
+pub mod bucket_encryption;
 pub mod copy;
 pub mod get;
 pub mod listing;
