@@ -349,6 +349,100 @@ impl Gateway {
         Ok(None)
     }
 
+    /// Re-wrap the data keys of every SSE-S3 object in `bucket` under `prefix` that is not sealed under the active
+    /// KEK: a metadata-only server-side copy of each object onto itself. Object data is not read or rewritten.
+    /// Idempotent, so an interrupted run is resumed by running it again. Returns (examined, re-wrapped).
+    pub async fn rekey_bucket(&self, bucket: &str, prefix: &str) -> Result<(u64, u64), S3Error> {
+        let op = Operation::CopyObject;
+        let keys = self.keys.as_ref().ok_or_else(|| S3Error::internal("SSE is disabled"))?;
+        let active = keys.keyring.active().id().to_owned();
+        let t = Target {
+            bucket: Some(bucket.to_owned()),
+            key: None,
+        };
+        let (mut examined, mut rewrapped, mut token) = (0u64, 0u64, None::<String>);
+        loop {
+            let mut q = format!(
+                "list-type=2&max-keys=1000&prefix={}",
+                auth::canonical::uri_encode(prefix)
+            );
+            if let Some(t) = &token {
+                q.push_str(&format!("&continuation-token={}", auth::canonical::uri_encode(t)));
+            }
+            let resp = self
+                .send_bodiless(
+                    op,
+                    Method::GET,
+                    self.backend.uri_for(&t, Some(&q)).map_err(S3Error::internal)?,
+                    HeaderMap::new(),
+                )
+                .await?;
+            if !resp.status().is_success() {
+                return Err(S3Error::internal(format!(
+                    "listing {bucket}: backend status {}",
+                    resp.status()
+                )));
+            }
+            let text = String::from_utf8_lossy(&read_small(resp).await?).into_owned();
+            for raw in xml_all(&text, "Key") {
+                let key = quick_xml::escape::unescape(&raw)
+                    .map_err(S3Error::internal)?
+                    .into_owned();
+                if key.starts_with(object::multipart::RESERVED_PREFIX) {
+                    continue;
+                }
+                examined += 1;
+                let head = self
+                    .send_bodiless(
+                        op,
+                        Method::HEAD,
+                        self.internal_uri(bucket, &key, None)?,
+                        HeaderMap::new(),
+                    )
+                    .await?;
+                let Some(env) = object::envelope_of(head.headers())? else {
+                    continue;
+                };
+                if env.mode != crate::crypto::envelope::SseMode::S3 || env.kek_id == active {
+                    continue;
+                }
+                let source = format!(
+                    "/{}/{}",
+                    auth::canonical::uri_encode(bucket),
+                    auth::canonical::uri_encode_path(&key)
+                );
+                let mut h = HeaderMap::new();
+                h.insert(
+                    "x-amz-copy-source",
+                    HeaderValue::from_str(&source).map_err(S3Error::internal)?,
+                );
+                let (mut parts, ()) = Request::builder()
+                    .method(Method::PUT)
+                    .uri("/")
+                    .body(())
+                    .expect("static")
+                    .into_parts();
+                parts.headers = h.clone();
+                parts
+                    .headers
+                    .insert("x-amz-server-side-encryption", HeaderValue::from_static("AES256"));
+                let resp = self.copy_object(keys, op, &parts, bucket, &key, h).await?;
+                if !resp.status().is_success() {
+                    return Err(S3Error::internal(format!(
+                        "re-wrapping {bucket}/{key}: status {}",
+                        resp.status()
+                    )));
+                }
+                rewrapped += 1;
+                println!("re-wrapped {bucket}/{key}: {} -> {active}", env.kek_id);
+            }
+            token = xml_text(&text, "NextContinuationToken");
+            if xml_text(&text, "IsTruncated").as_deref() != Some("true") || token.is_none() {
+                return Ok((examined, rewrapped));
+            }
+        }
+    }
+
     /// The bucket's default-encryption configuration, kept in the backend by the gateway.
     async fn bucket_encryption(&self, op: Operation, bucket: &str, body: Body) -> Result<Response<Body>, S3Error> {
         use object::bucket_encryption::{CONFIG_KEY, DEFAULT_CONFIG, validate};

@@ -115,6 +115,48 @@ impl Keyring {
     }
 }
 
+/// Rotation, step 1: add a fresh key to the key file and make it the active one (rewritten atomically, 0600).
+/// Returns the new key's id. Old keys stay: they still open existing objects until `rekey` re-wraps them.
+pub fn add_active_key(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("keyring {}: {e}", path.display()))?;
+    Keyring::parse(&text).map_err(|e| format!("keyring {}: {e}", path.display()))?;
+    let id = new_kek_id();
+    let mut key = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut key).expect("system RNG");
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("active") && line.contains('=') && !line.trim_start().starts_with("active_") {
+            out.push_str(&format!("active = \"{id}\"\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!(
+        "\n[[keys]]\nid = \"{id}\"\nkey = \"{}\"\n",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    ));
+    zeroize::Zeroize::zeroize(&mut key);
+    let checked = Keyring::parse(&out).map_err(|e| format!("keyring rewrite: {e}"))?;
+    if checked.active().id() != id {
+        return Err("keyring rewrite: could not set the new key active".into());
+    }
+    let tmp = path.with_extension("toml.new");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+    f.write_all(out.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+    zeroize::Zeroize::zeroize(&mut out);
+    std::fs::rename(&tmp, path).map_err(|e| format!("replacing {}: {e}", path.display()))?;
+    Ok(id)
+}
+
 pub fn new_kek_id() -> String {
     let mut b = [0u8; 6];
     aws_lc_rs::rand::fill(&mut b).expect("system RNG");
@@ -134,6 +176,18 @@ mod tests {
         let b = Keyring::load_or_create(&path).unwrap();
         assert_eq!(a.active().id(), b.active().id());
         assert_eq!(a.active().as_bytes(), b.active().as_bytes());
+    }
+
+    #[test]
+    fn rotation_adds_an_active_key_and_keeps_the_old_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyring.toml");
+        let old = Keyring::load_or_create(&path).unwrap();
+        let id = add_active_key(&path).unwrap();
+        let new = Keyring::load_or_create(&path).unwrap();
+        assert_eq!(new.active().id(), id);
+        assert_eq!(new.get(old.active().id()).unwrap().as_bytes(), old.active().as_bytes());
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

@@ -126,6 +126,46 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// `s3-sse-proxy rekey`: optionally add a fresh active SSE-S3 key, then re-wrap the data keys of `bucket`'s
+/// objects under it (metadata only). Prints progress; safe to interrupt and run again.
+pub async fn rekey(config: Config, bucket: &str, prefix: &str, new_key: bool) -> Result<(), String> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let path = config
+        .sse
+        .keyring
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("keyring.toml"));
+    if !path.exists() {
+        return Err(format!("no keyring at {}", path.display()));
+    }
+    if new_key {
+        let id = keyring::add_active_key(&path)?;
+        println!("added key {id} to {} and made it active", path.display());
+    }
+    let keyring = keyring::Keyring::load_or_create(&path)?;
+    println!(
+        "re-wrapping data keys in bucket {bucket:?} (prefix {prefix:?}) under {}",
+        keyring.active().id()
+    );
+    let gateway = gateway::Gateway {
+        backend: start_backend(&config).await?,
+        credentials: CredentialStore::default(),
+        limits: AuthLimits {
+            max_clock_skew_secs: config.s3.max_clock_skew_secs,
+            max_presign_expiry_secs: config.s3.max_presign_expiry_secs,
+        },
+        virtual_host_domains: Vec::new(),
+        metrics: metrics::Metrics::new(),
+        keys: Some(object::Keys { keyring }),
+        adopted: dashmap::DashMap::new(),
+    };
+    let (examined, rewrapped) = gateway.rekey_bucket(bucket, prefix).await.map_err(|e| e.to_string())?;
+    println!(
+        "done: {examined} objects examined, {rewrapped} re-wrapped; running gateways pick up the new key on restart"
+    );
+    Ok(())
+}
+
 async fn start_backend(config: &Config) -> Result<Arc<Backend>, String> {
     let b = &config.backend;
     let env = |n: &str| std::env::var(n).ok().filter(|s| !s.is_empty());

@@ -40,6 +40,16 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Re-wrap the data keys of a bucket's SSE-S3 objects under the active key (metadata only; resumable).
+    Rekey {
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// First add a fresh key to the keyring and make it active.
+        #[arg(long)]
+        new_key: bool,
+    },
     /// Run only the embedded S3 backend (s3s-fs, plain HTTP, SigV4 required), e.g. as a test backend shared by
     /// several gateway instances.
     FsBackend {
@@ -71,6 +81,20 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     let result = match cli.command {
+        Some(Command::Rekey {
+            bucket,
+            prefix,
+            new_key,
+        }) => {
+            let config = match &cli.config {
+                Some(path) => Config::load(path).map_err(|e| e.to_string()),
+                None => Ok(Config::embedded(cli.data_dir.clone())),
+            };
+            match config {
+                Ok(c) => s3_sse_proxy::rekey(c, &bucket, &prefix, new_key).await,
+                Err(e) => Err(e),
+            }
+        }
         Some(Command::FsBackend {
             listen,
             root,
