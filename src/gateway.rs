@@ -265,6 +265,9 @@ impl Gateway {
             }
             Operation::CopyObject => self.copy_object(keys, op, &parts, bucket, key, headers).await,
             Operation::GetObject | Operation::HeadObject => {
+                // partNumber is resolved by the gateway (part layout); the backend gets a byte range instead.
+                let query = remove_query_param(parts.uri.query(), "partNumber");
+                let uri = self.backend.uri_for(&target, Some(&query)).map_err(S3Error::internal)?;
                 let fetch = Fetcher {
                     gw: self,
                     op,
@@ -1135,6 +1138,13 @@ impl Gateway {
             http::StatusCode::FORBIDDEN => return Err(S3Error::access_denied()),
             s => return Err(S3Error::internal(format!("copy source HEAD: backend status {s}"))),
         }
+        const MAX_COPY: u64 = 5 * 1024 * 1024 * 1024;
+        if content_length_of(head.headers()).is_ok_and(|c| c > crate::crypto::size::ciphertext_len(MAX_COPY)) {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
+            ));
+        }
         // Under COPY, S3 carries the source's metadata and content headers over.
         let mut meta = HeaderMap::new();
         for (n, v) in head.headers() {
@@ -1288,6 +1298,15 @@ fn xml_all(xml: &str, name: &str) -> Vec<String> {
         rest = &after[j + close.len()..];
     }
     out
+}
+
+/// The raw query without one parameter.
+fn remove_query_param(raw: Option<&str>, name: &str) -> String {
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty() && auth::canonical::percent_decode(p.split_once('=').map_or(*p, |(k, _)| k)) != name)
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The raw query with one parameter's value replaced (re-encoded).

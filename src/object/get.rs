@@ -245,11 +245,25 @@ pub async fn get_object(
             ));
         }
     };
-    let client_range = if is_head {
+    let mut client_range = if is_head {
         None
     } else {
         header(&parts.headers, "range").and_then(range::parse)
     };
+    let part_number: Option<u32> = crate::auth::query_params(parts)
+        .iter()
+        .find(|(k, _)| k == "partNumber")
+        .map(|(_, v)| v.parse().ok().filter(|n| (1..=10_000).contains(n)))
+        .map(|n| {
+            n.ok_or_else(|| {
+                S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    "Part number must be an integer between 1 and 10000, inclusive",
+                )
+            })
+        })
+        .transpose()?;
+    let mut parts_count: Option<usize> = None;
     let mut headers = base_headers;
     for h in CONDITIONALS.iter().chain(&["range"]) {
         headers.remove(*h);
@@ -259,7 +273,7 @@ pub async fn get_object(
     // A HEAD first when the answer depends on the object's size or client ETag before the data is fetched.
     let mut known_plain: Option<bool> = None;
     let mut known_size: Option<u64> = None;
-    if is_head || conditional || matches!(client_range, Some(ByteRange::Suffix(_))) {
+    if is_head || conditional || part_number.is_some() || matches!(client_range, Some(ByteRange::Suffix(_))) {
         let head = gw.fetch(Method::HEAD, headers.clone()).await?;
         if !head.status().is_success() {
             return Ok(pass_through(head));
@@ -269,8 +283,45 @@ pub async fn get_object(
         if let Err(status) = check_conditions(&parts.headers, &visible_etag(head.headers(), env.is_some()), lm) {
             return Ok(condition_response(status, head.headers(), env.is_some()));
         }
+        // partNumber: the part's plaintext bytes, located with the part layout.
+        if let Some(n) = part_number {
+            let (range, count) = match (&env, content_length(head.headers())) {
+                (Some(e), Some(c)) => {
+                    let layout = object_parts(gw, e, head.headers(), key, c).await?;
+                    let sizes: Vec<u64> = layout.iter().filter_map(|&(_, c)| plaintext_len(c)).collect();
+                    let idx = n as usize - 1;
+                    if idx >= sizes.len() {
+                        return Err(invalid_part_number());
+                    }
+                    let start: u64 = sizes[..idx].iter().sum();
+                    (Some((start, start + sizes[idx])), sizes.len())
+                }
+                // One part: the whole object.
+                _ if n == 1 => (None, 1),
+                _ => return Err(invalid_part_number()),
+            };
+            parts_count = Some(count);
+            client_range = range.filter(|(a, b)| b > a).map(|(a, b)| ByteRange::From {
+                start: a,
+                end: Some(b - 1),
+            });
+        }
         if is_head {
-            return head_response(keys, gw, head, bucket, key, customer.as_ref()).await;
+            let mut r = head_response(keys, gw, head, bucket, key, customer.as_ref()).await?;
+            if let (Some(count), Some(ByteRange::From { start, end: Some(end) })) = (parts_count, client_range) {
+                let total = content_length(r.headers()).unwrap_or(0);
+                let h = r.headers_mut();
+                h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+                h.insert(
+                    http::header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")).expect("ASCII"),
+                );
+                h.insert("x-amz-mp-parts-count", HeaderValue::from(count));
+                *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+            } else if let Some(count) = parts_count {
+                r.headers_mut().insert("x-amz-mp-parts-count", HeaderValue::from(count));
+            }
+            return Ok(r);
         }
         known_plain = Some(env.is_none());
         known_size =
@@ -380,6 +431,9 @@ pub async fn get_object(
         }
     }
     add_sse_headers(h, &env, customer.as_ref());
+    if let Some(count) = parts_count {
+        h.insert("x-amz-mp-parts-count", HeaderValue::from(count));
+    }
     let body = TransformBody::new(
         rbody.map_err(Into::into).boxed(),
         ChainOpener::new(openers),
@@ -442,6 +496,13 @@ fn condition_response(status: StatusCode, h: &HeaderMap, encrypted: bool) -> Res
         r.headers_mut().insert("last-modified", lm.clone());
     }
     r
+}
+
+fn invalid_part_number() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::InvalidPartNumber,
+        "The requested partnumber is not satisfiable",
+    )
 }
 
 fn invalid_range() -> S3Error {
