@@ -298,7 +298,7 @@ impl Gateway {
         }
     }
 
-    /// When the gateway began writing to `bucket` (unix seconds, backend clock): every object listed with a
+    /// When the gateway began writing to `bucket` (unix ms, backend clock): every object listed with a
     /// later or equal LastModified was written through the gateway, hence encrypted. With `create`, the marker
     /// is written if absent (conditional PUT: the first writer's time wins).
     async fn adoption_time(&self, op: Operation, bucket: &str, create: bool) -> Result<Option<i64>, S3Error> {
@@ -306,24 +306,28 @@ impl Gateway {
             return Ok(Some(*t));
         }
         let key = object::listing::ADOPTED_KEY;
+        let t = Target {
+            bucket: Some(bucket.to_owned()),
+            key: None,
+        };
+        let q = format!("list-type=2&max-keys=1&prefix={}", auth::canonical::uri_encode(key));
         for attempt in 0..2 {
-            let uri = self.internal_uri(bucket, key, None)?;
-            let head = self.send_bodiless(op, Method::HEAD, uri, HeaderMap::new()).await?;
-            if head.status().is_success() {
-                let t = head
-                    .headers()
-                    .get(http::header::LAST_MODIFIED)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(object::listing::http_date_secs)
-                    .ok_or_else(|| S3Error::internal("adoption marker without Last-Modified"))?;
+            // The marker's LastModified as a listing states it (same precision as the entries it is compared with).
+            let list = self.backend.uri_for(&t, Some(&q)).map_err(S3Error::internal)?;
+            let resp = self.send_bodiless(op, Method::GET, list, HeaderMap::new()).await?;
+            if !resp.status().is_success() {
+                // No such bucket, or access denied: the request itself will report it.
+                return Ok(None);
+            }
+            let text = String::from_utf8_lossy(&read_small(resp).await?).into_owned();
+            let listed = xml_all(&text, "Contents")
+                .iter()
+                .filter(|c| xml_text(c, "Key").as_deref() == Some(key))
+                .find_map(|c| xml_text(c, "LastModified"));
+            if let Some(lm) = listed {
+                let t = object::listing::iso_millis(&lm).ok_or_else(|| S3Error::internal("adoption marker time"))?;
                 self.adopted.insert(bucket.to_owned(), t);
                 return Ok(Some(t));
-            }
-            if head.status() != http::StatusCode::NOT_FOUND {
-                return Err(S3Error::internal(format!(
-                    "adoption marker of {bucket}: backend status {}",
-                    head.status()
-                )));
             }
             if !create || attempt == 1 {
                 return Ok(None);
@@ -345,7 +349,6 @@ impl Gateway {
                 )
                 .await?;
             if !put.status().is_success() && put.status() != http::StatusCode::PRECONDITION_FAILED {
-                // No such bucket, or access denied: the write itself will report it.
                 return Ok(None);
             }
         }
@@ -762,7 +765,14 @@ impl Gateway {
             .uri_for(&target, Some(&raw_query))
             .map_err(S3Error::internal)?;
         let Some(env) = env else {
-            // An upload begun before the gateway: its object stays as it was written (plaintext).
+            // A bare backend upload ID (begun before the gateway, or read from ListMultipartUploads): parts must
+            // not reach the backend unencrypted, so no data goes in; listing, completing and aborting still work.
+            if matches!(op, Operation::UploadPart | Operation::UploadPartCopy) {
+                return Err(S3Error::new(
+                    S3ErrorCode::NoSuchUpload,
+                    "The specified upload was not started through this gateway; parts cannot be added to it.",
+                ));
+            }
             let resp = self
                 .send(op, parts.method.clone(), uri, headers, body, body_sent, slot)
                 .await?;
@@ -1387,4 +1397,36 @@ fn new_request_id() -> String {
     let mut b = [0u8; 8];
     aws_lc_rs::rand::fill(&mut b).expect("system RNG");
     hex::encode_upper(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The classifier refuses SSE-C keys on any request that did not arrive over TLS (S3: 400 InvalidRequest),
+    /// even though the only S3 listener is HTTPS.
+    #[test]
+    fn sse_c_over_plain_http_is_refused_where_requests_are_classified() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-amz-server-side-encryption-customer-algorithm",
+            HeaderValue::from_static("AES256"),
+        );
+        let e = check_sse_headers(Operation::PutObject, &h, false).unwrap_err();
+        assert_eq!((e.code, e.code.status().as_u16()), (S3ErrorCode::InvalidRequest, 400));
+        assert!(check_sse_headers(Operation::PutObject, &h, true).is_ok());
+        let mut copy = HeaderMap::new();
+        copy.insert(
+            "x-amz-copy-source-server-side-encryption-customer-key",
+            HeaderValue::from_static("x"),
+        );
+        assert!(check_sse_headers(Operation::CopyObject, &copy, false).is_err());
+        // Clients may not set the gateway's own envelope header.
+        let mut env = HeaderMap::new();
+        env.insert(object::ENVELOPE_HEADER, HeaderValue::from_static("v=1"));
+        assert_eq!(
+            check_sse_headers(Operation::PutObject, &env, true).unwrap_err().code,
+            S3ErrorCode::InvalidArgument
+        );
+    }
 }

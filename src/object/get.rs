@@ -159,6 +159,14 @@ fn content_range(h: &HeaderMap) -> Option<(u64, u64)> {
     Some((a.parse().ok()?, total.parse().ok()?))
 }
 
+/// `bytes a-b/total` → (a, b).
+fn content_range_bounds(h: &HeaderMap) -> Option<(u64, u64)> {
+    let v = header(h, "content-range")?.strip_prefix("bytes ")?;
+    let (r, _) = v.split_once('/')?;
+    let (a, b) = r.split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
 fn content_length(h: &HeaderMap) -> Option<u64> {
     header(h, "content-length")?.parse().ok()
 }
@@ -375,12 +383,15 @@ pub async fn get_object(
         _ => content_length(resp.headers()),
     }
     .ok_or_else(|| S3Error::internal("backend response without a usable length"))?;
-    let got_start = content_range(resp.headers()).map_or(0, |(a, _)| a);
+    let (got_start, got_end) = match content_range_bounds(resp.headers()) {
+        Some((a, b)) => (a, b),
+        None => (0, cipher_total.saturating_sub(1)),
+    };
     let data_key = open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
     let parts_layout = object_parts(gw, &env, resp.headers(), key, cipher_total).await?;
     let plan = plan(&parts_layout, client_range)?;
-    // The speculative fetch assumed one stream; a multipart range needs the right bytes.
-    let resp = if plan.cipher_start != got_start {
+    // The speculative fetch assumed one stream; a multipart range may need other bytes (start or end).
+    let resp = if plan.cipher_start != got_start || got_end < plan.cipher_end {
         let mut h = headers.clone();
         let r = format!("bytes={}-{}", plan.cipher_start, plan.cipher_end);
         h.insert("range", HeaderValue::from_str(&r).expect("ASCII"));

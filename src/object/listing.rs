@@ -15,22 +15,17 @@ use crate::response::listing::{self, EntryRewrite, EntryView};
 
 pub const ADOPTED_KEY: &str = ".s3-sse-proxy/adopted";
 
-/// Unix seconds of an RFC 1123 / RFC 7231 HTTP date (`Sun, 22 Nov 2026 15:12:35 GMT`).
-pub fn http_date_secs(s: &str) -> Option<i64> {
-    let fmt = time::format_description::well_known::Rfc2822;
-    time::OffsetDateTime::parse(&s.replace("GMT", "+0000"), &fmt)
-        .ok()
-        .map(|t| t.unix_timestamp())
-}
-
-/// Unix seconds of a listing's ISO 8601 LastModified (`2026-11-22T15:12:35.000Z`).
-pub fn iso_secs(s: &str) -> Option<i64> {
+/// Unix milliseconds of a listing's ISO 8601 LastModified (`2026-11-22T15:12:35.123Z`). The adoption time is
+/// read from a listing too, so both sides have the listing's precision.
+pub fn iso_millis(s: &str) -> Option<i64> {
     let fmt = time::format_description::well_known::Rfc3339;
-    time::OffsetDateTime::parse(s, &fmt).ok().map(|t| t.unix_timestamp())
+    time::OffsetDateTime::parse(s, &fmt)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
 fn decide(e: &EntryView<'_>, adopted: Option<i64>) -> EntryRewrite {
-    let ours = adopted.is_some_and(|t| iso_secs(e.last_modified).is_some_and(|m| m >= t));
+    let ours = adopted.is_some_and(|t| iso_millis(e.last_modified).is_some_and(|m| m >= t));
     match (ours, plaintext_len(e.size)) {
         (true, Some(size)) => {
             let multipart = e.etag.trim_matches('"').contains('-');
@@ -62,7 +57,7 @@ mod tests {
 
     #[test]
     fn only_entries_written_since_adoption_are_restated() {
-        let t = iso_secs("2026-11-22T15:00:00.000Z");
+        let t = iso_millis("2026-11-22T15:00:00.000Z");
         let c = crate::crypto::size::ciphertext_len(1000);
         assert_eq!(
             decide(&view("2026-11-22T15:00:01.000Z", "\"abc\"", c), t),
@@ -72,7 +67,7 @@ mod tests {
             }
         );
         assert_eq!(
-            decide(&view("2026-11-22T14:59:59.000Z", "\"abc\"", c), t),
+            decide(&view("2026-11-22T14:59:59.999Z", "\"abc\"", c), t),
             EntryRewrite::Keep
         );
         assert_eq!(
@@ -92,6 +87,5 @@ mod tests {
                 etag: "\"abc-3\"".into()
             }
         );
-        assert_eq!(http_date_secs("Sun, 22 Nov 2026 15:00:00 GMT"), t);
     }
 }
