@@ -449,6 +449,51 @@ impl Gateway {
         }
     }
 
+    /// Rewrite a just-completed SSE-S3 multipart object whose parts are not whole segments as one segment stream
+    /// (same data key, fresh nonce prefix), so its size is derivable from listings. Returns the new backend ETag.
+    async fn realign(
+        &self,
+        keys: &Keys,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        env: &crate::crypto::envelope::Envelope,
+    ) -> Result<String, S3Error> {
+        let src = object::copy::CopySource {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version_id: None,
+        };
+        let source = self.read_source(keys, op, &src, &HeaderMap::new(), None).await?;
+        if !source.status().is_success() {
+            return Err(S3Error::internal(format!("reading back: status {}", source.status())));
+        }
+        let len = content_length_of(source.headers())?;
+        let mut headers = HeaderMap::new();
+        for (n, v) in source.headers() {
+            if n.as_str().starts_with("x-amz-meta-") || object::copy::COPIED_HEADERS.contains(&n.as_str()) {
+                headers.append(n.clone(), v.clone());
+            }
+        }
+        let dk = object::open_data_key(keys, env, None, bucket, key)?;
+        let mut obj = object::put::reseal(keys, crate::s3::sse::SseRequest::S3, dk, env, bucket, key)?;
+        obj.envelope.nonce_prefix = crate::crypto::segment::NoncePrefix::generate();
+        obj.envelope.multipart = false;
+        let body = object::put::encrypt_request(&obj, &mut headers, len, source.into_body(), self.on_crypto_error());
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let uri = self.internal_uri(bucket, key, None)?;
+        let resp = self
+            .send(op, Method::PUT, uri, headers, body, rx, &FailureSlot::default())
+            .await?;
+        if !resp.status().is_success() {
+            return Err(S3Error::internal(format!("rewriting: status {}", resp.status())));
+        }
+        let etag = header_str(resp.headers(), "etag").unwrap_or("").to_owned();
+        let layout = self.internal_uri(bucket, &object::multipart::layout_key(key), None)?;
+        let _ = self.send_bodiless(op, Method::DELETE, layout, HeaderMap::new()).await;
+        Ok(etag)
+    }
+
     /// The bucket's default-encryption configuration, kept in the backend by the gateway.
     async fn bucket_encryption(&self, op: Operation, bucket: &str, body: Body) -> Result<Response<Body>, S3Error> {
         use object::bucket_encryption::{CONFIG_KEY, DEFAULT_CONFIG, validate};
@@ -910,6 +955,27 @@ impl Gateway {
                     self.put_small(op, bucket, &layout_key(key), Bytes::from(layout.encode()))
                         .await?;
                     object::add_sse_headers(resp.headers_mut(), &env, customer.as_ref());
+                    if !layout.is_aligned() && env.mode == crate::crypto::envelope::SseMode::S3 {
+                        // Unaligned parts make the listed size underivable: rewrite once as one stream.
+                        match self.realign(keys, op, bucket, key, &env).await {
+                            Ok(etag) => {
+                                let client = object::client_etag(&etag, true);
+                                let (rparts, body) = resp.into_parts();
+                                let xml = crate::body::collect_limited(body, SMALL_OBJECT_LIMIT)
+                                    .await
+                                    .map_err(|()| S3Error::internal("CompleteMultipartUpload response"))?;
+                                let text = String::from_utf8_lossy(&xml);
+                                let old = xml_text(&text, "ETag").unwrap_or_default();
+                                let new = crate::error::xml_escape(&client).into_owned();
+                                let out =
+                                    text.replacen(&format!("<ETag>{old}</ETag>"), &format!("<ETag>{new}</ETag>"), 1);
+                                resp = Response::from_parts(rparts, full(out));
+                            }
+                            Err(e) => {
+                                tracing::warn!(bucket, key, error = %e, "realigning an unaligned multipart object failed; it stays readable, its listed size is approximate")
+                            }
+                        }
+                    }
                 }
                 Ok(resp)
             }

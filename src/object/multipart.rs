@@ -113,6 +113,18 @@ impl Layout {
         (it.next().is_none() && !part_sizes.is_empty()).then_some(Self { etag, part_sizes })
     }
 
+    /// Every part but the last holds whole segments: the object then has the layout of one stream, and its
+    /// size can be derived from a listing.
+    pub fn is_aligned(&self) -> bool {
+        let Some(sizes) = self.plaintext_sizes() else {
+            return false;
+        };
+        let n = sizes.len();
+        sizes[..n.saturating_sub(1)]
+            .iter()
+            .all(|&p| p > 0 && p % crate::crypto::SEGMENT_SIZE == 0)
+    }
+
     /// Plaintext size of every part, or `None` if a part size fits no plaintext (corrupt layout).
     pub fn plaintext_sizes(&self) -> Option<Vec<u64>> {
         self.part_sizes.iter().map(|&c| plaintext_len(c)).collect()
@@ -164,6 +176,22 @@ mod tests {
         assert_eq!(l.encode(), "v=1;etag=abc-3;parts=10*2,7*1");
         assert_eq!(Layout::decode(&l.encode()), Some(l));
         assert_eq!(Layout::decode("v=2;etag=a;parts=1*1"), None);
+        let c = crate::crypto::size::ciphertext_len;
+        let five_mib = 5 * 1024 * 1024;
+        assert!(
+            Layout {
+                etag: "e".into(),
+                part_sizes: vec![c(five_mib), c(five_mib), c(7)]
+            }
+            .is_aligned()
+        );
+        assert!(
+            !Layout {
+                etag: "e".into(),
+                part_sizes: vec![c(five_mib + 1), c(1000)]
+            }
+            .is_aligned()
+        );
         assert_eq!(Layout::decode("v=1;etag=a;parts=1*10001"), None);
     }
 }
