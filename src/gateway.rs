@@ -1088,6 +1088,18 @@ fn content_length_of(h: &HeaderMap) -> Result<u64, S3Error> {
         .ok_or_else(|| S3Error::internal("source object without a Content-Length"))
 }
 
+/// An `If-Match`-style list of client ETags of a single-part encrypted object, as the backend's ETags.
+fn backend_etag_list(v: &str) -> String {
+    v.split(',')
+        .map(|t| {
+            let t = t.trim();
+            let bare = t.trim_start_matches("W/").trim_matches('"');
+            if bare == "*" { t.to_owned() } else { format!("\"{}\"", bare.strip_suffix("-1").unwrap_or(bare)) }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Headers of a copy request that have no place on the PUT that re-encrypts it.
 fn strip_copy_headers(h: &mut HeaderMap) {
     let names: Vec<_> = h
@@ -1298,10 +1310,12 @@ impl Gateway {
         } else {
             None
         };
-        // Copy-source conditions compare client ETags; the backend knows only its own.
-        for name in ["x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match"] {
-            if let Some(v) = header_str(&headers, name).map(|v| v.replace("-1\"", "\"")) {
-                headers.insert(name, HeaderValue::from_str(&v).map_err(S3Error::internal)?);
+        // Copy-source conditions compare client ETags; the backend knows only its own (`<md5>` for `<md5>-1`).
+        if !src_env.multipart {
+            for name in ["x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match"] {
+                if let Some(v) = header_str(&headers, name).map(backend_etag_list) {
+                    headers.insert(name, HeaderValue::from_str(&v).map_err(S3Error::internal)?);
+                }
             }
         }
         headers.insert("x-amz-metadata-directive", HeaderValue::from_static("REPLACE"));
