@@ -616,6 +616,86 @@ async fn another_objects_ciphertext_is_not_served() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn file_cut_at_a_segment_boundary_is_not_served() {
+    // 200000 bytes = 3 whole segments + 3392: drop the whole last segment (3392 + 16 bytes). The rest is a valid
+    // ciphertext length (of 196608 bytes), but its new last segment was not sealed as the final one.
+    tamper_case("tamper-cut", "last segment removed", |f, _| {
+        let d = std::fs::read(f).unwrap();
+        std::fs::write(f, &d[..3 * (SEG + TAG) as usize]).unwrap();
+    })
+    .await;
+}
+
+/// The part layout of a multipart object (a plain backend object the gateway keeps) is trusted for where each
+/// part's stream begins, but a changed layout must not make the gateway serve wrong bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn tampered_multipart_layout_is_not_served() {
+    let (s, c, bucket) = stack_with_bucket("tamper-layout").await;
+    let p1 = pseudo_random(5 * MIB + 1, 91);
+    let p2 = pseudo_random(1000, 92);
+    let r = multipart_put(&s.gw, &c, &bucket, "mp", &[&p1, &p2], &[]).await;
+    let etag = r.xml_tag("ETag").unwrap().replace("&quot;", "").replace('"', "");
+    let body = [p1, p2].concat();
+    let layout_key = format!(
+        ".s3-sse-proxy/layout/{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"mp"))
+    );
+    let layout_file = data_file(&s.backend, &bucket, &layout_key);
+    let original =
+        std::fs::read_to_string(&layout_file).unwrap_or_else(|e| panic!("layout file {}: {e}", layout_file.display()));
+    let (c1, c2) = (ct_len(5 * MIB as u64 + 1), ct_len(1000));
+    assert_eq!(
+        original.trim(),
+        format!("v=1;etag={etag};parts={c1}*1,{c2}*1"),
+        "the documented layout"
+    );
+    let path = format!("/{bucket}/mp");
+    assert_body(&get_with(&s.gw, &c, &path, &[]).await, &body, "before tampering");
+
+    let shifted = (c1 - (SEG + TAG), c2 + SEG + TAG);
+    for (what, text) in [
+        ("parts swapped", Some(format!("v=1;etag={etag};parts={c2}*1,{c1}*1"))),
+        (
+            "boundary moved by one segment",
+            Some(format!("v=1;etag={etag};parts={}*1,{}*1", shifted.0, shifted.1)),
+        ),
+        ("one part", Some(format!("v=1;etag={etag};parts={}*1", c1 + c2))),
+        (
+            "another ETag",
+            Some(format!(
+                "v=1;etag=0123456789abcdef0123456789abcdef-2;parts={c1}*1,{c2}*1"
+            )),
+        ),
+        ("deleted", None),
+    ] {
+        match &text {
+            Some(t) => std::fs::write(&layout_file, t).unwrap(),
+            None => std::fs::remove_file(&layout_file).unwrap(),
+        }
+        for range in [None, Some("bytes=5242870-5242890"), Some("bytes=0-99")] {
+            let h: Vec<(&str, &str)> = range.iter().map(|r| ("range", *r)).collect();
+            let r = try_call_lossy(&s.gw, &c, Method::GET, &path, &h).await;
+            let start = if range == Some("bytes=5242870-5242890") {
+                5_242_870
+            } else {
+                0
+            };
+            // A range inside the first segment of part 1 may still be served correctly (it is authentic).
+            if let (Some("bytes=0-99"), Ok(r)) = (range, &r)
+                && r.status == StatusCode::PARTIAL_CONTENT
+                && r.body_error.is_none()
+            {
+                assert_eq!(r.body.as_ref(), &body[..100], "layout {what}: range 0-99");
+                continue;
+            }
+            assert_not_served(&r, &body[start..], &format!("layout {what}, range {range:?}"));
+        }
+        std::fs::write(&layout_file, &original).unwrap();
+    }
+    assert_body(&get_with(&s.gw, &c, &path, &[]).await, &body, "layout restored");
+}
+
 /// Only the segments a range needs are read: with the last segment tampered, the first 100 bytes still read;
 /// a range that covers the tampered segment does not.
 #[tokio::test(flavor = "multi_thread")]
@@ -756,6 +836,44 @@ async fn envelope_copied_to_another_name_does_not_open() {
     }
     // The original still reads.
     assert_body(&get_object(&s.gw, &c, &bucket, "orig").await, &body, "original");
+}
+
+/// Clients cannot plant an envelope: the metadata name is the gateway's.
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_cannot_set_the_envelope_metadata() {
+    let (s, c, bucket) = stack_with_bucket("env-planted").await;
+    put_object(&s.gw, &c, &bucket, "src", "source").await.assert_ok();
+    let planted = ("x-amz-meta-s3sp", "v=1;s=1;m=S3;k=x;n=AAAAAAAAAA==;d=AAAA");
+    call(&s.gw, &c, Method::PUT, &format!("/{bucket}/put"), "data", &[planted])
+        .await
+        .assert_error(400, "InvalidArgument");
+    s.backend.assert_absent(&bucket, "put").await;
+    let src = format!("/{bucket}/src");
+    call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{bucket}/copy"),
+        Bytes::new(),
+        &[
+            ("x-amz-copy-source", &src),
+            ("x-amz-metadata-directive", "REPLACE"),
+            planted,
+        ],
+    )
+    .await
+    .assert_error(400, "InvalidArgument");
+    s.backend.assert_absent(&bucket, "copy").await;
+    call(
+        &s.gw,
+        &c,
+        Method::POST,
+        &format!("/{bucket}/mpu?uploads"),
+        Bytes::new(),
+        &[planted],
+    )
+    .await
+    .assert_error(400, "InvalidArgument");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -1110,6 +1228,67 @@ async fn range_into_a_later_part_of_an_unaligned_multipart_object() {
         "ranged GETs of a multipart object with parts of 5 MiB, 5 MiB + 3 and 70000 bytes:\n  {}",
         problems.join("\n  ")
     );
+}
+
+/// ListParts of an upload in progress shows the plaintext part sizes and the ETags UploadPart returned.
+#[tokio::test(flavor = "multi_thread")]
+async fn list_parts_shows_plaintext_part_sizes() {
+    let (s, c, bucket) = stack_with_bucket("list-parts").await;
+    let id = create_mpu(&s.gw, &c, &bucket, "mp", &[]).await;
+    let mut etags = Vec::new();
+    for (n, size) in [(1u32, 5 * MIB + 1), (2, 1000)] {
+        let r = upload_part(
+            &s.gw,
+            &c,
+            &bucket,
+            "mp",
+            &id,
+            n,
+            &pseudo_random(size, u64::from(n)),
+            &[],
+        )
+        .await;
+        r.assert_ok();
+        etags.push(r.header("etag").unwrap().to_owned());
+    }
+    let r = get_with(&s.gw, &c, &format!("/{bucket}/mp?uploadId={}", enc(&id)), &[]).await;
+    r.assert_ok();
+    let text = r.text();
+    assert_eq!(r.xml_tag("UploadId").as_deref(), Some(id.as_str()), "{text}");
+    let parts: Vec<(String, String, String)> = text
+        .split("<Part>")
+        .skip(1)
+        .map(|p| {
+            (
+                xml_tag(p, "PartNumber").unwrap_or_default(),
+                xml_tag(p, "Size").unwrap_or_default(),
+                xml_tag(p, "ETag").unwrap_or_default().replace("&quot;", "\""),
+            )
+        })
+        .collect();
+    // (s3s-fs lists parts in directory order.)
+    let mut parts = parts;
+    parts.sort_by_key(|(n, _, _)| n.parse::<u32>().unwrap_or(0));
+    let sizes: Vec<(&str, &str)> = parts.iter().map(|(n, s, _)| (n.as_str(), s.as_str())).collect();
+    let want_1 = (5 * MIB + 1).to_string();
+    assert_eq!(sizes, vec![("1", want_1.as_str()), ("2", "1000")], "ListParts: {text}");
+    // (s3s-fs lists parts without ETags; where one is listed, it is the one UploadPart returned.)
+    for ((n, _, e), want) in parts.iter().zip(&etags) {
+        assert!(
+            e.is_empty() || e == want,
+            "part {n}: ListParts ETag {e}, UploadPart said {want}"
+        );
+    }
+    let r = call(
+        &s.gw,
+        &c,
+        Method::DELETE,
+        &format!("/{bucket}/mp?uploadId={}", enc(&id)),
+        Bytes::new(),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "AbortMultipartUpload: {}", r.text());
 }
 
 /// Listings show the plaintext size of multipart objects, whatever their part sizes.
