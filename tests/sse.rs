@@ -1376,6 +1376,11 @@ async fn check_conditionals(s: &Stack, c: &HttpsClient, bucket: &str, key: &str,
     assert_eq!(g.status, StatusCode::NOT_MODIFIED, "{key}: If-None-Match: {}", g.text());
     assert!(g.body.is_empty());
     assert_eq!(g.header("etag"), Some(etag), "304 carries the client ETag");
+    let unquoted = etag.trim_matches('"');
+    let g = get_with(&s.gw, c, &path, &[("if-match", unquoted)]).await;
+    assert_body(&g, body, &format!("{key}: If-Match with the client ETag unquoted"));
+    let g = get_with(&s.gw, c, &path, &[("if-none-match", unquoted)]).await;
+    assert_eq!(g.status, StatusCode::NOT_MODIFIED, "{key}: If-None-Match unquoted");
     let g = get_with(&s.gw, c, &path, &[("if-none-match", "\"other\"")]).await;
     assert_body(&g, body, &format!("{key}: If-None-Match with another ETag"));
     let g = get_with(&s.gw, c, &path, &[("if-match", etag), ("range", "bytes=1-10")]).await;
@@ -1800,6 +1805,86 @@ async fn copies_of_multipart_objects_and_part_copies() {
     }
     let leaks = files_containing(&s.backend.root, &want[5 * MIB - 32..5 * MIB + 32]);
     assert!(leaks.is_empty(), "copied plaintext at the backend: {leaks:?}");
+}
+
+/// `x-amz-copy-source-if-match` / `-if-none-match` compare the client ETags (as a client got them from PUT or
+/// HEAD, quoted or not), for encrypted single-part, multipart and plaintext sources.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_source_conditions_compare_client_etags() {
+    let (s, c, bucket) = stack_with_bucket("copy-cond").await;
+    let legacy_bucket = unique_bucket("copy-cond-legacy");
+    s.backend
+        .send_signed(BACKEND, Method::PUT, &format!("/{legacy_bucket}"), Bytes::new())
+        .await
+        .assert_ok();
+    s.backend
+        .send_signed(
+            BACKEND,
+            Method::PUT,
+            &format!("/{legacy_bucket}/plain"),
+            Bytes::from_static(b"plaintext source"),
+        )
+        .await
+        .assert_ok();
+    put_object(&s.gw, &c, &bucket, "single", pseudo_random(1000, 1))
+        .await
+        .assert_ok();
+    let p1 = pseudo_random(5 * MIB, 2);
+    multipart_put(&s.gw, &c, &bucket, "multi", &[&p1, b"tail"], &[]).await;
+
+    let mut problems = Vec::new();
+    for src in [
+        format!("/{bucket}/single"),
+        format!("/{bucket}/multi"),
+        format!("/{legacy_bucket}/plain"),
+    ] {
+        let etag = head_with(&s.gw, &c, &src, &[]).await.header("etag").unwrap().to_owned();
+        let unquoted = etag.trim_matches('"').to_owned();
+        for (i, (cond, value, want)) in [
+            ("x-amz-copy-source-if-match", etag.as_str(), 200),
+            ("x-amz-copy-source-if-match", unquoted.as_str(), 200),
+            (
+                "x-amz-copy-source-if-match",
+                "\"0123456789abcdef0123456789abcdef\"",
+                412,
+            ),
+            ("x-amz-copy-source-if-none-match", etag.as_str(), 412),
+            ("x-amz-copy-source-if-none-match", unquoted.as_str(), 412),
+            (
+                "x-amz-copy-source-if-none-match",
+                "\"0123456789abcdef0123456789abcdef\"",
+                200,
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let dst = format!("/{bucket}/dst-{i}");
+            let r = call(
+                &s.gw,
+                &c,
+                Method::PUT,
+                &dst,
+                Bytes::new(),
+                &[("x-amz-copy-source", &src), (cond, value)],
+            )
+            .await;
+            if r.status.as_u16() != want {
+                problems.push(format!(
+                    "CopyObject from {src} (ETag {etag}) with {cond}: {value}: {} {} (expected {want})",
+                    r.status,
+                    r.error_code().unwrap_or_default()
+                ));
+            } else if want == 412 && r.error_code().as_deref() != Some("PreconditionFailed") {
+                problems.push(format!("{src} {cond}: 412 without PreconditionFailed: {}", r.text()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "copy-source conditions:\n  {}",
+        problems.join("\n  ")
+    );
 }
 
 /// Metadata under COPY (the source's x-amz-meta-* and Content-Type) and REPLACE (the request's).
