@@ -778,6 +778,65 @@ async fn unknown_envelope_version_is_internal_error() {
     assert!(r.body.is_empty());
 }
 
+/// Any other change to the stored envelope (sealed key, nonce prefix, KEK id, mode, layout flag) makes reads fail
+/// without serving a byte of wrong data.
+#[tokio::test(flavor = "multi_thread")]
+async fn altered_envelope_fields_are_refused() {
+    let (s, c, bucket) = stack_with_bucket("env-fields").await;
+    let body = pseudo_random(100_000, 77);
+    put_object(&s.gw, &c, &bucket, "k", body.clone()).await.assert_ok();
+    let meta = metadata_file(&s.backend, &bucket, "k");
+    let original = std::fs::read_to_string(&meta).unwrap();
+    let env_start = original.find("v=1;").expect("envelope in the metadata file");
+    let env_end = env_start + original[env_start..].find('"').expect("end of the envelope string");
+    let env = original[env_start..env_end].to_owned();
+    let field = |name: &str| {
+        env.split(';')
+            .find_map(|f| f.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    let flip_b64 = |v: &str| {
+        let mut raw = base64::engine::general_purpose::STANDARD.decode(v).unwrap();
+        let mid = raw.len() / 2;
+        raw[mid] ^= 1;
+        b64(&raw)
+    };
+    let (d, n, k) = (field("d"), field("n"), field("k"));
+    let cases = [
+        ("sealed key bit flipped", env.replace(&d, &flip_b64(&d))),
+        (
+            "nonce prefix bit flipped",
+            env.replace(&format!("n={n}"), &format!("n={}", flip_b64(&n))),
+        ),
+        ("unknown KEK id", env.replace(&format!("k={k}"), "k=kek-unknown")),
+        ("mode KMS", env.replace("m=S3", "m=KMS")),
+        ("multipart flag added", format!("{env};l=m")),
+        ("unknown field", format!("{env};z=1")),
+        ("sealed key shortened", env.replace(&d, &d[4..])),
+    ];
+    let path = format!("/{bucket}/k");
+    for (what, altered) in cases {
+        assert_ne!(altered, env, "{what}: the case changes the envelope");
+        std::fs::write(&meta, original.replace(&env, &altered)).unwrap();
+        for range in [None, Some("bytes=0-99")] {
+            let h: Vec<(&str, &str)> = range.iter().map(|r| ("range", *r)).collect();
+            let r = try_call_lossy(&s.gw, &c, Method::GET, &path, &h).await;
+            if let Ok(r) = &r {
+                assert!(
+                    !r.status.is_success() || r.body_error.is_some(),
+                    "envelope with {what}: GET (range {range:?}) answered {} with {} bytes",
+                    r.status,
+                    r.body.len()
+                );
+            }
+            assert_not_served(&r, &body, &format!("envelope with {what}"));
+        }
+    }
+    std::fs::write(&meta, &original).unwrap();
+    assert_body(&get_with(&s.gw, &c, &path, &[]).await, &body, "envelope restored");
+}
+
 /// The sealed key is bound to bucket and key: an object copied at the backend (data and metadata) to another
 /// name does not open there.
 #[tokio::test(flavor = "multi_thread")]
@@ -1072,6 +1131,78 @@ async fn legacy_object_written_in_the_adoption_second_keeps_its_size() {
         return;
     }
     panic!("could not get the legacy write and the adoption into one second in 5 attempts");
+}
+
+/// The seal binds the object's key: keys with spaces, `+`, `%`, `~`, `*` and non-ASCII characters must be the
+/// same key for PUT, GET, HEAD, CopyObject (source and destination) and multipart uploads.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_with_special_characters_round_trip() {
+    let (s, c, bucket) = stack_with_bucket("special-keys").await;
+    let keys = [
+        "a b.txt",
+        "plus+sign",
+        "percent%41",
+        "unicode-\u{fc}-\u{2603}",
+        "deep/dir/x y/z",
+        "tilde~and*star(1)",
+        "semi;colon=eq&amp",
+    ];
+    let path_of = |k: &str| format!("/{bucket}/{}", enc(k).replace("%2F", "/"));
+    let mut want = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let data = pseudo_random(70_000 + i, 100 + i as u64);
+        let path = path_of(key);
+        let r = call(&s.gw, &c, Method::PUT, &path, data.clone(), &[]).await;
+        assert_eq!(r.status, StatusCode::OK, "PUT {key:?}: {}", r.text());
+        assert_eq!(
+            file_len(&data_file(&s.backend, &bucket, key)),
+            ct_len(data.len() as u64),
+            "{key:?}: backend file"
+        );
+        assert_body(&get_with(&s.gw, &c, &path, &[]).await, &data, &format!("GET {key:?}"));
+        let r = get_with(&s.gw, &c, &path, &[("range", "bytes=65530-65540")]).await;
+        assert_eq!(r.body.as_ref(), &data[65530..=65540], "ranged GET {key:?}");
+        // Copy it (source in x-amz-copy-source, URL-encoded) to another tricky name.
+        let dst = format!("copy of {key}");
+        let src = path_of(key);
+        let r = call(
+            &s.gw,
+            &c,
+            Method::PUT,
+            &path_of(&dst),
+            Bytes::new(),
+            &[("x-amz-copy-source", &src)],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "copy {key:?} -> {dst:?}: {}", r.text());
+        assert_body(
+            &get_with(&s.gw, &c, &path_of(&dst), &[]).await,
+            &data,
+            &format!("GET {dst:?}"),
+        );
+        want.push((key.to_string(), data.len() as u64));
+        want.push((dst, data.len() as u64));
+    }
+    // A multipart upload to a tricky name.
+    let key = "multi part+\u{e9}.bin";
+    let p1 = pseudo_random(5 * MIB, 7);
+    let k = enc(key);
+    multipart_put(&s.gw, &c, &bucket, &k, &[&p1, b"end"], &[]).await;
+    assert_body(
+        &get_with(&s.gw, &c, &path_of(key), &[]).await,
+        &[&p1[..], b"end"].concat(),
+        "multipart with a tricky name",
+    );
+    want.push((key.to_owned(), p1.len() as u64 + 3));
+    want.sort();
+    let r = get_with(&s.gw, &c, &format!("/{bucket}?list-type=2"), &[]).await;
+    r.assert_ok();
+    let mut got: Vec<(String, u64)> = listed(&r.text())
+        .into_iter()
+        .map(|(k, s, _)| (k.replace("&amp;", "&"), s))
+        .collect();
+    got.sort();
+    assert_eq!(got, want, "listing: {}", r.text());
 }
 
 // ------------------------------------------------------------------------------------------------
