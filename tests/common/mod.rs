@@ -205,6 +205,12 @@ impl Proc {
         assert!(st.success(), "kill -{sig} {} failed", self.pid());
     }
 
+    /// SIGKILL the process now and reap it.
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Exit status if the process has exited.
     pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
@@ -238,20 +244,7 @@ impl Backend {
             .tempdir()
             .expect("tempdir");
         let root = dir.path().join("root");
-        let mut cmd = Command::new(BIN);
-        cmd.args(["fs-backend", "--listen", "127.0.0.1:0", "--root"])
-            .arg(&root)
-            .args(["--access-key", BACKEND_AK, "--secret-key", BACKEND_SK]);
-        for v in GATEWAY_ENV {
-            cmd.env_remove(v);
-        }
-        let proc = Proc::spawn("fs-backend", cmd, dir.path().join("fs-backend.log"));
-        let line = proc.expect_line(|l| l.starts_with("fs-backend ready on "), "its ready line");
-        let url = line
-            .strip_prefix("fs-backend ready on http://")
-            .and_then(|r| r.split_whitespace().next())
-            .unwrap_or_else(|| panic!("unexpected ready line: {line}"));
-        let addr: SocketAddr = url.parse().unwrap_or_else(|e| panic!("address in {line:?}: {e}"));
+        let (proc, addr) = Self::spawn(&root, "127.0.0.1:0", &dir.path().join("fs-backend.log"));
         Backend {
             proc,
             addr,
@@ -260,17 +253,73 @@ impl Backend {
         }
     }
 
+    fn spawn(root: &Path, listen: &str, log: &Path) -> (Proc, SocketAddr) {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["fs-backend", "--listen", listen, "--root"]).arg(root).args([
+            "--access-key",
+            BACKEND_AK,
+            "--secret-key",
+            BACKEND_SK,
+        ]);
+        for v in GATEWAY_ENV {
+            cmd.env_remove(v);
+        }
+        let proc = Proc::spawn("fs-backend", cmd, log.to_path_buf());
+        let line = proc.expect_line(|l| l.starts_with("fs-backend ready on "), "its ready line");
+        let url = line
+            .strip_prefix("fs-backend ready on http://")
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected ready line: {line}"));
+        let addr: SocketAddr = url.parse().unwrap_or_else(|e| panic!("address in {line:?}: {e}"));
+        (proc, addr)
+    }
+
+    /// SIGKILL the backend process (its files stay).
+    pub fn kill(&mut self) {
+        self.proc.kill_now();
+    }
+
+    /// Start the backend again on the same root and address (after [`Backend::kill`]); gateways configured
+    /// with its endpoint reach it again.
+    pub fn restart(&mut self) {
+        self.proc.kill_now();
+        let log = self.root.with_file_name("fs-backend-restarted.log");
+        // Same root, same address: the listener binds with SO_REUSEADDR, so the killed one's port is free.
+        let (proc, addr) = Self::spawn(&self.root, &self.addr.to_string(), &log);
+        assert_eq!(
+            addr, self.addr,
+            "the restarted backend must listen where the gateway expects it"
+        );
+        self.proc = proc;
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// A request signed with `creds` sent straight to the backend (plain HTTP).
     pub async fn send_signed(&self, creds: Creds, method: Method, path_and_query: &str, body: Bytes) -> Resp {
+        self.send_signed_with_headers(creds, method, path_and_query, body, &[])
+            .await
+    }
+
+    /// Like [`Backend::send_signed`], with extra (signed) headers.
+    pub async fn send_signed_with_headers(
+        &self,
+        creds: Creds,
+        method: Method,
+        path_and_query: &str,
+        body: Bytes,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let uri = format!("{}{path_and_query}", self.endpoint());
         let with_length = !body.is_empty() || method == Method::PUT || method == Method::POST;
         let mut req = Request::builder().method(method).uri(uri);
         if with_length {
             req = req.header("content-length", body.len());
+        }
+        for (n, v) in headers {
+            req = req.header(*n, *v);
         }
         let mut req = req.body(body.clone()).expect("request");
         sign_request(&mut req, creds, SystemTime::now(), SignableBody::Bytes(&body));
@@ -327,6 +376,12 @@ impl Gateway {
     /// The standard config: the backend, [`CLIENT`] on every bucket, [`LIMITED`] on [`LIMITED_BUCKET`] only,
     /// followed by `extra_toml` (tables such as `[s3]`, `[tls]` or more `[[credentials]]`).
     pub fn start(backend: &Backend, extra_toml: &str) -> Gateway {
+        Self::start_with_env(backend, extra_toml, &[])
+    }
+
+    /// Like [`Gateway::start`], with extra environment variables for the gateway process (e.g.
+    /// `S3_SSE_PROXY_LOG`, which is otherwise removed).
+    pub fn start_with_env(backend: &Backend, extra_toml: &str, env: &[(&str, &str)]) -> Gateway {
         let dir = tempfile::Builder::new()
             .prefix("s3sp-gateway-")
             .tempdir()
@@ -359,17 +414,24 @@ allowed_buckets = ["{LIMITED_BUCKET}"]
 "#,
             endpoint = backend.endpoint(),
         );
-        Self::start_with_config_text(dir, &config)
+        Self::start_with_config_text_env(dir, &config, env)
     }
 
     /// Start with a complete config text, written into `dir`.
     pub fn start_with_config_text(dir: tempfile::TempDir, config: &str) -> Gateway {
+        Self::start_with_config_text_env(dir, config, &[])
+    }
+
+    fn start_with_config_text_env(dir: tempfile::TempDir, config: &str, env: &[(&str, &str)]) -> Gateway {
         let config_path = dir.path().join("gateway.toml");
         std::fs::write(&config_path, config).expect("writing config");
         let mut cmd = Command::new(BIN);
         cmd.arg("--config").arg(&config_path).current_dir(dir.path());
         for v in GATEWAY_ENV {
             cmd.env_remove(v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         let proc = Proc::spawn("gateway", cmd, dir.path().join("gateway.log"));
         // The banner: "s3-sse-proxy X ready", "  endpoint: ...", ["  CA file: ..."], "  metrics: ..." (last).
@@ -469,6 +531,29 @@ allowed_buckets = ["{LIMITED_BUCKET}"]
     pub fn log(&self) -> String {
         self.proc.log()
     }
+
+    /// The text of `GET /metrics` on the gateway's plain-HTTP metrics listener.
+    pub async fn metrics_text(&self) -> String {
+        let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let uri = format!("http://{}/metrics", self.metrics_addr);
+        let req = Request::get(uri).body(Full::new(Bytes::new())).expect("request");
+        let resp = client.request(req).await.expect("GET /metrics");
+        let r = Resp::read(resp).await;
+        assert_eq!(r.status, StatusCode::OK, "GET /metrics: {}", r.text());
+        r.text()
+    }
+
+    /// The value of an unlabelled metric (`name value` line) in `/metrics`; 0 if it is not there.
+    pub async fn metric_value(&self, name: &str) -> f64 {
+        let text = self.metrics_text().await;
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find_map(|l| {
+                let (n, v) = l.split_once(' ')?;
+                (n == name).then(|| v.trim().parse().ok()).flatten()
+            })
+            .unwrap_or(0.0)
+    }
 }
 
 /// A backend and a gateway in front of it, with the standard config.
@@ -532,6 +617,21 @@ pub fn tls_config_with_roots(roots: rustls::RootCertStore, versions: TlsVersions
 }
 
 pub fn https_client(cfg: rustls::ClientConfig) -> HttpsClient {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(cfg)
+        .https_only()
+        .enable_http1()
+        .build();
+    Client::builder(TokioExecutor::new()).build(connector)
+}
+
+/// Like [`https_client`], for requests with any body type (e.g. a streamed one).
+pub fn https_client_with_body<B>(cfg: rustls::ClientConfig) -> Client<hyper_rustls::HttpsConnector<HttpConnector>, B>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(cfg)
         .https_only()
@@ -611,6 +711,63 @@ pub async fn send(client: &HttpsClient, req: Request<Bytes>) -> Resp {
         .await
         .unwrap_or_else(|e| panic!("{what}: {e:?}"));
     Resp::read(resp).await
+}
+
+/// A response whose body may have ended in an error (an aborted connection): what arrived, and the error.
+#[derive(Debug)]
+pub struct LossyResp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// Every body byte received before the end or the error.
+    pub body: Bytes,
+    /// Why the body did not complete, if it did not.
+    pub body_error: Option<String>,
+}
+
+impl LossyResp {
+    pub async fn read(resp: http::Response<hyper::body::Incoming>) -> LossyResp {
+        let (parts, mut body) = resp.into_parts();
+        let mut buf = Vec::new();
+        let mut body_error = None;
+        loop {
+            match body.frame().await {
+                None => break,
+                Some(Ok(f)) => {
+                    if let Ok(d) = f.into_data() {
+                        buf.extend_from_slice(&d);
+                    }
+                }
+                Some(Err(e)) => {
+                    body_error = Some(format!("{e:?}"));
+                    break;
+                }
+            }
+        }
+        LossyResp {
+            status: parts.status,
+            headers: parts.headers,
+            body: Bytes::from(buf),
+            body_error,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Send `req`; the response body is read as far as it goes (see [`LossyResp`]). A request that gets no
+/// response head at all is `Err`.
+pub async fn send_lossy(client: &HttpsClient, req: Request<Bytes>) -> Result<LossyResp, String> {
+    let (parts, body) = req.into_parts();
+    match client.request(Request::from_parts(parts, Full::new(body))).await {
+        Ok(resp) => Ok(LossyResp::read(resp).await),
+        Err(e) => Err(format!("{e:?}")),
+    }
 }
 
 // ------------------------------------------------------------------------------------------------
