@@ -1094,7 +1094,11 @@ fn backend_etag_list(v: &str) -> String {
         .map(|t| {
             let t = t.trim();
             let bare = t.trim_start_matches("W/").trim_matches('"');
-            if bare == "*" { t.to_owned() } else { format!("\"{}\"", bare.strip_suffix("-1").unwrap_or(bare)) }
+            if bare == "*" {
+                t.to_owned()
+            } else {
+                format!("\"{}\"", bare.strip_suffix("-1").unwrap_or(bare))
+            }
         })
         .collect::<Vec<_>>()
         .join(", ")
