@@ -944,7 +944,11 @@ impl Gateway {
                                 .replace("&quot;", "")
                                 .replace('"', "");
                             layout_result = match part_sizes {
-                                Some(part_sizes) if !part_sizes.is_empty() => Err(Layout { etag, part_sizes }),
+                                Some(part_sizes) if !part_sizes.is_empty() => Err(Layout {
+                                    etag,
+                                    part_sizes,
+                                    part_numbers: chosen.iter().map(|&n| n as u32).collect(),
+                                }),
                                 _ => Ok(()),
                             };
                         }
@@ -1348,6 +1352,7 @@ impl Gateway {
                     new_layout = Some(object::multipart::Layout {
                         etag: raw.clone(),
                         part_sizes: l.part_sizes.clone(),
+                        part_numbers: l.part_numbers.clone(),
                     });
                 }
                 let client = object::client_etag(&raw, true);

@@ -20,6 +20,9 @@ pub struct StreamSealer {
     index: u32,
     last_index: u64,
     done: bool,
+    /// Declared plaintext length, and how much has been pushed: more or less is an error, never a short seal.
+    declared: u64,
+    pushed: u64,
 }
 
 impl StreamSealer {
@@ -30,6 +33,8 @@ impl StreamSealer {
             index: 0,
             last_index: segments(plaintext_len) - 1,
             done: false,
+            declared: plaintext_len,
+            pushed: 0,
         }
     }
 
@@ -45,6 +50,10 @@ impl StreamSealer {
     /// Feed plaintext; sealed segments are appended to `out` as they complete. More plaintext than declared is
     /// an error (the caller's length check reports it first).
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<Bytes>) -> Result<(), CryptoError> {
+        self.pushed += data.len() as u64;
+        if self.pushed > self.declared {
+            return Err(CryptoError::Malformed("more plaintext than declared"));
+        }
         while !data.is_empty() {
             if self.done {
                 return Err(CryptoError::Malformed("more plaintext than declared"));
@@ -65,7 +74,7 @@ impl StreamSealer {
         if self.done {
             return Ok(());
         }
-        if u64::from(self.index) != self.last_index {
+        if u64::from(self.index) != self.last_index || self.pushed != self.declared {
             return Err(CryptoError::Malformed("less plaintext than declared"));
         }
         self.seal_buffered(out);
@@ -261,6 +270,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn sealer_refuses_more_or_less_than_declared() {
+        let mut out = Vec::new();
+        let mut s = StreamSealer::new(&dk(), P, 0, S as u64);
+        s.push(&data(S), &mut out).unwrap();
+        assert!(s.push(b"x", &mut out).is_err(), "a byte past a full last segment");
+        let mut s = StreamSealer::new(&dk(), P, 0, 10);
+        s.push(&data(9), &mut out).unwrap();
+        assert!(s.finish(&mut out).is_err(), "one byte short within the last segment");
     }
 
     #[test]

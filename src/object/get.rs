@@ -138,10 +138,10 @@ async fn object_parts(
         )));
     }
     Ok(layout
-        .part_sizes
+        .part_numbers
         .iter()
-        .enumerate()
-        .map(|(i, &c)| (i as u32 + 1, c))
+        .copied()
+        .zip(layout.part_sizes.iter().copied())
         .collect())
 }
 

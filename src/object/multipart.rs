@@ -79,19 +79,35 @@ pub struct Layout {
     /// The backend ETag of the object this layout belongs to (a stale layout must not be used).
     pub etag: String,
     pub part_sizes: Vec<u64>,
+    /// The part number of each part (S3 allows gaps: parts 1 and 3 make a two-part object).
+    pub part_numbers: Vec<u32>,
 }
 
 impl Layout {
-    /// `v=1;etag=<etag>;parts=<size>*<count>,...` (run-length encoded; regular uploads are one run).
+    /// `v=1;etag=<etag>;parts=<size>*<count>[@<first part number>],...`: runs of equal sizes and consecutive part
+    /// numbers; `@n` only where a run does not continue from the previous one (from 1 for the first).
     pub fn encode(&self) -> String {
-        let mut runs: Vec<(u64, usize)> = Vec::new();
-        for &s in &self.part_sizes {
+        // (size, count, first part number)
+        let mut runs: Vec<(u64, usize, u32)> = Vec::new();
+        for (&s, &num) in self.part_sizes.iter().zip(&self.part_numbers) {
             match runs.last_mut() {
-                Some((size, n)) if *size == s => *n += 1,
-                _ => runs.push((s, 1)),
+                Some((size, n, first)) if *size == s && *first + *n as u32 == num => *n += 1,
+                _ => runs.push((s, 1, num)),
             }
         }
-        let parts: Vec<String> = runs.iter().map(|(s, n)| format!("{s}*{n}")).collect();
+        let mut next = 1;
+        let parts: Vec<String> = runs
+            .iter()
+            .map(|&(s, n, first)| {
+                let text = if first == next {
+                    format!("{s}*{n}")
+                } else {
+                    format!("{s}*{n}@{first}")
+                };
+                next = first + n as u32;
+                text
+            })
+            .collect();
         format!("v=1;etag={};parts={}", self.etag.trim_matches('"'), parts.join(","))
     }
 
@@ -101,16 +117,27 @@ impl Layout {
             return None;
         }
         let etag = it.next()?.strip_prefix("etag=")?.to_owned();
-        let mut part_sizes = Vec::new();
+        let (mut part_sizes, mut part_numbers) = (Vec::new(), Vec::new());
+        let mut next: u32 = 1;
         for run in it.next()?.strip_prefix("parts=")?.split(',') {
-            let (size, n) = run.split_once('*')?;
+            let (size, rest) = run.split_once('*')?;
+            let (n, first) = match rest.split_once('@') {
+                Some((n, first)) => (n, first.parse().ok()?),
+                None => (rest, next),
+            };
             let (size, n): (u64, usize) = (size.parse().ok()?, n.parse().ok()?);
-            if n > 10_000 || part_sizes.len() + n > 10_000 {
+            if n == 0 || part_sizes.len() + n > 10_000 || first < next || first as usize + n - 1 > 10_000 {
                 return None;
             }
             part_sizes.extend(std::iter::repeat_n(size, n));
+            part_numbers.extend(first..first + n as u32);
+            next = first + n as u32;
         }
-        (it.next().is_none() && !part_sizes.is_empty()).then_some(Self { etag, part_sizes })
+        (it.next().is_none() && !part_sizes.is_empty()).then_some(Self {
+            etag,
+            part_sizes,
+            part_numbers,
+        })
     }
 
     /// Every part but the last holds whole segments: the object then has the layout of one stream, and its
@@ -172,26 +199,32 @@ mod tests {
         let l = Layout {
             etag: "abc-3".into(),
             part_sizes: vec![10, 10, 7],
+            part_numbers: vec![1, 2, 3],
         };
         assert_eq!(l.encode(), "v=1;etag=abc-3;parts=10*2,7*1");
         assert_eq!(Layout::decode(&l.encode()), Some(l));
+        let gaps = Layout {
+            etag: "e-3".into(),
+            part_sizes: vec![10, 10, 7],
+            part_numbers: vec![1, 3, 4],
+        };
+        assert_eq!(gaps.encode(), "v=1;etag=e-3;parts=10*1,10*1@3,7*1");
+        assert_eq!(Layout::decode(&gaps.encode()), Some(gaps));
+        assert_eq!(
+            Layout::decode("v=1;etag=a;parts=1*2,1*1@2"),
+            None,
+            "part numbers must increase"
+        );
         assert_eq!(Layout::decode("v=2;etag=a;parts=1*1"), None);
+        assert_eq!(Layout::decode("v=1;etag=a;parts=1*10001"), None);
         let c = crate::crypto::size::ciphertext_len;
         let five_mib = 5 * 1024 * 1024;
-        assert!(
-            Layout {
-                etag: "e".into(),
-                part_sizes: vec![c(five_mib), c(five_mib), c(7)]
-            }
-            .is_aligned()
-        );
-        assert!(
-            !Layout {
-                etag: "e".into(),
-                part_sizes: vec![c(five_mib + 1), c(1000)]
-            }
-            .is_aligned()
-        );
-        assert_eq!(Layout::decode("v=1;etag=a;parts=1*10001"), None);
+        let l = |sizes: Vec<u64>| Layout {
+            etag: "e".into(),
+            part_numbers: (1..=sizes.len() as u32).collect(),
+            part_sizes: sizes,
+        };
+        assert!(l(vec![c(five_mib), c(five_mib), c(7)]).is_aligned());
+        assert!(!l(vec![c(five_mib + 1), c(1000)]).is_aligned());
     }
 }
