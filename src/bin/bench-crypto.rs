@@ -3,7 +3,7 @@
 //! gateway might be tempted to compute per object (MD5, SHA-256). Figures and commands: BENCHMARKS.md, "Crypto".
 //!
 //! Usage: `bench-crypto [--gib N] [--frame-kib K] [--runs R]` (defaults: 1 GiB per run, 1024 KiB body frames,
-//! best and median of 5 interleaved runs). It does no I/O and must never be linked into the gateway.
+//! best and median of 10 interleaved runs). It does no I/O and must never be linked into the gateway.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -34,7 +34,7 @@ impl Settings {
         let mut s = Self {
             total: 1 << 30,
             frame: 1 << 20,
-            runs: 5,
+            runs: 10,
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {

@@ -1,6 +1,6 @@
 //! The envelope: a sealed data key and everything a read needs, stored with the object as backend user metadata
 //! (`x-amz-meta-s3sp`). The data key is sealed with AES-256-GCM under a key-encryption key (SSE-S3 master key or
-//! SSE-C customer key; SSE-KMS stores the KMS's own ciphertext blob). The seal's AAD binds format version, mode,
+//! SSE-C customer key; SSE-KMS, when it lands, will store the KMS ciphertext blob). The seal's AAD binds format version, mode,
 //! KEK id, bucket and key, so a sealed key moved to another object name does not open.
 //!
 //! Text form (US-ASCII, `;`-separated `name=value`, version first):
