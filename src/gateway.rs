@@ -892,13 +892,7 @@ impl Gateway {
                 if !resp.status().is_success() {
                     return Ok(self.pass_through(resp));
                 }
-                let etag = object::client_etag(header_str(resp.headers(), "etag").unwrap_or(""), true);
-                let xml = object::copy::copy_result_xml("CopyPartResult", &etag, &object::copy::now_iso());
-                let mut out = Response::new(full(xml));
-                out.headers_mut()
-                    .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-                object::add_sse_headers(out.headers_mut(), &obj.envelope, obj.customer.as_ref());
-                Ok(out)
+                Ok(copy_result("CopyPartResult", &resp, &obj))
             }
             Operation::CompleteMultipartUpload => {
                 // The parts the client completes, in order (a small XML document).
@@ -1108,6 +1102,21 @@ fn backend_etag_list(v: &str) -> String {
         .join(", ")
 }
 
+/// The XML answer to a copy that the gateway performed as a PUT (re-encryption): S3's result document with the
+/// client ETag, and the destination's SSE headers.
+fn copy_result(element: &str, put: &Response<Incoming>, obj: &object::put::NewObject) -> Response<Body> {
+    let etag = object::client_etag(header_str(put.headers(), "etag").unwrap_or(""), true);
+    let mut out = Response::new(full(object::copy::copy_result_xml(
+        element,
+        &etag,
+        &object::copy::now_iso(),
+    )));
+    out.headers_mut()
+        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    object::add_sse_headers(out.headers_mut(), &obj.envelope, obj.customer.as_ref());
+    out
+}
+
 /// Headers of a copy request that have no place on the PUT that re-encrypts it.
 fn strip_copy_headers(h: &mut HeaderMap) {
     let names: Vec<_> = h
@@ -1294,13 +1303,7 @@ impl Gateway {
             if !resp.status().is_success() {
                 return Ok(self.pass_through(resp));
             }
-            let etag = object::client_etag(header_str(resp.headers(), "etag").unwrap_or(""), true);
-            let xml = object::copy::copy_result_xml("CopyObjectResult", &etag, &object::copy::now_iso());
-            let mut out = Response::new(full(xml));
-            out.headers_mut()
-                .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
-            object::add_sse_headers(out.headers_mut(), &obj.envelope, obj.customer.as_ref());
-            return Ok(out);
+            return Ok(copy_result("CopyObjectResult", &resp, &obj));
         };
 
         // An encrypted source: same data key, new seal (bound to the destination's name and mode).

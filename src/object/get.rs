@@ -422,14 +422,8 @@ pub async fn get_object(
     let take: u64 = plan.parts.iter().map(|r| r.take).sum();
 
     let (mut rparts, rbody) = resp.into_parts();
-    let etag = visible_etag(&rparts.headers, true);
+    restate_object_headers(&mut rparts.headers, take);
     let h = &mut rparts.headers;
-    strip_backend_only(h);
-    h.insert(
-        http::header::ETAG,
-        HeaderValue::from_str(&etag).expect("ETag from a header"),
-    );
-    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(take));
     match plan.range {
         Some((start, end)) => {
             rparts.status = StatusCode::PARTIAL_CONTENT;
@@ -476,16 +470,21 @@ async fn head_response(
     drop(open_data_key(keys, &env, customer, bucket, key)?);
     let c = content_length(&rparts.headers).unwrap_or(0);
     let p = plan(&object_parts(gw, &env, &rparts.headers, key, c).await?, None)?.plain_total;
-    let etag = visible_etag(&rparts.headers, true);
-    let h = &mut rparts.headers;
+    restate_object_headers(&mut rparts.headers, p);
+    add_sse_headers(&mut rparts.headers, &env, customer);
+    Ok(Response::from_parts(rparts, empty()))
+}
+
+/// An encrypted object's backend headers in the client's terms: client ETag, plaintext length, nothing only the
+/// backend should see.
+fn restate_object_headers(h: &mut HeaderMap, plain_len: u64) {
+    let etag = visible_etag(h, true);
     strip_backend_only(h);
     h.insert(
         http::header::ETAG,
         HeaderValue::from_str(&etag).expect("ETag from a header"),
     );
-    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(p));
-    add_sse_headers(h, &env, customer);
-    Ok(Response::from_parts(rparts, empty()))
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(plain_len));
 }
 
 fn condition_response(status: StatusCode, h: &HeaderMap, encrypted: bool) -> Response<Body> {

@@ -88,19 +88,16 @@ pub fn encrypt_request(
     body: Body,
     on_error: OnError,
 ) -> Body {
-    strip_backend_only(headers);
-    headers.remove("content-md5");
+    let body = encrypt_part(obj, 0, headers, plaintext_len, body, on_error);
+    // After encrypt_part, which strips every backend-only header a client may have sent.
     headers.insert(
         ENVELOPE_HEADER,
         HeaderValue::from_str(&obj.envelope.encode()).expect("envelope is ASCII"),
     );
-    let c = ciphertext_len(plaintext_len);
-    headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(c));
-    let sealer = StreamSealer::new(&obj.data_key, obj.envelope.nonce_prefix, 0, plaintext_len);
-    crate::body::boxed(TransformBody::new(body, sealer, Some(c), on_error))
+    body
 }
 
-/// As [`encrypt_request`], for part `part` of a multipart upload.
+/// Encrypt a request body as stream `part` (0 for a single PUT, 1..=10000 for multipart parts).
 pub fn encrypt_part(
     obj: &NewObject,
     part: u32,
