@@ -202,6 +202,24 @@ impl Gateway {
             .uri_for(&target, parts.uri.query())
             .map_err(S3Error::internal)?;
         let mut headers = backend::forwarded_headers(&parts.headers, declared);
+        if op == Operation::ListBuckets && !authed.credential.may_access_all_buckets() {
+            // A credential limited to some buckets does not learn the names of the others.
+            let resp = self
+                .send(op, parts.method.clone(), uri, headers, backend_body, body_sent, &slot)
+                .await?;
+            if !resp.status().is_success() {
+                return Ok(self.pass_through(resp));
+            }
+            let credential = authed.credential.clone();
+            return self
+                .restate(resp, |xml| {
+                    Ok(
+                        filter_buckets(&String::from_utf8_lossy(&xml), |b| credential.may_access_bucket(b))
+                            .into_bytes(),
+                    )
+                })
+                .await;
+        }
         if let (Some(_), Some(bucket), None) = (&self.keys, &target.bucket, &target.key) {
             match op {
                 Operation::ListObjects | Operation::ListObjectsV2 | Operation::ListObjectVersions => {
@@ -1384,6 +1402,25 @@ async fn read_small(resp: Response<Incoming>) -> Result<Bytes, S3Error> {
         .map_err(|()| S3Error::internal("reading a small backend response failed or exceeded its limit"))
 }
 
+/// A ListAllMyBucketsResult without the `<Bucket>` entries whose name `keep` rejects.
+fn filter_buckets(xml: &str, keep: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(i) = rest.find("<Bucket>") {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find("</Bucket>") else { break };
+        let entry = &rest[i..i + j + "</Bucket>".len()];
+        let name =
+            xml_text(entry, "Name").map(|n| quick_xml::escape::unescape(&n).map(|c| c.into_owned()).unwrap_or(n));
+        if name.as_deref().is_some_and(&keep) {
+            out.push_str(entry);
+        }
+        rest = &rest[i + j + "</Bucket>".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The text of the first `<name>` element (simple S3 documents only).
 fn xml_text(xml: &str, name: &str) -> Option<String> {
     xml_all(xml, name).into_iter().next()
@@ -1497,6 +1534,19 @@ mod tests {
 
     /// The classifier refuses SSE-C keys on any request that did not arrive over TLS (S3: 400 InvalidRequest),
     /// even though the only S3 listener is HTTPS.
+    #[test]
+    fn bucket_lists_keep_only_allowed_names() {
+        let xml = "<ListAllMyBucketsResult><Owner><ID>o</ID></Owner><Buckets><Bucket><Name>only-this</Name>\
+                   <CreationDate>d</CreationDate></Bucket><Bucket><Name>victim</Name><CreationDate>d</CreationDate>\
+                   </Bucket></Buckets></ListAllMyBucketsResult>";
+        let out = filter_buckets(xml, |b| b == "only-this");
+        assert!(
+            out.contains("<Name>only-this</Name>") && !out.contains("victim"),
+            "{out}"
+        );
+        assert!(out.contains("<Owner><ID>o</ID></Owner>") && out.ends_with("</Buckets></ListAllMyBucketsResult>"));
+    }
+
     #[test]
     fn sse_c_over_plain_http_is_refused_where_requests_are_classified() {
         let mut h = HeaderMap::new();

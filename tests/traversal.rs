@@ -1,7 +1,7 @@
 //! Paths whose meaning could differ between the gateway (which checks the bucket policy on the bucket it
 //! parsed) and the backend (which decides what is actually read or written).
 //!
-//! Both tests here FAIL against the current gateway: they document bugs (see their comments).
+//! These tests document bugs found and fixed (see their comments); they keep the fixes in place.
 
 mod common;
 
@@ -101,4 +101,46 @@ async fn empty_bucket_segment_is_not_rewritten_to_list_buckets() {
         "GET //{bucket}/k was answered with a ListBuckets result: {}",
         r.text()
     );
+}
+
+/// A credential limited to some buckets does not learn the names of the others from ListBuckets.
+#[tokio::test(flavor = "multi_thread")]
+async fn restricted_credential_lists_only_its_buckets() {
+    let s = Stack::start();
+    let client = s.gw.client();
+    let other = unique_bucket("someone-elses");
+    create_bucket(&s.gw, &client, &other).await;
+    send(
+        &client,
+        signed(&s.gw, LIMITED, Method::PUT, &format!("/{LIMITED_BUCKET}"), ""),
+    )
+    .await
+    .assert_ok();
+
+    let full = send(&client, signed(&s.gw, CLIENT, Method::GET, "/", "")).await;
+    full.assert_ok();
+    assert!(
+        full.text().contains(&format!("<Name>{other}</Name>")),
+        "{}",
+        full.text()
+    );
+    assert!(
+        full.text().contains(&format!("<Name>{LIMITED_BUCKET}</Name>")),
+        "{}",
+        full.text()
+    );
+
+    let limited = send(&client, signed(&s.gw, LIMITED, Method::GET, "/", "")).await;
+    limited.assert_ok();
+    assert!(
+        limited.text().contains(&format!("<Name>{LIMITED_BUCKET}</Name>")),
+        "{}",
+        limited.text()
+    );
+    assert!(
+        !limited.text().contains(&other),
+        "the restricted credential sees {other}: {}",
+        limited.text()
+    );
+    assert!(limited.text().contains("<ListAllMyBucketsResult"), "{}", limited.text());
 }

@@ -20,6 +20,11 @@ impl Credential {
     pub(crate) fn secret(&self) -> &SecretString {
         &self.0.secret_access_key
     }
+    /// Whether the credential may touch every bucket (`allowed_buckets` contains `*`).
+    pub fn may_access_all_buckets(&self) -> bool {
+        self.0.allowed_buckets.iter().any(|p| p == "*")
+    }
+
     /// `*` allows every bucket; `prefix*` allows buckets starting with `prefix`; otherwise an exact name.
     pub fn may_access_bucket(&self, bucket: &str) -> bool {
         self.0.allowed_buckets.iter().any(|p| match p.strip_suffix('*') {
