@@ -1192,15 +1192,7 @@ impl Gateway {
             .expect("static")
             .into_parts();
         parts.headers = h;
-        let t = Target {
-            bucket: Some(src.bucket.clone()),
-            key: Some(src.key.clone()),
-        };
-        let q = src
-            .version_id
-            .as_deref()
-            .map(|v| format!("versionId={}", auth::canonical::uri_encode(v)));
-        let uri = self.backend.uri_for(&t, q.as_deref()).map_err(S3Error::internal)?;
+        let uri = self.source_uri(src)?;
         let fetch = Fetcher {
             gw: self,
             op,
@@ -1220,6 +1212,19 @@ impl Gateway {
         Ok(resp)
     }
 
+    /// The backend URI of a copy source (with its version, if any).
+    fn source_uri(&self, src: &object::copy::CopySource) -> Result<Uri, S3Error> {
+        let t = Target {
+            bucket: Some(src.bucket.clone()),
+            key: Some(src.key.clone()),
+        };
+        let q = src
+            .version_id
+            .as_deref()
+            .map(|v| format!("versionId={}", auth::canonical::uri_encode(v)));
+        self.backend.uri_for(&t, q.as_deref()).map_err(S3Error::internal)
+    }
+
     /// CopyObject: re-seal the source's data key for the destination (metadata-only copy at the backend), or,
     /// for a plaintext source, encrypt it on the way.
     async fn copy_object(
@@ -1237,18 +1242,7 @@ impl Gateway {
         let src_customer = crate::s3::sse::parse_copy_source(&parts.headers)?;
         let replace =
             header_str(&parts.headers, "x-amz-metadata-directive").is_some_and(|d| d.eq_ignore_ascii_case("REPLACE"));
-        let src_target = Target {
-            bucket: Some(src.bucket.clone()),
-            key: Some(src.key.clone()),
-        };
-        let q = src
-            .version_id
-            .as_deref()
-            .map(|v| format!("versionId={}", auth::canonical::uri_encode(v)));
-        let head_uri = self
-            .backend
-            .uri_for(&src_target, q.as_deref())
-            .map_err(S3Error::internal)?;
+        let head_uri = self.source_uri(&src)?;
         let head = self.send_bodiless(op, Method::HEAD, head_uri, HeaderMap::new()).await?;
         match head.status() {
             s if s.is_success() => {}

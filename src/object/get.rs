@@ -151,20 +151,12 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// `bytes a-b/total` → (a, total).
-fn content_range(h: &HeaderMap) -> Option<(u64, u64)> {
+/// `Content-Range: bytes a-b/total` → (a, b, total).
+fn content_range(h: &HeaderMap) -> Option<(u64, u64, u64)> {
     let v = header(h, "content-range")?.strip_prefix("bytes ")?;
     let (r, total) = v.split_once('/')?;
-    let (a, _) = r.split_once('-')?;
-    Some((a.parse().ok()?, total.parse().ok()?))
-}
-
-/// `bytes a-b/total` → (a, b).
-fn content_range_bounds(h: &HeaderMap) -> Option<(u64, u64)> {
-    let v = header(h, "content-range")?.strip_prefix("bytes ")?;
-    let (r, _) = v.split_once('/')?;
     let (a, b) = r.split_once('-')?;
-    Some((a.parse().ok()?, b.parse().ok()?))
+    Some((a.parse().ok()?, b.parse().ok()?, total.parse().ok()?))
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
@@ -379,12 +371,12 @@ pub async fn get_object(
     };
 
     let cipher_total = match resp.status() {
-        StatusCode::PARTIAL_CONTENT => content_range(resp.headers()).map(|(_, t)| t),
+        StatusCode::PARTIAL_CONTENT => content_range(resp.headers()).map(|(_, _, t)| t),
         _ => content_length(resp.headers()),
     }
     .ok_or_else(|| S3Error::internal("backend response without a usable length"))?;
-    let (got_start, got_end) = match content_range_bounds(resp.headers()) {
-        Some((a, b)) => (a, b),
+    let (got_start, got_end) = match content_range(resp.headers()) {
+        Some((a, b, _)) => (a, b),
         None => (0, cipher_total.saturating_sub(1)),
     };
     let data_key = open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
