@@ -31,6 +31,8 @@ pub struct Config {
     pub s3: S3Config,
     #[serde(default)]
     pub sse: SseConfig,
+    #[serde(default)]
+    pub kms: KmsConfig,
     /// Client credentials the gateway verifies SigV4 against.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
@@ -129,6 +131,78 @@ impl Default for SseConfig {
     }
 }
 
+/// SSE-KMS: which key management service makes and opens data keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KmsConfig {
+    /// `local` (master keys in `key_file`; the default) or `aws` (the AWS KMS API at `endpoint`).
+    #[serde(default)]
+    pub kind: KmsKind,
+    /// The key used when a request asks for `aws:kms` without a key id (AWS uses `aws/s3`).
+    #[serde(default = "default_kms_key")]
+    pub default_key_id: String,
+    /// `local`: the key file. Default `<data_dir>/kms-keys.toml`, created (0600) with one key aliased
+    /// `alias/aws/s3` on first start.
+    pub key_file: Option<PathBuf>,
+    /// `aws`: e.g. `https://kms.eu-west-1.amazonaws.com`. `http://` is accepted for loopback addresses only.
+    pub endpoint: Option<String>,
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// `aws`: credentials; `S3_SSE_PROXY_KMS_ACCESS_KEY_ID` / `..._SECRET_ACCESS_KEY` override.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    /// `aws`: extra PEM CA bundle to trust.
+    pub ca_file: Option<PathBuf>,
+    /// `aws`: time allowed for one KMS call.
+    #[serde(default = "default_kms_timeout")]
+    pub timeout_secs: u64,
+    /// How long a decrypted data key or bucket key is reused without asking the KMS (0 = never).
+    #[serde(default = "default_kms_cache_ttl")]
+    pub cache_ttl_secs: u64,
+    /// Most keys kept in that cache.
+    #[serde(default = "default_kms_cache_entries")]
+    pub cache_max_entries: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KmsKind {
+    #[default]
+    Local,
+    Aws,
+}
+
+impl Default for KmsConfig {
+    fn default() -> Self {
+        Self {
+            kind: KmsKind::Local,
+            default_key_id: default_kms_key(),
+            key_file: None,
+            endpoint: None,
+            region: default_region(),
+            access_key_id: None,
+            secret_access_key: None,
+            ca_file: None,
+            timeout_secs: default_kms_timeout(),
+            cache_ttl_secs: default_kms_cache_ttl(),
+            cache_max_entries: default_kms_cache_entries(),
+        }
+    }
+}
+
+fn default_kms_key() -> String {
+    "alias/aws/s3".to_owned()
+}
+fn default_kms_timeout() -> u64 {
+    5
+}
+fn default_kms_cache_ttl() -> u64 {
+    300
+}
+fn default_kms_cache_entries() -> usize {
+    10_000
+}
+
 fn yes() -> bool {
     true
 }
@@ -208,6 +282,7 @@ impl Config {
             },
             s3: S3Config::default(),
             sse: SseConfig::default(),
+            kms: KmsConfig::default(),
             credentials: Vec::new(),
         }
     }
@@ -237,6 +312,19 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "backend.endpoint must start with http:// or https://: {e}"
             )));
+        }
+        if self.kms.kind == KmsKind::Aws {
+            let Some(e) = &self.kms.endpoint else {
+                return Err(ConfigError::Invalid(
+                    "kms.endpoint is required when kms.kind = \"aws\"".into(),
+                ));
+            };
+            let loopback = ["http://127.", "http://localhost:", "http://[::1]:"];
+            if !(e.starts_with("https://") || loopback.iter().any(|p| e.starts_with(p))) {
+                return Err(ConfigError::Invalid(format!(
+                    "kms.endpoint must be https:// (http:// only on loopback): {e}"
+                )));
+            }
         }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Invalid("tls.cert and tls.key go together".into()));

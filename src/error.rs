@@ -29,6 +29,8 @@ pub enum S3ErrorCode {
     InvalidPartNumber,
     InvalidRange,
     InvalidRequest,
+    KmsDisabled,
+    KmsNotFound,
     MalformedTrailerError,
     MalformedXML,
     MissingContentLength,
@@ -62,6 +64,8 @@ impl S3ErrorCode {
             Self::InvalidPartNumber => "InvalidPartNumber",
             Self::InvalidRange => "InvalidRange",
             Self::InvalidRequest => "InvalidRequest",
+            Self::KmsDisabled => "KMS.DisabledException",
+            Self::KmsNotFound => "KMS.NotFoundException",
             Self::MalformedTrailerError => "MalformedTrailerError",
             Self::MalformedXML => "MalformedXML",
             Self::MissingContentLength => "MissingContentLength",
@@ -94,6 +98,8 @@ impl S3ErrorCode {
             | Self::InvalidDigest
             | Self::InvalidEncryptionAlgorithmError
             | Self::InvalidRequest
+            | Self::KmsDisabled
+            | Self::KmsNotFound
             | Self::MalformedTrailerError
             | Self::MalformedXML
             | Self::MissingSecurityHeader

@@ -26,6 +26,7 @@ pub mod embedded;
 pub mod error;
 pub mod gateway;
 pub mod keyring;
+pub mod kms;
 pub mod metrics;
 pub mod object;
 pub mod quickstart;

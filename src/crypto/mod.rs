@@ -9,6 +9,7 @@
 
 pub mod envelope;
 pub mod keys;
+pub mod kms_blob;
 pub mod segment;
 pub mod size;
 pub mod stream;

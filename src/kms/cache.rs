@@ -1,0 +1,146 @@
+//! The data-key cache: decrypted KMS data keys (and bucket keys) by a digest of (blob, context), each kept for a
+//! TTL, at most `capacity` entries. Keys zeroize when evicted or dropped (`DataKey` does on drop). A cache hit
+//! is a key use without a KMS call: it is still audited. Never authoritative: a miss asks the KMS.
+//!
+//! Trade-off, documented for operators: a key disabled in the KMS keeps opening objects whose data key is
+//! cached, for at most the TTL.
+
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use sha2::{Digest, Sha256};
+
+use super::EncryptionContext;
+use crate::crypto::keys::DataKey;
+
+struct Entry {
+    key: DataKey,
+    key_arn: String,
+    blob: Vec<u8>,
+    expires: Instant,
+}
+
+pub struct KeyCache {
+    map: DashMap<[u8; 32], Entry>,
+    ttl: Duration,
+    capacity: usize,
+}
+
+/// What a lookup finds.
+pub struct Cached {
+    pub key: DataKey,
+    pub key_arn: String,
+    pub blob: Vec<u8>,
+}
+
+/// The cache key: SHA-256 over length-prefixed fields (a name and the context), so distinct inputs never collide.
+pub fn digest(name: &[&[u8]], ctx: &EncryptionContext) -> [u8; 32] {
+    let mut h = Sha256::new();
+    let mut field = |x: &[u8]| {
+        h.update((x.len() as u64).to_be_bytes());
+        h.update(x);
+    };
+    for n in name {
+        field(n);
+    }
+    for (k, v) in ctx {
+        field(k.as_bytes());
+        field(v.as_bytes());
+    }
+    h.finalize().into()
+}
+
+impl KeyCache {
+    pub fn new(ttl: Duration, capacity: usize) -> Self {
+        Self {
+            map: DashMap::new(),
+            ttl,
+            capacity,
+        }
+    }
+
+    pub fn get(&self, id: &[u8; 32]) -> Option<Cached> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let now = Instant::now();
+        let hit = self.map.get(id).and_then(|e| {
+            (e.expires > now).then(|| Cached {
+                key: e.key.clone(),
+                key_arn: e.key_arn.clone(),
+                blob: e.blob.clone(),
+            })
+        });
+        if hit.is_none() {
+            self.map.remove_if(id, |_, e| e.expires <= now);
+        }
+        hit
+    }
+
+    pub fn insert(&self, id: [u8; 32], key: &DataKey, key_arn: &str, blob: &[u8]) {
+        if self.ttl.is_zero() || self.capacity == 0 {
+            return;
+        }
+        if self.map.len() >= self.capacity {
+            let now = Instant::now();
+            self.map.retain(|_, e| e.expires > now);
+            // Still full: drop the entries closest to expiry until there is room.
+            while self.map.len() >= self.capacity {
+                let oldest = self.map.iter().min_by_key(|e| e.expires).map(|e| *e.key());
+                match oldest {
+                    Some(k) => {
+                        self.map.remove(&k);
+                    }
+                    None => break,
+                }
+            }
+        }
+        self.map.insert(
+            id,
+            Entry {
+                key: key.clone(),
+                key_arn: key_arn.to_owned(),
+                blob: blob.to_vec(),
+                expires: Instant::now() + self.ttl,
+            },
+        );
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_the_size_is_bounded() {
+        let c = KeyCache::new(Duration::from_millis(50), 3);
+        let ctx = EncryptionContext::new();
+        for i in 0..10u8 {
+            c.insert(digest(&[&[i]], &ctx), &DataKey::from_bytes([i; 32]), "arn", &[i]);
+            assert!(c.len() <= 3);
+        }
+        let hit = c.get(&digest(&[&[9]], &ctx)).expect("newest entry kept");
+        assert_eq!(hit.key, DataKey::from_bytes([9; 32]));
+        assert!(c.get(&digest(&[&[0]], &ctx)).is_none(), "oldest evicted");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(c.get(&digest(&[&[9]], &ctx)).is_none(), "expired");
+        let off = KeyCache::new(Duration::ZERO, 3);
+        off.insert([0; 32], &DataKey::from_bytes([1; 32]), "arn", &[]);
+        assert!(off.get(&[0; 32]).is_none());
+    }
+
+    #[test]
+    fn digests_separate_fields_and_contexts() {
+        let a: EncryptionContext = [("k".to_owned(), "v".to_owned())].into();
+        assert_ne!(digest(&[b"ab", b"c"], &a), digest(&[b"a", b"bc"], &a));
+        assert_ne!(digest(&[b"x"], &a), digest(&[b"x"], &EncryptionContext::new()));
+    }
+}
