@@ -65,7 +65,7 @@ impl Gateway {
             operation: Operation::Other,
             principal: None,
         };
-        let result = self.process(req, conn, &mut outcome).await;
+        let result = crate::audit::scope(request_id.clone(), self.process(req, conn, &mut outcome)).await;
         let mut resp = match result {
             Ok(r) => r,
             Err(e) => {
@@ -130,6 +130,7 @@ impl Gateway {
         // Authenticate.
         let authed = auth::authenticate(&parts, &self.credentials, self.limits, SystemTime::now())?;
         outcome.principal = Some(authed.credential.display_name().to_owned());
+        crate::audit::set_principal(authed.credential.display_name());
 
         // Policy.
         if let Some(bucket) = &target.bucket
@@ -248,7 +249,7 @@ impl Gateway {
         match op {
             Operation::PutObject => {
                 self.adoption_time(op, bucket, true).await?;
-                let obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key)?;
+                let obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key).await?;
                 let len = declared.ok_or_else(|| {
                     S3Error::new(
                         S3ErrorCode::MissingContentLength,
@@ -493,8 +494,8 @@ impl Gateway {
                 headers.append(n.clone(), v.clone());
             }
         }
-        let dk = object::open_data_key(keys, env, None, bucket, key)?;
-        let mut obj = object::put::reseal(keys, crate::s3::sse::SseRequest::S3, dk, env, bucket, key)?;
+        let dk = object::open_data_key(keys, env, None, bucket, key).await?;
+        let mut obj = object::put::reseal(keys, crate::s3::sse::SseRequest::S3, dk, env, bucket, key).await?;
         obj.envelope.nonce_prefix = crate::crypto::segment::NoncePrefix::generate();
         obj.envelope.multipart = false;
         let body = object::put::encrypt_request(&obj, &mut headers, len, source.into_body(), self.on_crypto_error());
@@ -787,7 +788,7 @@ impl Gateway {
         };
         if op == Operation::CreateMultipartUpload {
             self.adoption_time(op, bucket, true).await?;
-            let mut obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key)?;
+            let mut obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key).await?;
             obj.envelope.multipart = true;
             headers.insert(
                 object::ENVELOPE_HEADER,
@@ -849,7 +850,7 @@ impl Gateway {
             Operation::UploadPart => {
                 let part = part_number(&query)?;
                 require_part_key(&env, customer.as_ref())?;
-                let dk = object::open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
+                let dk = object::open_data_key(keys, &env, customer.as_ref(), bucket, key).await?;
                 let len = declared.ok_or_else(|| {
                     S3Error::new(
                         S3ErrorCode::MissingContentLength,
@@ -882,7 +883,7 @@ impl Gateway {
             Operation::UploadPartCopy => {
                 let part = part_number(&query)?;
                 require_part_key(&env, customer.as_ref())?;
-                let dk = object::open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
+                let dk = object::open_data_key(keys, &env, customer.as_ref(), bucket, key).await?;
                 let src =
                     object::copy::parse_copy_source(header_str(&parts.headers, "x-amz-copy-source").unwrap_or(""))?;
                 let range = header_str(&parts.headers, "x-amz-copy-source-range");
@@ -1304,7 +1305,7 @@ impl Gateway {
             }
             let len = content_length_of(source.headers())?;
             strip_copy_headers(&mut headers);
-            let obj = object::put::new_object(keys, sse, bucket, key)?;
+            let obj = object::put::new_object(keys, sse, bucket, key).await?;
             let body =
                 object::put::encrypt_request(&obj, &mut headers, len, source.into_body(), self.on_crypto_error());
             let uri = self.backend.uri_for(&dest, None).map_err(S3Error::internal)?;
@@ -1319,8 +1320,8 @@ impl Gateway {
         };
 
         // An encrypted source: same data key, new seal (bound to the destination's name and mode).
-        let dk = object::open_data_key(keys, &src_env, src_customer.as_ref(), &src.bucket, &src.key)?;
-        let obj = object::put::reseal(keys, sse, dk, &src_env, bucket, key)?;
+        let dk = object::open_data_key(keys, &src_env, src_customer.as_ref(), &src.bucket, &src.key).await?;
+        let obj = object::put::reseal(keys, sse, dk, &src_env, bucket, key).await?;
         let layout = if src_env.multipart {
             let text = self
                 .get_small(op, &src.bucket, &object::multipart::layout_key(&src.key))

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accept;
+pub mod audit;
 pub mod auth;
 pub mod backend;
 pub mod body;
@@ -46,6 +47,8 @@ use crate::secret::SecretString;
 
 pub const ENV_BACKEND_ACCESS_KEY_ID: &str = "S3_SSE_PROXY_BACKEND_ACCESS_KEY_ID";
 pub const ENV_BACKEND_SECRET_ACCESS_KEY: &str = "S3_SSE_PROXY_BACKEND_SECRET_ACCESS_KEY";
+pub const ENV_KMS_ACCESS_KEY_ID: &str = "S3_SSE_PROXY_KMS_ACCESS_KEY_ID";
+pub const ENV_KMS_SECRET_ACCESS_KEY: &str = "S3_SSE_PROXY_KMS_SECRET_ACCESS_KEY";
 
 /// Start everything described by `config` and serve until SIGINT/SIGTERM.
 pub async fn run(mut config: Config) -> Result<(), String> {
@@ -81,21 +84,14 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     }
     let credentials = CredentialStore::new(creds);
 
+    let backend = start_backend(&config).await?;
+    let metrics = metrics::Metrics::new();
     let keys = if config.sse.enabled {
-        let path = config
-            .sse
-            .keyring
-            .clone()
-            .unwrap_or_else(|| data_dir.join("keyring.toml"));
-        Some(object::Keys {
-            keyring: keyring::Keyring::load_or_create(&path)?,
-        })
+        Some(sse_keys(&config, &data_dir, metrics.clone())?)
     } else {
         tracing::warn!("SSE is disabled: objects pass through unencrypted");
         None
     };
-    let backend = start_backend(&config).await?;
-    let metrics = metrics::Metrics::new();
     let gateway = Arc::new(gateway::Gateway {
         backend,
         credentials,
@@ -127,6 +123,57 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// The keys SSE needs: the SSE-S3 keyring and the KMS, as configured (both created for the quick start).
+fn sse_keys(
+    config: &Config,
+    data_dir: &std::path::Path,
+    metrics: Arc<metrics::Metrics>,
+) -> Result<object::Keys, String> {
+    let path = config
+        .sse
+        .keyring
+        .clone()
+        .unwrap_or_else(|| data_dir.join("keyring.toml"));
+    let keyring = keyring::Keyring::load_or_create(&path)?;
+    let k = &config.kms;
+    let client = match k.kind {
+        config::KmsKind::Local => {
+            let path = k.key_file.clone().unwrap_or_else(|| data_dir.join("kms-keys.toml"));
+            kms::KmsClient::Local(kms::local::LocalKms::open(&path, k.key_file.is_none())?)
+        }
+        config::KmsKind::Aws => {
+            let access_key_id = std::env::var(ENV_KMS_ACCESS_KEY_ID)
+                .ok()
+                .or_else(|| k.access_key_id.clone())
+                .ok_or("kms.access_key_id (or S3_SSE_PROXY_KMS_ACCESS_KEY_ID) is required for kms.kind = \"aws\"")?;
+            let secret_access_key = std::env::var(ENV_KMS_SECRET_ACCESS_KEY)
+                .ok()
+                .map(SecretString::new)
+                .or_else(|| k.secret_access_key.clone())
+                .ok_or(
+                    "kms.secret_access_key (or S3_SSE_PROXY_KMS_SECRET_ACCESS_KEY) is required for kms.kind = \"aws\"",
+                )?;
+            let ca_pem = match &k.ca_file {
+                Some(p) => Some(std::fs::read(p).map_err(|e| format!("kms.ca_file {}: {e}", p.display()))?),
+                None => None,
+            };
+            kms::KmsClient::Aws(kms::aws::AwsKms::new(kms::aws::AwsKmsSettings {
+                endpoint: k.endpoint.clone().unwrap_or_default(),
+                region: k.region.clone(),
+                access_key_id,
+                secret_access_key,
+                ca_pem,
+                timeout: std::time::Duration::from_secs(k.timeout_secs),
+            })?)
+        }
+    };
+    let cache = kms::cache::KeyCache::new(std::time::Duration::from_secs(k.cache_ttl_secs), k.cache_max_entries);
+    Ok(object::Keys {
+        keyring,
+        kms: object::kms::SseKms::new(client, k.default_key_id.clone(), cache, metrics),
+    })
+}
+
 /// `s3-sse-proxy rekey`: optionally add a fresh active SSE-S3 key, then re-wrap the data keys of `bucket`'s
 /// objects under it (metadata only). Prints progress; safe to interrupt and run again.
 pub async fn rekey(config: Config, bucket: &str, prefix: &str, new_key: bool) -> Result<(), String> {
@@ -144,6 +191,7 @@ pub async fn rekey(config: Config, bucket: &str, prefix: &str, new_key: bool) ->
         println!("added key {id} to {} and made it active", path.display());
     }
     let keyring = keyring::Keyring::load_or_create(&path)?;
+    let metrics = metrics::Metrics::new();
     println!(
         "re-wrapping data keys in bucket {bucket:?} (prefix {prefix:?}) under {}",
         keyring.active().id()
@@ -156,8 +204,8 @@ pub async fn rekey(config: Config, bucket: &str, prefix: &str, new_key: bool) ->
             max_presign_expiry_secs: config.s3.max_presign_expiry_secs,
         },
         virtual_host_domains: Vec::new(),
-        metrics: metrics::Metrics::new(),
-        keys: Some(object::Keys { keyring }),
+        keys: Some(sse_keys(&config, &config.data_dir, metrics.clone())?),
+        metrics,
         adopted: dashmap::DashMap::new(),
     };
     let (examined, rewrapped) = gateway.rekey_bucket(bucket, prefix).await.map_err(|e| e.to_string())?;

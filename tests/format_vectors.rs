@@ -482,6 +482,8 @@ fn run(
                 nonce_prefix: f.prefix()?,
                 sealed_key: SealedKey(f.hex("sealed")?),
                 key_check: f.opt("check").map(|_| f.hex("check")).transpose()?,
+                bucket_key: None,
+                context: None,
                 multipart: f.opt("layout").is_some_and(|l| l == "m"),
             };
             let text = f.str("text")?;

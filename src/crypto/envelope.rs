@@ -1,11 +1,13 @@
 //! The envelope: a sealed data key and everything a read needs, stored with the object as backend user metadata
-//! (`x-amz-meta-s3sp`). The data key is sealed with AES-256-GCM under a key-encryption key (SSE-S3 master key or
-//! SSE-C customer key; SSE-KMS, when it lands, will store the KMS ciphertext blob). The seal's AAD binds format version, mode,
+//! (`x-amz-meta-s3sp`). The data key is sealed with AES-256-GCM under a key-encryption key (SSE-S3 master key,
+//! SSE-C customer key, or an SSE-KMS bucket key; without a bucket key SSE-KMS stores the KMS ciphertext blob). The seal's AAD binds format version, mode,
 //! KEK id, bucket and key, so a sealed key moved to another object name does not open.
 //!
 //! Text form (US-ASCII, `;`-separated `name=value`, version first):
 //! `v=1;s=1;m=<S3|C|KMS>;k=<kek id, percent-encoded>;n=<nonce prefix b64>;d=<sealed key b64>[;h=<SSE-C key check
-//! b64>][;l=m]` (`l=m`: multipart layout).
+//! b64>][;b=<SSE-KMS bucket key blob b64>][;c=<SSE-KMS encryption context JSON b64>][;l=m]` (`l=m`: multipart
+//! layout). For SSE-KMS, `k` is the KMS key ARN and `d` the KMS ciphertext blob of the data key — or, with a
+//! bucket key (`b`), the data key sealed (as for SSE-S3) under the bucket key that `b` decrypts to.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use base64::Engine;
@@ -63,6 +65,10 @@ pub struct Envelope {
     pub sealed_key: SealedKey,
     /// SSE-C only: salt ‖ HMAC-SHA256(customer key, label ‖ salt), to tell a wrong key from a tampered object.
     pub key_check: Option<Vec<u8>>,
+    /// SSE-KMS with a bucket key: the KMS ciphertext blob of the bucket key that seals the data key.
+    pub bucket_key: Option<Vec<u8>>,
+    /// SSE-KMS: the client's encryption context (canonical JSON), beyond the default `aws:s3:arn`.
+    pub context: Option<Vec<u8>>,
     /// Written by a multipart upload: one segment stream per part, located by the layout record.
     pub multipart: bool,
 }
@@ -180,6 +186,14 @@ impl Envelope {
             s.push_str(";h=");
             s.push_str(&B64.encode(h));
         }
+        if let Some(b) = &self.bucket_key {
+            s.push_str(";b=");
+            s.push_str(&B64.encode(b));
+        }
+        if let Some(c) = &self.context {
+            s.push_str(";c=");
+            s.push_str(&B64.encode(c));
+        }
         if self.multipart {
             s.push_str(";l=m");
         }
@@ -190,6 +204,7 @@ impl Envelope {
     pub fn decode(s: &str) -> Result<Self, CryptoError> {
         let (mut v, mut suite, mut m, mut k, mut n, mut d, mut h, mut l) =
             (None, None, None, None, None, None, None, None);
+        let (mut b, mut c) = (None, None);
         for field in s.split(';') {
             let (name, value) = field
                 .split_once('=')
@@ -203,6 +218,8 @@ impl Envelope {
                 "d" => &mut d,
                 "h" => &mut h,
                 "l" => &mut l,
+                "b" => &mut b,
+                "c" => &mut c,
                 _ => return Err(CryptoError::Malformed("unknown field")),
             };
             if slot.replace(value).is_some() {
@@ -234,6 +251,11 @@ impl Envelope {
         if (mode == SseMode::C) != key_check.is_some() {
             return Err(CryptoError::Malformed("SSE-C key check present iff mode is C"));
         }
+        let bucket_key = b.map(|b| b64(Some(b), "bucket key")).transpose()?;
+        let context = c.map(|c| b64(Some(c), "encryption context")).transpose()?;
+        if mode != SseMode::Kms && (bucket_key.is_some() || context.is_some()) {
+            return Err(CryptoError::Malformed("bucket key and context are SSE-KMS fields"));
+        }
         let multipart = match l {
             None => false,
             Some("m") => true,
@@ -245,6 +267,8 @@ impl Envelope {
             nonce_prefix: NoncePrefix(prefix),
             sealed_key: SealedKey(sealed),
             key_check,
+            bucket_key,
+            context,
             multipart,
         })
     }
@@ -288,6 +312,8 @@ mod tests {
             nonce_prefix: NoncePrefix([1; 7]),
             sealed_key: SealedKey(vec![2; 60]),
             key_check: Some(vec![3; 48]),
+            bucket_key: None,
+            context: None,
             multipart: true,
         };
         assert_eq!(Envelope::decode(&e.encode()).unwrap(), e);
@@ -296,6 +322,19 @@ mod tests {
         assert!(Envelope::decode(&text.replace("s=1", "s=9")).is_err());
         assert!(Envelope::decode(&format!("{text};x=1")).is_err());
         assert!(Envelope::decode(&text.replace(";h=", ";d=")).is_err());
+        assert!(
+            Envelope::decode(&format!("{text};b=AAAA")).is_err(),
+            "bucket key on SSE-C"
+        );
+        let kms = Envelope {
+            mode: SseMode::Kms,
+            kek_id: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            key_check: None,
+            bucket_key: Some(vec![7; 90]),
+            context: Some(br#"{"dept":"x"}"#.to_vec()),
+            ..e
+        };
+        assert_eq!(Envelope::decode(&kms.encode()).unwrap(), kms);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Metrics {
     pub tls_handshakes: IntCounter,
     pub authentication_failures: IntCounter,
     pub tls_handshake_failures: IntCounter,
+    pub kms_requests: IntCounterVec,
+    pub kms_request_duration: HistogramVec,
+    pub kms_cache: IntCounterVec,
     /// Set once the listener and certificates are up.
     pub ready: AtomicBool,
 }
@@ -71,8 +74,34 @@ impl Metrics {
             "Object segments or streams that failed AES-GCM authentication (tampering or truncation signal)",
         )
         .expect("valid metric");
+        let kms_requests = IntCounterVec::new(
+            Opts::new(
+                "kms_requests_total",
+                "Calls to the KMS by operation and result (ok or error kind)",
+            ),
+            &["operation", "result"],
+        )
+        .expect("valid metric");
+        let kms_request_duration = HistogramVec::new(
+            HistogramOpts::new("kms_request_duration_seconds", "KMS call latency by operation").buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["operation"],
+        )
+        .expect("valid metric");
+        let kms_cache = IntCounterVec::new(
+            Opts::new(
+                "kms_key_cache_lookups_total",
+                "Data-key and bucket-key cache lookups by result (hit or miss)",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(authentication_failures.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(kms_requests.clone()),
+            Box::new(kms_request_duration.clone()),
+            Box::new(kms_cache.clone()),
             Box::new(requests.clone()),
             Box::new(request_duration.clone()),
             Box::new(in_flight.clone()),
@@ -93,6 +122,9 @@ impl Metrics {
             tls_handshakes,
             authentication_failures,
             tls_handshake_failures,
+            kms_requests,
+            kms_request_duration,
+            kms_cache,
             ready: AtomicBool::new(false),
         })
     }

@@ -379,7 +379,7 @@ pub async fn get_object(
         Some((a, b, _)) => (a, b),
         None => (0, cipher_total.saturating_sub(1)),
     };
-    let data_key = open_data_key(keys, &env, customer.as_ref(), bucket, key)?;
+    let data_key = open_data_key(keys, &env, customer.as_ref(), bucket, key).await?;
     let parts_layout = object_parts(gw, &env, resp.headers(), key, cipher_total).await?;
     let plan = plan(&parts_layout, client_range)?;
     // The speculative fetch assumed one stream; a multipart range may need other bytes (start or end).
@@ -459,7 +459,7 @@ async fn head_response(
         return Ok(Response::from_parts(rparts, empty()));
     };
     // HEAD checks the SSE-C key exactly as GET does.
-    drop(open_data_key(keys, &env, customer, bucket, key)?);
+    drop(open_data_key(keys, &env, customer, bucket, key).await?);
     let c = content_length(&rparts.headers).unwrap_or(0);
     let p = plan(&object_parts(gw, &env, &rparts.headers, key, c).await?, None)?.plain_total;
     restate_object_headers(&mut rparts.headers, p);

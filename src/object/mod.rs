@@ -7,6 +7,7 @@
 pub mod bucket_encryption;
 pub mod copy;
 pub mod get;
+pub mod kms;
 pub mod listing;
 pub mod multipart;
 pub mod put;
@@ -25,6 +26,7 @@ pub const ENVELOPE_HEADER: &str = "x-amz-meta-s3sp";
 /// The key material the gateway can use to encrypt and decrypt.
 pub struct Keys {
     pub keyring: Keyring,
+    pub kms: kms::SseKms,
 }
 
 /// The envelope of a backend response, if the object is one the gateway encrypted.
@@ -41,8 +43,9 @@ pub fn envelope_of(headers: &HeaderMap) -> Result<Option<Envelope>, S3Error> {
 }
 
 /// Open an object's data key with what the request supplied. Enforces SSE-C's rules: a key is required for
-/// SSE-C objects (400), must be the right one (403), and is refused for other objects (400).
-pub fn open_data_key(
+/// SSE-C objects (400), must be the right one (403), and is refused for other objects (400). SSE-KMS keys come
+/// from the KMS (or its cache).
+pub async fn open_data_key(
     keys: &Keys,
     env: &Envelope,
     customer: Option<&CustomerKey>,
@@ -75,12 +78,7 @@ pub fn open_data_key(
             .get(&env.kek_id)
             .cloned()
             .ok_or_else(|| S3Error::internal(format!("object sealed under unknown KEK {}", env.kek_id)))?,
-        (SseMode::Kms, None) => {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "SSE-KMS objects are not supported yet.",
-            ));
-        }
+        (SseMode::Kms, None) => return keys.kms.open(env, bucket, key).await,
     };
     envelope::open_key(&kek, env.mode, &env.sealed_key, bucket, key)
         .map_err(|e| S3Error::internal(format!("data key of {bucket}/{key} did not open: {e}")))
@@ -116,6 +114,17 @@ pub fn add_sse_headers(h: &mut HeaderMap, env: &Envelope, customer: Option<&Cust
             h.insert("x-amz-server-side-encryption", HeaderValue::from_static("aws:kms"));
             if let Ok(v) = HeaderValue::from_str(&env.kek_id) {
                 h.insert("x-amz-server-side-encryption-aws-kms-key-id", v);
+            }
+            if env.bucket_key.is_some() {
+                h.insert(
+                    "x-amz-server-side-encryption-bucket-key-enabled",
+                    HeaderValue::from_static("true"),
+                );
+            }
+            if let Some(v) = env.context.as_ref().and_then(|c| {
+                HeaderValue::from_str(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD, c)).ok()
+            }) {
+                h.insert("x-amz-server-side-encryption-context", v);
             }
         }
     }

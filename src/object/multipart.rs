@@ -172,6 +172,8 @@ mod tests {
             nonce_prefix: NoncePrefix([4; 7]),
             sealed_key: SealedKey(vec![1; 60]),
             key_check: None,
+            bucket_key: None,
+            context: None,
             multipart: true,
         };
         let t = upload_token("abc-123", &env);

@@ -11,7 +11,7 @@ use crate::crypto::keys::{DataKey, Kek};
 use crate::crypto::segment::NoncePrefix;
 use crate::crypto::size::ciphertext_len;
 use crate::crypto::stream::StreamSealer;
-use crate::error::{S3Error, S3ErrorCode};
+use crate::error::S3Error;
 use crate::s3::sse::{CustomerKey, SseRequest};
 
 /// A new object's encryption: its envelope and data key.
@@ -22,38 +22,12 @@ pub struct NewObject {
 }
 
 /// Choose the mode and make the keys for a new object `bucket`/`key`.
-pub fn new_object(keys: &Keys, sse: SseRequest, bucket: &str, key: &str) -> Result<NewObject, S3Error> {
-    let data_key = DataKey::generate();
-    let (mode, kek, customer) = match sse {
-        // Like S3 since 2023: objects without an SSE header are encrypted with SSE-S3.
-        SseRequest::Unspecified | SseRequest::S3 => (SseMode::S3, keys.keyring.active().clone(), None),
-        SseRequest::Customer(ck) => (SseMode::C, Kek::new("sse-c", *ck.as_bytes()), Some(ck)),
-        SseRequest::Kms { .. } => {
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "SSE-KMS is not supported yet.",
-            ));
-        }
-    };
-    let sealed: SealedKey = envelope::seal_key(&kek, mode, &data_key, bucket, key);
-    let key_check = customer.as_ref().map(|ck| envelope::customer_key_check(ck.as_bytes()));
-    let envelope = Envelope {
-        mode,
-        kek_id: kek.id().to_owned(),
-        nonce_prefix: NoncePrefix::generate(),
-        sealed_key: sealed,
-        key_check,
-        multipart: false,
-    };
-    Ok(NewObject {
-        envelope,
-        data_key,
-        customer,
-    })
+pub async fn new_object(keys: &Keys, sse: SseRequest, bucket: &str, key: &str) -> Result<NewObject, S3Error> {
+    protect(keys, sse, None, bucket, key).await
 }
 
 /// Re-seal an existing object's data key for a new name and (possibly) a new mode: a copy, a rename, a re-key.
-pub fn reseal(
+pub async fn reseal(
     keys: &Keys,
     sse: SseRequest,
     data_key: DataKey,
@@ -61,21 +35,77 @@ pub fn reseal(
     bucket: &str,
     key: &str,
 ) -> Result<NewObject, S3Error> {
-    let fresh = new_object(keys, sse, bucket, key)?;
-    let kek = match &fresh.customer {
-        Some(ck) => Kek::new("sse-c", *ck.as_bytes()),
-        None => keys.keyring.active().clone(),
+    let mut obj = protect(keys, sse, Some(data_key), bucket, key).await?;
+    obj.envelope.nonce_prefix = source.nonce_prefix;
+    obj.envelope.multipart = source.multipart;
+    Ok(obj)
+}
+
+/// Protect `existing` (or a fresh data key) for `bucket`/`key` as `sse` asks.
+async fn protect(
+    keys: &Keys,
+    sse: SseRequest,
+    existing: Option<DataKey>,
+    bucket: &str,
+    key: &str,
+) -> Result<NewObject, S3Error> {
+    let mut envelope = Envelope {
+        mode: SseMode::S3,
+        kek_id: String::new(),
+        nonce_prefix: NoncePrefix::generate(),
+        sealed_key: SealedKey(Vec::new()),
+        key_check: None,
+        bucket_key: None,
+        context: None,
+        multipart: false,
     };
-    let envelope = Envelope {
-        sealed_key: envelope::seal_key(&kek, fresh.envelope.mode, &data_key, bucket, key),
-        nonce_prefix: source.nonce_prefix,
-        multipart: source.multipart,
-        ..fresh.envelope.clone()
+    let mut customer = None;
+    let data_key = match sse {
+        // Like S3 since 2023: objects without an SSE header are encrypted with SSE-S3.
+        SseRequest::Unspecified | SseRequest::S3 => {
+            let dk = existing.unwrap_or_else(DataKey::generate);
+            let kek = keys.keyring.active();
+            envelope.kek_id = kek.id().to_owned();
+            envelope.sealed_key = envelope::seal_key(kek, SseMode::S3, &dk, bucket, key);
+            dk
+        }
+        SseRequest::Customer(ck) => {
+            let dk = existing.unwrap_or_else(DataKey::generate);
+            let kek = Kek::new("sse-c", *ck.as_bytes());
+            envelope.mode = SseMode::C;
+            envelope.kek_id = kek.id().to_owned();
+            envelope.sealed_key = envelope::seal_key(&kek, SseMode::C, &dk, bucket, key);
+            envelope.key_check = Some(envelope::customer_key_check(ck.as_bytes()));
+            customer = Some(ck);
+            dk
+        }
+        SseRequest::Kms {
+            key_id,
+            context,
+            bucket_key,
+        } => {
+            let user = context
+                .as_deref()
+                .map(crate::kms::parse_context_header)
+                .transpose()?
+                .unwrap_or_default();
+            let key_id = key_id.unwrap_or_else(|| keys.kms.default_key_id.clone());
+            let (dk, w) = keys
+                .kms
+                .protect(&key_id, &user, bucket_key.unwrap_or(false), existing, bucket, key)
+                .await?;
+            envelope.mode = SseMode::Kms;
+            envelope.kek_id = w.key_arn;
+            envelope.sealed_key = w.sealed;
+            envelope.bucket_key = w.bucket_key;
+            envelope.context = super::kms::context_to_store(&user);
+            dk
+        }
     };
     Ok(NewObject {
         envelope,
         data_key,
-        customer: fresh.customer.clone(),
+        customer,
     })
 }
 

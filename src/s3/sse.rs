@@ -137,6 +137,10 @@ pub fn parse(h: &HeaderMap) -> Result<SseRequest, S3Error> {
             bucket_key: header(h, "x-amz-server-side-encryption-bucket-key-enabled")
                 .map(|v| v.eq_ignore_ascii_case("true")),
         }),
+        (Some("aws:kms:dsse"), None) => Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "Dual-layer SSE-KMS (aws:kms:dsse) is not supported by this gateway; use aws:kms.",
+        )),
         (Some(_), None) => Err(invalid_argument("The encryption method specified is not supported")),
     }
 }

@@ -1,0 +1,58 @@
+//! The key-use audit trail: one structured line per use of an SSE-KMS key (who used which key, for which
+//! object, when, with what result), under the tracing target `audit`, apart from the access log (target
+//! `access`); `--audit-log FILE` sends it to its own JSON-lines file. Never a key, a blob or a secret.
+//!
+//! The request id and principal come from the request's scope ([`scope`]), set once by the gateway.
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+tokio::task_local! {
+    static REQUEST: Request;
+}
+
+struct Request {
+    id: String,
+    principal: OnceLock<String>,
+}
+
+/// Run a request's work with its id in scope (principal set later by [`set_principal`]).
+pub async fn scope<F: Future>(request_id: String, f: F) -> F::Output {
+    REQUEST
+        .scope(
+            Request {
+                id: request_id,
+                principal: OnceLock::new(),
+            },
+            f,
+        )
+        .await
+}
+
+/// The authenticated principal of the request in scope.
+pub fn set_principal(principal: &str) {
+    let _ = REQUEST.try_with(|r| r.principal.set(principal.to_owned()));
+}
+
+/// One key use. `operation` is the KMS operation (`GenerateDataKey`, `Encrypt`, `Decrypt`); `cached` tells a use
+/// served from the data-key cache (no KMS call) from one the KMS answered; `result` is `ok` or the error kind.
+pub fn key_use(operation: &str, key_id: &str, bucket: &str, key: &str, cached: bool, result: &str) {
+    let (request_id, principal) = REQUEST
+        .try_with(|r| (r.id.clone(), r.principal.get().cloned().unwrap_or_else(|| "-".into())))
+        .unwrap_or_else(|_| ("-".into(), "gateway".into()));
+    tracing::info!(
+        target: "audit",
+        time = %time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        request_id = %request_id,
+        principal = %principal,
+        kms_operation = operation,
+        key_id = key_id,
+        bucket = bucket,
+        key = key,
+        source = if cached { "cache" } else { "kms" },
+        result = result,
+        "key use"
+    );
+}
