@@ -50,6 +50,11 @@ enum Command {
         #[arg(long)]
         new_key: bool,
     },
+    /// Manage the local KMS's master keys (SSE-KMS with `kms.kind = "local"`); running gateways see changes at once.
+    Kms {
+        #[command(subcommand)]
+        action: KmsAction,
+    },
     /// Run only the embedded S3 backend (s3s-fs, plain HTTP, SigV4 required), e.g. as a test backend shared by
     /// several gateway instances.
     FsBackend {
@@ -62,6 +67,25 @@ enum Command {
         #[arg(long, env = "S3_SSE_PROXY_BACKEND_SECRET_ACCESS_KEY", hide_env_values = true)]
         secret_key: String,
     },
+}
+
+#[derive(Subcommand)]
+enum KmsAction {
+    /// List keys: ARN, state, number of versions, aliases (never key material).
+    List,
+    /// Create a key (optionally with an alias such as alias/team-a); prints its id.
+    CreateKey {
+        #[arg(long)]
+        alias: Option<String>,
+    },
+    /// Disable a key (id, ARN or alias): no new data keys, no decryption (after the key cache's TTL).
+    Disable { key: String },
+    /// Enable a disabled key.
+    Enable { key: String },
+    /// Add a new version of a key: new data keys use it; existing objects still open.
+    Rotate { key: String },
+    /// Point an alias at a key.
+    Alias { alias: String, key: String },
 }
 
 fn init_tracing(format: LogFormat) {
@@ -94,6 +118,13 @@ async fn main() -> std::process::ExitCode {
                 Ok(c) => s3_sse_proxy::rekey(c, &bucket, &prefix, new_key).await,
                 Err(e) => Err(e),
             }
+        }
+        Some(Command::Kms { action }) => {
+            let config = match &cli.config {
+                Some(path) => Config::load(path).map_err(|e| e.to_string()),
+                None => Ok(Config::embedded(cli.data_dir.clone())),
+            };
+            config.and_then(|c| kms_admin(&c, action))
         }
         Some(Command::FsBackend {
             listen,
@@ -130,6 +161,35 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn kms_admin(c: &Config, action: KmsAction) -> Result<(), String> {
+    use s3_sse_proxy::kms::local::admin;
+    if c.kms.kind != config::KmsKind::Local {
+        return Err("the kms subcommand manages the local KMS only (kms.kind = \"local\")".into());
+    }
+    let path = c
+        .kms
+        .key_file
+        .clone()
+        .unwrap_or_else(|| c.data_dir.join("kms-keys.toml"));
+    match action {
+        KmsAction::List => {
+            admin::create_if_missing(&path)?;
+            for line in admin::list(&path)? {
+                println!("{line}");
+            }
+        }
+        KmsAction::CreateKey { alias } => {
+            admin::create_if_missing(&path)?;
+            println!("{}", admin::create_key(&path, alias.as_deref())?);
+        }
+        KmsAction::Disable { key } => admin::set_enabled(&path, &key, false)?,
+        KmsAction::Enable { key } => admin::set_enabled(&path, &key, true)?,
+        KmsAction::Rotate { key } => println!("version {}", admin::rotate(&path, &key)?),
+        KmsAction::Alias { alias, key } => admin::set_alias(&path, &alias, &key)?,
+    }
+    Ok(())
 }
 
 #[cfg(feature = "embedded")]

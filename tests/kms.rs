@@ -1,0 +1,543 @@
+//! SSE-KMS end to end with the local KMS (the quick start's default): what a client sees (headers, bodies,
+//! errors), what the backend holds (no plaintext, no key material), the audit trail, and how bucket keys and
+//! the key cache cut KMS calls. The AWS KMS API implementation is tested against moto in `kms_aws.rs`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use common::*;
+use http::{Method, StatusCode};
+
+const MIB: usize = 1024 * 1024;
+const MARKER: &[u8] = b"KMS-PLAINTEXT-MARKER-7c1e";
+
+fn b64(d: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(d)
+}
+
+fn b64url(d: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d)
+}
+
+fn body(len: usize, seed: usize) -> Vec<u8> {
+    (seed..seed + len).map(|i| MARKER[i % MARKER.len()]).collect()
+}
+
+fn files_containing(root: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p).is_ok_and(|d| d.windows(needle.len()).any(|w| w == needle)) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The backend's metadata side file of `bucket/key` (s3s-fs's naming).
+fn metadata_file(b: &Backend, bucket: &str, key: &str) -> PathBuf {
+    b.root.join(format!(
+        ".bucket-{}.object-{}.metadata.json",
+        b64url(bucket.as_bytes()),
+        b64url(key.as_bytes())
+    ))
+}
+
+async fn call(
+    gw: &Gateway,
+    c: &HttpsClient,
+    method: Method,
+    path: &str,
+    body: impl Into<Bytes>,
+    h: &[(&str, &str)],
+) -> Resp {
+    send(c, signed_with_headers(gw, CLIENT, method, path, body, h)).await
+}
+
+const KMS: (&str, &str) = ("x-amz-server-side-encryption", "aws:kms");
+
+/// `s3-sse-proxy --config <gateway's config> kms …`
+fn kms_admin(gw: &Gateway, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_s3-sse-proxy"))
+        .arg("--config")
+        .arg(&gw.config_path)
+        .arg("kms")
+        .args(args)
+        .output()
+        .expect("running kms admin");
+    assert!(
+        out.status.success(),
+        "kms {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The gateway's local KMS key file.
+fn key_file(gw: &Gateway) -> PathBuf {
+    gw.dir.path().join("gw/kms-keys.toml")
+}
+
+async fn kms_calls(gw: &Gateway, op: &str) -> f64 {
+    gw.metric_value(&format!(
+        "s3_sse_proxy_kms_requests_total{{operation=\"{op}\",result=\"ok\"}}"
+    ))
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sse_kms_objects_round_trip_and_are_audited() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let bucket = unique_bucket("kms");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let data = body(300_000, 0);
+    let path = format!("/{bucket}/doc");
+
+    let r = call(&s.gw, &c, Method::PUT, &path, data.clone(), &[KMS]).await;
+    r.assert_ok();
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("aws:kms"));
+    let arn = r
+        .header("x-amz-server-side-encryption-aws-kms-key-id")
+        .expect("key ARN")
+        .to_owned();
+    assert!(arn.starts_with("arn:aws:kms:") && arn.contains(":key/"), "{arn}");
+    let listed = kms_admin(&s.gw, &["list"]);
+    assert!(
+        listed.contains(&arn) && listed.contains("alias/aws/s3"),
+        "the default key: {listed}"
+    );
+    let etag = r.header("etag").unwrap().to_owned();
+    let put_request_id = r.header("x-amz-request-id").unwrap().to_owned();
+
+    let g = call(&s.gw, &c, Method::GET, &path, "", &[]).await;
+    g.assert_ok();
+    assert_eq!(g.body.as_ref(), &data[..], "GET returns the plaintext");
+    assert_eq!(g.header("x-amz-server-side-encryption"), Some("aws:kms"));
+    assert_eq!(
+        g.header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(arn.as_str())
+    );
+    assert_eq!(g.header("etag"), Some(etag.as_str()));
+    let h = call(&s.gw, &c, Method::HEAD, &path, "", &[]).await;
+    assert_eq!(h.header("content-length"), Some("300000"));
+    assert_eq!(h.header("x-amz-server-side-encryption"), Some("aws:kms"));
+    let g = call(&s.gw, &c, Method::GET, &path, "", &[("range", "bytes=65530-70000")]).await;
+    assert_eq!(g.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(g.body.as_ref(), &data[65530..=70000]);
+
+    // A named key, by alias, and an encryption context, echoed as S3 does.
+    let id = kms_admin(&s.gw, &["create-key", "--alias", "alias/team-a"])
+        .trim()
+        .to_owned();
+    let ctx = b64(br#"{"department":"finance"}"#);
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{bucket}/finance"),
+        data.clone(),
+        &[
+            KMS,
+            ("x-amz-server-side-encryption-aws-kms-key-id", "alias/team-a"),
+            ("x-amz-server-side-encryption-context", &ctx),
+        ],
+    )
+    .await;
+    r.assert_ok();
+    let team_arn = r
+        .header("x-amz-server-side-encryption-aws-kms-key-id")
+        .unwrap()
+        .to_owned();
+    assert!(team_arn.ends_with(&format!("key/{id}")), "{team_arn}");
+    assert_eq!(r.header("x-amz-server-side-encryption-context"), Some(ctx.as_str()));
+    let g = call(&s.gw, &c, Method::GET, &format!("/{bucket}/finance"), "", &[]).await;
+    assert_eq!(g.body.as_ref(), &data[..]);
+    assert_eq!(
+        g.header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(team_arn.as_str())
+    );
+
+    // Multipart: Create names the key; parts and Complete carry no SSE headers.
+    let key = "mp";
+    let r = call(&s.gw, &c, Method::POST, &format!("/{bucket}/{key}?uploads"), "", &[KMS]).await;
+    r.assert_ok();
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("aws:kms"));
+    let upload = r.xml_tag("UploadId").unwrap();
+    let enc = |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let parts = [body(5 * MIB + 17, 1), body(1000, 2)];
+    let mut etags = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let r = call(
+            &s.gw,
+            &c,
+            Method::PUT,
+            &format!("/{bucket}/{key}?partNumber={}&uploadId={}", i + 1, enc(&upload)),
+            p.clone(),
+            &[],
+        )
+        .await;
+        r.assert_ok();
+        assert_eq!(r.header("x-amz-server-side-encryption"), Some("aws:kms"));
+        etags.push(r.header("etag").unwrap().to_owned());
+    }
+    let xml = format!(
+        "<CompleteMultipartUpload>{}</CompleteMultipartUpload>",
+        etags
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("<Part><PartNumber>{}</PartNumber><ETag>{e}</ETag></Part>", i + 1))
+            .collect::<String>()
+    );
+    let r = call(
+        &s.gw,
+        &c,
+        Method::POST,
+        &format!("/{bucket}/{key}?uploadId={}", enc(&upload)),
+        xml,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "Complete: {}", r.text());
+    let g = call(&s.gw, &c, Method::GET, &format!("/{bucket}/{key}"), "", &[]).await;
+    assert_eq!(g.body.as_ref(), &parts.concat()[..], "multipart SSE-KMS object");
+    assert_eq!(g.header("x-amz-server-side-encryption"), Some("aws:kms"));
+
+    // The backend holds neither plaintext nor key material.
+    let leaks = files_containing(&s.backend.root, MARKER);
+    assert!(leaks.is_empty(), "plaintext at the backend: {leaks:?}");
+    let key_text = std::fs::read_to_string(key_file(&s.gw)).unwrap();
+    let masters: Vec<String> = key_text
+        .lines()
+        .filter(|l| l.starts_with("versions"))
+        .flat_map(|l| l.split('"').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert!(masters.len() >= 2, "master keys in {key_text}");
+    for m in &masters {
+        assert!(
+            files_containing(&s.backend.root, m.as_bytes()).is_empty(),
+            "a master key at the backend"
+        );
+        let raw = base64::engine::general_purpose::STANDARD.decode(m).unwrap();
+        assert!(
+            files_containing(&s.backend.root, &raw).is_empty(),
+            "a raw master key at the backend"
+        );
+    }
+    let meta = std::fs::read_to_string(metadata_file(&s.backend, &bucket, "doc")).unwrap();
+    assert!(meta.contains("m=KMS;"), "the envelope is an SSE-KMS one: {meta}");
+
+    // The audit trail: one line per key use, with principal, key, object and request id; no secrets.
+    let log = s.gw.log();
+    let audit: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("audit") && l.contains("key use"))
+        .collect();
+    let put_line = audit
+        .iter()
+        .find(|l| l.contains(&put_request_id))
+        .unwrap_or_else(|| panic!("no audit line for the PUT {put_request_id}: {audit:#?}"));
+    for want in ["GenerateDataKey", &arn, &bucket, "\"doc\"", "result", "ok", "principal"] {
+        assert!(put_line.contains(want), "audit line lacks {want}: {put_line}");
+    }
+    assert!(
+        audit.iter().any(|l| l.contains("Decrypt") && l.contains("\"mp\"")),
+        "{audit:#?}"
+    );
+    for secret in masters.iter().map(String::as_str).chain([CLIENT.sk, BACKEND_SK]) {
+        assert!(!log.contains(secret), "a secret in the gateway log");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_failures_are_the_errors_s3_returns_and_write_nothing() {
+    // No key cache: every request asks the KMS, so a disabled key takes effect at once.
+    let s = Stack::start_with("[kms]\ncache_ttl_secs = 0\n");
+    let c = s.gw.client();
+    let bucket = unique_bucket("kms-err");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let path = |k: &str| format!("/{bucket}/{k}");
+
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &path("nokey"),
+        "x",
+        &[KMS, ("x-amz-server-side-encryption-aws-kms-key-id", "alias/missing")],
+    )
+    .await;
+    r.assert_error(400, "KMS.NotFoundException");
+    s.backend.assert_absent(&bucket, "nokey").await;
+
+    for (name, value, code, status) in [
+        (
+            "x-amz-server-side-encryption-context",
+            "not base64 json",
+            "InvalidArgument",
+            400,
+        ),
+        (
+            "x-amz-server-side-encryption-context",
+            &b64(b"[1,2]"),
+            "InvalidArgument",
+            400,
+        ),
+        (
+            "x-amz-server-side-encryption-context",
+            &b64(br#"{"aws:s3:arn":"x"}"#),
+            "InvalidArgument",
+            400,
+        ),
+    ] {
+        let r = call(&s.gw, &c, Method::PUT, &path("badctx"), "x", &[KMS, (name, value)]).await;
+        r.assert_error(status, code);
+    }
+    s.backend.assert_absent(&bucket, "badctx").await;
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &path("dsse"),
+        "x",
+        &[("x-amz-server-side-encryption", "aws:kms:dsse")],
+    )
+    .await;
+    r.assert_error(501, "NotImplemented");
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &path("keyid-only"),
+        "x",
+        &[("x-amz-server-side-encryption-aws-kms-key-id", "alias/aws/s3")],
+    )
+    .await;
+    r.assert_error(400, "InvalidArgument");
+    s.backend.assert_absent(&bucket, "dsse").await;
+    s.backend.assert_absent(&bucket, "keyid-only").await;
+
+    // An object under the default key, then the key is disabled.
+    call(&s.gw, &c, Method::PUT, &path("before"), body(1000, 0), &[KMS])
+        .await
+        .assert_ok();
+    kms_admin(&s.gw, &["disable", "alias/aws/s3"]);
+    let r = call(&s.gw, &c, Method::PUT, &path("after"), "x", &[KMS]).await;
+    r.assert_error(400, "KMS.DisabledException");
+    s.backend.assert_absent(&bucket, "after").await;
+    let r = call(
+        &s.gw,
+        &c,
+        Method::POST,
+        &format!("{}?uploads", path("after-mp")),
+        "",
+        &[KMS],
+    )
+    .await;
+    r.assert_error(400, "KMS.DisabledException");
+    let r = call(&s.gw, &c, Method::GET, &path("before"), "", &[]).await;
+    r.assert_error(400, "KMS.DisabledException");
+    assert!(!r.text().contains("KMS-PLAINTEXT"), "nothing of the object is served");
+    kms_admin(&s.gw, &["enable", "alias/aws/s3"]);
+    let r = call(&s.gw, &c, Method::GET, &path("before"), "", &[]).await;
+    assert_eq!(r.body.as_ref(), &body(1000, 0)[..], "readable again once enabled");
+
+    // A tampered encryption context in the backend metadata: the KMS refuses, the client gets 403.
+    let ctx = b64(br#"{"project":"a"}"#);
+    call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &path("ctx"),
+        body(1000, 1),
+        &[KMS, ("x-amz-server-side-encryption-context", &ctx)],
+    )
+    .await
+    .assert_ok();
+    let meta = metadata_file(&s.backend, &bucket, "ctx");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    let stored = b64(br#"{"project":"a"}"#);
+    assert!(text.contains(&stored), "context stored in the envelope: {text}");
+    std::fs::write(&meta, text.replace(&stored, &b64(br#"{"project":"b"}"#))).unwrap();
+    call(&s.gw, &c, Method::GET, &path("ctx"), "", &[])
+        .await
+        .assert_error(403, "AccessDenied");
+
+    // The audit trail records refusals too.
+    let log = s.gw.log();
+    assert!(
+        log.lines().any(|l| l.contains("key use") && l.contains("Disabled")),
+        "audit line for the disabled key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bucket_keys_cut_kms_calls() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let bucket = unique_bucket("kms-bk");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let bk = ("x-amz-server-side-encryption-bucket-key-enabled", "true");
+    let before = kms_calls(&s.gw, "GenerateDataKey").await;
+    for i in 0..20 {
+        let r = call(
+            &s.gw,
+            &c,
+            Method::PUT,
+            &format!("/{bucket}/bk-{i}"),
+            body(100, i),
+            &[KMS, bk],
+        )
+        .await;
+        r.assert_ok();
+        assert_eq!(
+            r.header("x-amz-server-side-encryption-bucket-key-enabled"),
+            Some("true")
+        );
+    }
+    let with_bucket_key = kms_calls(&s.gw, "GenerateDataKey").await - before;
+    for i in 0..20 {
+        call(
+            &s.gw,
+            &c,
+            Method::PUT,
+            &format!("/{bucket}/each-{i}"),
+            body(100, i),
+            &[KMS],
+        )
+        .await
+        .assert_ok();
+    }
+    let without = kms_calls(&s.gw, "GenerateDataKey").await - before - with_bucket_key;
+    assert_eq!(with_bucket_key, 1.0, "one bucket key for 20 PUTs");
+    assert_eq!(without, 20.0, "one data key per PUT without a bucket key");
+    for i in 0..20 {
+        let g = call(&s.gw, &c, Method::GET, &format!("/{bucket}/bk-{i}"), "", &[]).await;
+        assert_eq!(g.body.as_ref(), &body(100, i)[..]);
+        assert_eq!(
+            g.header("x-amz-server-side-encryption-bucket-key-enabled"),
+            Some("true")
+        );
+    }
+    assert_eq!(
+        kms_calls(&s.gw, "Decrypt").await,
+        0.0,
+        "reads of fresh objects use the cached keys"
+    );
+    let hits =
+        s.gw.metric_value("s3_sse_proxy_kms_key_cache_lookups_total{result=\"hit\"}")
+            .await;
+    assert!(hits >= 39.0, "cache hits counted: {hits}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copies_between_modes_and_kms_keys() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let bucket = unique_bucket("kms-copy");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let other = kms_admin(&s.gw, &["create-key", "--alias", "alias/other"])
+        .trim()
+        .to_owned();
+    let data = body(200_000, 3);
+    let src = |k: &str| format!("/{bucket}/{k}");
+    call(&s.gw, &c, Method::PUT, &src("s3"), data.clone(), &[])
+        .await
+        .assert_ok();
+    call(&s.gw, &c, Method::PUT, &src("kms"), data.clone(), &[KMS])
+        .await
+        .assert_ok();
+
+    // SSE-S3 → SSE-KMS, SSE-KMS → SSE-S3, SSE-KMS → another key (re-key onto itself), SSE-KMS → SSE-C.
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &src("s3-to-kms"),
+        "",
+        &[("x-amz-copy-source", &src("s3")), KMS],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("aws:kms"));
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &src("kms-to-s3"),
+        "",
+        &[("x-amz-copy-source", &src("kms"))],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("AES256"));
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &src("kms"),
+        "",
+        &[
+            ("x-amz-copy-source", &src("kms")),
+            ("x-amz-metadata-directive", "REPLACE"),
+            KMS,
+            ("x-amz-server-side-encryption-aws-kms-key-id", &other),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "re-key: {}", r.text());
+    assert!(
+        r.header("x-amz-server-side-encryption-aws-kms-key-id")
+            .unwrap()
+            .ends_with(&other)
+    );
+    let ck = [9u8; 32];
+    let ck_b64 = b64(&ck);
+    let ck_md5 = b64(&md5_digest(&ck));
+    let sse_c = [
+        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+        ("x-amz-server-side-encryption-customer-key", ck_b64.as_str()),
+        ("x-amz-server-side-encryption-customer-key-md5", ck_md5.as_str()),
+    ];
+    let mut h = vec![("x-amz-copy-source", src("kms"))];
+    h.extend(sse_c.iter().map(|(a, b)| (*a, (*b).to_owned())));
+    let hr: Vec<(&str, &str)> = h.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let r = call(&s.gw, &c, Method::PUT, &src("kms-to-c"), "", &hr).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    for (k, extra) in [
+        ("s3-to-kms", &[][..]),
+        ("kms-to-s3", &[][..]),
+        ("kms", &[][..]),
+        ("kms-to-c", &sse_c[..]),
+    ] {
+        let g = call(&s.gw, &c, Method::GET, &src(k), "", extra).await;
+        assert_eq!(g.status, StatusCode::OK, "{k}: {}", g.text());
+        assert_eq!(g.body.as_ref(), &data[..], "{k}");
+    }
+    let g = call(&s.gw, &c, Method::HEAD, &src("kms"), "", &[]).await;
+    assert!(
+        g.header("x-amz-server-side-encryption-aws-kms-key-id")
+            .unwrap()
+            .ends_with(&other),
+        "re-keyed"
+    );
+    assert!(
+        files_containing(&s.backend.root, MARKER).is_empty(),
+        "plaintext at the backend"
+    );
+}
+
+fn md5_digest(d: &[u8]) -> Vec<u8> {
+    use md5::Digest as _;
+    md5::Md5::digest(d).to_vec()
+}
