@@ -374,13 +374,25 @@ impl Gateway {
         Ok(None)
     }
 
-    /// Re-wrap the data keys of every SSE-S3 object in `bucket` under `prefix` that is not sealed under the active
-    /// KEK: a metadata-only server-side copy of each object onto itself. Object data is not read or rewritten.
+    /// Re-wrap data keys in `bucket` under `prefix`, object data untouched (a metadata-only server-side copy of
+    /// each object onto itself): with `kms_key = None`, every SSE-S3 object not sealed under the active KEK; with
+    /// `Some(key)`, every SSE-KMS object not under that KMS key (keeping its bucket-key setting and context).
     /// Idempotent, so an interrupted run is resumed by running it again. Returns (examined, re-wrapped).
-    pub async fn rekey_bucket(&self, bucket: &str, prefix: &str) -> Result<(u64, u64), S3Error> {
+    pub async fn rekey_bucket(&self, bucket: &str, prefix: &str, kms_key: Option<&str>) -> Result<(u64, u64), S3Error> {
+        use crate::crypto::envelope::SseMode;
+        use crate::kms::Kms;
         let op = Operation::CopyObject;
         let keys = self.keys.as_ref().ok_or_else(|| S3Error::internal("SSE is disabled"))?;
-        let active = keys.keyring.active().id().to_owned();
+        let (mode, active) = match kms_key {
+            None => (SseMode::S3, keys.keyring.active().id().to_owned()),
+            Some(k) => {
+                let info = keys.kms.client.describe(k).await.map_err(|e| e.to_s3())?;
+                if !info.enabled {
+                    return Err(crate::kms::KmsError::Disabled(info.arn).to_s3());
+                }
+                (SseMode::Kms, info.arn)
+            }
+        };
         let t = Target {
             bucket: Some(bucket.to_owned()),
             key: None,
@@ -428,7 +440,7 @@ impl Gateway {
                 let Some(env) = object::envelope_of(head.headers())? else {
                     continue;
                 };
-                if env.mode != crate::crypto::envelope::SseMode::S3 || env.kek_id == active {
+                if env.mode != mode || env.kek_id == active {
                     continue;
                 }
                 let source = format!(
@@ -448,9 +460,33 @@ impl Gateway {
                     .expect("static")
                     .into_parts();
                 parts.headers = h.clone();
-                parts
-                    .headers
-                    .insert("x-amz-server-side-encryption", HeaderValue::from_static("AES256"));
+                if mode == SseMode::S3 {
+                    parts
+                        .headers
+                        .insert("x-amz-server-side-encryption", HeaderValue::from_static("AES256"));
+                } else {
+                    let h = &mut parts.headers;
+                    h.insert("x-amz-server-side-encryption", HeaderValue::from_static("aws:kms"));
+                    h.insert(
+                        "x-amz-server-side-encryption-aws-kms-key-id",
+                        HeaderValue::from_str(&active).map_err(S3Error::internal)?,
+                    );
+                    if env.bucket_key.is_some() {
+                        h.insert(
+                            "x-amz-server-side-encryption-bucket-key-enabled",
+                            HeaderValue::from_static("true"),
+                        );
+                    }
+                    if let Some(ctx) = &env.context {
+                        let ctx = crate::kms::context_header(
+                            &serde_json::from_slice(ctx).map_err(|_| S3Error::internal("stored context"))?,
+                        );
+                        h.insert(
+                            "x-amz-server-side-encryption-context",
+                            HeaderValue::from_str(&ctx).map_err(S3Error::internal)?,
+                        );
+                    }
+                }
                 let resp = self.copy_object(keys, op, &parts, bucket, &key, h).await?;
                 if !resp.status().is_success() {
                     return Err(S3Error::internal(format!(

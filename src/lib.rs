@@ -174,9 +174,16 @@ fn sse_keys(
     })
 }
 
-/// `s3-sse-proxy rekey`: optionally add a fresh active SSE-S3 key, then re-wrap the data keys of `bucket`'s
-/// objects under it (metadata only). Prints progress; safe to interrupt and run again.
-pub async fn rekey(config: Config, bucket: &str, prefix: &str, new_key: bool) -> Result<(), String> {
+/// `s3-sse-proxy rekey`: re-wrap the data keys of `bucket`'s objects (metadata only). SSE-S3 objects: optionally
+/// add a fresh active keyring key first, then re-wrap under the active key. With `kms_key`: SSE-KMS objects
+/// under another KMS key are re-wrapped under `kms_key`. Prints progress; safe to interrupt and run again.
+pub async fn rekey(
+    config: Config,
+    bucket: &str,
+    prefix: &str,
+    new_key: bool,
+    kms_key: Option<&str>,
+) -> Result<(), String> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let path = config
         .sse
@@ -190,12 +197,15 @@ pub async fn rekey(config: Config, bucket: &str, prefix: &str, new_key: bool) ->
         let id = keyring::add_active_key(&path)?;
         println!("added key {id} to {} and made it active", path.display());
     }
-    let keyring = keyring::Keyring::load_or_create(&path)?;
     let metrics = metrics::Metrics::new();
-    println!(
-        "re-wrapping data keys in bucket {bucket:?} (prefix {prefix:?}) under {}",
-        keyring.active().id()
-    );
+    let keys = sse_keys(&config, &config.data_dir, metrics.clone())?;
+    match kms_key {
+        None => println!(
+            "re-wrapping SSE-S3 data keys in bucket {bucket:?} (prefix {prefix:?}) under {}",
+            keys.keyring.active().id()
+        ),
+        Some(k) => println!("re-wrapping SSE-KMS data keys in bucket {bucket:?} (prefix {prefix:?}) under {k}"),
+    }
     let gateway = gateway::Gateway {
         backend: start_backend(&config).await?,
         credentials: CredentialStore::default(),
@@ -204,11 +214,14 @@ pub async fn rekey(config: Config, bucket: &str, prefix: &str, new_key: bool) ->
             max_presign_expiry_secs: config.s3.max_presign_expiry_secs,
         },
         virtual_host_domains: Vec::new(),
-        keys: Some(sse_keys(&config, &config.data_dir, metrics.clone())?),
+        keys: Some(keys),
         metrics,
         adopted: dashmap::DashMap::new(),
     };
-    let (examined, rewrapped) = gateway.rekey_bucket(bucket, prefix).await.map_err(|e| e.to_string())?;
+    let (examined, rewrapped) = gateway
+        .rekey_bucket(bucket, prefix, kms_key)
+        .await
+        .map_err(|e| e.to_string())?;
     println!(
         "done: {examined} objects examined, {rewrapped} re-wrapped; running gateways pick up the new key on restart"
     );

@@ -40,15 +40,19 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Re-wrap the data keys of a bucket's SSE-S3 objects under the active key (metadata only; resumable).
+    /// Re-wrap the data keys of a bucket's SSE-S3 objects under the active key, or with --kms-key-id its
+    /// SSE-KMS objects under that KMS key (metadata only; resumable).
     Rekey {
         #[arg(long)]
         bucket: String,
         #[arg(long, default_value = "")]
         prefix: String,
         /// First add a fresh key to the keyring and make it active.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "kms_key_id")]
         new_key: bool,
+        /// Re-wrap SSE-KMS objects under this KMS key (id, ARN or alias) instead.
+        #[arg(long)]
+        kms_key_id: Option<String>,
     },
     /// Manage the local KMS's master keys (SSE-KMS with `kms.kind = "local"`); running gateways see changes at once.
     Kms {
@@ -109,13 +113,14 @@ async fn main() -> std::process::ExitCode {
             bucket,
             prefix,
             new_key,
+            kms_key_id,
         }) => {
             let config = match &cli.config {
                 Some(path) => Config::load(path).map_err(|e| e.to_string()),
                 None => Ok(Config::embedded(cli.data_dir.clone())),
             };
             match config {
-                Ok(c) => s3_sse_proxy::rekey(c, &bucket, &prefix, new_key).await,
+                Ok(c) => s3_sse_proxy::rekey(c, &bucket, &prefix, new_key, kms_key_id.as_deref()).await,
                 Err(e) => Err(e),
             }
         }
