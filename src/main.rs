@@ -28,6 +28,9 @@ struct Cli {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
+    /// Write the key-use audit trail (SSE-KMS) to this file as JSON lines instead of the log.
+    #[arg(long)]
+    audit_log: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -92,22 +95,52 @@ enum KmsAction {
     Alias { alias: String, key: String },
 }
 
-fn init_tracing(format: LogFormat) {
+/// Logs: human or JSON on stderr, filtered by `S3_SSE_PROXY_LOG` (default `info`). With `--audit-log FILE`, the
+/// key-use audit trail (target `audit`) goes to that file instead, as JSON lines, whatever the filter says.
+fn init_tracing(format: LogFormat, audit_log: Option<&std::path::Path>) -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("S3_SSE_PROXY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Human => b.init(),
-        LogFormat::Json => b.json().init(),
+    use tracing_subscriber::filter::{FilterExt as _, Targets, filter_fn};
+    use tracing_subscriber::prelude::*;
+    let env = EnvFilter::try_from_env("S3_SSE_PROXY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let to_file = audit_log.is_some();
+    let not_audit = filter_fn(move |m| !(to_file && m.target() == "audit"));
+    let main = match format {
+        LogFormat::Human => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed(),
     }
+    .with_filter(env.and(not_audit));
+    let audit = match audit_log {
+        None => None,
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| format!("audit log {}: {e}", path.display()))?;
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_writer(std::sync::Mutex::new(file))
+                    .with_filter(Targets::new().with_target("audit", tracing::Level::INFO)),
+            )
+        }
+    };
+    tracing_subscriber::registry().with(main).with(audit).init();
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    if let Err(e) = init_tracing(cli.log_format, cli.audit_log.as_deref()) {
+        eprintln!("s3-sse-proxy: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Some(Command::Rekey {
             bucket,

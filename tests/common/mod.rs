@@ -382,6 +382,11 @@ impl Gateway {
     /// Like [`Gateway::start`], with extra environment variables for the gateway process (e.g.
     /// `S3_SSE_PROXY_LOG`, which is otherwise removed).
     pub fn start_with_env(backend: &Backend, extra_toml: &str, env: &[(&str, &str)]) -> Gateway {
+        Self::start_with_env_args(backend, extra_toml, env, &[])
+    }
+
+    /// Like [`Gateway::start_with_env`], with extra command-line arguments (e.g. `--audit-log FILE`).
+    pub fn start_with_env_args(backend: &Backend, extra_toml: &str, env: &[(&str, &str)], args: &[&str]) -> Gateway {
         let dir = tempfile::Builder::new()
             .prefix("s3sp-gateway-")
             .tempdir()
@@ -414,19 +419,24 @@ allowed_buckets = ["{LIMITED_BUCKET}"]
 "#,
             endpoint = backend.endpoint(),
         );
-        Self::start_with_config_text_env(dir, &config, env)
+        Self::start_with_config_text_env(dir, &config, env, args)
     }
 
     /// Start with a complete config text, written into `dir`.
     pub fn start_with_config_text(dir: tempfile::TempDir, config: &str) -> Gateway {
-        Self::start_with_config_text_env(dir, config, &[])
+        Self::start_with_config_text_env(dir, config, &[], &[])
     }
 
-    fn start_with_config_text_env(dir: tempfile::TempDir, config: &str, env: &[(&str, &str)]) -> Gateway {
+    fn start_with_config_text_env(
+        dir: tempfile::TempDir,
+        config: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Gateway {
         let config_path = dir.path().join("gateway.toml");
         std::fs::write(&config_path, config).expect("writing config");
         let mut cmd = Command::new(BIN);
-        cmd.arg("--config").arg(&config_path).current_dir(dir.path());
+        cmd.arg("--config").arg(&config_path).args(args).current_dir(dir.path());
         for v in GATEWAY_ENV {
             cmd.env_remove(v);
         }
