@@ -10,6 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use s3_sse_proxy::crypto::CryptoError;
 use s3_sse_proxy::crypto::envelope::{self, Envelope, SealedKey, SseMode};
 use s3_sse_proxy::crypto::keys::{DataKey, Kek};
+use s3_sse_proxy::crypto::kms_blob;
 use s3_sse_proxy::crypto::segment::{NONCE_PREFIX_LEN, NoncePrefix, PartCipher};
 use s3_sse_proxy::crypto::size::{ciphertext_len, plaintext_len, segments, span};
 use s3_sse_proxy::crypto::stream::{StreamOpener, StreamSealer};
@@ -451,6 +452,29 @@ fn run(
                 .map(drop)
                 .map_err(Failure::from)
         }
+        ("kms-blob", _) => {
+            let master = Kek::new(f.str("key_id")?, f.hex_n("master")?);
+            let ctx: BTreeMap<String, String> = serde_json::from_str(f.str("ctx")?).map_err(|e| format!("ctx: {e}"))?;
+            let pairs = || ctx.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            let blob = match base_bytes {
+                None => {
+                    let version: u32 = f.str("version")?.parse().map_err(|_| "version")?;
+                    let blob = kms_blob::seal(&master, version, &f.hex("pt")?, pairs(), f.hex_n("nonce")?);
+                    eq("blob", hex::encode(&blob), f.str("blob")?.to_owned())?;
+                    let h = kms_blob::header(&blob).map_err(|e| format!("header: {e}"))?;
+                    eq("header", (h.key_id.as_str(), h.version), (master.id(), version))?;
+                    blob
+                }
+                Some(b) => alter(b.to_vec(), f)?,
+            };
+            let opened = kms_blob::open(&master, &blob, pairs());
+            if expect.is_none() {
+                let pt = opened.map_err(|e| format!("open: {e}"))?;
+                eq("opened", hex::encode(pt.as_slice()), f.str("pt")?.to_owned())?;
+                return Ok(Some(blob));
+            }
+            opened.map(drop).map_err(Failure::from)
+        }
         ("key-check", _) => {
             let ck: [u8; 32] = f.hex_n("customer_key")?;
             let check = f.hex("check")?;
@@ -482,8 +506,8 @@ fn run(
                 nonce_prefix: f.prefix()?,
                 sealed_key: SealedKey(f.hex("sealed")?),
                 key_check: f.opt("check").map(|_| f.hex("check")).transpose()?,
-                bucket_key: None,
-                context: None,
+                bucket_key: f.opt("bucket_key").map(|_| f.hex("bucket_key")).transpose()?,
+                context: f.opt("context").map(|c| c.as_bytes().to_vec()),
                 multipart: f.opt("layout").is_some_and(|l| l == "m"),
             };
             let text = f.str("text")?;
