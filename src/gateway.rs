@@ -169,6 +169,11 @@ impl Gateway {
             return Err(S3Error::access_denied());
         }
 
+        if let (Some(_), Some(bucket), Some(key)) = (&self.keys, &target.bucket, &target.key) {
+            self.check_blocked_encryption(op, &parts.headers, bucket, key, authed.credential.display_name())
+                .await?;
+        }
+
         // Transform body: verify and de-frame.
         let declared = authed.body_checks.length;
         let sends_body = declared.is_some_and(|n| n > 0) || authed.aws_chunked;
@@ -580,6 +585,40 @@ impl Gateway {
             http::StatusCode::OK
         };
         Ok(r)
+    }
+
+    /// S3's `BlockedEncryptionTypes`: in a bucket that blocks SSE-C, a write that asks for SSE-C (by any of its
+    /// headers, before they are checked) is refused before a byte reaches the backend. Reads, and copies *from*
+    /// SSE-C objects, are not writes that ask for SSE-C. The setting is read from the backend on each such write,
+    /// so every instance enforces the latest one.
+    async fn check_blocked_encryption(
+        &self,
+        op: Operation,
+        headers: &HeaderMap,
+        bucket: &str,
+        key: &str,
+        principal: &str,
+    ) -> Result<(), S3Error> {
+        use object::bucket_encryption::{CONFIG_KEY, blocks_sse_c, sse_c_blocked};
+        let action = match op {
+            // AWS names CopyObject's own action in this message.
+            Operation::CopyObject => "s3:CopyObject",
+            Operation::PutObject
+            | Operation::CreateMultipartUpload
+            | Operation::UploadPart
+            | Operation::UploadPartCopy => "s3:PutObject",
+            _ => return Ok(()),
+        };
+        let asks_for_sse_c = headers
+            .keys()
+            .any(|n| n.as_str().starts_with("x-amz-server-side-encryption-customer-"));
+        if !asks_for_sse_c {
+            return Ok(());
+        }
+        match self.get_small(op, bucket, CONFIG_KEY).await? {
+            Some(config) if blocks_sse_c(&config) => Err(sse_c_blocked(principal, action, bucket, key)),
+            _ => Ok(()),
+        }
     }
 
     /// Before DeleteBucket: if the bucket holds nothing but the gateway's own objects, remove them so the

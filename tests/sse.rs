@@ -2887,6 +2887,202 @@ async fn sse_c_etags() {
     );
 }
 
+/// S3's `BlockedEncryptionTypes`: PutBucketEncryption stores it as given (GetBucketEncryption returns it), and a
+/// bucket that blocks SSE-C refuses every write that asks for SSE-C with AWS's 403, writing nothing, while its SSE-C
+/// objects stay readable and copyable to SSE-S3; `NONE` allows SSE-C again.
+#[tokio::test(flavor = "multi_thread")]
+async fn blocked_encryption_types_refuse_sse_c_writes() {
+    let (s, c, bucket) = stack_with_bucket("sse-c-blocked").await;
+    let k = CustomerKey::new(101);
+    let k2 = CustomerKey::new(102);
+    let data = marker_body(MARKER, 9, 70_000);
+    let path = |key: &str| format!("/{bucket}/{key}");
+    let enc_path = format!("/{bucket}?encryption");
+    let config = |types: &str| {
+        format!(
+            "<ServerSideEncryptionConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Rule>\
+             <ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+             </ApplyServerSideEncryptionByDefault><BlockedEncryptionTypes><EncryptionType>{types}</EncryptionType>\
+             </BlockedEncryptionTypes></Rule></ServerSideEncryptionConfiguration>"
+        )
+    };
+    // Written before the block: an SSE-C object and an SSE-C upload in progress.
+    call(&s.gw, &c, Method::PUT, &path("old"), data.clone(), &k.headers())
+        .await
+        .assert_ok();
+    let id = create_mpu(&s.gw, &c, &bucket, "mp-before", &k.headers()).await;
+
+    let blocking = config("SSE-C");
+    call(&s.gw, &c, Method::PUT, &enc_path, blocking.clone(), &[])
+        .await
+        .assert_ok();
+    let r = call(&s.gw, &c, Method::GET, &enc_path, Bytes::new(), &[]).await;
+    r.assert_ok();
+    assert_eq!(
+        r.text(),
+        blocking,
+        "GetBucketEncryption returns the configuration as given"
+    );
+
+    let principal = CLIENT_AK;
+    let blocked = |action: &str, key: &str| {
+        format!(
+            "User: {principal} is not authorized to perform: {action} on resource: \"arn:aws:s3:::{bucket}/{key}\" \
+             because this bucket has blocked upload requests that specify Server Side Encryption with Customer \
+             provided keys (SSE-C). Please specify a different server-side encryption type"
+        )
+    };
+    let old_path = path("old");
+    let s3_path = path("s3-src");
+    put_object(&s.gw, &c, &bucket, "s3-src", "an SSE-S3 source")
+        .await
+        .assert_ok();
+    let with = |mut h: Vec<(&'static str, String)>, extra: Vec<(&'static str, &str)>| {
+        h.extend(extra.into_iter().map(|(n, v)| (n, v.to_owned())));
+        h
+    };
+    let bad_md5 = sse_c_headers("x-amz-", Some("AES256"), Some(k.b64.as_str()), Some(k2.md5.as_str()));
+    // (what, method, path, headers, IAM action in the message, object key in the message)
+    type Case<'a> = (&'a str, Method, String, Vec<(&'static str, String)>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "PutObject",
+            Method::PUT,
+            path("new"),
+            with(vec![], k.headers()),
+            "s3:PutObject",
+            "new",
+        ),
+        (
+            "PutObject, malformed SSE-C",
+            Method::PUT,
+            path("new"),
+            with(vec![], bad_md5),
+            "s3:PutObject",
+            "new",
+        ),
+        (
+            "CopyObject to SSE-C",
+            Method::PUT,
+            path("new"),
+            with(vec![("x-amz-copy-source", s3_path.clone())], k.headers()),
+            "s3:CopyObject",
+            "new",
+        ),
+        (
+            "CopyObject onto itself with a new key (rotation)",
+            Method::PUT,
+            old_path.clone(),
+            with(
+                with(vec![("x-amz-copy-source", old_path.clone())], k.copy_source_headers()),
+                k2.headers(),
+            ),
+            "s3:CopyObject",
+            "old",
+        ),
+        (
+            "CreateMultipartUpload",
+            Method::POST,
+            format!("{}?uploads", path("new")),
+            with(vec![], k.headers()),
+            "s3:PutObject",
+            "new",
+        ),
+        (
+            "UploadPart of an upload begun before the block",
+            Method::PUT,
+            part_path(&bucket, "mp-before", &id, 1),
+            with(vec![], k.headers()),
+            "s3:PutObject",
+            "mp-before",
+        ),
+        (
+            "UploadPartCopy of an upload begun before the block",
+            Method::PUT,
+            part_path(&bucket, "mp-before", &id, 1),
+            with(vec![("x-amz-copy-source", s3_path.clone())], k.headers()),
+            "s3:PutObject",
+            "mp-before",
+        ),
+    ];
+    for (what, method, p, headers, action, key) in cases {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let body = if method == Method::PUT && !h.iter().any(|(n, _)| *n == "x-amz-copy-source") {
+            Bytes::from(data.clone())
+        } else {
+            Bytes::new()
+        };
+        let r = call(&s.gw, &c, method, &p, body, &h).await;
+        r.assert_error_message(403, "AccessDenied", &blocked(action, key), what);
+    }
+    s.backend.assert_absent(&bucket, "new").await;
+    s.backend.assert_absent(&bucket, "mp-before").await;
+    let r = call(
+        &s.gw,
+        &c,
+        Method::GET,
+        &format!("/{bucket}/mp-before?uploadId={}", enc(&id)),
+        Bytes::new(),
+        &[],
+    )
+    .await;
+    r.assert_ok();
+    assert!(!r.text().contains("<Part>"), "a refused part was stored: {}", r.text());
+
+    // Existing SSE-C objects stay readable, and copyable into SSE-S3.
+    let g = get_with(&s.gw, &c, &old_path, &k.headers()).await;
+    assert_body(&g, &data, "GET of an SSE-C object in a bucket that blocks SSE-C");
+    assert_sse_c_echo(&g, &k, "GET");
+    let h = head_with(&s.gw, &c, &old_path, &k.headers()).await;
+    h.assert_ok();
+    assert_sse_c_echo(&h, &k, "HEAD");
+    let mut h = vec![("x-amz-copy-source", old_path.as_str())];
+    h.extend(k.copy_source_headers());
+    let r = call(&s.gw, &c, Method::PUT, &path("to-s3"), Bytes::new(), &h).await;
+    r.assert_ok();
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("AES256"));
+    assert_body(
+        &get_with(&s.gw, &c, &path("to-s3"), &[]).await,
+        &data,
+        "SSE-C → SSE-S3 copy",
+    );
+    // Writes without SSE-C are not affected.
+    put_object(&s.gw, &c, &bucket, "plain-put", "x").await.assert_ok();
+
+    // An unknown type is refused and changes nothing; NONE allows SSE-C again.
+    let r = call(&s.gw, &c, Method::PUT, &enc_path, config("SSE-KMS"), &[]).await;
+    r.assert_error(400, "MalformedXML");
+    let r = call(&s.gw, &c, Method::GET, &enc_path, Bytes::new(), &[]).await;
+    assert_eq!(r.text(), blocking, "a refused configuration replaces nothing");
+    let allowing = config("NONE");
+    call(&s.gw, &c, Method::PUT, &enc_path, allowing.clone(), &[])
+        .await
+        .assert_ok();
+    assert_eq!(
+        call(&s.gw, &c, Method::GET, &enc_path, Bytes::new(), &[]).await.text(),
+        allowing
+    );
+    call(&s.gw, &c, Method::PUT, &path("new"), data.clone(), &k.headers())
+        .await
+        .assert_ok();
+    assert_body(
+        &get_with(&s.gw, &c, &path("new"), &k.headers()).await,
+        &data,
+        "SSE-C after NONE",
+    );
+    // Blocked again, then the configuration deleted: no configuration blocks nothing.
+    call(&s.gw, &c, Method::PUT, &enc_path, blocking, &[]).await.assert_ok();
+    let r = call(&s.gw, &c, Method::DELETE, &enc_path, Bytes::new(), &[]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    call(&s.gw, &c, Method::PUT, &path("after-delete"), "y", &k.headers())
+        .await
+        .assert_ok();
+    assert!(
+        files_containing(&s.backend.root, MARKER).is_empty(),
+        "plaintext at the backend"
+    );
+}
+
 // ------------------------------------------------------------------------------------------------
 // 9. A backend that dies mid-transfer
 // ------------------------------------------------------------------------------------------------
