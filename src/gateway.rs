@@ -170,6 +170,11 @@ impl Gateway {
             return Err(S3Error::access_denied());
         }
 
+        if let (Some(_), Some(bucket), Some(key)) = (&self.keys, &target.bucket, &target.key) {
+            self.check_blocked_encryption(op, &parts.headers, bucket, key, authed.credential.display_name())
+                .await?;
+        }
+
         // Transform body: verify and de-frame.
         let declared = authed.body_checks.length;
         let sends_body = declared.is_some_and(|n| n > 0) || authed.aws_chunked;
@@ -619,6 +624,40 @@ impl Gateway {
         Ok(r)
     }
 
+    /// S3's `BlockedEncryptionTypes`: in a bucket that blocks SSE-C, a write that asks for SSE-C (by any of its
+    /// headers, before they are checked) is refused before a byte reaches the backend. Reads, and copies *from*
+    /// SSE-C objects, are not writes that ask for SSE-C. The setting is read from the backend on each such write,
+    /// so every instance enforces the latest one.
+    async fn check_blocked_encryption(
+        &self,
+        op: Operation,
+        headers: &HeaderMap,
+        bucket: &str,
+        key: &str,
+        principal: &str,
+    ) -> Result<(), S3Error> {
+        use object::bucket_encryption::{CONFIG_KEY, blocks_sse_c, sse_c_blocked};
+        let action = match op {
+            // AWS names CopyObject's own action in this message.
+            Operation::CopyObject => "s3:CopyObject",
+            Operation::PutObject
+            | Operation::CreateMultipartUpload
+            | Operation::UploadPart
+            | Operation::UploadPartCopy => "s3:PutObject",
+            _ => return Ok(()),
+        };
+        let asks_for_sse_c = headers
+            .keys()
+            .any(|n| n.as_str().starts_with("x-amz-server-side-encryption-customer-"));
+        if !asks_for_sse_c {
+            return Ok(());
+        }
+        match self.get_small(op, bucket, CONFIG_KEY).await? {
+            Some(config) if blocks_sse_c(&config) => Err(sse_c_blocked(principal, action, bucket, key)),
+            _ => Ok(()),
+        }
+    }
+
     /// Before DeleteBucket: if the bucket holds nothing but the gateway's own objects, remove them so the
     /// backend can delete it; otherwise leave everything for the backend to answer BucketNotEmpty.
     async fn delete_reserved_objects(&self, op: Operation, bucket: &str) -> Result<(), S3Error> {
@@ -885,8 +924,7 @@ impl Gateway {
         match op {
             Operation::UploadPart => {
                 let part = part_number(&query)?;
-                require_part_key(&env, customer.as_ref())?;
-                let dk = object::open_data_key(keys, &env, customer.as_ref(), bucket, key).await?;
+                let dk = object::multipart::open_part_key(keys, &env, customer.as_ref(), bucket, key).await?;
                 let len = declared.ok_or_else(|| {
                     S3Error::new(
                         S3ErrorCode::MissingContentLength,
@@ -918,8 +956,7 @@ impl Gateway {
             }
             Operation::UploadPartCopy => {
                 let part = part_number(&query)?;
-                require_part_key(&env, customer.as_ref())?;
-                let dk = object::open_data_key(keys, &env, customer.as_ref(), bucket, key).await?;
+                let dk = object::multipart::open_part_key(keys, &env, customer.as_ref(), bucket, key).await?;
                 let src =
                     object::copy::parse_copy_source(header_str(&parts.headers, "x-amz-copy-source").unwrap_or(""))?;
                 let range = header_str(&parts.headers, "x-amz-copy-source-range");
@@ -950,6 +987,8 @@ impl Gateway {
                 Ok(copy_result("CopyPartResult", &resp, &obj))
             }
             Operation::CompleteMultipartUpload => {
+                // Complete needs no SSE-C key (S3); one that is given must be the upload's.
+                object::multipart::check_upload_key(&env, customer.as_ref(), false)?;
                 // The parts the client completes, in order (a small XML document).
                 let request_xml = crate::body::collect_limited(body, SMALL_OBJECT_LIMIT)
                     .await
@@ -1007,7 +1046,10 @@ impl Gateway {
                 if let Err(layout) = layout_result {
                     self.put_small(op, bucket, &layout_key(key), Bytes::from(layout.encode()))
                         .await?;
-                    object::add_sse_headers(resp.headers_mut(), &env, customer.as_ref());
+                    // S3's CompleteMultipartUpload answer names SSE-S3 and SSE-KMS, never SSE-C.
+                    if env.mode != crate::crypto::envelope::SseMode::C {
+                        object::add_sse_headers(resp.headers_mut(), &env, None);
+                    }
                     if !layout.is_aligned() && env.mode == crate::crypto::envelope::SseMode::S3 {
                         // Unaligned parts make the listed size underivable: rewrite once as one stream.
                         match self.realign(keys, op, bucket, key, &env).await {
@@ -1033,6 +1075,7 @@ impl Gateway {
                 Ok(resp)
             }
             Operation::ListParts => {
+                object::multipart::check_upload_key(&env, customer.as_ref(), false)?;
                 let resp = self
                     .send(op, parts.method.clone(), uri, headers, body, body_sent, slot)
                     .await?;
@@ -1114,21 +1157,6 @@ fn part_number(query: &[(String, String)]) -> Result<u32, S3Error> {
                 "Part number must be an integer between 1 and 10000, inclusive",
             )
         })
-}
-
-/// SSE-C uploads need the key on every part (AWS's error and message).
-fn require_part_key(
-    env: &crate::crypto::envelope::Envelope,
-    customer: Option<&crate::s3::sse::CustomerKey>,
-) -> Result<(), S3Error> {
-    if env.mode == crate::crypto::envelope::SseMode::C && customer.is_none() {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidRequest,
-            "The multipart upload initiate requested encryption. Subsequent part requests must include the \
-             appropriate encryption parameters.",
-        ));
-    }
-    Ok(())
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -1563,8 +1591,6 @@ fn new_request_id() -> String {
 mod tests {
     use super::*;
 
-    /// The classifier refuses SSE-C keys on any request that did not arrive over TLS (S3: 400 InvalidRequest),
-    /// even though the only S3 listener is HTTPS.
     #[test]
     fn bucket_lists_keep_only_allowed_names() {
         let xml = "<ListAllMyBucketsResult><Owner><ID>o</ID></Owner><Buckets><Bucket><Name>only-this</Name>\
@@ -1578,22 +1604,52 @@ mod tests {
         assert!(out.contains("<Owner><ID>o</ID></Owner>") && out.ends_with("</Buckets></ListAllMyBucketsResult>"));
     }
 
+    /// The classifier refuses SSE-C keys on any request that did not arrive over TLS (S3: 400 InvalidRequest,
+    /// with S3's message), even though the only S3 listener is HTTPS: for every operation that takes SSE-C
+    /// headers, for any one of the three headers, and for the copy-source form.
     #[test]
     fn sse_c_over_plain_http_is_refused_where_requests_are_classified() {
-        let mut h = HeaderMap::new();
-        h.insert(
+        const INSECURE: &str = "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure \
+             connection.";
+        let ops = [
+            Operation::PutObject,
+            Operation::GetObject,
+            Operation::HeadObject,
+            Operation::CopyObject,
+            Operation::CreateMultipartUpload,
+            Operation::UploadPart,
+            Operation::UploadPartCopy,
+            Operation::CompleteMultipartUpload,
+        ];
+        for name in [
             "x-amz-server-side-encryption-customer-algorithm",
-            HeaderValue::from_static("AES256"),
-        );
-        let e = check_sse_headers(Operation::PutObject, &h, false).unwrap_err();
-        assert_eq!((e.code, e.code.status().as_u16()), (S3ErrorCode::InvalidRequest, 400));
-        assert!(check_sse_headers(Operation::PutObject, &h, true).is_ok());
-        let mut copy = HeaderMap::new();
-        copy.insert(
+            "x-amz-server-side-encryption-customer-key",
+            "x-amz-server-side-encryption-customer-key-md5",
+            "x-amz-copy-source-server-side-encryption-customer-algorithm",
             "x-amz-copy-source-server-side-encryption-customer-key",
-            HeaderValue::from_static("x"),
-        );
-        assert!(check_sse_headers(Operation::CopyObject, &copy, false).is_err());
+            "x-amz-copy-source-server-side-encryption-customer-key-md5",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_static("AES256"));
+            for op in ops {
+                let e = check_sse_headers(op, &h, false).unwrap_err();
+                assert_eq!(
+                    (e.code, e.code.status().as_u16(), e.message.as_ref()),
+                    (S3ErrorCode::InvalidRequest, 400, INSECURE),
+                    "{} with {name} off TLS",
+                    op.as_str()
+                );
+                assert!(
+                    check_sse_headers(op, &h, true).is_ok(),
+                    "{} with {name} over TLS",
+                    op.as_str()
+                );
+            }
+        }
+        // Other SSE headers are not refused off TLS (S3 accepts SSE-S3 over plain HTTP).
+        let mut s3 = HeaderMap::new();
+        s3.insert("x-amz-server-side-encryption", HeaderValue::from_static("AES256"));
+        assert!(check_sse_headers(Operation::PutObject, &s3, false).is_ok());
         // Clients may not set the gateway's own envelope header.
         let mut env = HeaderMap::new();
         env.insert(object::ENVELOPE_HEADER, HeaderValue::from_static("v=1"));

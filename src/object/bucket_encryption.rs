@@ -2,6 +2,11 @@
 //! one enforcing them) and stored in the backend as `.s3-sse-proxy/encryption.xml`, so every instance sees the
 //! same setting. As on S3 since 2023, a bucket without a configuration reports SSE-S3 (`AES256`) — which is what
 //! the gateway applies to every object written without SSE headers.
+//!
+//! A rule may also carry S3's `<BlockedEncryptionTypes>` (`SSE-C` or `NONE`): a bucket that blocks SSE-C refuses
+//! writes that ask for it with 403 `AccessDenied` (PutObject, CopyObject, CreateMultipartUpload, UploadPart,
+//! UploadPartCopy), while its SSE-C objects stay readable. Unlike S3 since April 2026, a bucket without a
+//! configuration does not block SSE-C.
 
 use crate::error::{S3Error, S3ErrorCode};
 
@@ -50,7 +55,51 @@ pub fn validate(xml: &[u8]) -> Result<(), S3Error> {
             }
         }
     }
-    Ok(())
+    validate_blocked_types(text)
+}
+
+/// The `<EncryptionType>` values inside `<BlockedEncryptionTypes>` elements.
+fn blocked_types(text: &str) -> Vec<&str> {
+    text.split("<BlockedEncryptionTypes>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</BlockedEncryptionTypes>").map(|(inner, _)| inner))
+        .flat_map(|inner| {
+            inner
+                .split("<EncryptionType>")
+                .skip(1)
+                .filter_map(|rest| rest.split_once("</EncryptionType>").map(|(t, _)| t.trim()))
+        })
+        .collect()
+}
+
+/// S3 knows two blocked encryption types: `SSE-C` and `NONE` (nothing blocked).
+fn validate_blocked_types(text: &str) -> Result<(), S3Error> {
+    if blocked_types(text).iter().all(|t| matches!(*t, "SSE-C" | "NONE")) {
+        Ok(())
+    } else {
+        Err(S3Error::new(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ))
+    }
+}
+
+/// Whether a stored configuration blocks SSE-C writes.
+pub fn blocks_sse_c(config: &[u8]) -> bool {
+    std::str::from_utf8(config).is_ok_and(|text| blocked_types(text).contains(&"SSE-C"))
+}
+
+/// S3's answer to an SSE-C write into a bucket that blocks SSE-C (its message names the requester, the action
+/// and the object).
+pub fn sse_c_blocked(principal: &str, action: &str, bucket: &str, key: &str) -> S3Error {
+    S3Error::new(
+        S3ErrorCode::AccessDenied,
+        format!(
+            "User: {principal} is not authorized to perform: {action} on resource: \"arn:aws:s3:::{bucket}/{key}\" \
+             because this bucket has blocked upload requests that specify Server Side Encryption with Customer \
+             provided keys (SSE-C). Please specify a different server-side encryption type"
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -65,5 +114,39 @@ mod tests {
         assert_eq!(validate(b"<x/>").unwrap_err().code, S3ErrorCode::MalformedXML);
         let des = DEFAULT_CONFIG.replace("AES256", "DES");
         assert_eq!(validate(des.as_bytes()).unwrap_err().code, S3ErrorCode::InvalidArgument);
+    }
+
+    /// `<BlockedEncryptionTypes>` as the PutBucketEncryption API reference states it: valid values `NONE` and
+    /// `SSE-C`; only `SSE-C` blocks.
+    #[test]
+    fn blocked_encryption_types() {
+        let with = |types: &str| {
+            DEFAULT_CONFIG.replace(
+                "</Rule>",
+                &format!("<BlockedEncryptionTypes>{types}</BlockedEncryptionTypes></Rule>"),
+            )
+        };
+        let blocked = with("<EncryptionType>SSE-C</EncryptionType>");
+        assert!(validate(blocked.as_bytes()).is_ok());
+        assert!(blocks_sse_c(blocked.as_bytes()));
+        let none = with("<EncryptionType>NONE</EncryptionType>");
+        assert!(validate(none.as_bytes()).is_ok());
+        assert!(!blocks_sse_c(none.as_bytes()));
+        assert!(!blocks_sse_c(DEFAULT_CONFIG.as_bytes()));
+        assert!(!blocks_sse_c(with("").as_bytes()));
+        let other = with("<EncryptionType>SSE-KMS</EncryptionType>");
+        assert_eq!(validate(other.as_bytes()).unwrap_err().code, S3ErrorCode::MalformedXML);
+        // An `EncryptionType` outside `BlockedEncryptionTypes` blocks nothing.
+        let stray = DEFAULT_CONFIG.replace("</Rule>", "<EncryptionType>SSE-C</EncryptionType></Rule>");
+        assert!(!blocks_sse_c(stray.as_bytes()));
+        let e = sse_c_blocked("alice", "s3:PutObject", "b", "k/1");
+        assert_eq!((e.code, e.code.status().as_u16()), (S3ErrorCode::AccessDenied, 403));
+        assert!(
+            e.message.starts_with(
+                "User: alice is not authorized to perform: s3:PutObject on resource: \"arn:aws:s3:::b/k/1\" because"
+            ),
+            "{}",
+            e.message
+        );
     }
 }

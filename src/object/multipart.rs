@@ -13,9 +13,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use sha2::{Digest, Sha256};
 
-use crate::crypto::envelope::Envelope;
+use super::{Keys, open_data_key};
+use crate::crypto::envelope::{self, Envelope, SseMode};
+use crate::crypto::keys::DataKey;
 use crate::crypto::size::plaintext_len;
 use crate::error::{S3Error, S3ErrorCode};
+use crate::s3::sse::CustomerKey;
 
 const TOKEN_MARK: &str = "~s3sp1~";
 
@@ -41,6 +44,45 @@ pub fn parse_upload_id(client_id: &str) -> Result<(String, Option<Envelope>), S3
     let text = String::from_utf8(text).map_err(|_| no_such())?;
     let env = Envelope::decode(&text).map_err(|_| no_such())?;
     Ok((backend.to_owned(), Some(env)))
+}
+
+/// The data key of an upload, opened for UploadPart / UploadPartCopy with the part's SSE-C key, under S3's rules
+/// for parts: an SSE-C upload needs its key on every part, and a part with another key is a mismatch (400), not
+/// a denied read (403).
+pub async fn open_part_key(
+    keys: &Keys,
+    upload: &Envelope,
+    customer: Option<&CustomerKey>,
+    bucket: &str,
+    key: &str,
+) -> Result<DataKey, S3Error> {
+    check_upload_key(upload, customer, true)?;
+    open_data_key(keys, upload, customer, bucket, key).await
+}
+
+/// S3's SSE-C rules for requests on an upload: a part (`part`) of an SSE-C upload needs the key; a key that is
+/// given (on a part, CompleteMultipartUpload or ListParts) must be the upload's.
+pub fn check_upload_key(upload: &Envelope, customer: Option<&CustomerKey>, part: bool) -> Result<(), S3Error> {
+    match (upload.mode, customer) {
+        (SseMode::C, None) if part => Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "The multipart upload initiate requested encryption. Subsequent part requests must include the \
+             appropriate encryption parameters.",
+        )),
+        (SseMode::C, Some(ck))
+            if !envelope::customer_key_matches(ck.as_bytes(), upload.key_check.as_deref().unwrap_or_default()) =>
+        {
+            Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "The provided encryption parameters did not match the ones used originally.",
+            ))
+        }
+        (SseMode::S3 | SseMode::Kms, Some(_)) => Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "The encryption parameters are not applicable to this object.",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A CompleteMultipartUpload body with the client's part ETags (`<md5>-1`, see UploadPart) turned back into

@@ -15,11 +15,13 @@ Environment (set by the Rust test harness):
     S3_CA_FILE             PEM CA certificate of the gateway's TLS certificate
     S3_BUCKET              bucket to create (must not exist yet); removed again at the end
     WORK_DIR               scratch directory
+    S3_BACKEND_ROOT        the backend's files (checked for plaintext and SSE-C keys)
     S3_REQUIRE_TAGGING     optional; "1": a backend without object tagging is a failure, not a skip
 
 Exit status 0 only if every check held. Each step is printed; a failure prints the step.
 """
 
+import base64
 import contextlib
 import hashlib
 import io
@@ -36,6 +38,9 @@ import botocore
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backend_leaks  # noqa: E402
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -99,6 +104,7 @@ ENDPOINT = env("S3_ENDPOINT")
 CA_FILE = env("S3_CA_FILE")
 BUCKET = env("S3_BUCKET")
 WORK_DIR = env("WORK_DIR")
+BACKEND_ROOT = env("S3_BACKEND_ROOT")
 env("AWS_ACCESS_KEY_ID")
 env("AWS_SECRET_ACCESS_KEY")
 REGION = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
@@ -134,6 +140,15 @@ def urlopen(opener, req):
 def get_bytes(s3, key, **kwargs):
     resp = s3.get_object(Bucket=BUCKET, Key=key, **kwargs)
     return resp, resp["Body"].read()
+
+
+def client_error(fn, **kwargs):
+    """(error code, HTTP status) of the ClientError that `fn(**kwargs)` must raise."""
+    try:
+        fn(**kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError(f"{fn.__name__} succeeded where it must fail")
 
 
 def cleanup(s3, strict):
@@ -341,6 +356,92 @@ def main():
             s3_unsigned.put_object(Bucket=BUCKET, Key="unsigned-payload/object.bin", Body=payload)
             resp, data = get_bytes(s3_unsigned, "unsigned-payload/object.bin")
             check_eq(data, payload, "unsigned-payload round trip body")
+
+        # SSE-C: boto3 base64-encodes SSECustomerKey and adds its MD5 itself.
+        key_a, key_b = os.urandom(32), os.urandom(32)
+        ssec_a = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key_a}
+        ssec_b = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key_b}
+        md5_a = base64.b64encode(hashlib.md5(key_a).digest()).decode()
+        ssec_data = os.urandom(200 * KIB + 7)
+        with step("SSE-C: put_object, get_object (whole and Range), head_object with SSECustomerKey"):
+            put = s3.put_object(Bucket=BUCKET, Key="ssec/object.bin", Body=ssec_data, **ssec_a)
+            check_eq(put.get("SSECustomerAlgorithm"), "AES256", "put_object SSECustomerAlgorithm")
+            check_eq(put.get("SSECustomerKeyMD5"), md5_a, "put_object SSECustomerKeyMD5")
+            check(put["ETag"] != f'"{hashlib.md5(ssec_data).hexdigest()}"', "an SSE-C ETag is not the data's MD5")
+            resp, data = get_bytes(s3, "ssec/object.bin", **ssec_a)
+            check_eq(data, ssec_data, "SSE-C get_object body")
+            check_eq(resp.get("SSECustomerKeyMD5"), md5_a, "get_object SSECustomerKeyMD5")
+            check_eq(resp["ETag"], put["ETag"], "get_object ETag = put_object ETag")
+            resp, data = get_bytes(s3, "ssec/object.bin", Range="bytes=65530-140000", **ssec_a)
+            check_eq(data, ssec_data[65530:140001], "SSE-C ranged get_object body")
+            check_eq(resp["ContentRange"], f"bytes 65530-140000/{len(ssec_data)}", "SSE-C ranged ContentRange")
+            head = s3.head_object(Bucket=BUCKET, Key="ssec/object.bin", **ssec_a)
+            check_eq(head["ContentLength"], len(ssec_data), "SSE-C head_object ContentLength")
+            check_eq(head.get("SSECustomerAlgorithm"), "AES256", "head_object SSECustomerAlgorithm")
+            check_eq(head.get("SSECustomerKeyMD5"), md5_a, "head_object SSECustomerKeyMD5")
+
+        with step("SSE-C: errors boto3 sees without the key and with another key"):
+            get = s3.get_object
+            head = s3.head_object
+            where = {"Bucket": BUCKET, "Key": "ssec/object.bin"}
+            check_eq(client_error(get, **where), ("InvalidRequest", 400), "get_object without the key")
+            check_eq(client_error(head, **where), ("400", 400), "head_object without the key")
+            check_eq(client_error(get, **where, **ssec_b), ("AccessDenied", 403), "get_object with another key")
+            check_eq(client_error(head, **where, **ssec_b), ("403", 403), "head_object with another key")
+
+        with step("SSE-C: upload_file / download_file multipart (12 MiB + 3, 5 MiB parts) with ExtraArgs"):
+            src = os.path.join(WORK_DIR, "boto3-ssec-multipart.bin")
+            dst = os.path.join(WORK_DIR, "boto3-ssec-multipart.down")
+            with open(src, "wb") as f:
+                f.write(os.urandom(12 * MIB + 3))
+            tc = TransferConfig(
+                multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, preferred_transfer_client="classic"
+            )
+            s3.upload_file(src, BUCKET, "ssec/multipart.bin", ExtraArgs=ssec_a, Config=tc)
+            head = s3.head_object(Bucket=BUCKET, Key="ssec/multipart.bin", **ssec_a)
+            check_eq(head["ContentLength"], 12 * MIB + 3, "SSE-C multipart ContentLength")
+            check(head["ETag"].endswith('-3"'), f"SSE-C multipart ETag {head['ETag']} is not a 3-part one")
+            s3.download_file(BUCKET, "ssec/multipart.bin", dst, ExtraArgs=ssec_a, Config=tc)
+            check_eq(sha256_file(dst), sha256_file(src), "sha256 of the SSE-C multipart object")
+            check_eq(
+                client_error(s3.head_object, Bucket=BUCKET, Key="ssec/multipart.bin"),
+                ("400", 400),
+                "head_object of the SSE-C multipart object without the key",
+            )
+            os.remove(dst)
+
+        with step("SSE-C: copy_object with CopySourceSSECustomer* (key A -> key B), then read with B only"):
+            copied = s3.copy_object(
+                Bucket=BUCKET,
+                Key="ssec/rotated.bin",
+                CopySource={"Bucket": BUCKET, "Key": "ssec/object.bin"},
+                CopySourceSSECustomerAlgorithm="AES256",
+                CopySourceSSECustomerKey=key_a,
+                **ssec_b,
+            )
+            check_eq(
+                copied.get("SSECustomerKeyMD5"),
+                base64.b64encode(hashlib.md5(key_b).digest()).decode(),
+                "copy_object SSECustomerKeyMD5 (of the new key)",
+            )
+            _, data = get_bytes(s3, "ssec/rotated.bin", **ssec_b)
+            check_eq(data, ssec_data, "the copy read with the new key")
+            check_eq(
+                client_error(s3.get_object, Bucket=BUCKET, Key="ssec/rotated.bin", **ssec_a),
+                ("AccessDenied", 403),
+                "the copy read with the old key",
+            )
+
+        with step("SSE-C: the backend's files hold neither the data nor the keys"):
+            plain = os.path.join(WORK_DIR, "boto3-ssec-object.bin")
+            key_files = [os.path.join(WORK_DIR, "boto3-key-a"), os.path.join(WORK_DIR, "boto3-key-b")]
+            for path, content in [(plain, ssec_data), (key_files[0], key_a), (key_files[1], key_b)]:
+                with open(path, "wb") as f:
+                    f.write(content)
+            rc = backend_leaks.main([os.path.join(BACKEND_ROOT, BUCKET), "--plain", plain, src, "--key", *key_files])
+            check_eq(rc, 0, "backend_leaks")
+            for path in [plain, src, *key_files]:
+                os.remove(path)
 
         with step("delete everything and the bucket"):
             cleanup(s3, strict=True)

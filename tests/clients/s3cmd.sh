@@ -5,6 +5,10 @@
 # AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, S3_CA_FILE, S3_BUCKET (created here, removed at the
 # end), WORK_DIR (scratch directory).
 #
+# No SSE-C steps: s3cmd (2.3, Debian 12) has no option for customer-provided keys. Its encryption options are
+# `--server-side-encryption` (SSE-S3), `--server-side-encryption-kms-id` (SSE-KMS) and `-e` (client-side GPG);
+# it never sends `x-amz-server-side-encryption-customer-*` headers, so it cannot write or read SSE-C objects.
+#
 # Exit status 0 only if every check held; on failure the failing step is printed.
 set -Eeuo pipefail
 # One stream, so the harness shows commands, output and errors in order.

@@ -698,6 +698,21 @@ impl Resp {
         );
     }
 
+    /// Panics unless the response is the S3 error `code` with `status` and exactly `message` (as an XML parser
+    /// reads it).
+    pub fn assert_error_message(&self, status: u16, code: &str, message: &str, what: &str) {
+        let got = self
+            .xml_tag("Message")
+            .map(|m| quick_xml::escape::unescape(&m).map_or(m.clone(), |u| u.into_owned()));
+        assert_eq!(
+            (self.status.as_u16(), self.error_code().as_deref(), got.as_deref()),
+            (status, Some(code), Some(message)),
+            "{what}: got {} with body {}",
+            self.status,
+            self.text()
+        );
+    }
+
     /// Panics unless the status is 200.
     pub fn assert_ok(&self) {
         assert_eq!(self.status, StatusCode::OK, "expected 200; body: {}", self.text());

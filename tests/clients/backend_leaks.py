@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Checks that the backend's files hold neither an object's plaintext nor an SSE-C key.
+
+    backend_leaks.py DIR --plain FILE... [--key KEYFILE...]
+
+DIR is the backend's directory of the bucket (the harness gives the backend root as S3_BACKEND_ROOT; the
+embedded s3s-fs keeps object data as plain files under <root>/<bucket>/ and metadata beside them). Every file
+under DIR's parent is read. A plaintext file is looked for by samples of 64 bytes (start, middle, end: the
+clients' test files are random, so a sample occurs only where the plaintext does); a key file (32 raw bytes)
+in every text form it could leak in: raw, base64 (with and without padding), base64url, hex.
+
+Exit status 0 only if no file holds any of them, and DIR holds at least one file (so that the check cannot
+pass on an empty or wrong directory).
+"""
+
+import base64
+import os
+import sys
+
+
+def needles_of_plain(path):
+    data = open(path, "rb").read()
+    if len(data) < 64:
+        return [(f"{path} (all {len(data)} bytes)", data)] if len(data) >= 16 else []
+    picks = sorted({0, len(data) // 2 - 32, len(data) - 64})
+    return [(f"{path} bytes {i}..{i + 64}", data[i : i + 64]) for i in picks]
+
+
+def needles_of_key(path):
+    raw = open(path, "rb").read()
+    b64 = base64.b64encode(raw)
+    forms = {
+        "raw": raw,
+        "base64": b64,
+        "base64 unpadded": b64.rstrip(b"="),
+        "base64url": base64.urlsafe_b64encode(raw).rstrip(b"="),
+        "hex": raw.hex().encode(),
+        "HEX": raw.hex().upper().encode(),
+    }
+    return [(f"key {path} ({name})", v) for name, v in forms.items()]
+
+
+def main(argv):
+    if len(argv) < 3 or argv[1] not in ("--plain", "--key"):
+        print(__doc__)
+        return 2
+    bucket_dir = argv[0]
+    needles, mode = [], None
+    for a in argv[1:]:
+        if a in ("--plain", "--key"):
+            mode = a
+        elif mode == "--plain":
+            needles += needles_of_plain(a)
+        elif mode == "--key":
+            needles += needles_of_key(a)
+    bucket_files = [os.path.join(d, f) for d, _, fs in os.walk(bucket_dir) for f in fs]
+    if not bucket_files:
+        print(f"FAIL: no backend files under {bucket_dir}")
+        return 1
+    root = os.path.dirname(os.path.abspath(bucket_dir))
+    files = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+    leaks = []
+    for f in files:
+        try:
+            content = open(f, "rb").read()
+        except OSError:
+            continue
+        leaks += [f"{what} in {f}" for what, n in needles if n and n in content]
+    print(f"backend_leaks: {len(needles)} needles, {len(files)} backend files ({len(bucket_files)} in the bucket)")
+    for leak in leaks:
+        print(f"LEAK: {leak}")
+    return 1 if leaks else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
