@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::object::{self, Keys};
 use crate::s3::addressing::{self, Target};
 use crate::s3::operation::{self, Operation};
+use crate::s3::xml::{xml_all, xml_text};
 
 /// Bodies up to this size are verified completely before anything is sent to the backend (so even an empty
 /// body that fails a check never reaches it); larger ones stream, with their last bytes held back.
@@ -1477,24 +1478,6 @@ fn filter_buckets(xml: &str, keep: impl Fn(&str) -> bool) -> String {
         rest = &rest[i + j + "</Bucket>".len()..];
     }
     out.push_str(rest);
-    out
-}
-
-/// The text of the first `<name>` element (simple S3 documents only).
-fn xml_text(xml: &str, name: &str) -> Option<String> {
-    xml_all(xml, name).into_iter().next()
-}
-
-fn xml_all(xml: &str, name: &str) -> Vec<String> {
-    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
-    let mut out = Vec::new();
-    let mut rest = xml;
-    while let Some(i) = rest.find(&open) {
-        let after = &rest[i + open.len()..];
-        let Some(j) = after.find(&close) else { break };
-        out.push(after[..j].to_owned());
-        rest = &after[j + close.len()..];
-    }
     out
 }
 

@@ -50,6 +50,45 @@ pub struct BackendSettings<'a> {
     pub response_timeout: Duration,
 }
 
+/// A pooled HTTP(S) client trusting the webpki roots plus the certificates in `ca_pem` (errors name `what`).
+/// `http://` URIs are allowed: config validation decides where plain HTTP may be used. Shared by the backend and
+/// the AWS KMS client.
+pub fn https_client<B>(
+    ca_pem: Option<&[u8]>,
+    connect_timeout: Duration,
+    what: &str,
+) -> Result<Client<HttpsConnector<HttpConnector>, B>, String>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+{
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = ca_pem {
+        use rustls_pki_types::pem::PemObject;
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| format!("{what}: {e}"))?;
+            roots.add(cert).map_err(|e| format!("{what}: {e}"))?;
+        }
+    }
+    let tls = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(256)
+        .build(connector))
+}
+
 impl Backend {
     pub fn new(s: BackendSettings<'_>) -> Result<Arc<Self>, String> {
         let uri: Uri = s
@@ -58,31 +97,7 @@ impl Backend {
             .map_err(|e| format!("backend endpoint {}: {e}", s.endpoint))?;
         let scheme = uri.scheme().cloned().ok_or("backend endpoint needs a scheme")?;
         let authority = uri.authority().cloned().ok_or("backend endpoint needs a host")?;
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        if let Some(pem) = &s.ca_pem {
-            use rustls_pki_types::pem::PemObject;
-            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| format!("backend ca_file: {e}"))?;
-                roots.add(cert).map_err(|e| format!("backend ca_file: {e}"))?;
-            }
-        }
-        let tls = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(s.connect_timeout));
-        http.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(256)
-            .build(connector);
+        let client = https_client(s.ca_pem.as_deref(), s.connect_timeout, "backend ca_file")?;
         Ok(Arc::new(Self {
             client,
             scheme,

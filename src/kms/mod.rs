@@ -121,7 +121,8 @@ pub struct GeneratedKeyBlob {
 /// The configured KMS (enum dispatch: one variant per implementation).
 pub enum KmsClient {
     Local(local::LocalKms),
-    Aws(aws::AwsKms),
+    /// Boxed: the pooled HTTP client makes it large.
+    Aws(Box<aws::AwsKms>),
 }
 
 impl KmsClient {

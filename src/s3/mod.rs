@@ -4,3 +4,4 @@ pub mod addressing;
 pub mod operation;
 pub mod range;
 pub mod sse;
+pub mod xml;

@@ -6,6 +6,7 @@
 //! processes listen on port 0 and the harness reads the bound address from their ready lines (no port can
 //! be taken by another test between "find a free port" and "bind").
 #![allow(dead_code)]
+pub mod moto;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
