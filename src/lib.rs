@@ -157,14 +157,14 @@ fn sse_keys(
                 Some(p) => Some(std::fs::read(p).map_err(|e| format!("kms.ca_file {}: {e}", p.display()))?),
                 None => None,
             };
-            kms::KmsClient::Aws(kms::aws::AwsKms::new(kms::aws::AwsKmsSettings {
+            kms::KmsClient::Aws(Box::new(kms::aws::AwsKms::new(kms::aws::AwsKmsSettings {
                 endpoint: k.endpoint.clone().unwrap_or_default(),
                 region: k.region.clone(),
                 access_key_id,
                 secret_access_key,
                 ca_pem,
                 timeout: std::time::Duration::from_secs(k.timeout_secs),
-            })?)
+            })?))
         }
     };
     let cache = kms::cache::KeyCache::new(std::time::Duration::from_secs(k.cache_ttl_secs), k.cache_max_entries);
