@@ -12,7 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::moto::{Moto, kms_client};
-use common::{REGION, free_port};
+use common::{Backend, CLIENT, Gateway, REGION, create_bucket, free_port, send, signed_with_headers, unique_bucket};
 use s3_sse_proxy::crypto::keys::DataKey;
 use s3_sse_proxy::kms::{EncryptionContext, Kms, KmsError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -322,4 +322,152 @@ async fn server_errors_and_oversized_answers_are_refused() {
     let kms = kms_client(&endpoint, "AK", "SK", Duration::from_secs(5));
     let e = error(kms.decrypt(b"blob", &EncryptionContext::new()).await);
     assert!(matches!(&e, KmsError::Other(m) if m.contains("larger than")), "{e:?}");
+}
+
+// ------------------------------------------------------------------------------------------------
+// The gateway with `[kms] kind = "aws"`, in front of moto's KMS: SSE-KMS through the real API end to end.
+// ------------------------------------------------------------------------------------------------
+
+async fn call(gw: &Gateway, method: http::Method, path: &str, body: &[u8], h: &[(&str, &str)]) -> common::Resp {
+    send(
+        &gw.client(),
+        signed_with_headers(gw, CLIENT, method, path, bytes::Bytes::copy_from_slice(body), h),
+    )
+    .await
+}
+
+const KMS: (&str, &str) = ("x-amz-server-side-encryption", "aws:kms");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gateway_encrypts_with_data_keys_from_the_aws_kms_api() {
+    use http::Method;
+    let moto = Moto::start().await;
+    let (id, arn) = moto.create_key(Some("alias/s3-default")).await;
+    let (_, other_arn) = moto.create_key(Some("alias/other")).await;
+    let backend = Backend::start();
+    let gw = Gateway::start(&backend, &moto.gateway_toml("alias/s3-default", ""));
+    let bucket = unique_bucket("awskms");
+    create_bucket(&gw, &gw.client(), &bucket).await;
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+
+    // The default key (an alias), then a key by id, with a context and a bucket key.
+    let r = call(&gw, Method::PUT, &format!("/{bucket}/a"), &data, &[KMS]).await;
+    r.assert_ok();
+    assert_eq!(
+        r.header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(arn.as_str())
+    );
+    let ctx = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, br#"{"team":"blue"}"#);
+    let r = call(
+        &gw,
+        Method::PUT,
+        &format!("/{bucket}/b"),
+        &data,
+        &[
+            KMS,
+            ("x-amz-server-side-encryption-aws-kms-key-id", "alias/other"),
+            ("x-amz-server-side-encryption-context", &ctx),
+            ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+        ],
+    )
+    .await;
+    r.assert_ok();
+    assert_eq!(
+        r.header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(other_arn.as_str())
+    );
+    assert_eq!(
+        r.header("x-amz-server-side-encryption-bucket-key-enabled"),
+        Some("true")
+    );
+    for (k, want_arn) in [("a", &arn), ("b", &other_arn)] {
+        let g = call(&gw, Method::GET, &format!("/{bucket}/{k}"), b"", &[]).await;
+        assert_eq!(g.status.as_u16(), 200, "{k}: {}", g.text());
+        assert_eq!(g.body.as_ref(), &data[..], "{k}");
+        assert_eq!(
+            g.header("x-amz-server-side-encryption-aws-kms-key-id"),
+            Some(want_arn.as_str())
+        );
+    }
+    let calls = gw
+        .metric_value("s3_sse_proxy_kms_requests_total{operation=\"GenerateDataKey\",result=\"ok\"}")
+        .await;
+    assert_eq!(calls, 2.0, "one GenerateDataKey per PUT (the second one a bucket key)");
+
+    // A re-key copy onto itself through the API's Encrypt.
+    let r = call(
+        &gw,
+        Method::PUT,
+        &format!("/{bucket}/a"),
+        b"",
+        &[
+            ("x-amz-copy-source", &format!("/{bucket}/a")),
+            ("x-amz-metadata-directive", "REPLACE"),
+            KMS,
+            ("x-amz-server-side-encryption-aws-kms-key-id", &id),
+        ],
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.text());
+
+    // Errors as S3 gives them, nothing written.
+    let r = call(
+        &gw,
+        Method::PUT,
+        &format!("/{bucket}/missing"),
+        b"x",
+        &[
+            KMS,
+            ("x-amz-server-side-encryption-aws-kms-key-id", "alias/does-not-exist"),
+        ],
+    )
+    .await;
+    r.assert_error(400, "KMS.NotFoundException");
+    backend.assert_absent(&bucket, "missing").await;
+
+    // A tampered context at the backend: moto refuses to decrypt; the client gets 403 (no cache: fresh gateway).
+    let fresh = Gateway::start(&backend, &moto.gateway_toml("alias/s3-default", "cache_ttl_secs = 0"));
+    let meta = backend.root.join(format!(
+        ".bucket-{}.object-{}.metadata.json",
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bucket.as_bytes()),
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b"b"),
+    ));
+    let text = std::fs::read_to_string(&meta).unwrap();
+    assert!(text.contains(&ctx), "{text}");
+    let other_ctx = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, br#"{"team":"gold"}"#);
+    std::fs::write(&meta, text.replace(&ctx, &other_ctx)).unwrap();
+    call(&fresh, Method::GET, &format!("/{bucket}/b"), b"", &[])
+        .await
+        .assert_error(403, "AccessDenied");
+    std::fs::write(&meta, text).unwrap();
+    assert_eq!(
+        call(&fresh, Method::GET, &format!("/{bucket}/b"), b"", &[])
+            .await
+            .status
+            .as_u16(),
+        200
+    );
+
+    // The gateway's KMS credentials refused: 403, nothing written.
+    let wrong = moto.gateway_toml("alias/s3-default", "").replace(
+        &format!("access_key_id = \"{}\"", moto.access_key_id),
+        "access_key_id = \"AKIAWRONGWRONGWRONG1\"",
+    );
+    let denied = Gateway::start(&backend, &wrong);
+    let r = call(&denied, Method::PUT, &format!("/{bucket}/denied"), b"x", &[KMS]).await;
+    r.assert_error(403, "AccessDenied");
+    backend.assert_absent(&bucket, "denied").await;
+
+    // The KMS goes away: 503 for writes and for reads the cache cannot serve; nothing written.
+    drop(moto);
+    let r = call(&fresh, Method::PUT, &format!("/{bucket}/down"), b"x", &[KMS]).await;
+    r.assert_error(503, "ServiceUnavailable");
+    backend.assert_absent(&bucket, "down").await;
+    call(&fresh, Method::GET, &format!("/{bucket}/a"), b"", &[])
+        .await
+        .assert_error(503, "ServiceUnavailable");
+    // SSE-S3 does not need the KMS.
+    call(&fresh, Method::PUT, &format!("/{bucket}/s3"), b"x", &[])
+        .await
+        .assert_ok();
 }

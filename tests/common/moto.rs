@@ -106,6 +106,18 @@ impl Moto {
         )
     }
 
+    /// A gateway `[kms]` section that uses this moto as its AWS KMS, with `default_key_id` and `extra` lines.
+    pub fn gateway_toml(&self, default_key_id: &str, extra: &str) -> String {
+        format!(
+            "[kms]\nkind = \"aws\"\nendpoint = \"{}\"\nregion = \"{REGION}\"\naccess_key_id = \"{}\"\n\
+             secret_access_key = \"{}\"\ndefault_key_id = \"{default_key_id}\"\ntimeout_secs = {}\n{extra}\n",
+            self.endpoint,
+            self.access_key_id,
+            self.secret_access_key,
+            MOTO_TIMEOUT.as_secs()
+        )
+    }
+
     /// A client signing with other credentials.
     pub fn kms_signing_as(&self, access_key_id: &str, secret_access_key: &str) -> AwsKms {
         kms_client(&self.endpoint, access_key_id, secret_access_key, MOTO_TIMEOUT)
