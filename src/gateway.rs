@@ -46,7 +46,15 @@ pub struct Gateway {
     pub keys: Option<Keys>,
     /// Cache (never authoritative): each bucket's adoption time, which never changes once written.
     pub adopted: dashmap::DashMap<String, i64>,
+    /// Cache (never authoritative): each bucket's encryption configuration as read from the backend, reused for
+    /// [`BUCKET_CONFIG_TTL`]; a change through this instance replaces it at once, through another within the TTL.
+    pub bucket_configs: dashmap::DashMap<String, (Instant, Option<Bytes>)>,
 }
+
+/// How long a bucket's encryption configuration is reused before it is read from the backend again.
+pub const BUCKET_CONFIG_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// Most bucket configurations cached (the cache is emptied when full).
+const BUCKET_CONFIG_CACHE_MAX: usize = 10_000;
 
 /// What the meter phase records about one request.
 struct Outcome {
@@ -255,7 +263,8 @@ impl Gateway {
         match op {
             Operation::PutObject => {
                 self.adoption_time(op, bucket, true).await?;
-                let obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key).await?;
+                let sse = self.sse_for_write(op, &parts.headers, bucket).await?;
+                let obj = object::put::new_object(keys, sse, bucket, key).await?;
                 let len = declared.ok_or_else(|| {
                     S3Error::new(
                         S3ErrorCode::MissingContentLength,
@@ -580,6 +589,9 @@ impl Gateway {
             Operation::DeleteBucketEncryption => self.send_bodiless(op, Method::DELETE, uri, HeaderMap::new()).await?,
             _ => self.send_bodiless(op, Method::GET, uri, HeaderMap::new()).await?,
         };
+        if op != Operation::GetBucketEncryption {
+            self.bucket_configs.remove(bucket);
+        }
         let status = resp.status();
         if status.is_success() && op == Operation::GetBucketEncryption {
             return Ok(xml_response(read_small(resp).await?));
@@ -637,7 +649,7 @@ impl Gateway {
         key: &str,
         principal: &str,
     ) -> Result<(), S3Error> {
-        use object::bucket_encryption::{CONFIG_KEY, blocks_sse_c, sse_c_blocked};
+        use object::bucket_encryption::{blocks_sse_c, sse_c_blocked};
         let action = match op {
             // AWS names CopyObject's own action in this message.
             Operation::CopyObject => "s3:CopyObject",
@@ -653,10 +665,46 @@ impl Gateway {
         if !asks_for_sse_c {
             return Ok(());
         }
-        match self.get_small(op, bucket, CONFIG_KEY).await? {
+        match self.bucket_config(op, bucket).await? {
             Some(config) if blocks_sse_c(&config) => Err(sse_c_blocked(principal, action, bucket, key)),
             _ => Ok(()),
         }
+    }
+
+    /// The bucket's stored encryption configuration (`None`: none, or no such bucket), cached for
+    /// [`BUCKET_CONFIG_TTL`].
+    async fn bucket_config(&self, op: Operation, bucket: &str) -> Result<Option<Bytes>, S3Error> {
+        if let Some(e) = self.bucket_configs.get(bucket)
+            && e.0.elapsed() < BUCKET_CONFIG_TTL
+        {
+            return Ok(e.1.clone());
+        }
+        let config = self
+            .get_small(op, bucket, object::bucket_encryption::CONFIG_KEY)
+            .await?;
+        if self.bucket_configs.len() >= BUCKET_CONFIG_CACHE_MAX {
+            self.bucket_configs.clear();
+        }
+        self.bucket_configs
+            .insert(bucket.to_owned(), (Instant::now(), config.clone()));
+        Ok(config)
+    }
+
+    /// The SSE a write gets: what its headers ask for, completed by the bucket's default encryption (read only
+    /// when the request leaves something to the default).
+    async fn sse_for_write(
+        &self,
+        op: Operation,
+        headers: &HeaderMap,
+        bucket: &str,
+    ) -> Result<crate::s3::sse::SseRequest, S3Error> {
+        use crate::s3::sse::SseRequest;
+        let requested = crate::s3::sse::parse(headers)?;
+        if matches!(requested, SseRequest::S3 | SseRequest::Customer(_)) {
+            return Ok(requested);
+        }
+        let config = self.bucket_config(op, bucket).await?;
+        Ok(object::bucket_encryption::apply_default(config.as_deref(), requested))
     }
 
     /// Before DeleteBucket: if the bucket holds nothing but the gateway's own objects, remove them so the
@@ -864,7 +912,8 @@ impl Gateway {
         };
         if op == Operation::CreateMultipartUpload {
             self.adoption_time(op, bucket, true).await?;
-            let mut obj = object::put::new_object(keys, crate::s3::sse::parse(&parts.headers)?, bucket, key).await?;
+            let sse = self.sse_for_write(op, &parts.headers, bucket).await?;
+            let mut obj = object::put::new_object(keys, sse, bucket, key).await?;
             obj.envelope.multipart = true;
             headers.insert(
                 object::ENVELOPE_HEADER,
@@ -1304,7 +1353,7 @@ impl Gateway {
     ) -> Result<Response<Body>, S3Error> {
         let src = object::copy::parse_copy_source(header_str(&parts.headers, "x-amz-copy-source").unwrap_or(""))?;
         self.adoption_time(op, bucket, true).await?;
-        let sse = crate::s3::sse::parse(&parts.headers)?;
+        let sse = self.sse_for_write(op, &parts.headers, bucket).await?;
         let src_customer = crate::s3::sse::parse_copy_source(&parts.headers)?;
         let replace =
             header_str(&parts.headers, "x-amz-metadata-directive").is_some_and(|d| d.eq_ignore_ascii_case("REPLACE"));

@@ -103,6 +103,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         metrics: metrics.clone(),
         keys,
         adopted: dashmap::DashMap::new(),
+        bucket_configs: dashmap::DashMap::new(),
     });
 
     let metrics_listener = TcpListener::bind(config.metrics_listen)
@@ -217,6 +218,7 @@ pub async fn rekey(
         keys: Some(keys),
         metrics,
         adopted: dashmap::DashMap::new(),
+        bucket_configs: dashmap::DashMap::new(),
     };
     let (examined, rewrapped) = gateway
         .rekey_bucket(bucket, prefix, kms_key)

@@ -729,3 +729,109 @@ async fn audit_log_file_holds_one_json_line_per_key_use() {
         "the audit file is private"
     );
 }
+
+/// PutBucketEncryption with `aws:kms`, a `KMSMasterKeyID` and `BucketKeyEnabled` applies to writes that name no
+/// encryption (PUT, multipart, copy); an explicit request wins; deleting the configuration restores SSE-S3.
+#[tokio::test(flavor = "multi_thread")]
+async fn bucket_default_sse_kms_applies_to_writes_without_headers() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let bucket = unique_bucket("kms-default");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let id = kms_admin(&s.gw, &["create-key", "--alias", "alias/bucket-default"])
+        .trim()
+        .to_owned();
+    let config = "<ServerSideEncryptionConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Rule>\
+        <ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm>\
+        <KMSMasterKeyID>alias/bucket-default</KMSMasterKeyID></ApplyServerSideEncryptionByDefault>\
+        <BucketKeyEnabled>true</BucketKeyEnabled></Rule></ServerSideEncryptionConfiguration>";
+    let r = call(&s.gw, &c, Method::PUT, &format!("/{bucket}?encryption"), config, &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let g = call(&s.gw, &c, Method::GET, &format!("/{bucket}?encryption"), "", &[]).await;
+    assert!(
+        g.text()
+            .contains("<KMSMasterKeyID>alias/bucket-default</KMSMasterKeyID>"),
+        "{}",
+        g.text()
+    );
+
+    let data = body(100_000, 5);
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{bucket}/plain-put"),
+        data.clone(),
+        &[],
+    )
+    .await;
+    r.assert_ok();
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("aws:kms"));
+    assert!(
+        r.header("x-amz-server-side-encryption-aws-kms-key-id")
+            .unwrap()
+            .ends_with(&id)
+    );
+    assert_eq!(
+        r.header("x-amz-server-side-encryption-bucket-key-enabled"),
+        Some("true")
+    );
+    let r = call(&s.gw, &c, Method::POST, &format!("/{bucket}/mp?uploads"), "", &[]).await;
+    r.assert_ok();
+    assert!(
+        r.header("x-amz-server-side-encryption-aws-kms-key-id")
+            .unwrap()
+            .ends_with(&id),
+        "multipart too"
+    );
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{bucket}/copied"),
+        "",
+        &[("x-amz-copy-source", &format!("/{bucket}/plain-put"))],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(
+        r.header("x-amz-server-side-encryption-aws-kms-key-id")
+            .unwrap()
+            .ends_with(&id),
+        "copy too"
+    );
+    // `aws:kms` without a key id uses the account default (aws/s3), as on AWS, with the bucket's bucket-key choice.
+    let r = call(&s.gw, &c, Method::PUT, &format!("/{bucket}/asked-kms"), "x", &[KMS]).await;
+    assert!(
+        !r.header("x-amz-server-side-encryption-aws-kms-key-id")
+            .unwrap()
+            .ends_with(&id)
+    );
+    assert_eq!(
+        r.header("x-amz-server-side-encryption-bucket-key-enabled"),
+        Some("true")
+    );
+    // An explicit AES256 wins over the default.
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{bucket}/asked-s3"),
+        "x",
+        &[("x-amz-server-side-encryption", "AES256")],
+    )
+    .await;
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("AES256"));
+    let g = call(&s.gw, &c, Method::GET, &format!("/{bucket}/plain-put"), "", &[]).await;
+    assert_eq!(g.body.as_ref(), &data[..]);
+
+    // dsse is refused at PutBucketEncryption; deleting the configuration brings SSE-S3 back.
+    let dsse = config.replace("<SSEAlgorithm>aws:kms<", "<SSEAlgorithm>aws:kms:dsse<");
+    call(&s.gw, &c, Method::PUT, &format!("/{bucket}?encryption"), dsse, &[])
+        .await
+        .assert_error(501, "NotImplemented");
+    let r = call(&s.gw, &c, Method::DELETE, &format!("/{bucket}?encryption"), "", &[]).await;
+    assert!(r.status.is_success(), "{}", r.text());
+    let r = call(&s.gw, &c, Method::PUT, &format!("/{bucket}/after-delete"), "x", &[]).await;
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("AES256"));
+}

@@ -9,6 +9,7 @@
 //! configuration does not block SSE-C.
 
 use crate::error::{S3Error, S3ErrorCode};
+use crate::s3::sse::SseRequest;
 
 pub const CONFIG_KEY: &str = ".s3-sse-proxy/encryption.xml";
 
@@ -41,10 +42,11 @@ pub fn validate(xml: &[u8]) -> Result<(), S3Error> {
     for a in algorithms {
         match a {
             "AES256" => {}
-            "aws:kms" | "aws:kms:dsse" => {
+            "aws:kms" => {}
+            "aws:kms:dsse" => {
                 return Err(S3Error::new(
                     S3ErrorCode::NotImplemented,
-                    "SSE-KMS is not supported by this gateway yet.",
+                    "Dual-layer SSE-KMS (aws:kms:dsse) is not supported by this gateway; use aws:kms.",
                 ));
             }
             _ => {
@@ -56,6 +58,43 @@ pub fn validate(xml: &[u8]) -> Result<(), S3Error> {
         }
     }
     validate_blocked_types(text)
+}
+
+/// The text of the first `<tag>…</tag>` in `text`, trimmed.
+fn element<'a>(text: &'a str, tag: &str) -> Option<&'a str> {
+    let (_, rest) = text.split_once(&format!("<{tag}>"))?;
+    rest.split_once(&format!("</{tag}>")).map(|(v, _)| v.trim())
+}
+
+/// What a stored configuration applies to a write, given what the request asked for: a request without SSE
+/// headers gets the bucket's default (`AES256`, or `aws:kms` with its `KMSMasterKeyID` and `BucketKeyEnabled`);
+/// an `aws:kms` request that does not say whether to use a bucket key follows the bucket's `BucketKeyEnabled`.
+/// Without a configuration: SSE-S3, as S3 does since 2023.
+pub fn apply_default(config: Option<&[u8]>, requested: SseRequest) -> SseRequest {
+    let text = config.and_then(|c| std::str::from_utf8(c).ok()).unwrap_or("");
+    let bucket_key = element(text, "BucketKeyEnabled").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    match requested {
+        SseRequest::Unspecified => match element(text, "SSEAlgorithm") {
+            Some("aws:kms") => SseRequest::Kms {
+                key_id: element(text, "KMSMasterKeyID")
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned),
+                context: None,
+                bucket_key: Some(bucket_key),
+            },
+            _ => SseRequest::S3,
+        },
+        SseRequest::Kms {
+            key_id,
+            context,
+            bucket_key: None,
+        } => SseRequest::Kms {
+            key_id,
+            context,
+            bucket_key: Some(bucket_key),
+        },
+        other => other,
+    }
 }
 
 /// The `<EncryptionType>` values inside `<BlockedEncryptionTypes>` elements.
@@ -110,10 +149,55 @@ mod tests {
     fn documents_as_aws_documents_them() {
         assert!(validate(DEFAULT_CONFIG.as_bytes()).is_ok());
         let kms = DEFAULT_CONFIG.replace("AES256", "aws:kms");
-        assert_eq!(validate(kms.as_bytes()).unwrap_err().code, S3ErrorCode::NotImplemented);
+        assert!(validate(kms.as_bytes()).is_ok());
+        let dsse = DEFAULT_CONFIG.replace("AES256", "aws:kms:dsse");
+        assert_eq!(validate(dsse.as_bytes()).unwrap_err().code, S3ErrorCode::NotImplemented);
         assert_eq!(validate(b"<x/>").unwrap_err().code, S3ErrorCode::MalformedXML);
         let des = DEFAULT_CONFIG.replace("AES256", "DES");
         assert_eq!(validate(des.as_bytes()).unwrap_err().code, S3ErrorCode::InvalidArgument);
+    }
+
+    #[test]
+    fn defaults_apply_to_writes_as_s3_applies_them() {
+        let kms = |bk: bool| match apply_default(
+            Some(
+                DEFAULT_CONFIG
+                    .replace(
+                        "<SSEAlgorithm>AES256</SSEAlgorithm>",
+                        "<SSEAlgorithm>aws:kms</SSEAlgorithm><KMSMasterKeyID>alias/b</KMSMasterKeyID>",
+                    )
+                    .replace("<BucketKeyEnabled>false", &format!("<BucketKeyEnabled>{bk}"))
+                    .as_bytes(),
+            ),
+            SseRequest::Unspecified,
+        ) {
+            SseRequest::Kms { key_id, bucket_key, .. } => (key_id, bucket_key),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(kms(true), (Some("alias/b".to_owned()), Some(true)));
+        assert_eq!(kms(false), (Some("alias/b".to_owned()), Some(false)));
+        assert!(matches!(apply_default(None, SseRequest::Unspecified), SseRequest::S3));
+        assert!(matches!(
+            apply_default(Some(DEFAULT_CONFIG.as_bytes()), SseRequest::Unspecified),
+            SseRequest::S3
+        ));
+        // An explicit request wins; only an unsaid bucket-key choice follows the bucket.
+        let with_bk = DEFAULT_CONFIG.replace("<BucketKeyEnabled>false", "<BucketKeyEnabled>true");
+        let asked = SseRequest::Kms {
+            key_id: Some("k".into()),
+            context: None,
+            bucket_key: None,
+        };
+        match apply_default(Some(with_bk.as_bytes()), asked) {
+            SseRequest::Kms { key_id, bucket_key, .. } => {
+                assert_eq!((key_id.as_deref(), bucket_key), (Some("k"), Some(true)))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            apply_default(Some(with_bk.as_bytes()), SseRequest::S3),
+            SseRequest::S3
+        ));
     }
 
     /// `<BlockedEncryptionTypes>` as the PutBucketEncryption API reference states it: valid values `NONE` and
