@@ -51,6 +51,10 @@ pub struct Gateway {
     pub bucket_configs: dashmap::DashMap<String, (Instant, Option<Bytes>)>,
 }
 
+/// A request body the gateway did not read (it answered an error first) is drained up to this many bytes, so
+/// the client sees the error response rather than a reset.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
 /// How long a bucket's encryption configuration is reused before it is read from the backend again.
 pub const BUCKET_CONFIG_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 /// Most bucket configurations cached (the cache is emptied when full).
@@ -65,6 +69,8 @@ struct Outcome {
 impl Gateway {
     /// The whole life of one request. Never fails: every error becomes an S3 XML response.
     pub async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, Infallible> {
+        use crate::body::metered::Metered;
+        use std::sync::atomic::{AtomicU64, Ordering};
         let started = Instant::now();
         let request_id = new_request_id();
         self.metrics.in_flight.inc();
@@ -74,9 +80,28 @@ impl Gateway {
             operation: Operation::Other,
             principal: None,
         };
+        // Bytes received: counted as the body is read (whatever reads it).
+        let bytes_in = Arc::new(AtomicU64::new(0));
+        let (counted, upload) = (
+            bytes_in.clone(),
+            self.metrics.client_bytes.with_label_values(&["upload"]),
+        );
+        let req = req.map(|b| {
+            let on_data = Box::new(move |n| {
+                counted.fetch_add(n, Ordering::Relaxed);
+                upload.inc_by(n);
+            });
+            crate::body::boxed(Metered::new(b.map_err(Into::into).boxed(), on_data, None).drain_on_drop(DRAIN_LIMIT))
+        });
         let result = crate::audit::scope(request_id.clone(), self.process(req, conn, &mut outcome)).await;
+        let op = outcome.operation.as_str();
         let mut resp = match result {
-            Ok(r) => r,
+            Ok(r) => {
+                if r.status().is_client_error() || r.status().is_server_error() {
+                    self.metrics.errors.with_label_values(&[op, "Backend"]).inc();
+                }
+                r
+            }
             Err(e) => {
                 if matches!(
                     e.code,
@@ -88,40 +113,52 @@ impl Gateway {
                 ) {
                     self.metrics.sigv4_failures.with_label_values(&[e.code.as_str()]).inc();
                 }
+                self.metrics.errors.with_label_values(&[op, e.code.as_str()]).inc();
                 e.to_response(&request_id, &path, method == Method::HEAD)
             }
         };
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-amz-request-id", v);
         }
-        // Meter: always, once.
+        // Meter: always, once. The head now; the duration, byte counts and access log line when the body is over.
         let status = resp.status();
-        let op = outcome.operation.as_str();
-        self.metrics.in_flight.dec();
         self.metrics
             .requests
             .with_label_values(&[op, status_class(status.as_u16())])
             .inc();
         self.metrics
-            .request_duration
+            .time_to_first_byte
             .with_label_values(&[op])
             .observe(started.elapsed().as_secs_f64());
-        tracing::info!(
-            target: "access",
-            request_id = %request_id,
-            peer = %conn.peer,
-            principal = outcome.principal.as_deref().unwrap_or("-"),
-            operation = op,
-            method = %method,
-            status = status.as_u16(),
-            duration_ms = started.elapsed().as_millis() as u64,
-        );
-        Ok(resp)
+        let download = self.metrics.client_bytes.with_label_values(&["download"]);
+        let metrics = self.metrics.clone();
+        let principal = outcome.principal.unwrap_or_else(|| "-".to_owned());
+        let on_done = Box::new(move |bytes_out: u64, complete: bool| {
+            metrics.in_flight.dec();
+            metrics
+                .request_duration
+                .with_label_values(&[op])
+                .observe(started.elapsed().as_secs_f64());
+            tracing::info!(
+                target: "access",
+                request_id = %request_id,
+                peer = %conn.peer,
+                principal = %principal,
+                operation = op,
+                method = %method,
+                status = status.as_u16(),
+                bytes_in = bytes_in.load(Ordering::Relaxed),
+                bytes_out,
+                complete,
+                duration_ms = started.elapsed().as_millis() as u64,
+            );
+        });
+        Ok(resp.map(|b| crate::body::boxed(Metered::new(b, Box::new(move |n| download.inc_by(n)), Some(on_done)))))
     }
 
     async fn process(
         &self,
-        req: Request<Incoming>,
+        req: Request<Body>,
         conn: ConnInfo,
         outcome: &mut Outcome,
     ) -> Result<Response<Body>, S3Error> {
@@ -271,7 +308,7 @@ impl Gateway {
                         "You must provide the Content-Length HTTP header.",
                     )
                 })?;
-                let body = object::put::encrypt_request(&obj, &mut headers, len, backend_body, self.on_crypto_error());
+                let body = object::put::encrypt_request(&obj, &mut headers, len, backend_body, &self.metrics);
                 let resp = self
                     .send(op, parts.method.clone(), uri, headers, body, body_sent, &slot)
                     .await?;
@@ -308,7 +345,7 @@ impl Gateway {
                     uri,
                     bucket,
                 };
-                object::get::get_object(keys, &fetch, &parts, bucket, key, headers, || self.on_crypto_error()).await
+                object::get::get_object(keys, &fetch, &parts, bucket, key, headers, &self.metrics).await
             }
             Operation::DeleteObject => {
                 let resp = self
@@ -329,6 +366,42 @@ impl Gateway {
                     .await?;
                 Ok(self.pass_through(resp))
             }
+        }
+    }
+
+    /// Readiness probes, run periodically: the backend answers (any status below 500 to a signed `GET /`) and the
+    /// KMS answers a DescribeKey of the default key (any answer but "unavailable"). Sets `backend_up`/`kms_up`.
+    pub async fn probe(&self) {
+        let t = Target {
+            bucket: None,
+            key: None,
+        };
+        let backend_up = match self.backend.uri_for(&t, None) {
+            Ok(uri) => {
+                let call = self
+                    .backend
+                    .send(Method::GET, uri, HeaderMap::new(), crate::body::empty());
+                matches!(
+                    tokio::time::timeout(self.backend.response_timeout, call).await,
+                    Ok(Ok(r)) if r.status().as_u16() < 500
+                )
+            }
+            Err(_) => false,
+        };
+        self.metrics.backend_up.set(i64::from(backend_up));
+        let kms_up = match &self.keys {
+            None => true,
+            Some(k) => {
+                use crate::kms::{Kms, KmsError};
+                !matches!(
+                    k.kms.client.describe(&k.kms.default_key_id).await,
+                    Err(KmsError::Unavailable(_) | KmsError::Other(_))
+                )
+            }
+        };
+        self.metrics.kms_up.set(i64::from(kms_up));
+        if !backend_up || !kms_up {
+            tracing::warn!(backend_up, kms_up, "readiness probe failed");
         }
     }
 
@@ -549,7 +622,7 @@ impl Gateway {
         let mut obj = object::put::reseal(keys, crate::s3::sse::SseRequest::S3, dk, env, bucket, key).await?;
         obj.envelope.nonce_prefix = crate::crypto::segment::NoncePrefix::generate();
         obj.envelope.multipart = false;
-        let body = object::put::encrypt_request(&obj, &mut headers, len, source.into_body(), self.on_crypto_error());
+        let body = object::put::encrypt_request(&obj, &mut headers, len, source.into_body(), &self.metrics);
         let (_tx, rx) = tokio::sync::watch::channel(false);
         let uri = self.internal_uri(bucket, key, None)?;
         let resp = self
@@ -751,6 +824,7 @@ impl Gateway {
         mut body_sent: tokio::sync::watch::Receiver<bool>,
         slot: &FailureSlot,
     ) -> Result<Response<Incoming>, S3Error> {
+        let started = Instant::now();
         let send = self.backend.send(method, uri, headers, body);
         let timeout = self.backend.response_timeout;
         let deadline = async {
@@ -762,6 +836,10 @@ impl Gateway {
             r = send => r,
             () = deadline => Err(backend::BackendError::Timeout(timeout)),
         };
+        self.metrics
+            .backend_request_duration
+            .with_label_values(&[op.as_str()])
+            .observe(started.elapsed().as_secs_f64());
         // A backend may answer before reading the whole body; a failed client check still wins.
         if let Some(body_error) = slot.take() {
             return Err(body_error);
@@ -781,15 +859,6 @@ impl Gateway {
         let (mut rparts, rbody) = resp.into_parts();
         backend::strip_hop_by_hop(&mut rparts.headers);
         Response::from_parts(rparts, rbody.map_err(Into::into).boxed())
-    }
-
-    /// What happens when a segment fails authentication or a stream is cut: a tamper signal, never silent.
-    fn on_crypto_error(&self) -> crate::body::transform::OnError {
-        let m = self.metrics.clone();
-        Box::new(move |e| {
-            m.authentication_failures.inc();
-            tracing::error!(error = %e, "object data failed authentication; stream aborted");
-        })
     }
 }
 
@@ -986,7 +1055,7 @@ impl Gateway {
                     data_key: dk,
                     customer,
                 };
-                let body = object::put::encrypt_part(&obj, part, &mut headers, len, body, self.on_crypto_error());
+                let body = object::put::encrypt_part(&obj, part, &mut headers, len, body, &self.metrics);
                 let resp = self
                     .send(op, parts.method.clone(), uri, headers, body, body_sent, slot)
                     .await?;
@@ -1021,14 +1090,7 @@ impl Gateway {
                     data_key: dk,
                     customer,
                 };
-                let body = object::put::encrypt_part(
-                    &obj,
-                    part,
-                    &mut headers,
-                    len,
-                    source.into_body(),
-                    self.on_crypto_error(),
-                );
+                let body = object::put::encrypt_part(&obj, part, &mut headers, len, source.into_body(), &self.metrics);
                 let (_tx, rx) = tokio::sync::watch::channel(false);
                 let resp = self.send(op, Method::PUT, uri, headers, body, rx, slot).await?;
                 if !resp.status().is_success() {
@@ -1314,9 +1376,15 @@ impl Gateway {
             uri,
             bucket: &src.bucket,
         };
-        let resp = object::get::get_object(keys, &fetch, &parts, &src.bucket, &src.key, HeaderMap::new(), || {
-            self.on_crypto_error()
-        })
+        let resp = object::get::get_object(
+            keys,
+            &fetch,
+            &parts,
+            &src.bucket,
+            &src.key,
+            HeaderMap::new(),
+            &self.metrics,
+        )
         .await?;
         if resp.status() == http::StatusCode::PRECONDITION_FAILED || resp.status() == http::StatusCode::NOT_MODIFIED {
             return Err(S3Error::new(
@@ -1420,8 +1488,7 @@ impl Gateway {
             let len = content_length_of(source.headers())?;
             strip_copy_headers(&mut headers);
             let obj = object::put::new_object(keys, sse, bucket, key).await?;
-            let body =
-                object::put::encrypt_request(&obj, &mut headers, len, source.into_body(), self.on_crypto_error());
+            let body = object::put::encrypt_request(&obj, &mut headers, len, source.into_body(), &self.metrics);
             let uri = self.backend.uri_for(&dest, None).map_err(S3Error::internal)?;
             let (_tx, rx) = tokio::sync::watch::channel(false);
             let resp = self

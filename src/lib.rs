@@ -115,7 +115,16 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     let addr = accept::local_addr(&listener);
     let metrics_addr = accept::local_addr(&metrics_listener);
     tokio::spawn(metrics::serve(metrics_listener, metrics.clone()));
-    spawn_cert_reloader(cert);
+    set_certificate_expiry(&metrics, &cert);
+    spawn_cert_reloader(cert, metrics.clone());
+    gateway.probe().await;
+    let prober = gateway.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            prober.probe().await;
+        }
+    });
     metrics.ready.store(true, Ordering::Relaxed);
 
     print_banner(addr, metrics_addr, ca_hint.as_deref(), secret_hint.as_ref());
@@ -284,14 +293,23 @@ async fn start_embedded(_: &std::path::Path) -> Result<(String, String, SecretSt
     Err("this build has no embedded backend (feature `embedded`); use --config with backend.kind = \"s3\"".into())
 }
 
-fn spawn_cert_reloader(cert: Arc<accept::tls::ReloadableCert>) {
+fn set_certificate_expiry(metrics: &metrics::Metrics, cert: &accept::tls::ReloadableCert) {
+    if let Some(t) = cert.leaf_der().as_ref().and_then(accept::tls::not_after) {
+        metrics.certificate_expiry.set(t as f64);
+    }
+}
+
+fn spawn_cert_reloader(cert: Arc<accept::tls::ReloadableCert>, metrics: Arc<metrics::Metrics>) {
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
             return;
         };
         while hup.recv().await.is_some() {
             match cert.reload() {
-                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Ok(()) => {
+                    set_certificate_expiry(&metrics, &cert);
+                    tracing::info!("SIGHUP: TLS certificate reloaded");
+                }
                 Err(e) => tracing::error!(error = %e, "SIGHUP: certificate reload failed; keeping the old one"),
             }
         }

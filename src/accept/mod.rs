@@ -68,12 +68,15 @@ pub async fn serve_https(
                 }
             };
             gateway.metrics.tls_handshakes.inc();
+            let open = gateway.metrics.open_connections.clone();
+            open.inc();
             let info = ConnInfo { peer, secure: true };
             let svc = service_fn(move |req| gateway.clone().handle(req, info));
             let conn = builder.serve_connection(TokioIo::new(tls), svc);
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            open.dec();
         });
     }
     tokio::select! {

@@ -101,3 +101,24 @@ pub fn generate_local_ca(names: &[String]) -> Result<(String, String, String), r
     let cert = leaf.signed_by(&key, &issuer)?;
     Ok((ca_cert.pem(), cert.pem(), key.serialize_pem()))
 }
+
+/// When a certificate expires (Unix seconds), for the expiry metric and alert.
+pub fn not_after(der: &CertificateDer<'_>) -> Option<i64> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    Some(cert.validity().not_after.timestamp())
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+
+    #[test]
+    fn generated_certificates_expire_when_rcgen_was_told() {
+        let (_, cert_pem, _) = generate_local_ca(&["127.0.0.1".into()]).unwrap();
+        use rustls_pki_types::pem::PemObject;
+        let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let t = not_after(&der).unwrap();
+        assert!(t > now + 86_400, "expires in the future: {t} vs {now}");
+    }
+}

@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -48,8 +49,14 @@ impl Transform for ChainOpener {
     }
 }
 
-/// Called once when a transform fails (metrics and logs; never with key material).
-pub type OnError = Box<dyn FnOnce(&CryptoError) + Send + Sync>;
+/// What a transform reports as it runs: bytes in and out with the time spent on them, and a failure (for
+/// metrics and logs; never with key material).
+pub trait Meter: Send + Sync + 'static {
+    fn progress(&self, input: usize, output: usize, spent: Duration);
+    fn failed(&self, e: &CryptoError);
+}
+
+pub type BoxMeter = Box<dyn Meter>;
 
 pub struct TransformBody<T: Transform> {
     inner: Body,
@@ -58,12 +65,13 @@ pub struct TransformBody<T: Transform> {
     scratch: Vec<Bytes>,
     ended: bool,
     length: Option<u64>,
-    on_error: Option<OnError>,
+    meter: BoxMeter,
+    failed: bool,
 }
 
 impl<T: Transform> TransformBody<T> {
     /// `length` is the exact output length, when known (it becomes the body's size hint).
-    pub fn new(inner: Body, transform: T, length: Option<u64>, on_error: OnError) -> Self {
+    pub fn new(inner: Body, transform: T, length: Option<u64>, meter: BoxMeter) -> Self {
         Self {
             inner,
             transform,
@@ -71,15 +79,17 @@ impl<T: Transform> TransformBody<T> {
             scratch: Vec::new(),
             ended: false,
             length,
-            on_error: Some(on_error),
+            meter,
+            failed: false,
         }
     }
 
     fn fail(&mut self, e: CryptoError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.ended = true;
         self.ready.clear();
-        if let Some(f) = self.on_error.take() {
-            f(&e);
+        if !self.failed {
+            self.failed = true;
+            self.meter.failed(&e);
         }
         Poll::Ready(Some(Err(Box::new(e))))
     }
@@ -101,7 +111,10 @@ impl<T: Transform> HttpBody for TransformBody<T> {
             match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
+                        let started = Instant::now();
                         let r = this.transform.push(&data, &mut this.scratch);
+                        let produced: usize = this.scratch.iter().map(Bytes::len).sum();
+                        this.meter.progress(data.len(), produced, started.elapsed());
                         this.ready.extend(this.scratch.drain(..));
                         if let Err(e) = r {
                             return this.fail(e);
@@ -114,7 +127,10 @@ impl<T: Transform> HttpBody for TransformBody<T> {
                     return Poll::Ready(Some(Err(e)));
                 }
                 None => {
+                    let started = Instant::now();
                     let r = this.transform.finish(&mut this.scratch);
+                    let produced: usize = this.scratch.iter().map(Bytes::len).sum();
+                    this.meter.progress(0, produced, started.elapsed());
                     this.ready.extend(this.scratch.drain(..));
                     if let Err(e) = r {
                         return this.fail(e);

@@ -42,6 +42,14 @@ impl SseMode {
             Self::Kms => "KMS",
         }
     }
+    /// The mode as S3 names it (metric labels, logs).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::S3 => "SSE-S3",
+            Self::C => "SSE-C",
+            Self::Kms => "SSE-KMS",
+        }
+    }
     fn parse(s: &str) -> Option<Self> {
         match s {
             "S3" => Some(Self::S3),

@@ -11,120 +11,203 @@ use http::{Request, Response, StatusCode};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 use tokio::net::TcpListener;
 
 use crate::body::{Body, full};
 
+mod process;
+
 pub struct Metrics {
     pub registry: Registry,
+    // Traffic and latency.
     pub requests: IntCounterVec,
+    pub errors: IntCounterVec,
     pub request_duration: HistogramVec,
+    pub time_to_first_byte: HistogramVec,
     pub in_flight: IntGauge,
-    pub sigv4_failures: IntCounterVec,
-    pub backend_errors: IntCounterVec,
-    pub tls_handshakes: IntCounter,
+    pub open_connections: IntGauge,
+    pub client_bytes: IntCounterVec,
+    // Encryption.
+    pub plaintext_bytes: IntCounterVec,
+    pub ciphertext_bytes: IntCounterVec,
+    pub crypto_seconds: CounterVec,
     pub authentication_failures: IntCounter,
+    // Backend.
+    pub backend_request_duration: HistogramVec,
+    pub backend_errors: IntCounterVec,
+    pub backend_up: IntGauge,
+    // Security.
+    pub sigv4_failures: IntCounterVec,
+    pub tls_handshakes: IntCounter,
     pub tls_handshake_failures: IntCounter,
+    pub certificate_expiry: prometheus::Gauge,
+    // KMS.
     pub kms_requests: IntCounterVec,
     pub kms_request_duration: HistogramVec,
     pub kms_cache: IntCounterVec,
+    pub kms_up: IntGauge,
     /// Set once the listener and certificates are up.
     pub ready: AtomicBool,
 }
 
 const PREFIX: &str = "s3_sse_proxy";
 
+/// Latency buckets (seconds) for requests and backend calls.
+const LATENCY: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric name");
+    c
+}
+
+fn counters(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+    r.register(Box::new(c.clone())).expect("unique metric name");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric");
+    r.register(Box::new(g.clone())).expect("unique metric name");
+    g
+}
+
+fn histograms(r: &Registry, name: &str, help: &str, labels: &[&str], buckets: &[f64]) -> HistogramVec {
+    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets.to_vec()), labels).expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric name");
+    h
+}
+
 impl Metrics {
     pub fn new() -> Arc<Self> {
-        let registry = Registry::new_custom(Some(PREFIX.to_owned()), None).expect("valid prefix");
-        let requests = IntCounterVec::new(
-            Opts::new("requests_total", "S3 requests by operation and HTTP status class"),
-            &["operation", "status_class"],
-        )
-        .expect("valid metric");
-        let request_duration = HistogramVec::new(
-            HistogramOpts::new("request_duration_seconds", "Time from request head to response head").buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-            ]),
+        let r = Registry::new_custom(Some(PREFIX.to_owned()), None).expect("valid prefix");
+        let crypto_seconds = CounterVec::new(
+            Opts::new(
+                "crypto_seconds_total",
+                "Time spent sealing and opening object data, by operation (encrypt, decrypt)",
+            ),
             &["operation"],
         )
         .expect("valid metric");
-        let in_flight = IntGauge::new("requests_in_flight", "Requests being handled").expect("valid metric");
-        let sigv4_failures = IntCounterVec::new(
-            Opts::new("sigv4_failures_total", "Rejected authentications by S3 error code"),
-            &["reason"],
+        r.register(Box::new(crypto_seconds.clone()))
+            .expect("unique metric name");
+        let certificate_expiry = prometheus::Gauge::new(
+            "tls_certificate_expiry_timestamp_seconds",
+            "When the serving certificate expires (Unix time)",
         )
         .expect("valid metric");
-        let backend_errors = IntCounterVec::new(
-            Opts::new(
+        r.register(Box::new(certificate_expiry.clone()))
+            .expect("unique metric name");
+        r.register(Box::new(process::ProcessCollector::new()))
+            .expect("unique metric name");
+        Arc::new(Self {
+            requests: counters(
+                &r,
+                "requests_total",
+                "S3 requests by operation and HTTP status class",
+                &["operation", "status_class"],
+            ),
+            errors: counters(
+                &r,
+                "errors_total",
+                "S3 error responses by operation and S3 error code (`Backend` for errors the backend answered)",
+                &["operation", "code"],
+            ),
+            request_duration: histograms(
+                &r,
+                "request_duration_seconds",
+                "Time from request head to the last response byte, by operation",
+                &["operation"],
+                LATENCY,
+            ),
+            time_to_first_byte: histograms(
+                &r,
+                "time_to_first_byte_seconds",
+                "Time from request head to response head, by operation",
+                &["operation"],
+                LATENCY,
+            ),
+            in_flight: gauge(&r, "requests_in_flight", "Requests being handled"),
+            open_connections: gauge(
+                &r,
+                "open_connections",
+                "Client connections open (after the TLS handshake)",
+            ),
+            client_bytes: counters(
+                &r,
+                "client_bytes_total",
+                "Body bytes received from (upload) and sent to (download) clients, whatever the operation",
+                &["direction"],
+            ),
+            plaintext_bytes: counters(
+                &r,
+                "plaintext_bytes_total",
+                "Object plaintext bytes received from (upload) or sent to (download) clients, by SSE mode",
+                &["direction", "sse_mode"],
+            ),
+            ciphertext_bytes: counters(
+                &r,
+                "ciphertext_bytes_total",
+                "Object ciphertext bytes sent to (upload) or received from (download) the backend, by SSE mode",
+                &["direction", "sse_mode"],
+            ),
+            crypto_seconds,
+            authentication_failures: counter(
+                &r,
+                "authentication_tag_failures_total",
+                "Object segments or streams that failed AES-GCM authentication (tampering or truncation signal)",
+            ),
+            backend_request_duration: histograms(
+                &r,
+                "backend_request_duration_seconds",
+                "Time from sending a backend request to its response head, by operation",
+                &["operation"],
+                LATENCY,
+            ),
+            backend_errors: counters(
+                &r,
                 "backend_errors_total",
                 "Backend requests that failed without a response, by operation",
+                &["operation"],
             ),
-            &["operation"],
-        )
-        .expect("valid metric");
-        let tls_handshakes = IntCounter::new("tls_handshakes_total", "Completed TLS handshakes").expect("valid metric");
-        let tls_handshake_failures =
-            IntCounter::new("tls_handshake_failures_total", "Failed or timed-out TLS handshakes")
-                .expect("valid metric");
-        let authentication_failures = IntCounter::new(
-            "authentication_tag_failures_total",
-            "Object segments or streams that failed AES-GCM authentication (tampering or truncation signal)",
-        )
-        .expect("valid metric");
-        let kms_requests = IntCounterVec::new(
-            Opts::new(
+            backend_up: gauge(&r, "backend_up", "1 if the backend answered the last readiness probe"),
+            sigv4_failures: counters(
+                &r,
+                "sigv4_failures_total",
+                "Rejected authentications by S3 error code",
+                &["reason"],
+            ),
+            tls_handshakes: counter(&r, "tls_handshakes_total", "Completed TLS handshakes"),
+            tls_handshake_failures: counter(&r, "tls_handshake_failures_total", "Failed or timed-out TLS handshakes"),
+            certificate_expiry,
+            kms_requests: counters(
+                &r,
                 "kms_requests_total",
                 "Calls to the KMS by operation and result (ok or error kind)",
+                &["operation", "result"],
             ),
-            &["operation", "result"],
-        )
-        .expect("valid metric");
-        let kms_request_duration = HistogramVec::new(
-            HistogramOpts::new("kms_request_duration_seconds", "KMS call latency by operation").buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
-            &["operation"],
-        )
-        .expect("valid metric");
-        let kms_cache = IntCounterVec::new(
-            Opts::new(
+            kms_request_duration: histograms(
+                &r,
+                "kms_request_duration_seconds",
+                "KMS call latency by operation",
+                &["operation"],
+                &[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ],
+            ),
+            kms_cache: counters(
+                &r,
                 "kms_key_cache_lookups_total",
                 "Data-key and bucket-key cache lookups by result (hit or miss)",
+                &["result"],
             ),
-            &["result"],
-        )
-        .expect("valid metric");
-        for c in [
-            Box::new(authentication_failures.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(kms_requests.clone()),
-            Box::new(kms_request_duration.clone()),
-            Box::new(kms_cache.clone()),
-            Box::new(requests.clone()),
-            Box::new(request_duration.clone()),
-            Box::new(in_flight.clone()),
-            Box::new(sigv4_failures.clone()),
-            Box::new(backend_errors.clone()),
-            Box::new(tls_handshakes.clone()),
-            Box::new(tls_handshake_failures.clone()),
-        ] {
-            registry.register(c).expect("unique metric names");
-        }
-        Arc::new(Self {
-            registry,
-            requests,
-            request_duration,
-            in_flight,
-            sigv4_failures,
-            backend_errors,
-            tls_handshakes,
-            authentication_failures,
-            tls_handshake_failures,
-            kms_requests,
-            kms_request_duration,
-            kms_cache,
+            kms_up: gauge(&r, "kms_up", "1 if the KMS answered the last readiness probe"),
+            registry: r,
             ready: AtomicBool::new(false),
         })
     }
@@ -134,14 +217,63 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         buf
     }
+
+    /// The meter of one object stream being sealed (`upload`) or opened (`download`) under `sse_mode`.
+    pub fn stream_meter(self: &Arc<Self>, sse_mode: &str, upload: bool) -> StreamMeter {
+        let direction = if upload { "upload" } else { "download" };
+        StreamMeter {
+            plaintext: self.plaintext_bytes.with_label_values(&[direction, sse_mode]),
+            ciphertext: self.ciphertext_bytes.with_label_values(&[direction, sse_mode]),
+            seconds: self
+                .crypto_seconds
+                .with_label_values(&[if upload { "encrypt" } else { "decrypt" }]),
+            tag_failures: self.authentication_failures.clone(),
+            upload,
+        }
+    }
+}
+
+/// Counts one stream's bytes on both sides of the cipher and the time spent in it; reports tag failures.
+pub struct StreamMeter {
+    plaintext: IntCounter,
+    ciphertext: IntCounter,
+    seconds: prometheus::Counter,
+    tag_failures: IntCounter,
+    upload: bool,
+}
+
+impl crate::body::transform::Meter for StreamMeter {
+    fn progress(&self, input: usize, output: usize, spent: std::time::Duration) {
+        let (plain, cipher) = if self.upload { (input, output) } else { (output, input) };
+        self.plaintext.inc_by(plain as u64);
+        self.ciphertext.inc_by(cipher as u64);
+        self.seconds.inc_by(spent.as_secs_f64());
+    }
+    fn failed(&self, e: &crate::crypto::CryptoError) {
+        self.tag_failures.inc();
+        tracing::error!(error = %e, "object data failed authentication; stream aborted");
+    }
 }
 
 async fn route(m: Arc<Metrics>, req: Request<hyper::body::Incoming>) -> Result<Response<Body>, Infallible> {
     let (status, body): (StatusCode, Bytes) = match req.uri().path() {
         "/metrics" => (StatusCode::OK, m.render().into()),
         "/healthz" => (StatusCode::OK, Bytes::from_static(b"ok\n")),
-        "/readyz" if m.ready.load(Ordering::Relaxed) => (StatusCode::OK, Bytes::from_static(b"ready\n")),
-        "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, Bytes::from_static(b"not ready\n")),
+        "/readyz" => match (m.ready.load(Ordering::Relaxed), m.backend_up.get(), m.kms_up.get()) {
+            (true, 1, 1) => (StatusCode::OK, Bytes::from_static(b"ready\n")),
+            (false, _, _) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Bytes::from_static(b"not ready: starting\n"),
+            ),
+            (_, 0, _) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Bytes::from_static(b"not ready: backend unreachable\n"),
+            ),
+            _ => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Bytes::from_static(b"not ready: KMS unreachable\n"),
+            ),
+        },
         _ => (StatusCode::NOT_FOUND, Bytes::from_static(b"not found\n")),
     };
     let mut resp = Response::new(full(body));

@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use super::{Keys, add_sse_headers, client_etag, envelope_of, multipart, open_data_key, strip_backend_only};
-use crate::body::transform::{OnError, TransformBody};
+use crate::body::transform::TransformBody;
 use crate::body::{Body, empty};
 use crate::crypto::size::{plaintext_len, span};
 use crate::crypto::stream::{ChainOpener, StreamOpener};
@@ -232,7 +232,7 @@ pub async fn get_object(
     bucket: &str,
     key: &str,
     base_headers: HeaderMap,
-    on_error: impl FnOnce() -> OnError,
+    metrics: &std::sync::Arc<crate::metrics::Metrics>,
 ) -> Result<Response<Body>, S3Error> {
     let is_head = parts.method == Method::HEAD;
     let customer = match sse::parse(&parts.headers)? {
@@ -435,7 +435,7 @@ pub async fn get_object(
         rbody.map_err(Into::into).boxed(),
         ChainOpener::new(openers),
         Some(take),
-        on_error(),
+        Box::new(metrics.stream_meter(env.mode.label(), false)),
     );
     Ok(Response::from_parts(rparts, crate::body::boxed(body)))
 }

@@ -5,13 +5,14 @@ use http::{HeaderMap, HeaderValue, Response};
 
 use super::{ENVELOPE_HEADER, Keys, add_sse_headers, client_etag, strip_backend_only};
 use crate::body::Body;
-use crate::body::transform::{OnError, TransformBody};
+use crate::body::transform::TransformBody;
 use crate::crypto::envelope::{self, Envelope, SealedKey, SseMode};
 use crate::crypto::keys::{DataKey, Kek};
 use crate::crypto::segment::NoncePrefix;
 use crate::crypto::size::ciphertext_len;
 use crate::crypto::stream::StreamSealer;
 use crate::error::S3Error;
+use crate::metrics::Metrics;
 use crate::s3::sse::{CustomerKey, SseRequest};
 
 /// A new object's encryption: its envelope and data key.
@@ -116,9 +117,9 @@ pub fn encrypt_request(
     headers: &mut HeaderMap,
     plaintext_len: u64,
     body: Body,
-    on_error: OnError,
+    metrics: &std::sync::Arc<Metrics>,
 ) -> Body {
-    let body = encrypt_part(obj, 0, headers, plaintext_len, body, on_error);
+    let body = encrypt_part(obj, 0, headers, plaintext_len, body, metrics);
     // After encrypt_part, which strips every backend-only header a client may have sent.
     headers.insert(
         ENVELOPE_HEADER,
@@ -134,14 +135,15 @@ pub fn encrypt_part(
     headers: &mut HeaderMap,
     plaintext_len: u64,
     body: Body,
-    on_error: OnError,
+    metrics: &std::sync::Arc<Metrics>,
 ) -> Body {
     strip_backend_only(headers);
     headers.remove("content-md5");
     let c = ciphertext_len(plaintext_len);
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(c));
     let sealer = StreamSealer::new(&obj.data_key, obj.envelope.nonce_prefix, part, plaintext_len);
-    crate::body::boxed(TransformBody::new(body, sealer, Some(c), on_error))
+    let meter = Box::new(metrics.stream_meter(obj.envelope.mode.label(), true));
+    crate::body::boxed(TransformBody::new(body, sealer, Some(c), meter))
 }
 
 /// The client's response: the ETag in its client form and the SSE headers S3 would send.
