@@ -11,18 +11,156 @@ use common::*;
 /// Generous: the scripts move a few tens of MiB through TLS, and tests run in parallel.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(900);
 
-/// Run `program args...` with the client environment of a fresh stack; panics with the script's output
-/// (and the gateway's log tail) unless it exits 0. `unset` names variables removed from the environment.
+/// Run `program args...` with the client environment of a fresh stack (the script's main part); panics with
+/// the script's output (and the gateway's log tail) unless it exits 0. `unset` names variables removed from the
+/// environment.
 fn run_client(name: &str, program: &str, args: &[&str], unset: &[&str]) {
     let stack = Stack::start();
+    run_in(
+        &stack,
+        name,
+        program,
+        args,
+        unset,
+        &[("S3_CLIENT_PART".into(), "main".into())],
+    );
+}
+
+/// Like [`run_client`] for `program`'s SSE-KMS part, against a fresh stack whose gateway uses `kms`, with the
+/// keys it made named in `S3_KMS_*` variables; the script must also say that this part passed.
+fn run_sse_kms_client(kms: Kms, name: &str, program: &str, args: &[&str], unset: &[&str]) {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let (stack, moto, mut env) = match kms {
+        Kms::Local => local_kms_stack(),
+        Kms::Moto => {
+            let (stack, moto, env) = rt.block_on(moto_kms_stack());
+            (stack, Some(moto), env)
+        }
+    };
+    env.push(("S3_CLIENT_PART".into(), "sse-kms".into()));
+    let output = run_in(&stack, name, program, args, unset, &env);
+    assert!(
+        output.lines().any(|l| l.ends_with("sse-kms: all checks passed")),
+        "{name}: the script did not report its SSE-KMS part as passed:\n{output}"
+    );
+    drop(stack);
+    drop(moto);
+}
+
+#[derive(Clone, Copy)]
+enum Kms {
+    /// The gateway's default: `[kms] kind = "local"`, master keys in `<data_dir>/kms-keys.toml`.
+    Local,
+    /// `[kms] kind = "aws"`: moto's AWS KMS API on loopback.
+    Moto,
+}
+
+/// The keys an SSE-KMS script uses: the gateway's default key, a key with an alias, and another key.
+struct KmsKeys {
+    default_arn: String,
+    alias: String,
+    id: String,
+    arn: String,
+    other_id: String,
+    other_arn: String,
+}
+
+impl KmsKeys {
+    fn env(self, kind: &str) -> Vec<(String, String)> {
+        [
+            ("S3_KMS_KIND", kind.to_owned()),
+            ("S3_KMS_DEFAULT_KEY_ARN", self.default_arn),
+            ("S3_KMS_KEY_ALIAS", self.alias),
+            ("S3_KMS_KEY_ID", self.id),
+            ("S3_KMS_KEY_ARN", self.arn),
+            ("S3_KMS_OTHER_KEY_ID", self.other_id),
+            ("S3_KMS_OTHER_KEY_ARN", self.other_arn),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
+/// The default stack (local KMS) with two more keys made by `kms create-key`. Besides the keys, the scripts get
+/// `S3_KMS_ADMIN` (the `kms` subcommand against this gateway's config, to disable and enable keys) and
+/// `S3_KMS_MASTER_KEY_DIR` (every master key, 32 raw bytes a file, for the check that none reaches the backend).
+fn local_kms_stack() -> (Stack, Option<moto::Moto>, Vec<(String, String)>) {
+    let stack = Stack::start();
+    let alias = "alias/clients";
+    let id = kms_admin(&stack.gw, &["create-key", "--alias", alias])
+        .trim()
+        .to_owned();
+    let other_id = kms_admin(&stack.gw, &["create-key"]).trim().to_owned();
+    // One line per key: ARN, state, versions, aliases.
+    let listed = kms_admin(&stack.gw, &["list"]);
+    let arn_where = |pred: &dyn Fn(&str) -> bool| -> String {
+        let line = listed
+            .lines()
+            .find(|l| pred(l))
+            .unwrap_or_else(|| panic!("no such key in `kms list`:\n{listed}"));
+        line.split('\t').next().unwrap().to_owned()
+    };
+    let keys = KmsKeys {
+        default_arn: arn_where(&|l| l.ends_with("alias/aws/s3")),
+        arn: arn_where(&|l| l.split('\t').next().unwrap().ends_with(&format!("key/{id}"))),
+        other_arn: arn_where(&|l| l.split('\t').next().unwrap().ends_with(&format!("key/{other_id}"))),
+        alias: alias.to_owned(),
+        id,
+        other_id,
+    };
+    let master_dir = stack.gw.work_dir();
+    for (i, k) in local_master_keys(&stack.gw).iter().enumerate() {
+        let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, k).expect("base64 master key");
+        std::fs::write(master_dir.join(format!("master-{i}")), raw).expect("writing a master key file");
+    }
+    let mut env = keys.env("local");
+    env.push((
+        "S3_KMS_ADMIN".into(),
+        format!("{BIN} --config {} kms", stack.gw.config_path.display()),
+    ));
+    env.push(("S3_KMS_MASTER_KEY_DIR".into(), master_dir.display().to_string()));
+    (stack, None, env)
+}
+
+/// A backend and a gateway whose `[kms]` is moto's AWS KMS API, with three keys made there (CreateKey).
+async fn moto_kms_stack() -> (Stack, moto::Moto, Vec<(String, String)>) {
+    let moto = moto::Moto::start().await;
+    let (_, default_arn) = moto.create_key(Some("alias/clients-default")).await;
+    let alias = "alias/clients";
+    let (id, arn) = moto.create_key(Some(alias)).await;
+    let (other_id, other_arn) = moto.create_key(None).await;
+    let backend = Backend::start();
+    let gw = Gateway::start(&backend, &moto.gateway_toml("alias/clients-default", ""));
+    let keys = KmsKeys {
+        default_arn,
+        alias: alias.to_owned(),
+        id,
+        arn,
+        other_id,
+        other_arn,
+    };
+    (Stack { gw, backend }, moto, keys.env("aws"))
+}
+
+/// Run `program args...` against `stack` with the client environment and `extra_env`; its output. Panics with
+/// the output (and the processes' log tails) unless it exits 0.
+fn run_in(
+    stack: &Stack,
+    name: &str,
+    program: &str,
+    args: &[&str],
+    unset: &[&str],
+    extra_env: &[(String, String)],
+) -> String {
     let bucket = unique_bucket(name);
     let env = stack.gw.client_env(&bucket);
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for (k, v) in &env {
+    for (k, v) in env.iter().chain(extra_env) {
         cmd.env(k, v);
     }
-    // The backend's files, for the scripts' check that they hold no plaintext and no SSE-C key.
+    // The backend's files, for the scripts' check that they hold no plaintext and no key.
     cmd.env("S3_BACKEND_ROOT", &stack.backend.root);
     for k in unset {
         cmd.env_remove(k);
@@ -42,6 +180,7 @@ fn run_client(name: &str, program: &str, args: &[&str], unset: &[&str]) {
     }
     // Shown with --nocapture.
     println!("{}", tail(&out.output, 5));
+    out.output
 }
 
 fn script(name: &str) -> String {
@@ -80,6 +219,63 @@ fn rclone() {
 fn s3cmd() {
     run_client("s3cmd", "bash", &[&script("s3cmd.sh")], &[]);
 }
+
+/// Each script's SSE-KMS part, once with the local KMS and once with moto's AWS KMS API: `$local` and `$aws` run
+/// `$program $args` with the variables `$unset` removed.
+macro_rules! sse_kms_tests {
+    ($local:ident, $aws:ident, $name:literal, $program:literal, [$($arg:expr),*], $unset:expr) => {
+        #[test]
+        fn $local() {
+            run_sse_kms_client(Kms::Local, concat!($name, "-kms"), $program, &[$(&$arg),*], $unset);
+        }
+
+        #[test]
+        fn $aws() {
+            run_sse_kms_client(Kms::Moto, concat!($name, "-awskms"), $program, &[$(&$arg),*], $unset);
+        }
+    };
+}
+
+sse_kms_tests!(
+    boto3_sse_kms_local,
+    boto3_sse_kms_aws,
+    "boto3",
+    "python3",
+    [script("boto3_default.py")],
+    &[]
+);
+sse_kms_tests!(
+    awscli_v2_sse_kms_local,
+    awscli_v2_sse_kms_aws,
+    "awscli-v2",
+    "bash",
+    [script("awscli.sh"), "/usr/bin/aws"],
+    &[]
+);
+sse_kms_tests!(
+    awscli_v1_sse_kms_local,
+    awscli_v1_sse_kms_aws,
+    "awscli-v1",
+    "bash",
+    [script("awscli.sh"), "python3", "-m", "awscli"],
+    &[]
+);
+sse_kms_tests!(
+    rclone_sse_kms_local,
+    rclone_sse_kms_aws,
+    "rclone",
+    "bash",
+    [script("rclone.sh")],
+    &["AWS_CA_BUNDLE"]
+);
+sse_kms_tests!(
+    s3cmd_sse_kms_local,
+    s3cmd_sse_kms_aws,
+    "s3cmd",
+    "bash",
+    [script("s3cmd.sh")],
+    &[]
+);
 
 /// The example configs in `config/` use only keys the gateway's schema knows.
 #[test]

@@ -6,7 +6,6 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -65,28 +64,6 @@ async fn call(
 }
 
 const KMS: (&str, &str) = ("x-amz-server-side-encryption", "aws:kms");
-
-/// `s3-sse-proxy --config <gateway's config> kms …`
-fn kms_admin(gw: &Gateway, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_s3-sse-proxy"))
-        .arg("--config")
-        .arg(&gw.config_path)
-        .arg("kms")
-        .args(args)
-        .output()
-        .expect("running kms admin");
-    assert!(
-        out.status.success(),
-        "kms {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The gateway's local KMS key file.
-fn key_file(gw: &Gateway) -> PathBuf {
-    gw.dir.path().join("gw/kms-keys.toml")
-}
 
 async fn kms_calls(gw: &Gateway, op: &str) -> f64 {
     gw.metric_value(&format!(
@@ -216,13 +193,8 @@ async fn sse_kms_objects_round_trip_and_are_audited() {
     // The backend holds neither plaintext nor key material.
     let leaks = files_containing(&s.backend.root, MARKER);
     assert!(leaks.is_empty(), "plaintext at the backend: {leaks:?}");
-    let key_text = std::fs::read_to_string(key_file(&s.gw)).unwrap();
-    let masters: Vec<String> = key_text
-        .lines()
-        .filter(|l| l.starts_with("versions"))
-        .flat_map(|l| l.split('"').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>())
-        .collect();
-    assert!(masters.len() >= 2, "master keys in {key_text}");
+    let masters = local_master_keys(&s.gw);
+    assert!(masters.len() >= 2, "master keys: {}", masters.len());
     for m in &masters {
         assert!(
             files_containing(&s.backend.root, m.as_bytes()).is_empty(),
@@ -545,19 +517,7 @@ fn md5_digest(d: &[u8]) -> Vec<u8> {
 
 /// `s3-sse-proxy rekey` with the gateway's config, as an operator runs it.
 fn rekey(gw: &Gateway, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_s3-sse-proxy"))
-        .arg("--config")
-        .arg(&gw.config_path)
-        .arg("rekey")
-        .args(args)
-        .output()
-        .expect("running rekey");
-    assert!(
-        out.status.success(),
-        "rekey {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    gateway_command(gw, &[&["rekey"], args].concat())
 }
 
 /// Re-keying re-wraps data keys (SSE-S3 under a new keyring key, SSE-KMS under another KMS key) without
@@ -711,16 +671,12 @@ async fn audit_log_file_holds_one_json_line_per_key_use() {
         !log.contains("\"target\":\"audit\""),
         "audit lines stay out of the main log"
     );
-    let key_text = std::fs::read_to_string(gw.dir.path().join("gw/kms-keys.toml")).unwrap();
-    let master = key_text
-        .lines()
-        .find(|l| l.starts_with("versions"))
-        .unwrap()
-        .split('"')
-        .nth(1)
-        .unwrap()
-        .to_owned();
-    for secret in [master.as_str(), CLIENT_SK, LIMITED_SK, BACKEND_SK] {
+    let masters = local_master_keys(&gw);
+    for secret in masters
+        .iter()
+        .map(String::as_str)
+        .chain([CLIENT_SK, LIMITED_SK, BACKEND_SK])
+    {
         assert!(!text.contains(secret) && !log.contains(secret), "a secret in the logs");
     }
     assert_eq!(

@@ -5,7 +5,9 @@
 #
 # Environment (set by the Rust test harness): S3_ENDPOINT, AWS_ACCESS_KEY_ID,
 # AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, S3_CA_FILE, S3_BUCKET (created here, removed at the
-# end), WORK_DIR (scratch directory), S3_BACKEND_ROOT (the backend's files, checked for leaks).
+# end), WORK_DIR (scratch directory), S3_BACKEND_ROOT (the backend's files, checked for leaks),
+# S3_CLIENT_PART (which steps: "main", the default, or "sse-kms"; the latter needs the S3_KMS_* variables listed
+# at sse_kms_steps below).
 #
 # Exit status 0 only if every check held; on failure the failing step is printed.
 set -Eeuo pipefail
@@ -18,7 +20,18 @@ if [[ $# -eq 0 ]]; then
 fi
 AWS=("$@")
 
-for v in S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR S3_BACKEND_ROOT; do
+PART="${S3_CLIENT_PART:-main}"
+NEEDED=(S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR S3_BACKEND_ROOT)
+case "$PART" in
+main) ;;
+sse-kms) NEEDED+=(S3_KMS_KIND S3_KMS_DEFAULT_KEY_ARN S3_KMS_KEY_ALIAS S3_KMS_KEY_ID S3_KMS_KEY_ARN S3_KMS_OTHER_KEY_ID
+    S3_KMS_OTHER_KEY_ARN) ;;
+*)
+    echo "FAIL: S3_CLIENT_PART must be main or sse-kms, not $PART" >&2
+    exit 2
+    ;;
+esac
+for v in "${NEEDED[@]}"; do
     if [[ -z "${!v:-}" ]]; then
         echo "FAIL: environment variable $v is not set" >&2
         exit 2
@@ -74,6 +87,142 @@ aws_() {
 # Prints a file's size in bytes.
 fsize() { stat -c %s "$1"; }
 
+COPY_PROPS=()
+if "${AWS[@]}" --version 2>&1 | grep -q '^aws-cli/2'; then
+    # aws-cli v2 copies the source's tags on multipart copies (GetObjectTagging), which the embedded backend
+    # does not implement; v1 copies no tags.
+    COPY_PROPS=(--copy-props metadata-directive)
+fi
+# 5 MiB parts (aws-cli reads "5MB" as 5 MiB), for the SSE-C and SSE-KMS steps: a 20 MiB file takes 4 parts.
+printf '[default]\ns3 =\n    multipart_threshold = 5MB\n    multipart_chunksize = 5MB\n' >"$D/5mib-parts-config"
+
+# The last steps of either part: empty and remove the bucket.
+remove_bucket() {
+    step "s3 rm --recursive"
+    aws_ s3 rm --recursive "s3://$B"
+    out="$(aws_ s3 ls --recursive "s3://$B")" || true
+    [[ -z "$out" ]] || fail "objects left after rm --recursive: $out"
+
+    step "s3 rb"
+    aws_ s3 rb "s3://$B"
+    BUCKET_CREATED=0
+    out="$(aws_ s3 ls)"
+    if awk -v b="$B" '$3 == b { found = 1 } END { exit !found }' <<<"$out"; then
+        fail "bucket $B still listed after rb"
+    fi
+}
+
+# aws_ with 5 MiB multipart thresholds and parts.
+aws5_() { AWS_CONFIG_FILE="$D/5mib-parts-config" aws_ "$@"; }
+
+# kms_head KEY: prints "ServerSideEncryption SSEKMSKeyId BucketKeyEnabled ContentLength ETag" of s3api head-object.
+kms_head() {
+    aws_ s3api head-object --bucket "$B" --key "$1" --output text \
+        --query '[ServerSideEncryption,SSEKMSKeyId,BucketKeyEnabled,ContentLength,ETag]'
+}
+
+# check_kms_object KEY ARN FILE [PARTS]: HEAD says aws:kms under key ARN, FILE's size (and a PARTS-part ETag), and
+# a download of KEY is FILE.
+check_kms_object() {
+    local out sse arn bk len etag
+    out="$(kms_head "$1")"
+    echo "$out"
+    read -r sse arn bk len etag <<<"$out"
+    [[ "$sse" == aws:kms ]] || fail "$1: ServerSideEncryption $sse, expected aws:kms"
+    [[ "$arn" == "$2" ]] || fail "$1: SSEKMSKeyId $arn, expected $2"
+    [[ "$len" == "$(fsize "$3")" ]] || fail "$1: ContentLength $len, expected $(fsize "$3")"
+    if [[ -n "${4:-}" ]]; then
+        [[ "$etag" == *-$4\" || "$etag" == *-$4 ]] || fail "$1: ETag $etag is not that of a $4-part upload"
+    fi
+    aws5_ s3 cp --no-progress "s3://$B/$1" "$D/kms-down"
+    cmp "$3" "$D/kms-down" || fail "$1: the download differs from $3"
+    rm -f "$D/kms-down"
+}
+
+# SSE-KMS steps (S3_CLIENT_PART=sse-kms). The harness made the keys in the gateway's KMS (S3_KMS_KIND: "local", or
+# "aws" for moto's AWS KMS API) and names them: S3_KMS_DEFAULT_KEY_ARN (the gateway's default key),
+# S3_KMS_KEY_ALIAS / S3_KMS_KEY_ID / S3_KMS_KEY_ARN (one key three ways), S3_KMS_OTHER_KEY_ID / _ARN (another);
+# S3_KMS_MASTER_KEY_DIR (local only) holds the KMS's master keys, which must not reach the backend either.
+sse_kms_steps() {
+    local out ref n ctx sse arn bk ctx_out
+    local up="$D/kms-up"
+    mkdir -p "$up"
+    head -c $((1024 * 1024)) /dev/urandom >"$up/small.bin"
+    head -c $((20 * 1024 * 1024)) /dev/urandom >"$up/big.bin"
+
+    step "SSE-KMS: s3 cp --sse aws:kms (the default key): 1 MiB single part, 20 MiB in 5 MiB parts"
+    for f in small big; do
+        aws5_ s3 cp --no-progress --sse aws:kms "$up/$f.bin" "s3://$B/kms/default-$f.bin"
+    done
+    check_kms_object kms/default-small.bin "$S3_KMS_DEFAULT_KEY_ARN" "$up/small.bin"
+    check_kms_object kms/default-big.bin "$S3_KMS_DEFAULT_KEY_ARN" "$up/big.bin" 4
+
+    step "SSE-KMS: s3 cp --sse aws:kms --sse-kms-key-id by alias, key id and ARN (HEAD names the key's ARN)"
+    for ref in "$S3_KMS_KEY_ALIAS" "$S3_KMS_KEY_ID" "$S3_KMS_KEY_ARN"; do
+        echo "(key id given as $ref)"
+        aws_ s3 cp --no-progress --sse aws:kms --sse-kms-key-id "$ref" "$up/small.bin" "s3://$B/kms/named-small.bin"
+        check_kms_object kms/named-small.bin "$S3_KMS_KEY_ARN" "$up/small.bin"
+    done
+    aws5_ s3 cp --no-progress --sse aws:kms --sse-kms-key-id "$S3_KMS_KEY_ALIAS" "$up/big.bin" "s3://$B/kms/named-big.bin"
+    check_kms_object kms/named-big.bin "$S3_KMS_KEY_ARN" "$up/big.bin" 4
+
+    step "SSE-KMS: s3 ls shows the plaintext sizes"
+    out="$(aws_ s3 ls "s3://$B/kms/")"
+    echo "$out"
+    for f in default-small default-big named-small named-big; do
+        n="$(fsize "$up/${f#*-}.bin")"
+        awk -v k="$f.bin" -v n="$n" '$4 == k && $3 == n { found = 1 } END { exit !found }' <<<"$out" \
+            || fail "s3 ls does not show $f.bin with $n bytes"
+    done
+
+    step "SSE-KMS: s3api put-object with --bucket-key-enabled and --ssekms-encryption-context, then get and head"
+    ctx="$(printf '{"project":"s3-sse-proxy","suite":"clients"}' | base64 -w0)"
+    out="$(aws_ s3api put-object --bucket "$B" --key kms/bucket-key.bin --body "$up/small.bin" \
+        --server-side-encryption aws:kms --ssekms-key-id "$S3_KMS_KEY_ID" --bucket-key-enabled \
+        --ssekms-encryption-context "$ctx" --output text \
+        --query '[ServerSideEncryption,SSEKMSKeyId,BucketKeyEnabled,SSEKMSEncryptionContext]')"
+    echo "$out"
+    read -r sse arn bk ctx_out <<<"$out"
+    [[ "$sse" == aws:kms ]] || fail "put-object: ServerSideEncryption $sse"
+    [[ "$arn" == "$S3_KMS_KEY_ARN" ]] || fail "put-object: SSEKMSKeyId $arn, expected $S3_KMS_KEY_ARN"
+    [[ "$bk" == True ]] || fail "put-object: BucketKeyEnabled $bk"
+    [[ "$ctx_out" == "$ctx" ]] || fail "put-object: SSEKMSEncryptionContext $ctx_out, expected $ctx"
+    out="$(aws_ s3api get-object --bucket "$B" --key kms/bucket-key.bin "$D/bucket-key.down" --output text \
+        --query '[ServerSideEncryption,SSEKMSKeyId,BucketKeyEnabled]')"
+    echo "$out"
+    [[ "$out" == "$(printf 'aws:kms\t%s\tTrue' "$S3_KMS_KEY_ARN")" ]] || fail "get-object says $out"
+    cmp "$up/small.bin" "$D/bucket-key.down" || fail "get-object of the bucket-key object differs"
+    out="$(kms_head kms/bucket-key.bin)"
+    echo "$out"
+    read -r sse arn bk _ <<<"$out"
+    [[ "$sse $arn $bk" == "aws:kms $S3_KMS_KEY_ARN True" ]] || fail "head-object says $out"
+
+    step "SSE-KMS: s3 cp s3:// s3:// --sse aws:kms --sse-kms-key-id <other key> (the 20 MiB copy is UploadPartCopy)"
+    for f in small big; do
+        aws5_ s3 cp --no-progress "${COPY_PROPS[@]}" "s3://$B/kms/named-$f.bin" "s3://$B/kms/other-$f.bin" \
+            --sse aws:kms --sse-kms-key-id "$S3_KMS_OTHER_KEY_ID"
+    done
+    check_kms_object kms/other-small.bin "$S3_KMS_OTHER_KEY_ARN" "$up/small.bin"
+    check_kms_object kms/other-big.bin "$S3_KMS_OTHER_KEY_ARN" "$up/big.bin" 4
+
+    step "SSE-KMS: an unknown key id fails with KMS.NotFoundException (single part and multipart); nothing written"
+    for f in small big; do
+        echo "+ ${AWS[*]} s3 cp --sse aws:kms --sse-kms-key-id alias/clients-no-such-key $f.bin"
+        if out="$(AWS_CONFIG_FILE="$D/5mib-parts-config" "${AWS[@]}" s3 cp --no-progress --sse aws:kms --sse-kms-key-id alias/clients-no-such-key \
+            "$up/$f.bin" "s3://$B/kms/missing-$f.bin" "${CONN[@]}" 2>&1)"; then
+            echo "$out"
+            fail "an upload under an unknown key succeeded"
+        fi
+        echo "$out"
+        grep -q "(KMS.NotFoundException)" <<<"$out" || fail "$f: expected KMS.NotFoundException"
+    done
+    n="$(aws_ s3api list-objects-v2 --bucket "$B" --prefix kms/missing --query 'length(Contents || `[]`)' --output text)"
+    [[ "$n" == 0 ]] || fail "$n objects listed under kms/missing"
+
+    step "SSE-KMS: the backend's files hold neither the data nor the KMS's master keys"
+    python3 "$HERE/backend_leaks.py" "$S3_BACKEND_ROOT/$B" --plain "$up/small.bin" "$up/big.bin" --kms-master-keys
+}
+
 step "version"
 "${AWS[@]}" --version
 
@@ -81,6 +230,13 @@ step "version"
 step "s3 mb s3://$B"
 aws_ s3 mb "s3://$B"
 BUCKET_CREATED=1
+
+if [[ "$PART" == sse-kms ]]; then
+    sse_kms_steps
+    remove_bucket
+    echo "awscli (${AWS[*]}) sse-kms: all checks passed"
+    exit 0
+fi
 
 # ------------------------------------------------------------------------------------------
 step "s3 cp 1 KiB and 20 MiB files up and down"
@@ -203,10 +359,8 @@ SSEC=(--sse-c AES256 --sse-c-key "fileb://$D/key.bin")
 SSEC2=(--sse-c AES256 --sse-c-key "fileb://$D/key2.bin")
 head -c $((1024 * 1024)) /dev/urandom >"$D/up/ssec-small.bin"
 head -c $((20 * 1024 * 1024)) /dev/urandom >"$D/up/ssec-big.bin"
-# 5 MiB parts (aws-cli reads "5MB" as 5 MiB) from a config file of these steps only.
-printf '[default]\ns3 =\n    multipart_threshold = 5MB\n    multipart_chunksize = 5MB\n' >"$D/ssec-config"
-AWS_CONFIG_FILE="$D/ssec-config" aws_ s3 cp --no-progress "${SSEC[@]}" "$D/up/ssec-small.bin" "s3://$B/ssec/small.bin"
-AWS_CONFIG_FILE="$D/ssec-config" aws_ s3 cp --no-progress "${SSEC[@]}" "$D/up/ssec-big.bin" "s3://$B/ssec/big.bin"
+AWS_CONFIG_FILE="$D/5mib-parts-config" aws_ s3 cp --no-progress "${SSEC[@]}" "$D/up/ssec-small.bin" "s3://$B/ssec/small.bin"
+AWS_CONFIG_FILE="$D/5mib-parts-config" aws_ s3 cp --no-progress "${SSEC[@]}" "$D/up/ssec-big.bin" "s3://$B/ssec/big.bin"
 
 step "SSE-C: s3api head-object with --sse-customer-key"
 for f in small big; do
@@ -228,7 +382,7 @@ done
 
 step "SSE-C: s3 cp down with --sse-c"
 for f in small big; do
-    AWS_CONFIG_FILE="$D/ssec-config" aws_ s3 cp --no-progress "${SSEC[@]}" "s3://$B/ssec/$f.bin" "$D/down/ssec-$f.bin"
+    AWS_CONFIG_FILE="$D/5mib-parts-config" aws_ s3 cp --no-progress "${SSEC[@]}" "s3://$B/ssec/$f.bin" "$D/down/ssec-$f.bin"
     cmp "$D/up/ssec-$f.bin" "$D/down/ssec-$f.bin" || fail "ssec/$f.bin downloaded with its key differs"
 done
 
@@ -249,16 +403,10 @@ echo "$out"
 grep -q "(403)" <<<"$out" || fail "with another key: expected HTTP 403"
 
 step "SSE-C: s3 cp s3:// s3:// with --sse-c-copy-source (key rotation; the 20 MiB copy is UploadPartCopy)"
-COPY_PROPS=()
-if "${AWS[@]}" --version 2>&1 | grep -q '^aws-cli/2'; then
-    # aws-cli v2 copies the source's tags on multipart copies (GetObjectTagging), which the embedded backend
-    # does not implement; v1 copies no tags.
-    COPY_PROPS=(--copy-props metadata-directive)
-fi
 for f in small big; do
-    AWS_CONFIG_FILE="$D/ssec-config" aws_ s3 cp --no-progress "${COPY_PROPS[@]}" "s3://$B/ssec/$f.bin" \
+    AWS_CONFIG_FILE="$D/5mib-parts-config" aws_ s3 cp --no-progress "${COPY_PROPS[@]}" "s3://$B/ssec/$f.bin" \
         "s3://$B/ssec/$f-rotated.bin" --sse-c-copy-source AES256 --sse-c-copy-source-key "fileb://$D/key.bin" "${SSEC2[@]}"
-    AWS_CONFIG_FILE="$D/ssec-config" aws_ s3 cp --no-progress "${SSEC2[@]}" "s3://$B/ssec/$f-rotated.bin" \
+    AWS_CONFIG_FILE="$D/5mib-parts-config" aws_ s3 cp --no-progress "${SSEC2[@]}" "s3://$B/ssec/$f-rotated.bin" \
         "$D/down/ssec-$f-rotated.bin"
     cmp "$D/up/ssec-$f.bin" "$D/down/ssec-$f-rotated.bin" || fail "ssec/$f-rotated.bin differs"
     if "${AWS[@]}" s3 cp --no-progress "${SSEC[@]}" "s3://$B/ssec/$f-rotated.bin" "$D/down/old-key.bin" \
@@ -272,17 +420,6 @@ python3 "$HERE/backend_leaks.py" "$S3_BACKEND_ROOT/$B" --plain "$D/up/ssec-small
     --key "$D/key.bin" "$D/key2.bin"
 
 # ------------------------------------------------------------------------------------------
-step "s3 rm --recursive"
-aws_ s3 rm --recursive "s3://$B"
-out="$(aws_ s3 ls --recursive "s3://$B")" || true
-[[ -z "$out" ]] || fail "objects left after rm --recursive: $out"
+remove_bucket
 
-step "s3 rb"
-aws_ s3 rb "s3://$B"
-BUCKET_CREATED=0
-out="$(aws_ s3 ls)"
-if awk -v b="$B" '$3 == b { found = 1 } END { exit !found }' <<<"$out"; then
-    fail "bucket $B still listed after rb"
-fi
-
-echo "awscli (${AWS[*]}): all checks passed"
+echo "awscli (${AWS[*]}) main: all checks passed"

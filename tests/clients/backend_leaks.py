@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Checks that the backend's files hold neither an object's plaintext nor an SSE-C key.
+"""Checks that the backend's files hold neither an object's plaintext nor an SSE-C key (nor a KMS master key).
 
-    backend_leaks.py DIR --plain FILE... [--key KEYFILE...]
+    backend_leaks.py DIR --plain FILE... [--key KEYFILE...] [--kms-master-keys]
 
 DIR is the backend's directory of the bucket (the harness gives the backend root as S3_BACKEND_ROOT; the
 embedded s3s-fs keeps object data as plain files under <root>/<bucket>/ and metadata beside them). Every file
 under DIR's parent is read. A plaintext file is looked for by samples of 64 bytes (start, middle, end: the
 clients' test files are random, so a sample occurs only where the plaintext does); a key file (32 raw bytes)
 in every text form it could leak in: raw, base64 (with and without padding), base64url, hex.
+
+--kms-master-keys adds every file in $S3_KMS_MASTER_KEY_DIR as a key file: the local KMS's master keys, which the
+test harness writes there (32 raw bytes a file); without that variable (a KMS whose keys are not readable here,
+such as moto's) it says so and looks for the rest.
 
 Exit status 0 only if no file holds any of them, and DIR holds at least one file (so that the check cannot
 pass on an empty or wrong directory).
@@ -49,6 +53,18 @@ def main(argv):
     for a in argv[1:]:
         if a in ("--plain", "--key"):
             mode = a
+        elif a == "--kms-master-keys":
+            master_dir = os.environ.get("S3_KMS_MASTER_KEY_DIR")
+            if not master_dir:
+                kind = os.environ.get("S3_KMS_KIND", "?")
+                print(f"backend_leaks: the {kind} KMS's master keys are not readable here: not looked for")
+                continue
+            masters = sorted(os.listdir(master_dir))
+            if not masters:
+                print(f"FAIL: no master keys in {master_dir}")
+                return 1
+            for f in masters:
+                needles += needles_of_key(os.path.join(master_dir, f))
         elif mode == "--plain":
             needles += needles_of_plain(a)
         elif mode == "--key":

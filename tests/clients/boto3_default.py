@@ -17,6 +17,12 @@ Environment (set by the Rust test harness):
     WORK_DIR               scratch directory
     S3_BACKEND_ROOT        the backend's files (checked for plaintext and SSE-C keys)
     S3_REQUIRE_TAGGING     optional; "1": a backend without object tagging is a failure, not a skip
+    S3_CLIENT_PART         which steps: "main" (the default) or "sse-kms", which needs the S3_KMS_* variables
+                           the harness sets (tests/clients.rs): S3_KMS_KIND ("local" or "aws"),
+                           S3_KMS_DEFAULT_KEY_ARN (the gateway's default key), S3_KMS_KEY_ALIAS / _ID / _ARN
+                           (one key three ways), S3_KMS_OTHER_KEY_ID / _ARN (another key), and for the local
+                           KMS S3_KMS_ADMIN (the `kms` subcommand for this gateway) and S3_KMS_MASTER_KEY_DIR
+                           (its master keys, 32 raw bytes a file: none may reach the backend)
 
 Exit status 0 only if every check held. Each step is printed; a failure prints the step.
 """
@@ -25,8 +31,11 @@ import base64
 import contextlib
 import hashlib
 import io
+import json
 import os
+import shlex
 import ssl
+import subprocess
 import sys
 import time
 import traceback
@@ -108,6 +117,12 @@ BACKEND_ROOT = env("S3_BACKEND_ROOT")
 env("AWS_ACCESS_KEY_ID")
 env("AWS_SECRET_ACCESS_KEY")
 REGION = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+PART = os.environ.get("S3_CLIENT_PART") or "main"
+if PART not in ("main", "sse-kms"):
+    print(f"FAIL: S3_CLIENT_PART must be main or sse-kms, not {PART}", flush=True)
+    sys.exit(2)
+KMS_VARS = ["KIND", "DEFAULT_KEY_ARN", "KEY_ALIAS", "KEY_ID", "KEY_ARN", "OTHER_KEY_ID", "OTHER_KEY_ARN"]
+KMS = {v: env(f"S3_KMS_{v}") for v in KMS_VARS} if PART == "sse-kms" else {}
 # DEFAULT configuration means no ~/.aws/config of whoever runs the tests either.
 os.environ.setdefault("AWS_CONFIG_FILE", os.path.join(WORK_DIR, "boto3-no-config"))
 os.environ.setdefault("AWS_SHARED_CREDENTIALS_FILE", os.path.join(WORK_DIR, "boto3-no-credentials"))
@@ -176,6 +191,137 @@ def cleanup(s3, strict):
         traceback.print_exc()
 
 
+def delete_bucket(s3):
+    """The last step of either part."""
+    with step("delete everything and the bucket"):
+        cleanup(s3, strict=True)
+        names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+        check(BUCKET not in names, f"bucket {BUCKET} still listed after delete_bucket")
+
+
+def sse_kms_steps(s3):
+    """SSE-KMS (S3_CLIENT_PART=sse-kms), with the keys the harness made in the gateway's KMS (see KMS above)."""
+    kms = {"ServerSideEncryption": "aws:kms"}
+    data = os.urandom(200 * KIB + 7)
+
+    def check_kms(resp, arn, what, bucket_key=False):
+        check_eq(resp.get("ServerSideEncryption"), "aws:kms", f"{what}: ServerSideEncryption")
+        check_eq(resp.get("SSEKMSKeyId"), arn, f"{what}: SSEKMSKeyId")
+        check_eq(bool(resp.get("BucketKeyEnabled")), bucket_key, f"{what}: BucketKeyEnabled")
+
+    with step("SSE-KMS: put_object with the default key; get_object (whole and Range), head_object"):
+        put = s3.put_object(Bucket=BUCKET, Key="kms/default.bin", Body=data, **kms)
+        check_kms(put, KMS["DEFAULT_KEY_ARN"], "put_object")
+        check(put["ETag"] != f'"{hashlib.md5(data).hexdigest()}"', "an SSE-KMS ETag is not the data's MD5")
+        resp, got = get_bytes(s3, "kms/default.bin")
+        check_eq(got, data, "get_object body")
+        check_kms(resp, KMS["DEFAULT_KEY_ARN"], "get_object")
+        check_eq(resp["ETag"], put["ETag"], "get_object ETag = put_object ETag")
+        resp, got = get_bytes(s3, "kms/default.bin", Range="bytes=65530-140000")
+        check_eq(resp["ResponseMetadata"]["HTTPStatusCode"], 206, "ranged get_object status")
+        check_eq(got, data[65530:140001], "ranged get_object body")
+        check_eq(resp["ContentRange"], f"bytes 65530-140000/{len(data)}", "ranged get_object ContentRange")
+        head = s3.head_object(Bucket=BUCKET, Key="kms/default.bin")
+        check_eq(head["ContentLength"], len(data), "head_object ContentLength")
+        check_kms(head, KMS["DEFAULT_KEY_ARN"], "head_object")
+
+    with step("SSE-KMS: put_object with SSEKMSKeyId (alias, key id, ARN), SSEKMSEncryptionContext, BucketKeyEnabled"):
+        context = {"department": "finance", "suite": "boto3"}
+        ctx = base64.b64encode(json.dumps(context).encode()).decode()
+        for ref in (KMS["KEY_ALIAS"], KMS["KEY_ID"], KMS["KEY_ARN"]):
+            put = s3.put_object(
+                Bucket=BUCKET,
+                Key="kms/named.bin",
+                Body=data,
+                SSEKMSKeyId=ref,
+                SSEKMSEncryptionContext=ctx,
+                BucketKeyEnabled=True,
+                **kms,
+            )
+            check_kms(put, KMS["KEY_ARN"], f"put_object with SSEKMSKeyId={ref}", bucket_key=True)
+            # The same context; the gateway echoes it re-serialized (compact JSON), not byte for byte.
+            echoed = json.loads(base64.b64decode(put.get("SSEKMSEncryptionContext", "")))
+            check_eq(echoed, context, "put_object SSEKMSEncryptionContext (decoded)")
+            resp, got = get_bytes(s3, "kms/named.bin")
+            check_eq(got, data, "get_object body")
+            check_kms(resp, KMS["KEY_ARN"], "get_object", bucket_key=True)
+            check_kms(s3.head_object(Bucket=BUCKET, Key="kms/named.bin"), KMS["KEY_ARN"], "head_object", True)
+
+    with step("SSE-KMS: upload_file / download_file multipart (12 MiB + 3, 5 MiB parts) with ExtraArgs"):
+        src = os.path.join(WORK_DIR, "boto3-kms-multipart.bin")
+        dst = os.path.join(WORK_DIR, "boto3-kms-multipart.down")
+        with open(src, "wb") as f:
+            f.write(os.urandom(12 * MIB + 3))
+        tc = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB, preferred_transfer_client="classic")
+        s3.upload_file(src, BUCKET, "kms/multipart.bin", ExtraArgs={**kms, "SSEKMSKeyId": KMS["KEY_ID"]}, Config=tc)
+        head = s3.head_object(Bucket=BUCKET, Key="kms/multipart.bin")
+        check_eq(head["ContentLength"], 12 * MIB + 3, "multipart ContentLength")
+        check(head["ETag"].endswith('-3"'), f"multipart ETag {head['ETag']} is not a 3-part one")
+        check_kms(head, KMS["KEY_ARN"], "head_object of the multipart object")
+        s3.download_file(BUCKET, "kms/multipart.bin", dst, Config=tc)
+        check_eq(sha256_file(dst), sha256_file(src), "sha256 of the downloaded multipart object")
+        with open(src, "rb") as f:
+            f.seek(5 * MIB - 10)
+            expected = f.read(20)
+        _, got = get_bytes(s3, "kms/multipart.bin", Range=f"bytes={5 * MIB - 10}-{5 * MIB + 9}")
+        check_eq(got, expected, "a range across the first part boundary")
+        os.remove(dst)
+
+    with step("SSE-KMS: copy_object to another key"):
+        copied = s3.copy_object(
+            Bucket=BUCKET,
+            Key="kms/copied.bin",
+            CopySource={"Bucket": BUCKET, "Key": "kms/default.bin"},
+            SSEKMSKeyId=KMS["OTHER_KEY_ID"],
+            **kms,
+        )
+        check_kms(copied, KMS["OTHER_KEY_ARN"], "copy_object")
+        resp, got = get_bytes(s3, "kms/copied.bin")
+        check_eq(got, data, "get_object of the copy")
+        check_kms(resp, KMS["OTHER_KEY_ARN"], "get_object of the copy")
+        check_kms(s3.head_object(Bucket=BUCKET, Key="kms/default.bin"), KMS["DEFAULT_KEY_ARN"], "the source")
+
+    missing = {"Bucket": BUCKET, "Key": "kms/missing.bin"}
+    with step("SSE-KMS: an unknown key id is KMS.NotFoundException (400), and nothing is written"):
+        unknown = {**kms, "SSEKMSKeyId": "alias/boto3-no-such-key"}
+        code = client_error(s3.put_object, **missing, Body=b"x", **unknown)
+        check_eq(code, ("KMS.NotFoundException", 400), "put_object under an unknown key")
+        code = client_error(s3.create_multipart_upload, **missing, **unknown)
+        check_eq(code, ("KMS.NotFoundException", 400), "create_multipart_upload under an unknown key")
+        check_eq(client_error(s3.head_object, **missing), ("404", 404), "head_object of what was refused")
+
+    disabled_step = "SSE-KMS: a disabled key is KMS.DisabledException (400), and nothing is written; enabled, it works"
+    if KMS["KIND"] != "local":
+        print(
+            f"--- {disabled_step}\n    SKIPPED for the {KMS['KIND']} KMS (moto): moto accepts a disabled key for "
+            "GenerateDataKey and Decrypt (DisableKey only changes DescribeKey), so there is nothing to see here; "
+            "tests/kms_aws.rs checks the gateway's answer to the DisabledException AWS gives",
+            flush=True,
+        )
+    else:
+        with step(disabled_step):
+            admin = shlex.split(env("S3_KMS_ADMIN"))
+            other = {**kms, "SSEKMSKeyId": KMS["OTHER_KEY_ID"]}
+            subprocess.run([*admin, "disable", KMS["OTHER_KEY_ID"]], check=True)
+            try:
+                code = client_error(s3.put_object, **missing, Body=b"x", **other)
+                check_eq(code, ("KMS.DisabledException", 400), "put_object under a disabled key")
+                check_eq(client_error(s3.head_object, **missing), ("404", 404), "head_object of what was refused")
+            finally:
+                subprocess.run([*admin, "enable", KMS["OTHER_KEY_ID"]], check=True)
+            put = s3.put_object(**missing, Body=b"x", **other)
+            check_kms(put, KMS["OTHER_KEY_ARN"], "put_object under the key enabled again")
+
+    with step("SSE-KMS: the backend's files hold neither the data nor the KMS's master keys"):
+        plain = os.path.join(WORK_DIR, "boto3-kms-object.bin")
+        with open(plain, "wb") as f:
+            f.write(data)
+        rc = backend_leaks.main([os.path.join(BACKEND_ROOT, BUCKET), "--plain", plain, src, "--kms-master-keys"])
+        check_eq(rc, 0, "backend_leaks")
+        os.remove(plain)
+        os.remove(src)
+
+
 def main():
     s3 = make_client()
     print(f"boto3 {boto3.__version__} / botocore {botocore.__version__}; endpoint {ENDPOINT}; bucket {BUCKET}")
@@ -191,6 +337,12 @@ def main():
             s3.head_bucket(Bucket=BUCKET)
             names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
             check(BUCKET in names, f"list_buckets does not show {BUCKET}: {names}")
+
+        if PART == "sse-kms":
+            sse_kms_steps(s3)
+            delete_bucket(s3)
+            print("boto3_default sse-kms: all checks passed", flush=True)
+            return 0
 
         etags = {}
         with step("put_object small.bin (1 KiB) and get it back"):
@@ -443,11 +595,8 @@ def main():
             for path in [plain, src, *key_files]:
                 os.remove(path)
 
-        with step("delete everything and the bucket"):
-            cleanup(s3, strict=True)
-            bucket_created = False
-            names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
-            check(BUCKET not in names, f"bucket {BUCKET} still listed after delete_bucket")
+        delete_bucket(s3)
+        bucket_created = False
 
     except Exception:
         print(f"FAIL at step: {CURRENT_STEP}", flush=True)
@@ -457,7 +606,7 @@ def main():
             cleanup(s3, strict=False)
         return 1
 
-    print("boto3_default: all checks passed", flush=True)
+    print("boto3_default main: all checks passed", flush=True)
     return 0
 
 

@@ -3,14 +3,26 @@
 #
 # Environment (set by the Rust test harness): S3_ENDPOINT, AWS_ACCESS_KEY_ID,
 # AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, S3_CA_FILE, S3_BUCKET (created here, removed at the
-# end), WORK_DIR (scratch directory), S3_BACKEND_ROOT (the backend's files, checked for leaks).
+# end), WORK_DIR (scratch directory), S3_BACKEND_ROOT (the backend's files, checked for leaks),
+# S3_CLIENT_PART (which steps: "main", the default, or "sse-kms"; the latter needs the S3_KMS_* variables listed
+# at sse_kms_steps below).
 #
 # Exit status 0 only if every check held; on failure the failing step is printed.
 set -Eeuo pipefail
 # One stream, so the harness shows commands, output and errors in order.
 exec 2>&1
 
-for v in S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR S3_BACKEND_ROOT; do
+PART="${S3_CLIENT_PART:-main}"
+NEEDED=(S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR S3_BACKEND_ROOT)
+case "$PART" in
+main) ;;
+sse-kms) NEEDED+=(S3_KMS_KIND S3_KMS_DEFAULT_KEY_ARN S3_KMS_KEY_ID S3_KMS_KEY_ARN) ;;
+*)
+    echo "FAIL: S3_CLIENT_PART must be main or sse-kms, not $PART"
+    exit 2
+    ;;
+esac
+for v in "${NEEDED[@]}"; do
     if [[ -z "${!v:-}" ]]; then
         echo "FAIL: environment variable $v is not set"
         exit 2
@@ -74,6 +86,13 @@ rclone_() {
     "${RCLONE[@]}" "$@"
 }
 
+# check_cat_range REMOTE_PATH LOCAL_FILE OFFSET COUNT: rclone cat --offset --count gives those bytes of LOCAL_FILE.
+check_cat_range() {
+    rclone_ cat --offset "$3" --count "$4" "$1" >"$D/range"
+    dd if="$2" of="$D/range-expected" iflag=skip_bytes,count_bytes skip="$3" count="$4" status=none
+    cmp "$D/range-expected" "$D/range" || fail "rclone cat --offset $3 --count $4 $1 differs"
+}
+
 # check_json_log LOGFILE EXPECTED_TRANSFERS: reads an rclone --use-json-log log, prints its
 # messages, and checks the final stats: that many transfers, no errors; with 0 expected, also no
 # per-file "Copied"/"Updated modification time" messages.
@@ -122,6 +141,78 @@ sys.exit(1 if problems else 0)
 PYEOF
 }
 
+# The last step of either part.
+remove_bucket() {
+    step "rclone purge gw:$B"
+    rclone_ purge "gw:$B"
+    BUCKET_CREATED=0
+    out="$(rclone_ lsd gw:)"
+    echo "$out"
+    if awk -v b="$B" '$NF == b { found = 1 } END { exit !found }' <<<"$out"; then
+        fail "bucket $B still listed after purge"
+    fi
+}
+
+# SSE-KMS steps (S3_CLIENT_PART=sse-kms). The harness made the keys in the gateway's KMS (S3_KMS_KIND: "local", or
+# "aws" for moto's AWS KMS API) and names them: S3_KMS_DEFAULT_KEY_ARN (the gateway's default key), S3_KMS_KEY_ID
+# and S3_KMS_KEY_ARN (another key); S3_KMS_MASTER_KEY_DIR (local only) holds the KMS's master keys, which must
+# not reach the backend either. rclone shows no SSE headers: check_sse_kms.sh HEADs the objects with curl.
+sse_kms_steps() {
+    local out f n
+    local src="$D/kms-src"
+    mkdir -p "$src"
+    head -c 1024 /dev/urandom >"$src/one-kib.bin"
+    head -c 70000 /dev/urandom >"$src/seventy-k.bin"
+    head -c $((12 * 1024 * 1024 + 5)) /dev/urandom >"$src/twelve-mib.bin"
+    local kms=(--s3-server-side-encryption aws:kms --s3-sse-kms-key-id "$S3_KMS_KEY_ID")
+    local parts=(--s3-upload-cutoff 5M --s3-chunk-size 5M)
+
+    step "SSE-KMS: rclone copy up with --s3-server-side-encryption aws:kms --s3-sse-kms-key-id (12 MiB goes multipart)"
+    rclone_ copy -v "${parts[@]}" "${kms[@]}" "$src" "gw:$B/kms"
+    for f in "$src"/*; do
+        bash "$HERE/check_sse_kms.sh" "kms/${f##*/}" "$S3_KMS_KEY_ARN" "$(stat -c %s "$f")"
+    done
+
+    step "SSE-KMS: rclone lsl shows the plaintext sizes"
+    out="$(rclone_ lsl "gw:$B/kms")"
+    echo "$out"
+    for f in "$src"/*; do
+        n="$(stat -c %s "$f")"
+        awk -v k="${f##*/}" -v n="$n" '$NF == k && $1 == n { found = 1 } END { exit !found }' <<<"$out" \
+            || fail "rclone lsl does not show ${f##*/} with $n bytes"
+    done
+
+    step "SSE-KMS: rclone copy down, bytes identical"
+    rclone_ copy -v "gw:$B/kms" "$D/kms-down"
+    diff -r "$src" "$D/kms-down" || fail "SSE-KMS objects downloaded differ"
+    check_cat_range "gw:$B/kms/twelve-mib.bin" "$src/twelve-mib.bin" 5242870 30 # across the part boundary
+
+    step "SSE-KMS: --s3-server-side-encryption aws:kms without a key id uses the gateway's default key"
+    rclone_ copyto -v --s3-server-side-encryption aws:kms "$src/seventy-k.bin" "gw:$B/kms-default/seventy-k.bin"
+    bash "$HERE/check_sse_kms.sh" kms-default/seventy-k.bin "$S3_KMS_DEFAULT_KEY_ARN" 70000
+    rclone_ cat "gw:$B/kms-default/seventy-k.bin" >"$D/kms-default.down"
+    cmp "$src/seventy-k.bin" "$D/kms-default.down" || fail "the object under the default key differs"
+
+    step "SSE-KMS: an unknown key id fails with KMS.NotFoundException (single part and multipart); nothing written"
+    for f in one-kib.bin twelve-mib.bin; do
+        if rclone_ copyto "${parts[@]}" --s3-server-side-encryption aws:kms \
+            --s3-sse-kms-key-id alias/rclone-no-such-key "$src/$f" "gw:$B/kms-missing/$f" >"$D/missing.log" 2>&1; then
+            cat "$D/missing.log"
+            fail "an upload of $f under an unknown key succeeded"
+        fi
+        cat "$D/missing.log"
+        grep -q "KMS.NotFoundException" "$D/missing.log" || fail "$f: expected KMS.NotFoundException"
+    done
+    out="$(rclone_ lsf -R --files-only "gw:$B")"
+    echo "$out"
+    if grep -q '^kms-missing/' <<<"$out"; then
+        fail "objects under kms-missing/ after refused uploads"
+    fi
+
+    step "SSE-KMS: the backend's files hold neither the data nor the KMS's master keys"
+    python3 "$HERE/backend_leaks.py" "$S3_BACKEND_ROOT/$B" --plain "$src"/*.bin --kms-master-keys
+}
+
 step "version"
 rclone version | sed -n 1p
 
@@ -132,6 +223,13 @@ BUCKET_CREATED=1
 out="$(rclone_ lsd gw:)"
 echo "$out"
 awk -v b="$B" '$NF == b { found = 1 } END { exit !found }' <<<"$out" || fail "lsd gw: does not list $B"
+
+if [[ "$PART" == sse-kms ]]; then
+    sse_kms_steps
+    remove_bucket
+    echo "rclone sse-kms: all checks passed"
+    exit 0
+fi
 
 # ------------------------------------------------------------------------------------------
 step "create a directory of 10 files (one of 12 MiB)"
@@ -191,9 +289,7 @@ rclone_ cat "gw:$B/copy/twelve-mib.bin" >"$D/cat-big"
 cmp "$SRC/twelve-mib.bin" "$D/cat-big" || fail "rclone cat of the multipart object differs"
 rclone_ cat "gw:$B/copy/with space.txt" >"$D/cat-space"
 cmp "$SRC/with space.txt" "$D/cat-space" || fail "rclone cat of 'with space.txt' differs"
-rclone_ cat --offset 100 --count 5000 "gw:$B/copy/twelve-mib.bin" >"$D/cat-range"
-dd if="$SRC/twelve-mib.bin" of="$D/expected-range" iflag=skip_bytes,count_bytes skip=100 count=5000 status=none
-cmp "$D/expected-range" "$D/cat-range" || fail "rclone cat --offset 100 --count 5000 differs"
+check_cat_range "gw:$B/copy/twelve-mib.bin" "$SRC/twelve-mib.bin" 100 5000
 
 # ------------------------------------------------------------------------------------------
 step "SSE-C: rclone copy up and down with --s3-sse-customer-key-base64 (a 12 MiB file goes multipart)"
@@ -210,10 +306,7 @@ head -c $((12 * 1024 * 1024 + 5)) /dev/urandom >"$SSEC_SRC/twelve-mib.bin"
 rclone_ copy -v --s3-upload-cutoff 5M --s3-chunk-size 5M "$SSEC_SRC" "gw:$B/ssec"
 rclone_ copy -v "gw:$B/ssec" "$D/ssec-down"
 diff -r "$SSEC_SRC" "$D/ssec-down" || fail "SSE-C objects downloaded with their key differ"
-rclone_ cat --offset 5242870 --count 30 "gw:$B/ssec/twelve-mib.bin" >"$D/ssec-range"
-dd if="$SSEC_SRC/twelve-mib.bin" of="$D/ssec-range-expected" iflag=skip_bytes,count_bytes skip=5242870 count=30 \
-    status=none
-cmp "$D/ssec-range-expected" "$D/ssec-range" || fail "SSE-C range across the part boundary differs"
+check_cat_range "gw:$B/ssec/twelve-mib.bin" "$SSEC_SRC/twelve-mib.bin" 5242870 30 # across the part boundary
 
 step "SSE-C: without the key, or with another key, downloads fail"
 # (rclone cat of a single path HEADs it first; an SSE-C object answers that HEAD with 400 without its key,
@@ -243,13 +336,6 @@ step "SSE-C: the backend's files hold neither the data nor the keys"
 python3 "$HERE/backend_leaks.py" "$S3_BACKEND_ROOT/$B" --plain "$SSEC_SRC"/*.bin --key "$D/key.bin" "$D/key2.bin"
 
 # ------------------------------------------------------------------------------------------
-step "rclone purge gw:$B"
-rclone_ purge "gw:$B"
-BUCKET_CREATED=0
-out="$(rclone_ lsd gw:)"
-echo "$out"
-if awk -v b="$B" '$NF == b { found = 1 } END { exit !found }' <<<"$out"; then
-    fail "bucket $B still listed after purge"
-fi
+remove_bucket
 
-echo "rclone: all checks passed"
+echo "rclone main: all checks passed"

@@ -567,6 +567,45 @@ allowed_buckets = ["{LIMITED_BUCKET}"]
     }
 }
 
+/// `s3-sse-proxy --config <gateway's config> ARGS…`, as an operator runs it: its standard output; panics unless
+/// it succeeds.
+pub fn gateway_command(gw: &Gateway, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&gw.config_path)
+        .args(args)
+        .output()
+        .expect("running s3-sse-proxy");
+    assert!(
+        out.status.success(),
+        "s3-sse-proxy {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `s3-sse-proxy --config <gateway's config> kms ARGS…` (the local KMS's key management).
+pub fn kms_admin(gw: &Gateway, args: &[&str]) -> String {
+    gateway_command(gw, &[&["kms"], args].concat())
+}
+
+/// The gateway's local KMS key file.
+pub fn kms_key_file(gw: &Gateway) -> PathBuf {
+    gw.dir.path().join("gw/kms-keys.toml")
+}
+
+/// Every master key version in the gateway's local KMS key file, as written there (base64 of 32 bytes).
+pub fn local_master_keys(gw: &Gateway) -> Vec<String> {
+    let text = std::fs::read_to_string(kms_key_file(gw)).expect("reading the local KMS key file");
+    let keys: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("versions"))
+        .flat_map(|l| l.split('"').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert!(!keys.is_empty(), "no master keys in {text}");
+    keys
+}
+
 /// A backend and a gateway in front of it, with the standard config.
 pub struct Stack {
     // Dropped in declaration order: the gateway first.
