@@ -382,3 +382,45 @@ impl Config {
         Duration::from_secs(self.backend.response_timeout_secs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validated(kms: &str) -> Result<(), String> {
+        let text = format!("[backend]\nkind = \"embedded\"\n[kms]\n{kms}");
+        let config: Config = toml::from_str(&text).map_err(|e| e.to_string())?;
+        config.validate().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn kmip_needs_an_endpoint_and_a_client_certificate() {
+        let cert = "client_cert = \"c.pem\"\nclient_key = \"c.key\"\n";
+        assert_eq!(
+            validated(&format!("kind = \"kmip\"\nendpoint = \"kms.example.com:5696\"\n{cert}")),
+            Ok(())
+        );
+        assert_eq!(
+            validated(&format!("kind = \"kmip\"\nendpoint = \"[::1]:5696\"\n{cert}")),
+            Ok(())
+        );
+        for (bad, why) in [
+            (format!("kind = \"kmip\"\n{cert}"), "is required"),
+            (
+                format!("kind = \"kmip\"\nendpoint = \"https://kms:5696\"\n{cert}"),
+                "host:port",
+            ),
+            (
+                format!("kind = \"kmip\"\nendpoint = \"kms.example.com\"\n{cert}"),
+                "host:port",
+            ),
+            (
+                "kind = \"kmip\"\nendpoint = \"kms:5696\"\nclient_cert = \"c.pem\"\n".into(),
+                "client_key",
+            ),
+        ] {
+            let e = validated(&bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}
