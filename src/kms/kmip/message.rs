@@ -391,7 +391,7 @@ mod tests {
     }
 
     /// Requests as PyKMIP 0.11's own encoder writes them (`RequestMessage.write` with the same fields, KMIP 1.4),
-    /// an independent implementation: the printed hex was pasted here.
+    /// an independent implementation: `testdata/pykmip_vectors.py` wrote the files.
     #[test]
     fn requests_encode_as_pykmip_encodes_them() {
         let aad = [0xAA; 5];
