@@ -140,7 +140,10 @@ impl<'a> Item<'a> {
             Value::LongInteger(v) | Value::DateTime(v) => out.extend_from_slice(&v.to_be_bytes()),
             Value::Boolean(v) => out.extend_from_slice(&u64::from(*v).to_be_bytes()),
             Value::BigInteger(b) => {
-                assert!(b.len().is_multiple_of(8), "big integers are padded to 8 bytes by their sign");
+                assert!(
+                    b.len().is_multiple_of(8),
+                    "big integers are padded to 8 bytes by their sign"
+                );
                 out.extend_from_slice(b);
             }
             Value::ByteString(b) => out.extend_from_slice(b),
