@@ -132,6 +132,9 @@ impl PyKmip {
         )
         .unwrap();
         let mut cmd = Command::new("python3");
+        // Its own process group: the server starts helper processes (a multiprocessing manager and a policy
+        // monitor) that outlive a killed parent; dropping the server kills the group.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         cmd.args(["-W", "ignore", "-m", "kmip.services.server.server", "-f"])
             .arg(dir.join("server.conf"))
             .arg("-l")
@@ -221,5 +224,13 @@ impl PyKmip {
     /// Create and activate an AES-256 key named `name`: its uid.
     pub async fn create_key(&self, name: Option<&str>) -> String {
         self.client().create_key(name, true).await.expect("Create + Activate")
+    }
+}
+
+impl Drop for PyKmip {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.proc.pid())])
+            .status();
     }
 }
