@@ -135,7 +135,8 @@ impl Default for SseConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KmsConfig {
-    /// `local` (master keys in `key_file`; the default) or `aws` (the AWS KMS API at `endpoint`).
+    /// `local` (master keys in `key_file`; the default), `aws` (the AWS KMS API at `endpoint`) or `kmip` (a KMIP
+    /// server at `endpoint`, authenticated with `client_cert`/`client_key`).
     #[serde(default)]
     pub kind: KmsKind,
     /// The key used when a request asks for `aws:kms` without a key id (AWS uses `aws/s3`).
@@ -145,15 +146,21 @@ pub struct KmsConfig {
     /// `alias/aws/s3` on first start.
     pub key_file: Option<PathBuf>,
     /// `aws`: e.g. `https://kms.eu-west-1.amazonaws.com`. `http://` is accepted for loopback addresses only.
+    /// `kmip`: `host:port`, e.g. `kms.example.com:5696`.
     pub endpoint: Option<String>,
     #[serde(default = "default_region")]
     pub region: String,
     /// `aws`: credentials; `S3_SSE_PROXY_KMS_ACCESS_KEY_ID` / `..._SECRET_ACCESS_KEY` override.
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<SecretString>,
-    /// `aws`: extra PEM CA bundle to trust.
+    /// `aws`: extra PEM CA bundle to trust. `kmip`: the CAs to trust for the server (instead of the webpki roots).
     pub ca_file: Option<PathBuf>,
-    /// `aws`: time allowed for one KMS call.
+    /// `kmip`: the gateway's PEM client certificate (chain) and private key.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// `kmip`: the name the server's certificate must carry; default the endpoint's host.
+    pub server_name: Option<String>,
+    /// `aws`, `kmip`: time allowed for one KMS call.
     #[serde(default = "default_kms_timeout")]
     pub timeout_secs: u64,
     /// How long a decrypted data key or bucket key is reused without asking the KMS (0 = never).
@@ -170,6 +177,7 @@ pub enum KmsKind {
     #[default]
     Local,
     Aws,
+    Kmip,
 }
 
 impl Default for KmsConfig {
@@ -183,6 +191,9 @@ impl Default for KmsConfig {
             access_key_id: None,
             secret_access_key: None,
             ca_file: None,
+            client_cert: None,
+            client_key: None,
+            server_name: None,
             timeout_secs: default_kms_timeout(),
             cache_ttl_secs: default_kms_cache_ttl(),
             cache_max_entries: default_kms_cache_entries(),
@@ -326,6 +337,26 @@ impl Config {
                 )));
             }
         }
+        if self.kms.kind == KmsKind::Kmip {
+            match &self.kms.endpoint {
+                Some(e) if !e.contains("://") && e.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) => {}
+                Some(e) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "kms.endpoint must be host:port when kms.kind = \"kmip\": {e}"
+                    )));
+                }
+                None => {
+                    return Err(ConfigError::Invalid(
+                        "kms.endpoint (host:port) is required when kms.kind = \"kmip\"".into(),
+                    ));
+                }
+            }
+            if self.kms.client_cert.is_none() || self.kms.client_key.is_none() {
+                return Err(ConfigError::Invalid(
+                    "kms.client_cert and kms.client_key are required when kms.kind = \"kmip\"".into(),
+                ));
+            }
+        }
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Invalid("tls.cert and tls.key go together".into()));
         }
@@ -349,5 +380,47 @@ impl Config {
     }
     pub fn response_timeout(&self) -> Duration {
         Duration::from_secs(self.backend.response_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn validated(kms: &str) -> Result<(), String> {
+        let text = format!("[backend]\nkind = \"embedded\"\n[kms]\n{kms}");
+        let config: Config = toml::from_str(&text).map_err(|e| e.to_string())?;
+        config.validate().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn kmip_needs_an_endpoint_and_a_client_certificate() {
+        let cert = "client_cert = \"c.pem\"\nclient_key = \"c.key\"\n";
+        assert_eq!(
+            validated(&format!("kind = \"kmip\"\nendpoint = \"kms.example.com:5696\"\n{cert}")),
+            Ok(())
+        );
+        assert_eq!(
+            validated(&format!("kind = \"kmip\"\nendpoint = \"[::1]:5696\"\n{cert}")),
+            Ok(())
+        );
+        for (bad, why) in [
+            (format!("kind = \"kmip\"\n{cert}"), "is required"),
+            (
+                format!("kind = \"kmip\"\nendpoint = \"https://kms:5696\"\n{cert}"),
+                "host:port",
+            ),
+            (
+                format!("kind = \"kmip\"\nendpoint = \"kms.example.com\"\n{cert}"),
+                "host:port",
+            ),
+            (
+                "kind = \"kmip\"\nendpoint = \"kms:5696\"\nclient_cert = \"c.pem\"\n".into(),
+                "client_key",
+            ),
+        ] {
+            let e = validated(&bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 }

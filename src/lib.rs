@@ -176,6 +176,14 @@ fn sse_keys(
                 timeout: std::time::Duration::from_secs(k.timeout_secs),
             })?))
         }
+        config::KmsKind::Kmip => kms::KmsClient::Kmip(kms::kmip::KmipKms::new(kms::kmip::KmipSettings {
+            endpoint: k.endpoint.clone().unwrap_or_default(),
+            server_name: k.server_name.clone(),
+            ca_file: k.ca_file.clone(),
+            client_cert: k.client_cert.clone().unwrap_or_default(),
+            client_key: k.client_key.clone().unwrap_or_default(),
+            timeout: std::time::Duration::from_secs(k.timeout_secs),
+        })?),
     };
     let cache = kms::cache::KeyCache::new(std::time::Duration::from_secs(k.cache_ttl_secs), k.cache_max_entries);
     Ok(object::Keys {

@@ -17,6 +17,7 @@ use s3_sse_proxy::crypto::stream::{StreamOpener, StreamSealer};
 use s3_sse_proxy::crypto::{SEGMENT_SIZE, TAG_SIZE};
 use s3_sse_proxy::error::S3ErrorCode;
 use s3_sse_proxy::keyring::Keyring;
+use s3_sse_proxy::kms::kmip::blob::{self as kmip_blob, Blob};
 use s3_sse_proxy::object::multipart::{Layout, layout_key, parse_upload_id, upload_token};
 use sha2::{Digest, Sha256};
 
@@ -474,6 +475,63 @@ fn run(
                 return Ok(Some(blob));
             }
             opened.map(drop).map_err(Failure::from)
+        }
+        ("kmip-blob", _) => {
+            // The KMIP server's AES-256-GCM, played here by aws-lc-rs with the vector's `master` key.
+            use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+            let master = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &f.hex("master")?).map_err(|_| "master")?);
+            let ctx: BTreeMap<String, String> = serde_json::from_str(f.str("ctx")?).map_err(|e| format!("ctx: {e}"))?;
+            let pairs = || ctx.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+            let blob = match base_bytes {
+                None => {
+                    let (uid, iv, pt) = (f.str("uid")?, f.hex_n::<12>("iv")?, f.hex("pt")?);
+                    let mut sealed = pt.clone();
+                    master
+                        .seal_in_place_append_tag(
+                            Nonce::assume_unique_for_key(iv),
+                            Aad::from(kmip_blob::aad(uid, pairs())),
+                            &mut sealed,
+                        )
+                        .map_err(|_| "seal")?;
+                    let (ciphertext, tag) = sealed.split_at(pt.len());
+                    let blob = Blob {
+                        uid,
+                        iv: &iv,
+                        ciphertext,
+                        tag,
+                    }
+                    .encode();
+                    eq("blob", hex::encode(&blob), f.str("blob")?.to_owned())?;
+                    let parsed = Blob::parse(&blob).ok_or("parse")?;
+                    eq("parsed uid and iv", (parsed.uid, parsed.iv), (uid, &iv[..]))?;
+                    blob
+                }
+                Some(b) => alter(b.to_vec(), f)?,
+            };
+            let Some(b) = Blob::parse(&blob) else {
+                if expect.is_none() {
+                    return Err("blob does not parse".into());
+                }
+                return match expect {
+                    Some((want, _)) if want == "none" => Ok(None),
+                    _ => Err(format!("does not parse; expected {expect:?}")),
+                };
+            };
+            let mut buf = [b.ciphertext, b.tag].concat();
+            let iv: [u8; 12] = b.iv.try_into().map_err(|_| "iv length")?;
+            let opened = master
+                .open_in_place(
+                    Nonce::assume_unique_for_key(iv),
+                    Aad::from(kmip_blob::aad(b.uid, pairs())),
+                    &mut buf,
+                )
+                .map(hex::encode)
+                .map_err(|_| Failure::Crypto(CryptoError::Authentication));
+            if expect.is_none() {
+                eq("opened", opened.map_err(|_| "open")?, f.str("pt")?.to_owned())?;
+                return Ok(Some(blob));
+            }
+            opened.map(drop)
         }
         ("key-check", _) => {
             let ck: [u8; 32] = f.hex_n("customer_key")?;

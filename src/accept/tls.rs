@@ -18,7 +18,12 @@ pub struct ReloadableCert {
     current: RwLock<Arc<CertifiedKey>>,
 }
 
-fn load(cert_path: &Path, key_path: &Path) -> Result<CertifiedKey, String> {
+/// A PEM certificate chain (leaf first) and its private key (PKCS#8, PKCS#1 or SEC1). Also the KMIP client's
+/// certificate.
+pub fn read_chain_and_key(
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
         .and_then(|it| it.collect::<Result<_, _>>())
         .map_err(|e| format!("certificate {}: {e}", cert_path.display()))?;
@@ -26,6 +31,11 @@ fn load(cert_path: &Path, key_path: &Path) -> Result<CertifiedKey, String> {
         return Err(format!("certificate {}: no certificate in file", cert_path.display()));
     }
     let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| format!("key {}: {e}", key_path.display()))?;
+    Ok((certs, key))
+}
+
+fn load(cert_path: &Path, key_path: &Path) -> Result<CertifiedKey, String> {
+    let (certs, key) = read_chain_and_key(cert_path, key_path)?;
     let key = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
         .map_err(|e| format!("key {}: {e}", key_path.display()))?;
     let ck = CertifiedKey::new(certs, key);

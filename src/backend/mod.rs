@@ -65,11 +65,7 @@ where
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(pem) = ca_pem {
-        use rustls_pki_types::pem::PemObject;
-        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| format!("{what}: {e}"))?;
-            roots.add(cert).map_err(|e| format!("{what}: {e}"))?;
-        }
+        add_pem_roots(&mut roots, pem, what)?;
     }
     let tls = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
@@ -87,6 +83,16 @@ where
         .pool_idle_timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(256)
         .build(connector))
+}
+
+/// Add every certificate of a PEM bundle to `roots` (errors name `what`).
+pub fn add_pem_roots(roots: &mut rustls::RootCertStore, pem: &[u8], what: &str) -> Result<(), String> {
+    use rustls_pki_types::pem::PemObject;
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+        let cert = cert.map_err(|e| format!("{what}: {e}"))?;
+        roots.add(cert).map_err(|e| format!("{what}: {e}"))?;
+    }
+    Ok(())
 }
 
 impl Backend {

@@ -16,21 +16,28 @@ const LABEL: &[u8] = b"s3-sse-proxy/local-kms/v1";
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
-fn lp(out: &mut Vec<u8>, x: &[u8]) {
+/// `lp(x) = be32(len x) ‖ x`, appended to `out`.
+pub fn lp(out: &mut Vec<u8>, x: &[u8]) {
     out.extend_from_slice(&(x.len() as u32).to_be_bytes());
     out.extend_from_slice(x);
+}
+
+/// Append an encryption context as `lp(k₁) ‖ lp(v₁) ‖ …`, sorted by key: the same context always gives the
+/// same bytes, and two different contexts never do. Shared by the local and the KMIP KMS blobs.
+pub fn append_context<'a>(aad: &mut Vec<u8>, context: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    let mut pairs: Vec<_> = context.into_iter().collect();
+    pairs.sort();
+    for (k, v) in pairs {
+        lp(aad, k.as_bytes());
+        lp(aad, v.as_bytes());
+    }
 }
 
 fn aad<'a>(key_id: &str, version: u32, context: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
     let mut aad = LABEL.to_vec();
     lp(&mut aad, key_id.as_bytes());
     aad.extend_from_slice(&version.to_be_bytes());
-    let mut pairs: Vec<_> = context.into_iter().collect();
-    pairs.sort();
-    for (k, v) in pairs {
-        lp(&mut aad, k.as_bytes());
-        lp(&mut aad, v.as_bytes());
-    }
+    append_context(&mut aad, context);
     aad
 }
 

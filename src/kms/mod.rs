@@ -1,6 +1,6 @@
 //! Key management for SSE-KMS: the [`Kms`] trait the gateway asks for data keys, and its implementations, one
-//! module each: [`local`] (master keys in a key file: the embedded default) and [`aws`] (the AWS KMS JSON API,
-//! for AWS KMS and compatible servers). The gateway never holds a KMS master key of a remote KMS; with the local
+//! module each: [`local`] (master keys in a key file: the embedded default), [`aws`] (the AWS KMS JSON API,
+//! for AWS KMS and compatible servers) and [`kmip`] (OASIS KMIP over TLS: HSMs and enterprise key managers). The gateway never holds a KMS master key of a remote KMS; with the local
 //! KMS the master keys live in the key file, apart from object data.
 //!
 //! Every call carries an encryption context (string → string); a blob only decrypts with the context it was
@@ -8,6 +8,7 @@
 
 pub mod aws;
 pub mod cache;
+pub mod kmip;
 pub mod local;
 
 use std::collections::BTreeMap;
@@ -123,6 +124,7 @@ pub enum KmsClient {
     Local(local::LocalKms),
     /// Boxed: the pooled HTTP client makes it large.
     Aws(Box<aws::AwsKms>),
+    Kmip(kmip::KmipKms),
 }
 
 impl KmsClient {
@@ -131,6 +133,7 @@ impl KmsClient {
         match self {
             Self::Local(_) => "local",
             Self::Aws(_) => "aws",
+            Self::Kmip(_) => "kmip",
         }
     }
 }
@@ -140,6 +143,7 @@ impl Kms for KmsClient {
         match self {
             Self::Local(k) => k.generate_data_key(key_id, context).await,
             Self::Aws(k) => k.generate_data_key(key_id, context).await,
+            Self::Kmip(k) => k.generate_data_key(key_id, context).await,
         }
     }
     async fn encrypt(
@@ -151,18 +155,21 @@ impl Kms for KmsClient {
         match self {
             Self::Local(k) => k.encrypt(key_id, key, context).await,
             Self::Aws(k) => k.encrypt(key_id, key, context).await,
+            Self::Kmip(k) => k.encrypt(key_id, key, context).await,
         }
     }
     async fn decrypt(&self, blob: &[u8], context: &EncryptionContext) -> Result<DecryptedKey, KmsError> {
         match self {
             Self::Local(k) => k.decrypt(blob, context).await,
             Self::Aws(k) => k.decrypt(blob, context).await,
+            Self::Kmip(k) => k.decrypt(blob, context).await,
         }
     }
     async fn describe(&self, key_id: &str) -> Result<KeyInfo, KmsError> {
         match self {
             Self::Local(k) => k.describe(key_id).await,
             Self::Aws(k) => k.describe(key_id).await,
+            Self::Kmip(k) => k.describe(key_id).await,
         }
     }
 }
