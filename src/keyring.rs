@@ -141,6 +141,17 @@ pub fn add_active_key(path: &Path) -> Result<String, String> {
     if checked.active().id() != id {
         return Err("keyring rewrite: could not set the new key active".into());
     }
+    let written = write_private_file(path, &out);
+    zeroize::Zeroize::zeroize(&mut out);
+    written?;
+    Ok(id)
+}
+
+/// Replace a secret key file atomically: written to a sibling (0600), synced, renamed over `path`.
+pub fn write_private_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
     let tmp = path.with_extension("toml.new");
     let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
@@ -149,12 +160,10 @@ pub fn add_active_key(path: &Path) -> Result<String, String> {
         .mode(0o600)
         .open(&tmp)
         .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-    f.write_all(out.as_bytes())
+    f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-    zeroize::Zeroize::zeroize(&mut out);
-    std::fs::rename(&tmp, path).map_err(|e| format!("replacing {}: {e}", path.display()))?;
-    Ok(id)
+    std::fs::rename(&tmp, path).map_err(|e| format!("replacing {}: {e}", path.display()))
 }
 
 pub fn new_kek_id() -> String {

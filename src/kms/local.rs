@@ -11,8 +11,7 @@
 //! versions = ["<base64 32 bytes>"] # rotation appends; the last one encrypts
 //! ```
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use std::time::SystemTime;
@@ -166,24 +165,6 @@ fn new_key_id() -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
-fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    let tmp = path.with_extension("toml.new");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("replacing {}: {e}", path.display()))
-}
-
 fn read(path: &Path) -> Result<Loaded, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("KMS key file {}: {e}", path.display()))?;
     if meta.permissions().mode() & 0o077 != 0 {
@@ -215,7 +196,7 @@ pub mod admin {
             aliases: vec![DEFAULT_ALIAS.to_owned()],
             enabled: true,
         };
-        write_atomically(path, &render(&[key]))
+        crate::keyring::write_private_file(path, &render(&[key]))
     }
 
     fn update<T>(path: &Path, f: impl FnOnce(&mut Vec<MasterKey>) -> Result<T, String>) -> Result<T, String> {
@@ -223,7 +204,7 @@ pub mod admin {
         let out = f(&mut loaded.keys)?;
         let text = zeroize::Zeroizing::new(render(&loaded.keys));
         parse(&text)?;
-        write_atomically(path, &text)?;
+        crate::keyring::write_private_file(path, &text)?;
         Ok(out)
     }
 
