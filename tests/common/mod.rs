@@ -7,6 +7,7 @@
 //! be taken by another test between "find a free port" and "bind").
 #![allow(dead_code)]
 pub mod moto;
+pub mod prometheus;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
