@@ -94,13 +94,17 @@ impl Drop for Metered {
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
             let mut body = std::mem::replace(&mut self.inner, super::empty());
+            // Drained bytes were received from the client too: they are counted like the others.
+            let on_data = std::mem::replace(&mut self.on_data, Box::new(|_| {}));
             let limit = self.drain_limit;
             rt.spawn(async move {
                 use http_body_util::BodyExt;
                 let drain = async {
                     let mut read = 0u64;
                     while let Some(Ok(frame)) = body.frame().await {
-                        read += frame.data_ref().map_or(0, |d| d.len() as u64);
+                        let n = frame.data_ref().map_or(0, |d| d.len() as u64);
+                        on_data(n);
+                        read += n;
                         if read > limit {
                             break;
                         }
@@ -148,5 +152,22 @@ mod tests {
             })),
         ));
         assert_eq!(*d2.lock().unwrap(), vec![(0, false)]);
+    }
+
+    #[tokio::test]
+    async fn drained_bytes_are_counted() {
+        let seen = Arc::new(AtomicU64::new(0));
+        let s = seen.clone();
+        let on_data = Box::new(move |n| {
+            s.fetch_add(n, Ordering::Relaxed);
+        });
+        drop(Metered::new(super::super::full(Bytes::from_static(b"unread body")), on_data, None).drain_on_drop(1024));
+        for _ in 0..100 {
+            if seen.load(Ordering::Relaxed) == 11 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("drained bytes counted: {}", seen.load(Ordering::Relaxed));
     }
 }

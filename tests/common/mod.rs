@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 pub mod moto;
 pub mod pykmip;
+pub mod prometheus;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
