@@ -135,6 +135,9 @@ impl Gateway {
         let principal = outcome.principal.unwrap_or_else(|| "-".to_owned());
         let on_done = Box::new(move |bytes_out: u64, complete: bool| {
             metrics.in_flight.dec();
+            if !complete {
+                metrics.aborted.with_label_values(&[op]).inc();
+            }
             metrics
                 .request_duration
                 .with_label_values(&[op])

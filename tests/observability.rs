@@ -559,11 +559,11 @@ async fn prometheus_sees_what_the_load_moved_and_every_dashboard_and_alert_expre
         .query("sum by (operation) (s3_sse_proxy_requests_total)")
         .await
         .unwrap();
-    assert_eq!(
-        sum_by(&requests, "operation"),
-        owned_keys(&ledger.requests),
-        "requests by operation"
-    );
+    // Series of operations the load did not use exist at 0 (created at start so that rate() sees a first error).
+    let mut by_op = sum_by(&requests, "operation");
+    assert!(by_op.contains_key("DeleteObjects"), "zero series exist: {by_op:?}");
+    by_op.retain(|_, v| *v != 0.0);
+    assert_eq!(by_op, owned_keys(&ledger.requests), "requests by operation");
     let errors = by_labels(
         &prom.query("s3_sse_proxy_errors_total").await.unwrap(),
         &["operation", "code"],

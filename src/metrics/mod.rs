@@ -27,6 +27,7 @@ pub struct Metrics {
     pub request_duration: HistogramVec,
     pub time_to_first_byte: HistogramVec,
     pub in_flight: IntGauge,
+    pub aborted: IntCounterVec,
     pub open_connections: IntGauge,
     pub client_bytes: IntCounterVec,
     // Encryption.
@@ -105,7 +106,7 @@ impl Metrics {
             .expect("unique metric name");
         r.register(Box::new(process::ProcessCollector::new()))
             .expect("unique metric name");
-        Arc::new(Self {
+        let m = Arc::new(Self {
             requests: counters(
                 &r,
                 "requests_total",
@@ -133,6 +134,12 @@ impl Metrics {
                 LATENCY,
             ),
             in_flight: gauge(&r, "requests_in_flight", "Requests being handled"),
+            aborted: counters(
+                &r,
+                "responses_aborted_total",
+                "Responses whose body did not complete (client gone, backend cut, or a stream aborted on a tag failure)",
+                &["operation"],
+            ),
             open_connections: gauge(
                 &r,
                 "open_connections",
@@ -147,13 +154,13 @@ impl Metrics {
             plaintext_bytes: counters(
                 &r,
                 "plaintext_bytes_total",
-                "Object plaintext bytes received from (upload) or sent to (download) clients, by SSE mode",
+                "Object plaintext bytes into the cipher (upload: encrypted) or out of it (download: decrypted), by SSE mode",
                 &["direction", "sse_mode"],
             ),
             ciphertext_bytes: counters(
                 &r,
                 "ciphertext_bytes_total",
-                "Object ciphertext bytes sent to (upload) or received from (download) the backend, by SSE mode",
+                "Object ciphertext bytes out of the cipher (upload) or into it (download), by SSE mode",
                 &["direction", "sse_mode"],
             ),
             crypto_seconds,
@@ -209,7 +216,43 @@ impl Metrics {
             kms_up: gauge(&r, "kms_up", "1 if the KMS answered the last readiness probe"),
             registry: r,
             ready: AtomicBool::new(false),
-        })
+        });
+        m.zero_series();
+        m
+    }
+
+    /// Create the series alerts and ratios divide by at zero, so that `rate()` sees their first increment.
+    fn zero_series(&self) {
+        use crate::s3::operation::Operation;
+        for op in Operation::ALL {
+            for class in ["2xx", "4xx", "5xx"] {
+                self.requests.with_label_values(&[op.as_str(), class]);
+            }
+            self.backend_errors.with_label_values(&[op.as_str()]);
+        }
+        for op in ["GenerateDataKey", "Encrypt", "Decrypt"] {
+            for result in [
+                "ok",
+                "NotFound",
+                "Disabled",
+                "AccessDenied",
+                "InvalidCiphertext",
+                "Unavailable",
+                "Other",
+            ] {
+                self.kms_requests.with_label_values(&[op, result]);
+            }
+        }
+        for result in ["hit", "miss"] {
+            self.kms_cache.with_label_values(&[result]);
+        }
+        for direction in ["upload", "download"] {
+            self.client_bytes.with_label_values(&[direction]);
+            for mode in ["SSE-S3", "SSE-C", "SSE-KMS"] {
+                self.plaintext_bytes.with_label_values(&[direction, mode]);
+                self.ciphertext_bytes.with_label_values(&[direction, mode]);
+            }
+        }
     }
 
     fn render(&self) -> Vec<u8> {

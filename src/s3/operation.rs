@@ -11,6 +11,8 @@ macro_rules! operations {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Operation { $($name,)* }
         impl Operation {
+            /// Every operation (to create metric series at zero).
+            pub const ALL: &'static [Operation] = &[$(Self::$name,)*];
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$name => stringify!($name),)* }
             }

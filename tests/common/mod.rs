@@ -7,8 +7,8 @@
 //! be taken by another test between "find a free port" and "bind").
 #![allow(dead_code)]
 pub mod moto;
-pub mod pykmip;
 pub mod prometheus;
+pub mod pykmip;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
