@@ -30,6 +30,7 @@ pub mod keyring;
 pub mod kms;
 pub mod metrics;
 pub mod object;
+pub mod policy;
 pub mod quickstart;
 pub mod response;
 pub mod s3;
