@@ -9,6 +9,7 @@
 
 pub mod actions;
 mod condition;
+pub mod context;
 mod matching;
 
 use std::collections::{HashMap, HashSet};
