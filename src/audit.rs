@@ -2,6 +2,9 @@
 //! object, when, with what result), under the tracing target `audit`, apart from the access log (target
 //! `access`); `--audit-log FILE` sends it to its own JSON-lines file. Never a key, a blob or a secret.
 //!
+//! Policy decisions go to the target `policy`: one line per decision (principal ARN, IAM action, resource ARN,
+//! decision, deciding Sid or rule), never a header value or a secret.
+//!
 //! The request id and principal come from the request's scope ([`scope`]), set once by the gateway.
 
 use std::future::Future;
@@ -54,5 +57,21 @@ pub fn key_use(operation: &str, key_id: &str, bucket: &str, key: &str, cached: b
         source = if cached { "cache" } else { "kms" },
         result = result,
         "key use"
+    );
+}
+
+/// One policy decision: `decision` is `allow` or `deny`; `rule` the deciding statement's Sid, `allowed-buckets`
+/// (the credential's own permission decided) or `implicit`.
+pub fn policy_decision(principal: &str, action: &str, resource: &str, decision: &str, rule: &str) {
+    let request_id = REQUEST.try_with(|r| r.id.clone()).unwrap_or_else(|_| "-".into());
+    tracing::info!(
+        target: "policy",
+        request_id = %request_id,
+        principal = principal,
+        action = action,
+        resource = resource,
+        decision = decision,
+        rule = rule,
+        "policy decision"
     );
 }

@@ -36,6 +36,21 @@ pub struct Config {
     /// Client credentials the gateway verifies SigV4 against.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
+    /// Bucket policies pinned by the operator: evaluated with the bucket's own policy, not removable through the
+    /// S3 API. A malformed one stops the gateway from starting.
+    #[serde(default)]
+    pub policies: Vec<PinnedPolicyConfig>,
+}
+
+/// `[[policies]]`: a bucket policy from a file or inline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedPolicyConfig {
+    pub bucket: String,
+    /// A JSON policy file (relative paths are relative to the working directory).
+    pub file: Option<PathBuf>,
+    /// The JSON policy itself.
+    pub policy: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +115,14 @@ pub struct S3Config {
     /// Allowed clock skew between client and gateway (AWS: 15 minutes).
     #[serde(default = "default_skew")]
     pub max_clock_skew_secs: u64,
+    /// The account id in the principal ARNs of this gateway's credentials
+    /// (`arn:aws:iam::<account_id>:user/<display name or access key id>`), as bucket policies name them.
+    #[serde(default = "default_account_id")]
+    pub account_id: String,
+}
+
+fn default_account_id() -> String {
+    "000000000000".to_owned()
 }
 
 impl Default for S3Config {
@@ -108,6 +131,7 @@ impl Default for S3Config {
             virtual_host_domains: Vec::new(),
             max_presign_expiry_secs: default_max_presign(),
             max_clock_skew_secs: default_skew(),
+            account_id: default_account_id(),
         }
     }
 }
@@ -295,7 +319,39 @@ impl Config {
             sse: SseConfig::default(),
             kms: KmsConfig::default(),
             credentials: Vec::new(),
+            policies: Vec::new(),
         }
+    }
+
+    /// The `[[policies]]`, read and parsed: bucket → policies. Any unreadable or malformed one is an error that
+    /// names it.
+    pub fn pinned_policies(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<std::sync::Arc<crate::policy::Policy>>>, ConfigError> {
+        use crate::policy::{Policy, PolicyKind};
+        let mut out: std::collections::HashMap<_, Vec<_>> = std::collections::HashMap::new();
+        for (i, p) in self.policies.iter().enumerate() {
+            let text = match (&p.file, &p.policy) {
+                (Some(f), None) => std::fs::read_to_string(f).map_err(|source| ConfigError::Read {
+                    path: f.clone(),
+                    source,
+                })?,
+                (None, Some(t)) => t.clone(),
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "policies[{i}] (bucket {}): exactly one of file and policy",
+                        p.bucket
+                    )));
+                }
+            };
+            let policy = Policy::parse(&text, PolicyKind::Bucket).map_err(|e| {
+                ConfigError::Invalid(format!("policies[{i}] (bucket {}): MalformedPolicy: {e}", p.bucket))
+            })?;
+            out.entry(p.bucket.clone())
+                .or_default()
+                .push(std::sync::Arc::new(policy));
+        }
+        Ok(out)
     }
 
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -365,6 +421,10 @@ impl Config {
                 "s3.max_presign_expiry_secs cannot exceed 604800 (7 days)".into(),
             ));
         }
+        if self.s3.account_id.len() != 12 || !self.s3.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::Invalid("s3.account_id must be 12 digits".into()));
+        }
+        self.pinned_policies()?;
         for c in &self.credentials {
             if c.access_key_id.is_empty() || c.secret_access_key.expose().is_empty() {
                 return Err(ConfigError::Invalid(

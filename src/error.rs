@@ -31,11 +31,13 @@ pub enum S3ErrorCode {
     InvalidRequest,
     KmsDisabled,
     KmsNotFound,
+    MalformedPolicy,
     MalformedTrailerError,
     MalformedXML,
     MissingContentLength,
     MissingSecurityHeader,
     NoSuchBucket,
+    NoSuchBucketPolicy,
     NoSuchKey,
     NoSuchUpload,
     NotImplemented,
@@ -66,11 +68,13 @@ impl S3ErrorCode {
             Self::InvalidRequest => "InvalidRequest",
             Self::KmsDisabled => "KMS.DisabledException",
             Self::KmsNotFound => "KMS.NotFoundException",
+            Self::MalformedPolicy => "MalformedPolicy",
             Self::MalformedTrailerError => "MalformedTrailerError",
             Self::MalformedXML => "MalformedXML",
             Self::MissingContentLength => "MissingContentLength",
             Self::MissingSecurityHeader => "MissingSecurityHeader",
             Self::NoSuchBucket => "NoSuchBucket",
+            Self::NoSuchBucketPolicy => "NoSuchBucketPolicy",
             Self::NoSuchKey => "NoSuchKey",
             Self::NoSuchUpload => "NoSuchUpload",
             Self::NotImplemented => "NotImplemented",
@@ -100,12 +104,15 @@ impl S3ErrorCode {
             | Self::InvalidRequest
             | Self::KmsDisabled
             | Self::KmsNotFound
+            | Self::MalformedPolicy
             | Self::MalformedTrailerError
             | Self::MalformedXML
             | Self::MissingSecurityHeader
             | Self::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            Self::NoSuchBucket | Self::NoSuchKey | Self::NoSuchUpload => StatusCode::NOT_FOUND,
+            Self::NoSuchBucket | Self::NoSuchBucketPolicy | Self::NoSuchKey | Self::NoSuchUpload => {
+                StatusCode::NOT_FOUND
+            }
             Self::InvalidPartNumber | Self::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,

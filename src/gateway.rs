@@ -3,6 +3,7 @@
 //! accept (TLS, in `accept`) → authenticate (`auth`) → classify (`s3::operation`) → policy → transform body
 //! (`body`) → sign + forward (`backend`) → transform response → meter (`metrics`, always, exactly once).
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::body::{Body, full};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::metrics::Metrics;
 use crate::object::{self, Keys};
+use crate::policy::{self as iam, Decision, Policy, PolicyKind, Principal};
 use crate::s3::addressing::{self, Target};
 use crate::s3::operation::{self, Operation};
 use crate::s3::xml::{xml_all, xml_text};
@@ -49,6 +51,13 @@ pub struct Gateway {
     /// Cache (never authoritative): each bucket's encryption configuration as read from the backend, reused for
     /// [`BUCKET_CONFIG_TTL`]; a change through this instance replaces it at once, through another within the TTL.
     pub bucket_configs: dashmap::DashMap<String, (Instant, Option<Bytes>)>,
+    /// The account id of the principal ARNs of this gateway's credentials.
+    pub account_id: String,
+    /// `[[policies]]` from the config file, by bucket: evaluated with the stored bucket policy, never removed.
+    pub pinned_policies: HashMap<String, Vec<Arc<Policy>>>,
+    /// Cache (never authoritative): each bucket's stored policy, reused for [`BUCKET_CONFIG_TTL`]; a change
+    /// through this instance replaces it at once, through another within the TTL.
+    pub bucket_policies: dashmap::DashMap<String, (Instant, Option<Arc<Policy>>)>,
 }
 
 /// A request body the gateway did not read (it answered an error first) is drained up to this many bytes, so
@@ -181,19 +190,8 @@ impl Gateway {
         outcome.principal = Some(authed.credential.display_name().to_owned());
         crate::audit::set_principal(authed.credential.display_name());
 
-        // Policy.
-        if let Some(bucket) = &target.bucket
-            && !authed.credential.may_access_bucket(bucket)
-        {
-            return Err(S3Error::access_denied());
-        }
-        if let Some(src) = parts.headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok()) {
-            let src = auth::canonical::percent_decode(src.trim_start_matches('/'));
-            let src_bucket = src.split('/').next().unwrap_or("");
-            if !authed.credential.may_access_bucket(src_bucket) {
-                return Err(S3Error::access_denied());
-            }
-        }
+        // Policy: bucket policies (stored and pinned) on the request as sent, then the credential's own buckets.
+        self.authorize(op, &parts, &target, &query, conn, &authed).await?;
 
         // The gateway's own objects inside buckets are not the client's to touch.
         let reserved = object::multipart::RESERVED_PREFIX;
@@ -274,6 +272,17 @@ impl Gateway {
                     )
                 })
                 .await;
+        }
+        if let (Some(bucket), None) = (&target.bucket, &target.key)
+            && matches!(
+                op,
+                Operation::PutBucketPolicy
+                    | Operation::GetBucketPolicy
+                    | Operation::DeleteBucketPolicy
+                    | Operation::GetBucketPolicyStatus
+            )
+        {
+            return self.bucket_policy(op, bucket, backend_body).await;
         }
         if let (Some(_), Some(bucket), None) = (&self.keys, &target.bucket, &target.key) {
             match op {
@@ -674,23 +683,8 @@ impl Gateway {
         }
         if status == http::StatusCode::NOT_FOUND {
             // No configuration object: the bucket itself may be missing, which S3 reports as NoSuchBucket.
-            let t = Target {
-                bucket: Some(bucket.to_owned()),
-                key: None,
-            };
-            let head = self
-                .send_bodiless(
-                    op,
-                    Method::HEAD,
-                    self.backend.uri_for(&t, None).map_err(S3Error::internal)?,
-                    HeaderMap::new(),
-                )
-                .await?;
-            if !head.status().is_success() {
-                return Err(S3Error::new(
-                    S3ErrorCode::NoSuchBucket,
-                    "The specified bucket does not exist",
-                ));
+            if !self.bucket_exists(op, bucket).await? {
+                return Err(no_such_bucket());
             }
             return Ok(match op {
                 Operation::GetBucketEncryption => xml_response(Bytes::from_static(DEFAULT_CONFIG.as_bytes())),
@@ -1571,6 +1565,288 @@ impl Gateway {
         }
         object::add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
         Ok(resp)
+    }
+}
+
+/// Where the gateway keeps a bucket's policy (the document as the client sent it).
+const POLICY_KEY: &str = ".s3-sse-proxy/policy.json";
+
+impl Gateway {
+    /// The Policy phase: every request that names a bucket is evaluated against the bucket's policies (pinned
+    /// and stored) as S3 does — an explicit Deny refuses; otherwise the credential's `allowed_buckets` (a
+    /// boundary no policy widens) decide. A copy is also a read of its source, evaluated against the source's bucket.
+    /// Each decision is counted and audited.
+    async fn authorize(
+        &self,
+        op: Operation,
+        parts: &http::request::Parts,
+        target: &Target,
+        query: &[(String, String)],
+        conn: ConnInfo,
+        authed: &auth::Authenticated,
+    ) -> Result<(), S3Error> {
+        let cred = &authed.credential;
+        let principal = Principal::user(&self.account_id, cred.display_name());
+        let versioned = query.iter().any(|(k, _)| k == "versionId");
+        let action = iam::actions::iam_action(op, versioned);
+        let Some(bucket) = &target.bucket else {
+            self.record_decision(&principal, action, "*", true, "implicit", false);
+            return Ok(());
+        };
+        let signed_at = header_str(&parts.headers, "x-amz-date")
+            .or_else(|| query.iter().find(|(k, _)| k == "X-Amz-Date").map(|(_, v)| v.as_str()))
+            .and_then(auth::parse_amz_date);
+        let facts = iam::context::Facts {
+            principal: &principal,
+            username: cred.display_name(),
+            userid: cred.access_key_id(),
+            peer: conn.peer.ip(),
+            secure: conn.secure,
+            presigned: authed.auth_type == auth::AuthType::Presigned,
+            signed_at,
+            now: time::OffsetDateTime::now_utc(),
+        };
+        let mut keys = iam::context::condition_keys(&parts.headers, query, &facts);
+        upload_encryption_keys(op, query, &mut keys);
+        let resource = iam::actions::resource_arn(bucket, target.key.as_deref());
+        self.decide(op, &principal, action, &resource, bucket, &keys, cred)
+            .await?;
+        if let Some(v) = header_str(&parts.headers, "x-amz-copy-source") {
+            let src = object::copy::parse_copy_source(v)?;
+            let action = if src.version_id.is_some() {
+                "s3:GetObjectVersion"
+            } else {
+                "s3:GetObject"
+            };
+            let resource = iam::actions::resource_arn(&src.bucket, Some(&src.key));
+            self.decide(op, &principal, action, &resource, &src.bucket, &keys, cred)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One evaluation: `action` on `resource` in `bucket`.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide(
+        &self,
+        op: Operation,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+        bucket: &str,
+        keys: &iam::ConditionKeys,
+        cred: &auth::Credential,
+    ) -> Result<(), S3Error> {
+        let policies = self.policies_for(op, bucket).await?;
+        let req = iam::Request {
+            principal,
+            action,
+            resource,
+            keys,
+        };
+        let mut decision = iam::evaluate_all(policies.iter().map(|p| &**p), &req);
+        if op == Operation::DeleteObjects && !matches!(decision, Decision::Deny(_)) {
+            // Its keys are in the body, not read yet: any Deny of s3:DeleteObject to this caller refuses it whole.
+            if let Some(sid) = policies.iter().find_map(|p| p.may_deny(principal, "s3:DeleteObject")) {
+                decision = Decision::Deny(sid);
+            }
+        }
+        // `allowed_buckets` is the operator's boundary: a bucket policy can narrow it, never widen it.
+        let (allowed, rule, from_statement) = match decision {
+            Decision::Deny(sid) => (false, sid, true),
+            _ if !cred.may_access_bucket(bucket) => (false, Some("allowed-buckets".to_owned()), false),
+            Decision::Allow(sid) => (true, sid, true),
+            Decision::NoDecision => (true, Some("allowed-buckets".to_owned()), false),
+        };
+        let rule = rule.unwrap_or_else(|| "unnamed".to_owned());
+        self.record_decision(
+            principal,
+            action,
+            resource,
+            allowed,
+            &rule,
+            from_statement && rule != "unnamed",
+        );
+        if allowed { Ok(()) } else { Err(S3Error::access_denied()) }
+    }
+
+    fn record_decision(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+        allowed: bool,
+        rule: &str,
+        from_statement: bool,
+    ) {
+        self.metrics.policy_decision(allowed, rule, from_statement);
+        let decision = if allowed { "allow" } else { "deny" };
+        crate::audit::policy_decision(&principal.arn, action, resource, decision, rule);
+    }
+
+    /// The pinned policies of `bucket` and its stored one, if any.
+    async fn policies_for(&self, op: Operation, bucket: &str) -> Result<Vec<Arc<Policy>>, S3Error> {
+        let mut out = self.pinned_policies.get(bucket).cloned().unwrap_or_default();
+        out.extend(self.stored_policy(op, bucket).await?);
+        Ok(out)
+    }
+
+    /// The bucket's stored policy (`None`: none, or no such bucket), cached for [`BUCKET_CONFIG_TTL`]. A stored
+    /// document that no longer parses refuses every request to the bucket (500) rather than be half-enforced.
+    async fn stored_policy(&self, op: Operation, bucket: &str) -> Result<Option<Arc<Policy>>, S3Error> {
+        if let Some(e) = self.bucket_policies.get(bucket)
+            && e.0.elapsed() < BUCKET_CONFIG_TTL
+        {
+            return Ok(e.1.clone());
+        }
+        let policy = match self.get_small(op, bucket, POLICY_KEY).await? {
+            None => None,
+            Some(text) => Some(Arc::new(
+                Policy::parse(&String::from_utf8_lossy(&text), PolicyKind::Bucket)
+                    .map_err(|e| S3Error::internal(format!("stored policy of {bucket} does not parse: {e}")))?,
+            )),
+        };
+        if self.bucket_policies.len() >= BUCKET_CONFIG_CACHE_MAX {
+            self.bucket_policies.clear();
+        }
+        self.bucket_policies
+            .insert(bucket.to_owned(), (Instant::now(), policy.clone()));
+        Ok(policy)
+    }
+
+    /// PutBucketPolicy / GetBucketPolicy / DeleteBucketPolicy / GetBucketPolicyStatus, kept in the backend by
+    /// the gateway. Pinned policies are not shown or touched here.
+    async fn bucket_policy(&self, op: Operation, bucket: &str, body: Body) -> Result<Response<Body>, S3Error> {
+        let uri = self.internal_uri(bucket, POLICY_KEY, None)?;
+        let status = |code: http::StatusCode| {
+            let mut r = Response::new(crate::body::empty());
+            *r.status_mut() = code;
+            r
+        };
+        match op {
+            Operation::PutBucketPolicy => {
+                let text = crate::body::collect_limited(body, iam::MAX_POLICY_BYTES)
+                    .await
+                    .map_err(|()| {
+                        S3Error::new(
+                            S3ErrorCode::MalformedPolicy,
+                            format!("Policy: larger than {} bytes", iam::MAX_POLICY_BYTES),
+                        )
+                    })?;
+                let text = std::str::from_utf8(&text)
+                    .map_err(|_| S3Error::new(S3ErrorCode::MalformedPolicy, "Policy: not UTF-8"))?;
+                Policy::parse(text, PolicyKind::Bucket).map_err(|e| S3Error::new(S3ErrorCode::MalformedPolicy, e.0))?;
+                // Some backends (s3s-fs) create what a PUT names: the bucket must exist first.
+                if !self.bucket_exists(op, bucket).await? {
+                    return Err(no_such_bucket());
+                }
+                let (_tx, rx) = tokio::sync::watch::channel(true);
+                let mut h = HeaderMap::new();
+                h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(text.len()));
+                let resp = self
+                    .send(
+                        op,
+                        Method::PUT,
+                        uri,
+                        h,
+                        full(Bytes::copy_from_slice(text.as_bytes())),
+                        rx,
+                        &FailureSlot::default(),
+                    )
+                    .await?;
+                self.bucket_policies.remove(bucket);
+                if resp.status().is_success() {
+                    Ok(status(http::StatusCode::NO_CONTENT))
+                } else {
+                    Ok(self.pass_through(resp))
+                }
+            }
+            Operation::DeleteBucketPolicy => {
+                let resp = self.send_bodiless(op, Method::DELETE, uri, HeaderMap::new()).await?;
+                self.bucket_policies.remove(bucket);
+                match resp.status() {
+                    s if s.is_success() => Ok(status(http::StatusCode::NO_CONTENT)),
+                    http::StatusCode::NOT_FOUND if !self.bucket_exists(op, bucket).await? => Err(no_such_bucket()),
+                    http::StatusCode::NOT_FOUND => Ok(status(http::StatusCode::NO_CONTENT)),
+                    _ => Ok(self.pass_through(resp)),
+                }
+            }
+            _ => {
+                let Some(text) = self.get_small(op, bucket, POLICY_KEY).await? else {
+                    if !self.bucket_exists(op, bucket).await? {
+                        return Err(no_such_bucket());
+                    }
+                    return Err(S3Error::new(
+                        S3ErrorCode::NoSuchBucketPolicy,
+                        "The bucket policy does not exist",
+                    ));
+                };
+                if op == Operation::GetBucketPolicy {
+                    let mut r = Response::new(full(text));
+                    r.headers_mut()
+                        .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    return Ok(r);
+                }
+                let policy = Policy::parse(&String::from_utf8_lossy(&text), PolicyKind::Bucket)
+                    .map_err(|e| S3Error::internal(format!("stored policy of {bucket} does not parse: {e}")))?;
+                let xml = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PolicyStatus xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+                     <IsPublic>{}</IsPublic></PolicyStatus>",
+                    policy.is_public()
+                );
+                let mut r = Response::new(full(Bytes::from(xml)));
+                r.headers_mut()
+                    .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+                Ok(r)
+            }
+        }
+    }
+
+    /// Whether `bucket` exists at the backend (after a 404 on one of the gateway's own objects in it).
+    async fn bucket_exists(&self, op: Operation, bucket: &str) -> Result<bool, S3Error> {
+        let t = Target {
+            bucket: Some(bucket.to_owned()),
+            key: None,
+        };
+        let uri = self.backend.uri_for(&t, None).map_err(S3Error::internal)?;
+        Ok(self
+            .send_bodiless(op, Method::HEAD, uri, HeaderMap::new())
+            .await?
+            .status()
+            .is_success())
+    }
+}
+
+fn no_such_bucket() -> S3Error {
+    S3Error::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
+}
+
+/// UploadPart, UploadPartCopy and CompleteMultipartUpload carry no SSE headers of their own: their encryption
+/// condition keys are those of the upload, as recorded in the upload ID at CreateMultipartUpload (which was
+/// evaluated with the headers it was sent with).
+fn upload_encryption_keys(op: Operation, query: &[(String, String)], keys: &mut iam::ConditionKeys) {
+    use crate::crypto::envelope::SseMode;
+    const SSE: &str = "s3:x-amz-server-side-encryption";
+    const SSE_C: &str = "s3:x-amz-server-side-encryption-customer-algorithm";
+    if !matches!(
+        op,
+        Operation::UploadPart | Operation::UploadPartCopy | Operation::CompleteMultipartUpload
+    ) || keys.get(SSE).is_some()
+        || keys.get(SSE_C).is_some()
+    {
+        return;
+    }
+    let id = query.iter().find(|(k, _)| k == "uploadId").map(|(_, v)| v.as_str());
+    let Some(Ok((_, Some(env)))) = id.map(object::multipart::parse_upload_id) else {
+        return;
+    };
+    match env.mode {
+        SseMode::S3 => keys.set(SSE, "AES256"),
+        SseMode::Kms => {
+            keys.set(SSE, "aws:kms");
+            keys.set("s3:x-amz-server-side-encryption-aws-kms-key-id", env.kek_id.as_str());
+        }
+        SseMode::C => keys.set(SSE_C, "AES256"),
     }
 }
 

@@ -30,6 +30,7 @@ pub mod keyring;
 pub mod kms;
 pub mod metrics;
 pub mod object;
+pub mod policy;
 pub mod quickstart;
 pub mod response;
 pub mod s3;
@@ -104,6 +105,9 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         keys,
         adopted: dashmap::DashMap::new(),
         bucket_configs: dashmap::DashMap::new(),
+        account_id: config.s3.account_id.clone(),
+        pinned_policies: config.pinned_policies().map_err(|e| e.to_string())?,
+        bucket_policies: dashmap::DashMap::new(),
     });
 
     let metrics_listener = TcpListener::bind(config.metrics_listen)
@@ -236,6 +240,9 @@ pub async fn rekey(
         metrics,
         adopted: dashmap::DashMap::new(),
         bucket_configs: dashmap::DashMap::new(),
+        account_id: config.s3.account_id.clone(),
+        pinned_policies: std::collections::HashMap::new(),
+        bucket_policies: dashmap::DashMap::new(),
     };
     let (examined, rewrapped) = gateway
         .rekey_bucket(bucket, prefix, kms_key)

@@ -113,7 +113,7 @@ fn parse_authorization(value: &str) -> Result<SignedParts<'_>, S3Error> {
     })
 }
 
-fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
+pub(crate) fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
     let fmt = format_description!("[year][month][day]T[hour][minute][second]Z");
     time::PrimitiveDateTime::parse(s, fmt).ok().map(|t| t.assume_utc())
 }

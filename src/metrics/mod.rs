@@ -49,11 +49,20 @@ pub struct Metrics {
     pub kms_request_duration: HistogramVec,
     pub kms_cache: IntCounterVec,
     pub kms_up: IntGauge,
+    // Policy.
+    pub policy_decisions: IntCounterVec,
+    /// The statement Sids used as `rule` labels so far (bounded by [`MAX_SID_LABELS`]).
+    policy_rules: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Set once the listener and certificates are up.
     pub ready: AtomicBool,
 }
 
 const PREFIX: &str = "s3_sse_proxy";
+
+/// At most this many distinct statement Sids become `rule` labels; later ones, and Sids longer than
+/// [`MAX_SID_LABEL_LEN`] or with other characters than `[A-Za-z0-9_.-]`, are counted as `other`.
+pub const MAX_SID_LABELS: usize = 100;
+pub const MAX_SID_LABEL_LEN: usize = 64;
 
 /// Latency buckets (seconds) for requests and backend calls.
 const LATENCY: &[f64] = &[
@@ -214,6 +223,14 @@ impl Metrics {
                 &["result"],
             ),
             kms_up: gauge(&r, "kms_up", "1 if the KMS answered the last readiness probe"),
+            policy_decisions: counters(
+                &r,
+                "policy_decisions_total",
+                "Authorization decisions (allow, deny) by deciding rule: a policy statement's Sid, `unnamed` (a \
+                 statement without Sid), `allowed-buckets` (the credential's own permission), `implicit` (no bucket)",
+                &["decision", "rule"],
+            ),
+            policy_rules: std::sync::Mutex::new(std::collections::HashSet::new()),
             registry: r,
             ready: AtomicBool::new(false),
         });
@@ -253,6 +270,24 @@ impl Metrics {
                 self.ciphertext_bytes.with_label_values(&[direction, mode]);
             }
         }
+    }
+
+    /// Count one policy decision. `sid` is the deciding statement's Sid (bounded, see [`MAX_SID_LABELS`]).
+    pub fn policy_decision(&self, allowed: bool, rule: &str, from_statement: bool) {
+        let label = if !from_statement {
+            rule
+        } else {
+            let ok = rule.len() <= MAX_SID_LABEL_LEN
+                && rule.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            let mut seen = self.policy_rules.lock().unwrap_or_else(|e| e.into_inner());
+            if ok && (seen.contains(rule) || (seen.len() < MAX_SID_LABELS && seen.insert(rule.to_owned()))) {
+                rule
+            } else {
+                "other"
+            }
+        };
+        let decision = if allowed { "allow" } else { "deny" };
+        self.policy_decisions.with_label_values(&[decision, label]).inc();
     }
 
     fn render(&self) -> Vec<u8> {

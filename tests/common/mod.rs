@@ -943,6 +943,18 @@ pub fn signed_with_headers(
     req
 }
 
+/// A request to the gateway as [`CLIENT`] with extra (signed) headers, read whole.
+pub async fn call(
+    gw: &Gateway,
+    c: &HttpsClient,
+    method: Method,
+    path: &str,
+    body: impl Into<Bytes>,
+    h: &[(&str, &str)],
+) -> Resp {
+    send(c, signed_with_headers(gw, CLIENT, method, path, body, h)).await
+}
+
 /// Create `bucket` through the gateway as [`CLIENT`]; panics unless 200.
 pub async fn create_bucket(gw: &Gateway, client: &HttpsClient, bucket: &str) {
     let r = send(

@@ -1,0 +1,400 @@
+//! Bucket policies end to end: AWS's example policies (tests/fixtures/policies, verbatim but for the bucket name
+//! and key ARN) put through PutBucketPolicy, then the request each allows and the one it denies (403
+//! AccessDenied, nothing written at the backend); the Null-condition deny with bucket default encryption; the
+//! policy API itself; MalformedPolicy; a config-pinned policy the API cannot remove; metrics.
+
+mod common;
+
+use common::*;
+use http::{Method, StatusCode};
+
+fn fixture(name: &str, bucket: &str) -> String {
+    let path = format!("{}/tests/fixtures/policies/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .replace("DOC-EXAMPLE-BUCKET", bucket)
+}
+
+async fn put_policy(gw: &Gateway, c: &HttpsClient, bucket: &str, policy: &str) -> Resp {
+    call(gw, c, Method::PUT, &format!("/{bucket}?policy"), policy.to_owned(), &[]).await
+}
+
+/// PutBucketPolicy answers 204 No Content, as S3 does.
+async fn set_policy(gw: &Gateway, c: &HttpsClient, bucket: &str, policy: &str) {
+    let r = put_policy(gw, c, bucket, policy).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "PutBucketPolicy: {}", r.text());
+}
+
+const AES256: (&str, &str) = ("x-amz-server-side-encryption", "AES256");
+const KMS: (&str, &str) = ("x-amz-server-side-encryption", "aws:kms");
+const SSE_C_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // "0123456789abcdef0123456789abcdef"
+const SSE_C_MD5: &str = "zZ5FnqcIqUjVwvWmyog4zw==";
+
+/// PUT `key` with `headers`: either 200 and the object is at the backend, or 403 AccessDenied and it is not.
+async fn expect_put(s: &Stack, c: &HttpsClient, bucket: &str, key: &str, h: &[(&str, &str)], allowed: bool) {
+    let r = call(&s.gw, c, Method::PUT, &format!("/{bucket}/{key}"), "data", h).await;
+    if allowed {
+        r.assert_ok();
+        s.backend.assert_present(bucket, key).await;
+    } else {
+        r.assert_error(403, "AccessDenied");
+        s.backend.assert_absent(bucket, key).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_example_policies_allow_and_deny_as_documented() {
+    let s = Stack::start();
+    let c = s.gw.client();
+
+    // The PutObjPolicy pair: AES256 only.
+    let b = unique_bucket("pol-aes");
+    create_bucket(&s.gw, &c, &b).await;
+    set_policy(&s.gw, &c, &b, &fixture("put-obj-policy-aes256.json", &b)).await;
+    expect_put(&s, &c, &b, "plain", &[], false).await;
+    expect_put(&s, &c, &b, "kms", &[KMS], false).await;
+    expect_put(&s, &c, &b, "aes", &[AES256], true).await;
+    // Reads are not concerned.
+    call(&s.gw, &c, Method::GET, &format!("/{b}/aes"), "", &[])
+        .await
+        .assert_ok();
+    // Multipart: CreateMultipartUpload is judged on its headers; its parts carry the upload's encryption.
+    let r = call(&s.gw, &c, Method::POST, &format!("/{b}/mp?uploads"), "", &[]).await;
+    r.assert_error(403, "AccessDenied");
+    let r = call(&s.gw, &c, Method::POST, &format!("/{b}/mp?uploads"), "", &[AES256]).await;
+    r.assert_ok();
+    let id = r.xml_tag("UploadId").expect("UploadId");
+    let q = format!("/{b}/mp?partNumber=1&uploadId={}", urlencode(&id));
+    call(&s.gw, &c, Method::PUT, &q, vec![7u8; 1000], &[]).await.assert_ok();
+
+    // The SSE-C deny.
+    let b = unique_bucket("pol-ssec");
+    create_bucket(&s.gw, &c, &b).await;
+    set_policy(&s.gw, &c, &b, &fixture("deny-sse-c.json", &b)).await;
+    let ssec = [
+        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+        ("x-amz-server-side-encryption-customer-key", SSE_C_KEY),
+        ("x-amz-server-side-encryption-customer-key-md5", SSE_C_MD5),
+    ];
+    expect_put(&s, &c, &b, "ssec", &ssec, false).await;
+    expect_put(&s, &c, &b, "plain", &[], true).await;
+    expect_put(&s, &c, &b, "aes", &[AES256], true).await;
+
+    // TLS only: every request reaches the gateway over TLS, so nothing is denied.
+    let b = unique_bucket("pol-tls");
+    create_bucket(&s.gw, &c, &b).await;
+    set_policy(&s.gw, &c, &b, &fixture("allow-ssl-requests-only.json", &b)).await;
+    expect_put(&s, &c, &b, "k", &[], true).await;
+    call(&s.gw, &c, Method::GET, &format!("/{b}?list-type=2"), "", &[])
+        .await
+        .assert_ok();
+    call(&s.gw, &c, Method::GET, &format!("/{b}?policy"), "", &[])
+        .await
+        .assert_ok();
+
+    // SSE-KMS with one specific key: the gateway's default key, by ARN.
+    let b = unique_bucket("pol-kms");
+    create_bucket(&s.gw, &c, &b).await;
+    let r = call(&s.gw, &c, Method::PUT, &format!("/{b}/probe"), "x", &[KMS]).await;
+    r.assert_ok();
+    let arn = r
+        .header("x-amz-server-side-encryption-aws-kms-key-id")
+        .expect("key ARN")
+        .to_owned();
+    let policy = fixture("require-sse-kms-specific-key.json", &b).replace(
+        "arn:aws:kms:us-east-2:111122223333:key/01234567-89ab-cdef-0123-456789abcdef",
+        &arn,
+    );
+    set_policy(&s.gw, &c, &b, &policy).await;
+    let key_id = ("x-amz-server-side-encryption-aws-kms-key-id", arn.as_str());
+    expect_put(&s, &c, &b, "right-key", &[KMS, key_id], true).await;
+    expect_put(&s, &c, &b, "no-key-id", &[KMS], false).await;
+    expect_put(
+        &s,
+        &c,
+        &b,
+        "alias",
+        &[KMS, ("x-amz-server-side-encryption-aws-kms-key-id", "alias/aws/s3")],
+        false,
+    )
+    .await;
+    expect_put(&s, &c, &b, "plain", &[], false).await;
+
+    // Every decision is counted by its rule.
+    let m = s.gw.metrics_text().await;
+    for line in [
+        r#"s3_sse_proxy_policy_decisions_total{decision="deny",rule="DenyIncorrectEncryptionHeader"}"#,
+        r#"s3_sse_proxy_policy_decisions_total{decision="deny",rule="RestrictSSECObjectUploads"}"#,
+        r#"s3_sse_proxy_policy_decisions_total{decision="deny",rule="DenyObjectsThatAreNotSSEKMSWithSpecificKey"}"#,
+        r#"s3_sse_proxy_policy_decisions_total{decision="allow",rule="allowed-buckets"}"#,
+    ] {
+        assert!(m.lines().any(|l| l.starts_with(line)), "{line} missing from\n{m}");
+    }
+    // And audited, with the deciding Sid, never a key.
+    let log = s.gw.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("policy decision") && l.contains("RestrictSSECObjectUploads")),
+        "no audit line"
+    );
+    assert!(!log.contains(SSE_C_KEY), "the customer key leaked into the log");
+}
+
+/// S3 evaluates bucket policies on the request as sent, before default encryption: a Null-condition deny refuses
+/// uploads without the header even in a bucket whose default encryption would encrypt them.
+#[tokio::test(flavor = "multi_thread")]
+async fn null_condition_deny_applies_before_default_encryption() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let b = unique_bucket("pol-default");
+    create_bucket(&s.gw, &c, &b).await;
+    let config = r#"<ServerSideEncryptionConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm></ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>"#;
+    call(&s.gw, &c, Method::PUT, &format!("/{b}?encryption"), config, &[])
+        .await
+        .assert_ok();
+    set_policy(&s.gw, &c, &b, &fixture("deny-unencrypted-object-uploads.json", &b)).await;
+    expect_put(&s, &c, &b, "no-header", &[], false).await;
+    expect_put(&s, &c, &b, "with-header", &[AES256], true).await;
+    let r = call(&s.gw, &c, Method::HEAD, &format!("/{b}/with-header"), "", &[]).await;
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("AES256"));
+
+    // A denied upload with a large body: the client reads the 403, not a reset.
+    let big = vec![0u8; 8 * 1024 * 1024];
+    let r = call(&s.gw, &c, Method::PUT, &format!("/{b}/big"), big, &[]).await;
+    r.assert_error(403, "AccessDenied");
+    s.backend.assert_absent(&b, "big").await;
+
+    // A copy into the bucket is a PutObject there, judged on its own headers.
+    let src = unique_bucket("pol-src");
+    create_bucket(&s.gw, &c, &src).await;
+    put_object(&s.gw, &c, &src, "o", "source").await.assert_ok();
+    let from = format!("/{src}/o");
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{b}/copy"),
+        "",
+        &[("x-amz-copy-source", &from)],
+    )
+    .await;
+    r.assert_error(403, "AccessDenied");
+    s.backend.assert_absent(&b, "copy").await;
+    call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{b}/copy"),
+        "",
+        &[("x-amz-copy-source", &from), AES256],
+    )
+    .await
+    .assert_ok();
+}
+
+/// A copy reads its source: the source bucket's policy is evaluated for s3:GetObject.
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_source_is_judged_by_its_bucket_policy() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let (src, dst) = (unique_bucket("pol-csrc"), unique_bucket("pol-cdst"));
+    create_bucket(&s.gw, &c, &src).await;
+    create_bucket(&s.gw, &c, &dst).await;
+    put_object(&s.gw, &c, &src, "secret/o", "x").await.assert_ok();
+    let deny_reads = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{{"Sid": "NoReads", "Effect": "Deny", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::{src}/secret/*"}}]}}"#
+    );
+    set_policy(&s.gw, &c, &src, &deny_reads).await;
+    get_object(&s.gw, &c, &src, "secret/o")
+        .await
+        .assert_error(403, "AccessDenied");
+    let from = format!("/{src}/secret/o");
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{dst}/copy"),
+        "",
+        &[("x-amz-copy-source", &from)],
+    )
+    .await;
+    r.assert_error(403, "AccessDenied");
+    s.backend.assert_absent(&dst, "copy").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_api_put_get_status_delete_and_malformed() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let b = unique_bucket("pol-api");
+    create_bucket(&s.gw, &c, &b).await;
+    let path = format!("/{b}?policy");
+    call(&s.gw, &c, Method::GET, &path, "", &[])
+        .await
+        .assert_error(404, "NoSuchBucketPolicy");
+    call(&s.gw, &c, Method::GET, &format!("/{b}?policyStatus"), "", &[])
+        .await
+        .assert_error(404, "NoSuchBucketPolicy");
+    let missing = unique_bucket("pol-none");
+    call(&s.gw, &c, Method::GET, &format!("/{missing}?policy"), "", &[])
+        .await
+        .assert_error(404, "NoSuchBucket");
+    put_policy(&s.gw, &c, &missing, &fixture("deny-sse-c.json", &missing))
+        .await
+        .assert_error(404, "NoSuchBucket");
+
+    let text = fixture("put-obj-policy-aes256.json", &b);
+    let r = put_policy(&s.gw, &c, &b, &text).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let r = call(&s.gw, &c, Method::GET, &path, "", &[]).await;
+    r.assert_ok();
+    assert_eq!(r.text(), text, "GetBucketPolicy returns the document as put");
+    let r = call(&s.gw, &c, Method::GET, &format!("/{b}?policyStatus"), "", &[]).await;
+    r.assert_ok();
+    assert_eq!(r.xml_tag("IsPublic").as_deref(), Some("false"), "{}", r.text());
+    // The policy object is the gateway's own: not listed, not readable as an object.
+    let list = call(&s.gw, &c, Method::GET, &format!("/{b}?list-type=2"), "", &[]).await;
+    assert!(!list.text().contains("policy.json"), "{}", list.text());
+    call(
+        &s.gw,
+        &c,
+        Method::GET,
+        &format!("/{b}/.s3-sse-proxy/policy.json"),
+        "",
+        &[],
+    )
+    .await
+    .assert_error(403, "AccessDenied");
+
+    let public = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{{"Sid": "Public", "Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::{b}/*"}}]}}"#
+    );
+    set_policy(&s.gw, &c, &b, &public).await;
+    let r = call(&s.gw, &c, Method::GET, &format!("/{b}?policyStatus"), "", &[]).await;
+    assert_eq!(r.xml_tag("IsPublic").as_deref(), Some("true"), "{}", r.text());
+
+    // Malformed: refused with the element named, and the previous policy stays.
+    for (bad, names) in [
+        (
+            format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                    "Resource": "arn:aws:s3:::{b}/*", "Condition": {{"BinaryEquals": {{"s3:prefix": "YQ=="}}}}}}]}}"#
+            ),
+            "Statement[0].Condition.BinaryEquals",
+        ),
+        (
+            format!(
+                r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::{b}/*", "Condition": {{"StringEquals": {{"s3:ExistingObjectTag/team": "x"}}}}}}]}}"#
+            ),
+            "s3:ExistingObjectTag",
+        ),
+        ("{".to_owned(), "not JSON"),
+    ] {
+        let r = put_policy(&s.gw, &c, &b, &bad).await;
+        r.assert_error(400, "MalformedPolicy");
+        let msg = r.xml_tag("Message").unwrap_or_default();
+        assert!(msg.contains(names), "{msg:?} should name {names:?}");
+    }
+    let r = call(&s.gw, &c, Method::GET, &path, "", &[]).await;
+    assert_eq!(r.text(), public);
+
+    let r = call(&s.gw, &c, Method::DELETE, &path, "", &[]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    call(&s.gw, &c, Method::GET, &path, "", &[])
+        .await
+        .assert_error(404, "NoSuchBucketPolicy");
+    s.backend.assert_absent(&b, ".s3-sse-proxy/policy.json").await;
+}
+
+/// A Deny of PutBucketPolicy in the stored policy binds the API too; a pinned policy cannot be deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn pinned_policy_survives_delete_bucket_policy() {
+    let b = unique_bucket("pol-pinned");
+    let pinned = fixture("put-obj-policy-aes256.json", &b);
+    let s = Stack::start_with(&format!("[[policies]]\nbucket = \"{b}\"\npolicy = '''{pinned}'''\n"));
+    let c = s.gw.client();
+    create_bucket(&s.gw, &c, &b).await;
+    expect_put(&s, &c, &b, "plain", &[], false).await;
+    // Not shown by the API, and not removed by it.
+    call(&s.gw, &c, Method::GET, &format!("/{b}?policy"), "", &[])
+        .await
+        .assert_error(404, "NoSuchBucketPolicy");
+    let r = call(&s.gw, &c, Method::DELETE, &format!("/{b}?policy"), "", &[]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    expect_put(&s, &c, &b, "plain2", &[], false).await;
+    // A stored policy adds to it; the pinned Deny still wins over a stored Allow.
+    let allow_all = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{{"Sid": "All", "Effect": "Allow", "Principal": "*",
+            "Action": "s3:*", "Resource": ["arn:aws:s3:::{b}", "arn:aws:s3:::{b}/*"]}}]}}"#
+    );
+    set_policy(&s.gw, &c, &b, &allow_all).await;
+    expect_put(&s, &c, &b, "plain3", &[], false).await;
+    expect_put(&s, &c, &b, "aes", &[AES256], true).await;
+}
+
+/// A malformed pinned policy stops the gateway from starting, naming the element.
+#[test]
+fn malformed_pinned_policy_refuses_to_start() {
+    let backend = Backend::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[backend]\nkind = \"s3\"\nendpoint = \"{}\"\naccess_key_id = \"{BACKEND_AK}\"\nsecret_access_key = \"{BACKEND_SK}\"\n\
+             [[policies]]\nbucket = \"b\"\npolicy = '''{{\"Statement\": {{\"Effect\": \"Deny\", \"Principal\": \"*\", \
+             \"Action\": \"s3:*\", \"Resource\": \"*\", \"Condition\": {{\"StringEquals\": {{\"aws:RequestTag/x\": \"y\"}}}}}}}}'''\n",
+            backend.endpoint()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .env("S3_SSE_PROXY_ACCESS_KEY_ID", "AK")
+        .env("S3_SSE_PROXY_SECRET_ACCESS_KEY", "SK")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("aws:RequestTag/x") && err.contains("policies[0]"), "{err}");
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `allowed_buckets` is the operator's boundary: a bucket policy that allows everyone (`Principal: "*"`) does not
+/// let a credential confined to another bucket in; within its buckets, the policy still narrows.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_policy_cannot_widen_allowed_buckets() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let bucket = unique_bucket("boundary");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let open = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Everyone","Effect":"Allow","Principal":"*",
+        "Action":"s3:*","Resource":["arn:aws:s3:::{bucket}","arn:aws:s3:::{bucket}/*"]}}]}}"#
+    );
+    set_policy(&s.gw, &c, &bucket, &open).await;
+    let r = send(&c, signed(&s.gw, LIMITED, Method::PUT, &format!("/{bucket}/x"), "x")).await;
+    r.assert_error(403, "AccessDenied");
+    s.backend.assert_absent(&bucket, "x").await;
+    let r = send(&c, signed(&s.gw, LIMITED, Method::GET, &format!("/{bucket}"), "")).await;
+    r.assert_error(403, "AccessDenied");
+    // The owner's credential is allowed, by the statement.
+    let r = call(&s.gw, &c, Method::PUT, &format!("/{bucket}/y"), "y", &[]).await;
+    r.assert_ok();
+    let denied =
+        s.gw.metric_value(r#"s3_sse_proxy_policy_decisions_total{decision="deny",rule="allowed-buckets"}"#)
+            .await;
+    assert_eq!(denied, 2.0, "both refusals counted under allowed-buckets");
+}
