@@ -249,9 +249,15 @@ pub struct CredentialConfig {
     pub secret_access_key: SecretString,
     #[serde(default)]
     pub display_name: Option<String>,
-    /// Buckets this credential may touch; `["*"]` (the default) means all.
+    /// Buckets this credential may touch; `["*"]` (the default) means all. A boundary no policy widens.
     #[serde(default = "all_buckets")]
     pub allowed_buckets: Vec<String>,
+    /// An identity policy (IAM JSON, no Principal) attached to this credential, inline...
+    #[serde(default)]
+    pub policy: Option<String>,
+    /// ...or from a file. With one, the credential may do only what it (or a bucket policy) allows.
+    #[serde(default)]
+    pub policy_file: Option<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -350,6 +356,35 @@ impl Config {
             out.entry(p.bucket.clone())
                 .or_default()
                 .push(std::sync::Arc::new(policy));
+        }
+        Ok(out)
+    }
+
+    /// The credentials' identity policies, read and parsed: access key id → policy. A malformed one is an error
+    /// naming the credential.
+    pub fn identity_policies(
+        &self,
+    ) -> Result<std::collections::HashMap<String, std::sync::Arc<crate::policy::Policy>>, ConfigError> {
+        use crate::policy::{Policy, PolicyKind};
+        let mut out = std::collections::HashMap::new();
+        for c in &self.credentials {
+            let text = match (&c.policy_file, &c.policy) {
+                (None, None) => continue,
+                (Some(f), None) => std::fs::read_to_string(f).map_err(|source| ConfigError::Read {
+                    path: f.clone(),
+                    source,
+                })?,
+                (None, Some(t)) => t.clone(),
+                (Some(_), Some(_)) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "credentials {}: policy and policy_file are exclusive",
+                        c.access_key_id
+                    )));
+                }
+            };
+            let policy = Policy::parse(&text, PolicyKind::Identity)
+                .map_err(|e| ConfigError::Invalid(format!("credentials {}: MalformedPolicy: {e}", c.access_key_id)))?;
+            out.insert(c.access_key_id.clone(), std::sync::Arc::new(policy));
         }
         Ok(out)
     }

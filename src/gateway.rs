@@ -55,6 +55,8 @@ pub struct Gateway {
     pub account_id: String,
     /// `[[policies]]` from the config file, by bucket: evaluated with the stored bucket policy, never removed.
     pub pinned_policies: HashMap<String, Vec<Arc<Policy>>>,
+    /// Identity policies attached to credentials in the config (access key id → policy).
+    pub identity_policies: HashMap<String, Arc<Policy>>,
     /// Cache (never authoritative): each bucket's stored policy, reused for [`BUCKET_CONFIG_TTL`]; a change
     /// through this instance replaces it at once, through another within the TTL.
     pub bucket_policies: dashmap::DashMap<String, (Instant, Option<Arc<Policy>>)>,
@@ -1589,10 +1591,6 @@ impl Gateway {
         let principal = Principal::user(&self.account_id, cred.display_name());
         let versioned = query.iter().any(|(k, _)| k == "versionId");
         let action = iam::actions::iam_action(op, versioned);
-        let Some(bucket) = &target.bucket else {
-            self.record_decision(&principal, action, "*", true, "implicit", false);
-            return Ok(());
-        };
         let signed_at = header_str(&parts.headers, "x-amz-date")
             .or_else(|| query.iter().find(|(k, _)| k == "X-Amz-Date").map(|(_, v)| v.as_str()))
             .and_then(auth::parse_amz_date);
@@ -1608,6 +1606,34 @@ impl Gateway {
         };
         let mut keys = iam::context::condition_keys(&parts.headers, query, &facts);
         upload_encryption_keys(op, query, &mut keys);
+        let identity = self.identity_policies.get(cred.access_key_id());
+        let Some(bucket) = &target.bucket else {
+            // ListBuckets and the like: only an identity policy has a say.
+            let decision = identity.map(|p| {
+                p.evaluate(&iam::Request {
+                    principal: &principal,
+                    action,
+                    resource: "arn:aws:s3:::*",
+                    keys: &keys,
+                })
+            });
+            let (allowed, rule) = match decision {
+                None => (true, None),
+                Some(Decision::Allow(sid)) => (true, Some(sid.unwrap_or_else(|| "unnamed".to_owned()))),
+                Some(Decision::Deny(sid)) => (false, Some(sid.unwrap_or_else(|| "unnamed".to_owned()))),
+                Some(Decision::NoDecision) => (false, None),
+            };
+            let from_statement = rule.as_deref().is_some_and(|r| r != "unnamed");
+            self.record_decision(
+                &principal,
+                action,
+                "*",
+                allowed,
+                rule.as_deref().unwrap_or("implicit"),
+                from_statement,
+            );
+            return if allowed { Ok(()) } else { Err(S3Error::access_denied()) };
+        };
         let resource = iam::actions::resource_arn(bucket, target.key.as_deref());
         self.decide(op, &principal, action, &resource, bucket, &keys, cred)
             .await?;
@@ -1637,7 +1663,10 @@ impl Gateway {
         keys: &iam::ConditionKeys,
         cred: &auth::Credential,
     ) -> Result<(), S3Error> {
-        let policies = self.policies_for(op, bucket).await?;
+        let mut policies = self.policies_for(op, bucket).await?;
+        let identity = self.identity_policies.get(cred.access_key_id()).cloned();
+        let has_identity = identity.is_some();
+        policies.extend(identity);
         let req = iam::Request {
             principal,
             action,
@@ -1656,6 +1685,8 @@ impl Gateway {
             Decision::Deny(sid) => (false, sid, true),
             _ if !cred.may_access_bucket(bucket) => (false, Some("allowed-buckets".to_owned()), false),
             Decision::Allow(sid) => (true, sid, true),
+            // With an identity policy, what no statement allows is denied (AWS's implicit deny).
+            Decision::NoDecision if has_identity => (false, Some("implicit".to_owned()), false),
             Decision::NoDecision => (true, Some("allowed-buckets".to_owned()), false),
         };
         let rule = rule.unwrap_or_else(|| "unnamed".to_owned());

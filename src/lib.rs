@@ -75,6 +75,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     let tls_config = accept::tls::server_config(cert.clone())?;
 
     // Client credentials: the configured ones, plus the environment's / generated quick-start one.
+    let identity_policies = config.identity_policies().map_err(|e| e.to_string())?;
     let mut creds = std::mem::take(&mut config.credentials);
     let mut secret_hint = None;
     let env_set = std::env::var_os(quickstart::ENV_ACCESS_KEY_ID).is_some();
@@ -107,6 +108,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         bucket_configs: dashmap::DashMap::new(),
         account_id: config.s3.account_id.clone(),
         pinned_policies: config.pinned_policies().map_err(|e| e.to_string())?,
+        identity_policies,
         bucket_policies: dashmap::DashMap::new(),
     });
 
@@ -242,6 +244,7 @@ pub async fn rekey(
         bucket_configs: dashmap::DashMap::new(),
         account_id: config.s3.account_id.clone(),
         pinned_policies: std::collections::HashMap::new(),
+        identity_policies: std::collections::HashMap::new(),
         bucket_policies: dashmap::DashMap::new(),
     };
     let (examined, rewrapped) = gateway

@@ -135,6 +135,8 @@ pub fn quickstart_credential(data_dir: &Path) -> Result<(CredentialConfig, Strin
         secret_access_key: sk,
         display_name: Some("quickstart".to_owned()),
         allowed_buckets: vec!["*".to_owned()],
+        policy: None,
+        policy_file: None,
     };
     Ok((cred, secret_hint))
 }

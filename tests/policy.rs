@@ -398,3 +398,120 @@ async fn a_bucket_policy_cannot_widen_allowed_buckets() {
             .await;
     assert_eq!(denied, 2.0, "both refusals counted under allowed-buckets");
 }
+
+const READER: Creds = Creds {
+    ak: "READERAKIDEXAMPLE001",
+    sk: "readerSecretKey/Example+0123456789abcdefg",
+};
+const KMS_WRITER: Creds = Creds {
+    ak: "KMSWRITERAKIDEXAMPL1",
+    sk: "kmsWriterSecretKey/Example+0123456789abcd",
+};
+
+/// Identity policies attached to credentials in the config: a read-only tenant can read its bucket and nothing
+/// else (what no statement allows is denied), and a writer whose policy denies uploads without SSE-KMS.
+#[tokio::test(flavor = "multi_thread")]
+async fn credential_identity_policies_grant_only_what_they_allow() {
+    let backend = Backend::start();
+    let bucket = unique_bucket("identity");
+    let extra = format!(
+        r#"[[credentials]]
+access_key_id = "{reader_ak}"
+secret_access_key = "{reader_sk}"
+display_name = "reader"
+policy = '''{{"Version": "2012-10-17", "Statement": [
+  {{"Sid": "ReadOneBucket", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+    "Resource": ["arn:aws:s3:::{bucket}", "arn:aws:s3:::{bucket}/*"]}}]}}'''
+
+[[credentials]]
+access_key_id = "{writer_ak}"
+secret_access_key = "{writer_sk}"
+display_name = "kms-writer"
+policy = '''{{"Version": "2012-10-17", "Statement": [
+  {{"Sid": "Everything", "Effect": "Allow", "Action": "s3:*", "Resource": "*"}},
+  {{"Sid": "OnlyKms", "Effect": "Deny", "Action": "s3:PutObject", "Resource": "*",
+    "Condition": {{"StringNotEqualsIfExists": {{"s3:x-amz-server-side-encryption": "aws:kms"}},
+                  "Null": {{"s3:x-amz-server-side-encryption": "false"}}}}}},
+  {{"Sid": "RequireHeader", "Effect": "Deny", "Action": "s3:PutObject", "Resource": "*",
+    "Condition": {{"Null": {{"s3:x-amz-server-side-encryption": "true"}}}}}}]}}'''
+"#,
+        reader_ak = READER.ak,
+        reader_sk = READER.sk,
+        writer_ak = KMS_WRITER.ak,
+        writer_sk = KMS_WRITER.sk,
+    );
+    let gw = Gateway::start(&backend, &extra);
+    let c = gw.client();
+    create_bucket(&gw, &c, &bucket).await;
+    call(&gw, &c, Method::PUT, &format!("/{bucket}/doc"), "hello".to_owned(), &[])
+        .await
+        .assert_ok();
+
+    // The reader: GET and list its bucket; nothing else.
+    let r = send(&c, signed(&gw, READER, Method::GET, &format!("/{bucket}/doc"), "")).await;
+    assert_eq!(r.body.as_ref(), b"hello", "{}", r.text());
+    let r = send(
+        &c,
+        signed(&gw, READER, Method::GET, &format!("/{bucket}?list-type=2"), ""),
+    )
+    .await;
+    r.assert_ok();
+    let r = send(&c, signed(&gw, READER, Method::PUT, &format!("/{bucket}/new"), "x")).await;
+    r.assert_error(403, "AccessDenied");
+    backend.assert_absent(&bucket, "new").await;
+    let r = send(&c, signed(&gw, READER, Method::DELETE, &format!("/{bucket}/doc"), "")).await;
+    r.assert_error(403, "AccessDenied");
+    send(&c, signed(&gw, READER, Method::GET, "/", ""))
+        .await
+        .assert_error(403, "AccessDenied");
+
+    // The writer: uploads must ask for SSE-KMS.
+    let put = |key: &str, h: &[(&str, &str)]| {
+        signed_with_headers(&gw, KMS_WRITER, Method::PUT, &format!("/{bucket}/{key}"), "x", h)
+    };
+    send(&c, put("plain", &[])).await.assert_error(403, "AccessDenied");
+    send(&c, put("aes", &[AES256])).await.assert_error(403, "AccessDenied");
+    send(&c, put("kms", &[KMS])).await.assert_ok();
+    backend.assert_absent(&bucket, "plain").await;
+    backend.assert_absent(&bucket, "aes").await;
+    send(&c, signed(&gw, KMS_WRITER, Method::GET, "/", ""))
+        .await
+        .assert_ok();
+    let implicit = gw
+        .metric_value(r#"s3_sse_proxy_policy_decisions_total{decision="deny",rule="implicit"}"#)
+        .await;
+    assert_eq!(implicit, 3.0, "the reader's three refusals are implicit denies");
+    let only_kms = gw
+        .metric_value(r#"s3_sse_proxy_policy_decisions_total{decision="deny",rule="OnlyKms"}"#)
+        .await;
+    assert_eq!(only_kms, 1.0);
+}
+
+/// An identity policy with a Principal (or anything the evaluator cannot evaluate) stops the gateway.
+#[test]
+fn malformed_identity_policy_refuses_to_start() {
+    let backend = Backend::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("gw.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[backend]\nkind = \"s3\"\nendpoint = \"{}\"\naccess_key_id = \"{BACKEND_AK}\"\nsecret_access_key = \"{BACKEND_SK}\"\n\
+             [[credentials]]\naccess_key_id = \"AKIDPOLICY0000000001\"\nsecret_access_key = \"sk\"\n\
+             policy = '''{{\"Statement\": {{\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"s3:*\", \"Resource\": \"*\"}}}}'''\n",
+            backend.endpoint()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("AKIDPOLICY0000000001") && err.contains("Principal"),
+        "{err}"
+    );
+}

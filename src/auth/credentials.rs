@@ -65,6 +65,8 @@ mod tests {
             secret_access_key: SecretString::new("s".into()),
             display_name: None,
             allowed_buckets: vec!["logs-*".into(), "exact".into()],
+            policy: None,
+            policy_file: None,
         }]);
         let c = c.get("AK").unwrap();
         assert!(c.may_access_bucket("logs-2026"));
