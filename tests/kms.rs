@@ -5,10 +5,8 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use bytes::Bytes;
 use common::*;
 use http::{Method, StatusCode};
 
@@ -19,48 +17,8 @@ fn b64(d: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(d)
 }
 
-fn b64url(d: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d)
-}
-
 fn body(len: usize, seed: usize) -> Vec<u8> {
     (seed..seed + len).map(|i| MARKER[i % MARKER.len()]).collect()
-}
-
-fn files_containing(root: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if std::fs::read(&p).is_ok_and(|d| d.windows(needle.len()).any(|w| w == needle)) {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-/// The backend's metadata side file of `bucket/key` (s3s-fs's naming).
-fn metadata_file(b: &Backend, bucket: &str, key: &str) -> PathBuf {
-    b.root.join(format!(
-        ".bucket-{}.object-{}.metadata.json",
-        b64url(bucket.as_bytes()),
-        b64url(key.as_bytes())
-    ))
-}
-
-async fn call(
-    gw: &Gateway,
-    c: &HttpsClient,
-    method: Method,
-    path: &str,
-    body: impl Into<Bytes>,
-    h: &[(&str, &str)],
-) -> Resp {
-    send(c, signed_with_headers(gw, CLIENT, method, path, body, h)).await
 }
 
 const KMS: (&str, &str) = ("x-amz-server-side-encryption", "aws:kms");

@@ -12,23 +12,14 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::moto::{Moto, kms_client};
-use common::{Backend, CLIENT, Gateway, REGION, create_bucket, free_port, send, signed_with_headers, unique_bucket};
+use common::{
+    Backend, Gateway, REGION, call_fresh as call, create_bucket, free_port, kms_context as context, kms_error as error,
+    unique_bucket,
+};
 use s3_sse_proxy::crypto::keys::DataKey;
 use s3_sse_proxy::kms::{EncryptionContext, Kms, KmsError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-fn context(pairs: &[(&str, &str)]) -> EncryptionContext {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-}
-
-/// The error of a result whose success type has no `Debug` (it holds a key).
-fn error<T>(r: Result<T, KmsError>) -> KmsError {
-    match r {
-        Ok(_) => panic!("expected a KMS error, got a success"),
-        Err(e) => e,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn generated_keys_decrypt_with_their_context_only() {
@@ -328,14 +319,6 @@ async fn server_errors_and_oversized_answers_are_refused() {
 // The gateway with `[kms] kind = "aws"`, in front of moto's KMS: SSE-KMS through the real API end to end.
 // ------------------------------------------------------------------------------------------------
 
-async fn call(gw: &Gateway, method: http::Method, path: &str, body: &[u8], h: &[(&str, &str)]) -> common::Resp {
-    send(
-        &gw.client(),
-        signed_with_headers(gw, CLIENT, method, path, bytes::Bytes::copy_from_slice(body), h),
-    )
-    .await
-}
-
 const KMS: (&str, &str) = ("x-amz-server-side-encryption", "aws:kms");
 
 #[tokio::test(flavor = "multi_thread")]
@@ -427,11 +410,7 @@ async fn gateway_encrypts_with_data_keys_from_the_aws_kms_api() {
 
     // A tampered context at the backend: moto refuses to decrypt; the client gets 403 (no cache: fresh gateway).
     let fresh = Gateway::start(&backend, &moto.gateway_toml("alias/s3-default", "cache_ttl_secs = 0"));
-    let meta = backend.root.join(format!(
-        ".bucket-{}.object-{}.metadata.json",
-        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bucket.as_bytes()),
-        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b"b"),
-    ));
+    let meta = common::metadata_file(&backend, &bucket, "b");
     let text = std::fs::read_to_string(&meta).unwrap();
     assert!(text.contains(&ctx), "{text}");
     let other_ctx = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, br#"{"team":"gold"}"#);

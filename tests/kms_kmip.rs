@@ -13,22 +13,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::pykmip::PyKmip;
-use common::{Backend, CLIENT, Gateway, create_bucket, free_port, send, signed_with_headers, unique_bucket};
+use common::{
+    Backend, Gateway, call_fresh as call, create_bucket, free_port, kms_context as context, kms_error as error,
+    unique_bucket,
+};
 use s3_sse_proxy::crypto::keys::DataKey;
 use s3_sse_proxy::kms::kmip::{KmipKms, KmipSettings};
 use s3_sse_proxy::kms::{EncryptionContext, Kms, KmsError};
-
-fn context(pairs: &[(&str, &str)]) -> EncryptionContext {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-}
-
-/// The error of a result whose success type has no `Debug` (it holds a key).
-fn error<T>(r: Result<T, KmsError>) -> KmsError {
-    match r {
-        Ok(_) => panic!("expected a KMS error, got a success"),
-        Err(e) => e,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn generated_keys_decrypt_with_their_context_only() {
@@ -256,14 +247,6 @@ async fn a_server_that_is_down_or_silent_is_unavailable_within_the_timeout() {
 // ------------------------------------------------------------------------------------------------
 // The gateway with `[kms] kind = "kmip"`, in front of PyKMIP: SSE-KMS through KMIP end to end.
 // ------------------------------------------------------------------------------------------------
-
-async fn call(gw: &Gateway, method: http::Method, path: &str, body: &[u8], h: &[(&str, &str)]) -> common::Resp {
-    send(
-        &gw.client(),
-        signed_with_headers(gw, CLIENT, method, path, bytes::Bytes::copy_from_slice(body), h),
-    )
-    .await
-}
 
 const KMS: (&str, &str) = ("x-amz-server-side-encryption", "aws:kms");
 

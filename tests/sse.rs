@@ -62,49 +62,9 @@ fn marker_body(marker: &[u8], offset: usize, len: usize) -> Vec<u8> {
     (offset..offset + len).map(|i| marker[i % marker.len()]).collect()
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Every regular file under `root`, recursively.
-fn all_files(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let p = e.path();
-            match e.file_type() {
-                Ok(t) if t.is_dir() => stack.push(p),
-                Ok(t) if t.is_file() => out.push(p),
-                _ => {}
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// The files under `root` whose content contains `needle`.
-fn files_containing(root: &Path, needle: &[u8]) -> Vec<PathBuf> {
-    all_files(root)
-        .into_iter()
-        .filter(|p| std::fs::read(p).is_ok_and(|d| contains(&d, needle)))
-        .collect()
-}
-
 /// The backend's data file of `bucket/key`.
 fn data_file(b: &Backend, bucket: &str, key: &str) -> PathBuf {
     b.root.join(bucket).join(key)
-}
-
-/// The backend's metadata side file of `bucket/key` (s3s-fs's naming).
-fn metadata_file(b: &Backend, bucket: &str, key: &str) -> PathBuf {
-    b.root.join(format!(
-        ".bucket-{}.object-{}.metadata.json",
-        b64url(bucket.as_bytes()),
-        b64url(key.as_bytes())
-    ))
 }
 
 fn file_len(p: &Path) -> u64 {
@@ -120,18 +80,6 @@ async fn stack_with_bucket(prefix: &str) -> (Stack, HttpsClient, String) {
     let bucket = unique_bucket(prefix);
     create_bucket(&s.gw, &client, &bucket).await;
     (s, client, bucket)
-}
-
-/// A request to the gateway as [`CLIENT`], with extra (signed) headers, read whole.
-async fn call(
-    gw: &Gateway,
-    c: &HttpsClient,
-    method: Method,
-    path: &str,
-    body: impl Into<Bytes>,
-    headers: &[(&str, &str)],
-) -> Resp {
-    send(c, signed_with_headers(gw, CLIENT, method, path, body, headers)).await
 }
 
 /// As [`call`], reading the body only as far as it goes; `Err` if the connection closed before a response head.

@@ -211,11 +211,6 @@ pub fn context_header(ctx: &EncryptionContext) -> String {
     base64::engine::general_purpose::STANDARD.encode(json)
 }
 
-/// An ARN-shaped name for a KMS key that is not in AWS (the local KMS).
-pub fn is_alias(key_id: &str) -> bool {
-    key_id.starts_with("alias/") || key_id.contains(":alias/")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
