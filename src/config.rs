@@ -353,6 +353,12 @@ impl Config {
             let policy = Policy::parse(&text, PolicyKind::Bucket).map_err(|e| {
                 ConfigError::Invalid(format!("policies[{i}] (bucket {}): MalformedPolicy: {e}", p.bucket))
             })?;
+            if let Some(r) = policy.foreign_resource(&p.bucket) {
+                return Err(ConfigError::Invalid(format!(
+                    "policies[{i}] (bucket {}): MalformedPolicy: Policy has invalid resource: {r:?}",
+                    p.bucket
+                )));
+            }
             out.entry(p.bucket.clone())
                 .or_default()
                 .push(std::sync::Arc::new(policy));

@@ -1766,7 +1766,14 @@ impl Gateway {
                     })?;
                 let text = std::str::from_utf8(&text)
                     .map_err(|_| S3Error::new(S3ErrorCode::MalformedPolicy, "Policy: not UTF-8"))?;
-                Policy::parse(text, PolicyKind::Bucket).map_err(|e| S3Error::new(S3ErrorCode::MalformedPolicy, e.0))?;
+                let policy = Policy::parse(text, PolicyKind::Bucket)
+                    .map_err(|e| S3Error::new(S3ErrorCode::MalformedPolicy, e.0))?;
+                if let Some(r) = policy.foreign_resource(bucket) {
+                    return Err(S3Error::new(
+                        S3ErrorCode::MalformedPolicy,
+                        format!("Policy has invalid resource: {r:?} is not in bucket {bucket}"),
+                    ));
+                }
                 // Some backends (s3s-fs) create what a PUT names: the bucket must exist first.
                 if !self.bucket_exists(op, bucket).await? {
                     return Err(no_such_bucket());

@@ -515,3 +515,46 @@ fn malformed_identity_policy_refuses_to_start() {
         "{err}"
     );
 }
+
+/// AWS's example policies through real clients (tests/clients/policy_examples.py): each policy put with the
+/// client's PutBucketPolicy, then the uploads it allows and denies, single part and multipart, with nothing left
+/// behind by a denied one.
+fn run_policy_examples(name: &str, client: &[&str]) {
+    let s = Stack::start();
+    let bucket = unique_bucket(name);
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(client_script("policy_examples.py"))
+        .args(client)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in s.gw.client_env(&bucket) {
+        cmd.env(k, v);
+    }
+    cmd.env("S3_BACKEND_ROOT", &s.backend.root).env(
+        "S3_POLICY_DIR",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/policies"),
+    );
+    let out_file = s.gw.work_dir().join(format!("{name}.out"));
+    let out = run_with_timeout(cmd, &out_file, std::time::Duration::from_secs(600));
+    assert!(
+        out.status.success() && out.output.contains("all checks passed"),
+        "{name}: exited with {}\n{}\n===== gateway log (tail) =====\n{}",
+        out.status,
+        out.output,
+        tail(&s.gw.log(), 40)
+    );
+}
+
+#[test]
+fn aws_example_policies_with_boto3() {
+    run_policy_examples("pol-boto3", &["boto3"]);
+}
+
+#[test]
+fn aws_example_policies_with_awscli_v2() {
+    run_policy_examples("pol-cli2", &["awscli", "/usr/bin/aws"]);
+}
+
+#[test]
+fn aws_example_policies_with_awscli_v1() {
+    run_policy_examples("pol-cli1", &["awscli", "python3", "-m", "awscli"]);
+}

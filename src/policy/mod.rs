@@ -204,6 +204,23 @@ impl Policy {
         })
     }
 
+    /// The first `Resource`/`NotResource` pattern that can name nothing in `bucket` (neither the bucket's ARN
+    /// nor an object ARN in it): S3 refuses such a bucket policy with "Policy has invalid resource".
+    pub fn foreign_resource(&self, bucket: &str) -> Option<&str> {
+        self.statements
+            .iter()
+            .flat_map(|s| s.resource.patterns.iter())
+            .find(|p| {
+                let Some(rest) = p.strip_prefix("arn:aws:s3:::") else {
+                    return p.as_str() != "*";
+                };
+                let bucket_part = rest.split_once('/').map_or(rest, |(b, _)| b);
+                // `arn:aws:s3:::*` and `arn:aws:s3:::bu*` can name the bucket; so can `arn:aws:s3:::b*/x`.
+                !(wildcard_match(bucket_part, bucket, false) || wildcard_match(rest, bucket, false))
+            })
+            .map(String::as_str)
+    }
+
     /// Whether some Deny statement could apply to `action` by `principal` on some object of any bucket (its
     /// resource and conditions not considered): for requests whose objects are not known before the body is read.
     pub fn may_deny(&self, principal: &Principal, action: &str) -> Option<Option<String>> {

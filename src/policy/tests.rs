@@ -556,3 +556,37 @@ fn public_means_everyone_allowed_without_a_caller_restriction() {
         "Deny statements make nothing public"
     );
 }
+
+/// A bucket policy names its own bucket: every Resource must be able to match the bucket or an object in it.
+#[test]
+fn bucket_policy_resources_must_name_the_bucket() {
+    let with = |resource: &str| {
+        policy(&format!(
+            r#"{{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": {resource}}}"#
+        ))
+    };
+    for ok in [
+        r#""*""#,
+        r#""arn:aws:s3:::photos""#,
+        r#""arn:aws:s3:::photos/*""#,
+        r#"["arn:aws:s3:::photos", "arn:aws:s3:::photos/2024/*"]"#,
+        r#""arn:aws:s3:::pho*""#,
+        r#""arn:aws:s3:::*/secret""#,
+        r#""arn:aws:s3:::photo?/x""#,
+    ] {
+        assert_eq!(with(ok).foreign_resource("photos"), None, "{ok}");
+    }
+    for (bad, named) in [
+        (r#""arn:aws:s3:::other/*""#, "arn:aws:s3:::other/*"),
+        (
+            r#"["arn:aws:s3:::photos/*", "arn:aws:s3:::photos2"]"#,
+            "arn:aws:s3:::photos2",
+        ),
+        (r#""arn:aws:s3:::Photos/*""#, "arn:aws:s3:::Photos/*"),
+    ] {
+        assert_eq!(with(bad).foreign_resource("photos"), Some(named), "{bad}");
+    }
+    // NotResource is checked the same way.
+    let not = policy(r#"{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "NotResource": "arn:aws:s3:::x/*"}"#);
+    assert_eq!(not.foreign_resource("photos"), Some("arn:aws:s3:::x/*"));
+}
