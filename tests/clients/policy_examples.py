@@ -181,30 +181,28 @@ class AwsCli:
     def delete_bucket_policy(self, b):
         self.run(["s3api", "delete-bucket-policy", "--bucket", b])
 
-    def put(self, b, key, path, sse):
-        args = ["s3api", "put-object", "--bucket", b, "--key", key, "--body", path]
-        if sse.get("sse"):
-            args += ["--server-side-encryption", sse["sse"]]
-        if sse.get("kms_key"):
-            args += ["--ssekms-key-id", sse["kms_key"]]
+    # The SSE options of `s3api` (low level) and `s3 cp` (high level): (SSE, KMS key id, SSE-C algorithm, key).
+    S3API = ("--server-side-encryption", "--ssekms-key-id", "--sse-customer-algorithm", "--sse-customer-key")
+    S3CP = ("--sse", "--sse-kms-key-id", "--sse-c", "--sse-c-key")
+
+    @staticmethod
+    def _sse(sse, names):
+        args = []
+        for value, name in zip((sse.get("sse"), sse.get("kms_key")), names):
+            if value:
+                args += [name, value]
         if sse.get("ssec"):
-            args += ["--sse-customer-algorithm", "AES256", "--sse-customer-key", f"fileb://{SSE_C_KEY_FILE}"]
-        self.run(args)
+            args += [names[2], "AES256", names[3], f"fileb://{SSE_C_KEY_FILE}"]
+        return args
+
+    def put(self, b, key, path, sse):
+        self.run(["s3api", "put-object", "--bucket", b, "--key", key, "--body", path] + self._sse(sse, self.S3API))
 
     def upload(self, b, key, path, sse):
-        args = ["s3", "cp", "--no-progress", path, f"s3://{b}/{key}"]
-        if sse.get("sse"):
-            args += ["--sse", sse["sse"]]
-        if sse.get("kms_key"):
-            args += ["--sse-kms-key-id", sse["kms_key"]]
-        if sse.get("ssec"):
-            args += ["--sse-c", "AES256", "--sse-c-key", f"fileb://{SSE_C_KEY_FILE}"]
-        self.run(args)
+        self.run(["s3", "cp", "--no-progress", path, f"s3://{b}/{key}"] + self._sse(sse, self.S3CP))
 
     def exists(self, b, key, sse):
-        args = ["s3api", "head-object", "--bucket", b, "--key", key]
-        if sse.get("ssec"):
-            args += ["--sse-customer-algorithm", "AES256", "--sse-customer-key", f"fileb://{SSE_C_KEY_FILE}"]
+        args = ["s3api", "head-object", "--bucket", b, "--key", key] + self._sse({"ssec": sse.get("ssec")}, self.S3API)
         try:
             self.run(args)
             return True
