@@ -34,6 +34,9 @@ pub async fn start(
             let Ok((tcp, _)) = listener.accept().await else {
                 continue;
             };
+            // Headers and a streamed body go out in separate writes: without this, Nagle holds the body until the
+            // client's delayed ACK (40 ms) on every GET.
+            let _ = tcp.set_nodelay(true);
             let conn = http.serve_connection(TokioIo::new(tcp), service.clone()).into_owned();
             tokio::spawn(async move {
                 let _ = conn.await;

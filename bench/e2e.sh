@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The side-by-side end-to-end benchmark of BENCHMARKS.md ("End to end"), one command:
+#
+#     bash bench/e2e.sh [bench-load flags...]     e.g. --sizes 4KiB,1MiB --concurrency 1,16 --seconds 3
+#
+# Starts on 127.0.0.1, in a scratch directory:
+#   - the fs-backend (s3s-fs, plain HTTP, SigV4-verifying), its data on tmpfs (/dev/shm) unless
+#     BENCH_BACKEND_ROOT is set, so that the backend's disk does not dominate;
+#   - nginx (Debian package) as a plain TLS reverse proxy to it: what a user runs without encryption;
+#   - two gateways: one with `[sse] enabled = false` (pass-through: TLS, SigV4 verify, re-sign) and one with SSE,
+#     used with SSE-S3, SSE-C and SSE-KMS (local KMS) request headers;
+# then runs `bench-load` against all six, interleaved, with nginx as the baseline, and prints the gateways' peak
+# RSS (VmHWM). Gateways run TOKIO_WORKER_THREADS (default 2) worker threads; nginx runs as many workers.
+# Results: the markdown table on stdout, one JSON line per cell in $BENCH_OUT (default target/tmp/bench-e2e.jsonl).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+THREADS="${TOKIO_WORKER_THREADS:-2}"
+OUT="${BENCH_OUT:-target/tmp/bench-e2e.jsonl}"
+mkdir -p "$(dirname "$OUT")"
+cargo build --release --bins >&2
+BIN=target/release/s3-sse-proxy
+W="$(mktemp -d /tmp/s3sp-bench-XXXXXX)"
+ROOT="${BENCH_BACKEND_ROOT:-$(mktemp -d /dev/shm/s3sp-bench-backend-XXXXXX)}"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$W"
+    [[ -n "${BENCH_BACKEND_ROOT:-}" ]] || rm -rf "$ROOT"
+}
+trap cleanup EXIT
+
+BAK=BENCHBACKENDAKID0001 BSK=benchbackendsecretkey0000000000000000001
+CAK=BENCHCLIENTAKID00001 CSK=benchclientsecretkey00000000000000000001
+P_BACKEND=18101 P_NGINX=18102 P_PLAIN=18103 P_SSE=18104
+
+"$BIN" fs-backend --listen 127.0.0.1:$P_BACKEND --root "$ROOT" --access-key $BAK --secret-key $BSK \
+    >"$W/backend.log" 2>&1 &
+PIDS+=($!)
+
+# nginx: TLS 1.3 with its own throwaway certificate, HTTP/1.1 keep-alive upstream, no buffering either way.
+mkdir -p "$W/nginx/logs"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
+    -keyout "$W/nginx/ca-key.pem" -out "$W/nginx/ca.pem" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$W/nginx/key.pem" -out "$W/nginx/cert.csr" 2>/dev/null
+openssl x509 -req -in "$W/nginx/cert.csr" -CA "$W/nginx/ca.pem" -CAkey "$W/nginx/ca-key.pem" -CAcreateserial \
+    -days 2 -extfile <(printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n') \
+    -out "$W/nginx/cert.pem" 2>/dev/null
+cat >"$W/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes $THREADS;
+error_log $W/nginx/logs/error.log warn;
+pid $W/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_max_body_size 0;
+    client_body_temp_path $W/nginx/body; proxy_temp_path $W/nginx/proxy;
+    fastcgi_temp_path $W/nginx/fcgi; uwsgi_temp_path $W/nginx/uwsgi; scgi_temp_path $W/nginx/scgi;
+    upstream backend { server 127.0.0.1:$P_BACKEND; keepalive 128; }
+    server {
+        listen 127.0.0.1:$P_NGINX ssl;
+        ssl_certificate $W/nginx/cert.pem;
+        ssl_certificate_key $W/nginx/key.pem;
+        ssl_protocols TLSv1.3;
+        keepalive_requests 100000;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$http_host;
+            proxy_request_buffering off;
+            proxy_buffering off;
+        }
+    }
+}
+CONF
+nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" &
+PIDS+=($!)
+
+gateway() { # name port extra-toml
+    mkdir -p "$W/$1"
+    cat >"$W/$1/gateway.toml" <<CONF
+listen = "127.0.0.1:$2"
+metrics_listen = "127.0.0.1:0"
+data_dir = "$W/$1"
+[backend]
+kind = "s3"
+endpoint = "http://127.0.0.1:$P_BACKEND"
+region = "us-east-1"
+access_key_id = "$BAK"
+secret_access_key = "$BSK"
+[[credentials]]
+access_key_id = "$CAK"
+secret_access_key = "$CSK"
+allowed_buckets = ["*"]
+$3
+CONF
+    TOKIO_WORKER_THREADS=$THREADS S3_SSE_PROXY_LOG=warn "$BIN" --config "$W/$1/gateway.toml" >"$W/$1/log" 2>&1 &
+    PIDS+=($!)
+    echo $! >"$W/$1/pid"
+}
+gateway plain $P_PLAIN $'[sse]\nenabled = false'
+gateway sse $P_SSE ""
+
+for port in $P_BACKEND $P_NGINX $P_PLAIN $P_SSE; do
+    for _ in $(seq 100); do
+        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
+        sleep 0.1
+    done
+done
+sleep 0.5
+
+H=https://127.0.0.1
+"target/release/bench-load" --baseline nginx --json "$OUT" \
+    --target "direct,http://127.0.0.1:$P_BACKEND,$BAK,$BSK,none" \
+    --target "nginx,$H:$P_NGINX,$BAK,$BSK,none,$W/nginx/ca.pem" \
+    --target "passthrough,$H:$P_PLAIN,$CAK,$CSK,none,$W/plain/tls/ca.pem" \
+    --target "sse-s3,$H:$P_SSE,$CAK,$CSK,s3,$W/sse/tls/ca.pem" \
+    --target "sse-c,$H:$P_SSE,$CAK,$CSK,c,$W/sse/tls/ca.pem" \
+    --target "sse-kms,$H:$P_SSE,$CAK,$CSK,kms,$W/sse/tls/ca.pem" \
+    "$@"
+
+for g in plain sse; do
+    echo "gateway $g: $(grep -E 'VmHWM|VmRSS' /proc/"$(cat "$W/$g/pid")"/status | tr -s ' \n' ' ')"
+done
