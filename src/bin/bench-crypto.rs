@@ -9,7 +9,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use s3_sse_proxy::auth::canonical;
+use s3_sse_proxy::auth::checksum::{ChecksumAlgorithm, Checksummer};
+use s3_sse_proxy::auth::chunked::{ChunkEvent, ChunkSigningContext, ChunkedDecoder, ChunkedMode};
 use s3_sse_proxy::crypto::keys::DataKey;
 use s3_sse_proxy::crypto::segment::{NoncePrefix, PartCipher};
 use s3_sse_proxy::crypto::size::{ciphertext_len, segments};
@@ -166,6 +169,11 @@ fn main() -> std::process::ExitCode {
     }
     let last = segments(total as u64) - 1;
 
+    // aws-chunked request bodies of the same plaintext, as clients send them: 64 KiB chunks with chained
+    // signatures (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), and unsigned chunks with a CRC32 trailer (boto3's default).
+    let signed_body = chunked_body(total, true);
+    let trailer_body = chunked_body(total, false);
+
     let mut benches: Vec<Bench<'_>> = vec![
         (
             "aws-lc-rs AES-256-GCM seal, one 64 KiB buffer (hot)",
@@ -278,6 +286,14 @@ fn main() -> std::process::ExitCode {
                 d
             }),
         ),
+        (
+            "aws-chunked decode, signed 64 KiB chunks (SigV4 chunk verifier)",
+            Box::new(|| timed(|| decode_chunked(&signed_body, ChunkedMode::SignedChunks, frame_len, total))),
+        ),
+        (
+            "aws-chunked decode, unsigned + CRC32 trailer (verified)",
+            Box::new(|| timed(|| decode_chunked(&trailer_body, ChunkedMode::UnsignedTrailer, frame_len, total))),
+        ),
         // What a per-object MD5 (a plaintext ETag) or SHA-256 would cost, over the same body frames.
         (
             "MD5 (md-5)",
@@ -329,4 +345,85 @@ fn main() -> std::process::ExitCode {
         println!("  {what:<60} {r:.2}");
     }
     std::process::ExitCode::SUCCESS
+}
+
+const CHUNK_DATE: &str = "20130524T000000Z";
+const CHUNK_SCOPE: &str = "20130524/us-east-1/s3/aws4_request";
+
+fn chunk_key() -> s3_sse_proxy::secret::SigningKey {
+    let secret = s3_sse_proxy::secret::SecretString::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into());
+    canonical::signing_key(&secret, "20130524", "us-east-1", "s3")
+}
+
+/// An aws-chunked body of `total` pattern bytes in 64 KiB chunks: signed (chained chunk signatures from an
+/// all-zero seed) or unsigned with an `x-amz-checksum-crc32` trailer.
+fn chunked_body(total: usize, signed: bool) -> Vec<u8> {
+    let data = pattern(total);
+    let key = chunk_key();
+    let mut previous = "0".repeat(64);
+    let mut out = Vec::with_capacity(total + total / S * 100 + 200);
+    let mut crc = Checksummer::new(ChecksumAlgorithm::Crc32);
+    for chunk in data.chunks(S).chain(std::iter::once(&[][..])) {
+        if signed {
+            let sts = format!(
+                "AWS4-HMAC-SHA256-PAYLOAD\n{CHUNK_DATE}\n{CHUNK_SCOPE}\n{previous}\n{}\n{}",
+                canonical::EMPTY_SHA256,
+                canonical::sha256_hex(chunk)
+            );
+            previous = canonical::signature(&key, &sts);
+            out.extend_from_slice(format!("{:x};chunk-signature={previous}\r\n", chunk.len()).as_bytes());
+        } else {
+            crc.update(chunk);
+            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        }
+        if !chunk.is_empty() {
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    if !signed {
+        out.extend_from_slice(format!("x-amz-checksum-crc32:{}\r\n", crc.finish()).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Decode `body` as the gateway does: frames of `frame_len` appended to a buffer, the decoder run until it needs
+/// more, the decoded data checksummed (CRC32, trailer mode) and compared with the trailer at the end.
+fn decode_chunked(body: &[u8], mode: ChunkedMode, frame_len: usize, total: usize) {
+    let ctx = ChunkSigningContext {
+        signing_key: chunk_key(),
+        amz_date: CHUNK_DATE.into(),
+        scope: CHUNK_SCOPE.into(),
+        seed_signature: "0".repeat(64),
+    };
+    let trailer = (!mode.is_signed()).then_some(ChecksumAlgorithm::Crc32);
+    let mut decoder = ChunkedDecoder::new(mode, Some(ctx), trailer);
+    let mut crc = Checksummer::new(ChecksumAlgorithm::Crc32);
+    let mut buf = BytesMut::new();
+    let mut decoded = 0usize;
+    let mut end = None;
+    for frame in body.chunks(frame_len) {
+        buf.extend_from_slice(frame);
+        loop {
+            match decoder.decode(&mut buf).expect("the body decodes") {
+                ChunkEvent::Data(d) => {
+                    decoded += d.len();
+                    if trailer.is_some() {
+                        crc.update(&d);
+                    }
+                }
+                ChunkEvent::NeedMore => break,
+                ChunkEvent::End { trailer } => {
+                    end = Some(trailer);
+                    break;
+                }
+            }
+        }
+    }
+    decoder.finish(&buf).expect("the body is complete");
+    assert_eq!(decoded, total, "decoded size");
+    if let Some(Some((_, value))) = end {
+        assert_eq!(value, crc.finish(), "the CRC32 trailer matches");
+    }
 }
