@@ -11,6 +11,7 @@
 #     used with SSE-S3, SSE-C and SSE-KMS (local KMS) request headers;
 # then runs `bench-load` against all six, interleaved, with nginx as the baseline, and prints the gateways' peak
 # RSS (VmHWM). Gateways run TOKIO_WORKER_THREADS (default 2) worker threads; nginx runs as many workers.
+# BENCH_ONLY=REGEX keeps only the targets whose name matches.
 # Results: the markdown table on stdout, one JSON line per cell in $BENCH_OUT (default target/tmp/bench-e2e.jsonl).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -114,14 +115,20 @@ done
 sleep 0.5
 
 H=https://127.0.0.1
-"target/release/bench-load" --baseline nginx --json "$OUT" \
-    --target "direct,http://127.0.0.1:$P_BACKEND,$BAK,$BSK,none" \
-    --target "nginx,$H:$P_NGINX,$BAK,$BSK,none,$W/nginx/ca.pem" \
-    --target "passthrough,$H:$P_PLAIN,$CAK,$CSK,none,$W/plain/tls/ca.pem" \
-    --target "sse-s3,$H:$P_SSE,$CAK,$CSK,s3,$W/sse/tls/ca.pem" \
-    --target "sse-c,$H:$P_SSE,$CAK,$CSK,c,$W/sse/tls/ca.pem" \
-    --target "sse-kms,$H:$P_SSE,$CAK,$CSK,kms,$W/sse/tls/ca.pem" \
-    "$@"
+TARGETS=(
+    "direct,http://127.0.0.1:$P_BACKEND,$BAK,$BSK,none"
+    "nginx,$H:$P_NGINX,$BAK,$BSK,none,$W/nginx/ca.pem"
+    "passthrough,$H:$P_PLAIN,$CAK,$CSK,none,$W/plain/tls/ca.pem"
+    "sse-s3,$H:$P_SSE,$CAK,$CSK,s3,$W/sse/tls/ca.pem"
+    "sse-c,$H:$P_SSE,$CAK,$CSK,c,$W/sse/tls/ca.pem"
+    "sse-kms,$H:$P_SSE,$CAK,$CSK,kms,$W/sse/tls/ca.pem"
+)
+ARGS=()
+for t in "${TARGETS[@]}"; do
+    # BENCH_ONLY: a regex of target names to run (e.g. '^sse-s3$' for the memory run); all by default.
+    [[ "${t%%,*}" =~ ${BENCH_ONLY:-.} ]] && ARGS+=(--target "$t")
+done
+"target/release/bench-load" --baseline nginx --json "$OUT" "${ARGS[@]}" "$@"
 
 for g in plain sse; do
     echo "gateway $g: $(grep -E 'VmHWM|VmRSS' /proc/"$(cat "$W/$g/pid")"/status | tr -s ' \n' ' ')"
