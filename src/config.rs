@@ -85,6 +85,23 @@ pub struct BackendConfig {
     /// Time allowed for the backend's response headers once the request body is sent.
     #[serde(default = "default_response_timeout")]
     pub response_timeout_secs: u64,
+    /// How request bodies are signed for the backend: `unsigned` (`UNSIGNED-PAYLOAD`), `signed` (aws-chunked
+    /// with chunk signatures) or `trailer` (aws-chunked with a CRC32C trailer).
+    #[serde(default)]
+    pub payload: BackendPayload,
+}
+
+/// `[backend] payload`: see [`crate::backend::sign`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendPayload {
+    /// `UNSIGNED-PAYLOAD`: every S3 implementation accepts it.
+    #[default]
+    Unsigned,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`: the backend can verify every chunk against the gateway's key.
+    Signed,
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER` with `x-amz-checksum-crc32c` (not Ceph RGW 16).
+    Trailer,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -320,6 +337,7 @@ impl Config {
                 addressing: Addressing::Path,
                 connect_timeout_secs: default_connect_timeout(),
                 response_timeout_secs: default_response_timeout(),
+                payload: BackendPayload::default(),
             },
             s3: S3Config::default(),
             sse: SseConfig::default(),

@@ -1154,7 +1154,13 @@ impl Gateway {
                         Ok(xml.to_vec())
                     })
                     .await?;
-                if let Err(layout) = layout_result {
+                if let Err(mut layout) = layout_result {
+                    if layout.etag.is_empty() {
+                        // Ceph RGW 16 answers CompleteMultipartUpload with an empty <ETag>: ask for the object's.
+                        let uri = self.internal_uri(bucket, key, None)?;
+                        let head = self.send_bodiless(op, Method::HEAD, uri, HeaderMap::new()).await?;
+                        layout.etag = header_str(head.headers(), "etag").unwrap_or("").replace('"', "");
+                    }
                     self.put_small(op, bucket, &layout_key(key), Bytes::from(layout.encode()))
                         .await?;
                     // S3's CompleteMultipartUpload answer names SSE-S3 and SSE-KMS, never SSE-C.

@@ -290,6 +290,7 @@ async fn start_backend(config: &Config) -> Result<Arc<Backend>, String> {
         addressing: b.addressing,
         connect_timeout: config.connect_timeout(),
         response_timeout: config.response_timeout(),
+        payload: b.payload,
     })
 }
 

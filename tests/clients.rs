@@ -167,6 +167,7 @@ fn run_in(
     }
     let out_file = stack.gw.work_dir().join(format!("{name}.out"));
     let out = run_with_timeout(cmd, &out_file, CLIENT_TIMEOUT);
+    record_cell(name, extra_env, &out);
     if !out.status.success() {
         panic!(
             "{name}: `{program} {}` exited with {}\n===== client output =====\n{}\n===== gateway log (tail) \
@@ -181,6 +182,24 @@ fn run_in(
     // Shown with --nocapture.
     println!("{}", tail(&out.output, 5));
     out.output
+}
+
+/// The compatibility-matrix record of this run (client × s3s-fs × script part).
+fn record_cell(name: &str, extra_env: &[(String, String)], out: &RunOutput) {
+    let var = |k: &str| extra_env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let client = name.trim_end_matches("-awskms").trim_end_matches("-kms");
+    let feature = match (var("S3_CLIENT_PART"), var("S3_KMS_KIND")) {
+        (Some("sse-kms"), Some("aws")) => "sse-kms (AWS KMS API: moto)".to_owned(),
+        (Some("sse-kms"), kind) => format!("sse-kms ({} KMS)", kind.unwrap_or("?")),
+        (part, _) => part.unwrap_or("main").to_owned(),
+    };
+    let failed_step = out.output.lines().rev().find(|l| l.starts_with("FAIL")).unwrap_or("");
+    let outcome = if out.status.success() {
+        common::compat::Outcome::Pass
+    } else {
+        common::compat::Outcome::Fail
+    };
+    common::compat::record(client, "s3s-fs", &feature, outcome, failed_step);
 }
 
 fn script(name: &str) -> String {

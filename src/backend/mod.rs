@@ -3,6 +3,7 @@
 //!
 //! Never forwards the client's credentials, signature or aws-chunked framing.
 
+pub mod chunked;
 pub mod sign;
 
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::auth::canonical::{percent_decode, uri_encode, uri_encode_path};
 use crate::body::Body;
-use crate::config::Addressing;
+use crate::config::{Addressing, BackendPayload};
 use crate::s3::addressing::Target;
 use crate::secret::SecretString;
 
@@ -27,6 +28,7 @@ pub struct Backend {
     authority: http::uri::Authority,
     addressing: Addressing,
     signer: sign::Signer,
+    payload: BackendPayload,
     pub response_timeout: Duration,
 }
 
@@ -48,6 +50,7 @@ pub struct BackendSettings<'a> {
     pub addressing: Addressing,
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
+    pub payload: BackendPayload,
 }
 
 /// A pooled HTTP(S) client trusting the webpki roots plus the certificates in `ca_pem` (errors name `what`).
@@ -110,6 +113,7 @@ impl Backend {
             authority,
             addressing: s.addressing,
             signer: sign::Signer::new(s.access_key_id, s.secret_access_key, s.region),
+            payload: s.payload,
             response_timeout: s.response_timeout,
         }))
     }
@@ -156,8 +160,67 @@ impl Backend {
         if let Ok(v) = HeaderValue::from_str(&host) {
             req.headers_mut().insert(http::header::HOST, v);
         }
-        self.signer.sign(&mut req);
+        let decoded_len = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .or_else(|| http_body::Body::size_hint(req.body()).exact());
+        let payload = payload_for(self.payload, decoded_len);
+        if let (Some(len), sign::S3Payload::SignedChunks | sign::S3Payload::UnsignedTrailer) = (decoded_len, payload) {
+            set_aws_chunked_headers(req.headers_mut(), len, payload == sign::S3Payload::SignedChunks);
+        }
+        let signing = match self.signer.sign_s3(&mut req, payload, std::time::SystemTime::now()) {
+            Ok(s) => s,
+            Err(e) => {
+                // A request that cannot be signed goes unsigned: the backend refuses it with its own error.
+                tracing::error!(error = %e, "signing the backend request failed");
+                return Ok(self.client.request(req).await?);
+            }
+        };
+        let req = match (decoded_len, payload) {
+            (Some(len), sign::S3Payload::SignedChunks) => {
+                req.map(|b| crate::body::boxed(chunked::AwsChunkedBody::signed(b, len, signing)))
+            }
+            (Some(len), sign::S3Payload::UnsignedTrailer) => {
+                req.map(|b| crate::body::boxed(chunked::AwsChunkedBody::with_trailer(b, len)))
+            }
+            _ => req,
+        };
         Ok(self.client.request(req).await?)
+    }
+}
+
+/// How to sign a body of `decoded_len` bytes (`None`: unknown) in the configured mode. Bodies of unknown
+/// length cannot be framed (aws-chunked needs `x-amz-decoded-content-length` up front) and go unsigned.
+fn payload_for(mode: BackendPayload, decoded_len: Option<u64>) -> sign::S3Payload {
+    match (mode, decoded_len) {
+        (BackendPayload::Unsigned, _) | (_, None) => sign::S3Payload::Unsigned,
+        (_, Some(0)) => sign::S3Payload::Empty,
+        (BackendPayload::Signed, Some(_)) => sign::S3Payload::SignedChunks,
+        (BackendPayload::Trailer, Some(_)) => sign::S3Payload::UnsignedTrailer,
+    }
+}
+
+/// The headers of an aws-chunked body whose decoded length is `len`: the encoded `Content-Length`,
+/// `x-amz-decoded-content-length`, `aws-chunked` first in `Content-Encoding` and, unsigned, the trailer's name.
+fn set_aws_chunked_headers(h: &mut HeaderMap, len: u64, signed: bool) {
+    h.insert(
+        http::header::CONTENT_LENGTH,
+        HeaderValue::from(chunked::encoded_len(len, signed)),
+    );
+    h.insert("x-amz-decoded-content-length", HeaderValue::from(len));
+    let encoding = match h.get(http::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
+        Some(rest) if !rest.trim().is_empty() => format!("aws-chunked,{rest}"),
+        _ => "aws-chunked".to_owned(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&encoding) {
+        h.insert(http::header::CONTENT_ENCODING, v);
+    }
+    if !signed {
+        h.insert(
+            "x-amz-trailer",
+            HeaderValue::from_static(chunked::TRAILER_ALGORITHM.header_name()),
+        );
     }
 }
 

@@ -1,7 +1,8 @@
 //! Sign: SigV4 with the gateway's own credentials (aws-sigv4), for the backend (service `s3`) and for a remote
-//! KMS (service `kms`). S3 payloads are sent as `UNSIGNED-PAYLOAD`: the gateway has already verified the client's
-//! payload, and streaming bodies cannot be hashed before they are sent. Other services get small, whole bodies,
-//! whose SHA-256 is signed.
+//! KMS (service `kms`). S3 bodies are never hashed before they are sent (they are streams): by default they go as
+//! `UNSIGNED-PAYLOAD` (the gateway has already verified the client's payload); `[backend] payload = "signed"`
+//! sends them aws-chunked with chunk signatures, `"trailer"` aws-chunked with a CRC32C trailer (see
+//! [`super::chunked`]). Other services get small, whole bodies, whose SHA-256 is signed.
 
 use std::time::SystemTime;
 
@@ -14,6 +15,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use http::Request;
 
+use super::chunked::ChunkSigning;
 use crate::secret::SecretString;
 
 pub struct Signer {
@@ -38,34 +40,58 @@ impl Signer {
         }
     }
 
-    /// Sign an S3 request with an unsigned payload; the path is signed as sent.
-    pub fn sign<B>(&self, req: &mut Request<B>) {
+    /// Sign an S3 request whose body is `payload`; the path is signed as sent. For the streaming payloads the
+    /// caller has set the aws-chunked headers; the result is the seed of the chunk-signature chain.
+    pub fn sign_s3<B>(
+        &self,
+        req: &mut Request<B>,
+        payload: S3Payload,
+        time: SystemTime,
+    ) -> Result<ChunkSigning, String> {
         let mut settings = SigningSettings::default();
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         // S3 signs the path as sent: encoded once, never normalized.
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        if let Err(e) = self.sign_with(req, settings, SignableBody::UnsignedPayload) {
-            tracing::error!(error = %e, "signing the backend request failed");
-        }
+        let body = match payload {
+            S3Payload::Unsigned => SignableBody::UnsignedPayload,
+            S3Payload::Empty => SignableBody::Bytes(&[]),
+            S3Payload::SignedChunks => SignableBody::Precomputed(STREAMING_SIGNED.to_owned()),
+            S3Payload::UnsignedTrailer => SignableBody::StreamingUnsignedPayloadTrailer,
+        };
+        let seed_signature = self.sign_at(req, settings, body, time)?;
+        Ok(ChunkSigning {
+            identity: self.identity.clone(),
+            region: self.region.clone(),
+            time,
+            seed_signature,
+        })
     }
 
     /// Sign a request whose whole body is `payload` (its SHA-256 is part of the signature).
     pub fn sign_payload<B>(&self, req: &mut Request<B>, payload: &[u8]) -> Result<(), String> {
-        self.sign_with(req, SigningSettings::default(), SignableBody::Bytes(payload))
+        self.sign_at(
+            req,
+            SigningSettings::default(),
+            SignableBody::Bytes(payload),
+            SystemTime::now(),
+        )
+        .map(drop)
     }
 
-    fn sign_with<B>(
+    /// Sign at `time`; the request's signature.
+    fn sign_at<B>(
         &self,
         req: &mut Request<B>,
         settings: SigningSettings,
         body: SignableBody<'_>,
-    ) -> Result<(), String> {
+        time: SystemTime,
+    ) -> Result<String, String> {
         let params = v4::SigningParams::builder()
             .identity(&self.identity)
             .region(&self.region)
             .name(self.service)
-            .time(SystemTime::now())
+            .time(time)
             .settings(settings)
             .build()
             .expect("all signing params set");
@@ -77,11 +103,24 @@ impl Signer {
         let uri = req.uri().to_string();
         let signable =
             SignableRequest::new(req.method().as_str(), &uri, headers.into_iter(), body).map_err(|e| e.to_string())?;
-        let instructions = sign(signable, &params.into())
-            .map_err(|e| e.to_string())?
-            .into_parts()
-            .0;
+        let (instructions, signature) = sign(signable, &params.into()).map_err(|e| e.to_string())?.into_parts();
         instructions.apply_to_request_http1x(req);
-        Ok(())
+        Ok(signature)
     }
+}
+
+/// The `x-amz-content-sha256` of a body sent with chained chunk signatures.
+pub const STREAMING_SIGNED: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+
+/// How an S3 request's body is signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum S3Payload {
+    /// `UNSIGNED-PAYLOAD`
+    Unsigned,
+    /// No body: the SHA-256 of the empty string.
+    Empty,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`
+    SignedChunks,
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`
+    UnsignedTrailer,
 }

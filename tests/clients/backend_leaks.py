@@ -13,6 +13,10 @@ in every text form it could leak in: raw, base64 (with and without padding), bas
 test harness writes there (32 raw bytes a file); without that variable (a KMS whose keys are not readable here,
 such as moto's) it says so and looks for the rest.
 
+DIR may instead be `s3+http://HOST:PORT/BUCKET`, for a backend whose storage is not files here (Ceph RGW, moto):
+every object of the bucket is then read through the backend's own S3 API (as the backend's user, whose keys
+are in S3_BACKEND_ACCESS_KEY_ID / S3_BACKEND_SECRET_ACCESS_KEY), its body and its metadata headers alike.
+
 Exit status 0 only if no file holds any of them, and DIR holds at least one file (so that the check cannot
 pass on an empty or wrong directory).
 """
@@ -44,6 +48,40 @@ def needles_of_key(path):
     return [(f"key {path} ({name})", v) for name, v in forms.items()]
 
 
+S3_PREFIX = "s3+http://"
+
+
+def local_files(root):
+    for d, _, fs in os.walk(root):
+        for f in fs:
+            path = os.path.join(d, f)
+            try:
+                yield path, open(path, "rb").read()
+            except OSError:
+                continue
+
+
+def s3_objects(url):
+    """(name, bytes) of every object of the bucket at s3+http://HOST:PORT/BUCKET: body, then metadata headers."""
+    import boto3
+    from botocore.config import Config
+
+    host, bucket = url[len(S3_PREFIX) :].split("/", 1)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://{host}",
+        aws_access_key_id=os.environ["S3_BACKEND_ACCESS_KEY_ID"],
+        aws_secret_access_key=os.environ["S3_BACKEND_SECRET_ACCESS_KEY"],
+        region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            got = s3.get_object(Bucket=bucket, Key=obj["Key"])
+            headers = "".join(f"{k}: {v}\n" for k, v in got["ResponseMetadata"]["HTTPHeaders"].items())
+            yield f"{url}/{obj['Key']}", got["Body"].read() + b"\n" + headers.encode()
+
+
 def main(argv):
     if len(argv) < 3 or argv[1] not in ("--plain", "--key"):
         print(__doc__)
@@ -69,20 +107,24 @@ def main(argv):
             needles += needles_of_plain(a)
         elif mode == "--key":
             needles += needles_of_key(a)
-    bucket_files = [os.path.join(d, f) for d, _, fs in os.walk(bucket_dir) for f in fs]
-    if not bucket_files:
-        print(f"FAIL: no backend files under {bucket_dir}")
-        return 1
-    root = os.path.dirname(os.path.abspath(bucket_dir))
-    files = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs]
+    if bucket_dir.startswith(S3_PREFIX):
+        blobs = list(s3_objects(bucket_dir))
+        if not blobs:
+            print(f"FAIL: no backend objects in {bucket_dir}")
+            return 1
+        where = f"{len(blobs)} backend objects in {bucket_dir}"
+    else:
+        bucket_files = [os.path.join(d, f) for d, _, fs in os.walk(bucket_dir) for f in fs]
+        if not bucket_files:
+            print(f"FAIL: no backend files under {bucket_dir}")
+            return 1
+        root = os.path.dirname(os.path.abspath(bucket_dir))
+        blobs = list(local_files(root))
+        where = f"{len(blobs)} backend files ({len(bucket_files)} in the bucket)"
     leaks = []
-    for f in files:
-        try:
-            content = open(f, "rb").read()
-        except OSError:
-            continue
-        leaks += [f"{what} in {f}" for what, n in needles if n and n in content]
-    print(f"backend_leaks: {len(needles)} needles, {len(files)} backend files ({len(bucket_files)} in the bucket)")
+    for name, content in blobs:
+        leaks += [f"{what} in {name}" for what, n in needles if n and n in content]
+    print(f"backend_leaks: {len(needles)} needles, {where}")
     for leak in leaks:
         print(f"LEAK: {leak}")
     return 1 if leaks else 0

@@ -6,6 +6,8 @@
 //! processes listen on port 0 and the harness reads the bound address from their ready lines (no port can
 //! be taken by another test between "find a free port" and "bind").
 #![allow(dead_code)]
+pub mod ceph;
+pub mod compat;
 pub mod moto;
 pub mod prometheus;
 pub mod pykmip;
@@ -232,6 +234,16 @@ pub fn after<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
     line.trim_start().strip_prefix(prefix).map(str::trim)
 }
 
+/// Where a gateway's `[backend]` points: endpoint, the backend's credentials and more `[backend]` lines (e.g.
+/// `payload = "signed"`).
+#[derive(Clone)]
+pub struct S3Backend {
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub backend_toml: String,
+}
+
 /// `fs-backend`: the real s3s-fs S3 server, plain HTTP, SigV4 with [`BACKEND`] credentials.
 pub struct Backend {
     pub proc: Proc,
@@ -390,6 +402,17 @@ impl Gateway {
 
     /// Like [`Gateway::start_with_env`], with extra command-line arguments (e.g. `--audit-log FILE`).
     pub fn start_with_env_args(backend: &Backend, extra_toml: &str, env: &[(&str, &str)], args: &[&str]) -> Gateway {
+        let s3 = S3Backend {
+            endpoint: backend.endpoint(),
+            access_key_id: BACKEND_AK.into(),
+            secret_access_key: BACKEND_SK.into(),
+            backend_toml: String::new(),
+        };
+        Self::start_at(&s3, extra_toml, env, args)
+    }
+
+    /// Like [`Gateway::start_with_env_args`] in front of any S3 backend (Ceph RGW, moto, …).
+    pub fn start_at(backend: &S3Backend, extra_toml: &str, env: &[(&str, &str)], args: &[&str]) -> Gateway {
         let dir = tempfile::Builder::new()
             .prefix("s3sp-gateway-")
             .tempdir()
@@ -404,8 +427,9 @@ data_dir = {data_dir:?}
 kind = "s3"
 endpoint = "{endpoint}"
 region = "{REGION}"
-access_key_id = "{BACKEND_AK}"
-secret_access_key = "{BACKEND_SK}"
+access_key_id = "{backend_ak}"
+secret_access_key = "{backend_sk}"
+{backend_toml}
 
 [[credentials]]
 access_key_id = "{CLIENT_AK}"
@@ -420,7 +444,10 @@ allowed_buckets = ["{LIMITED_BUCKET}"]
 
 {extra_toml}
 "#,
-            endpoint = backend.endpoint(),
+            endpoint = backend.endpoint,
+            backend_ak = backend.access_key_id,
+            backend_sk = backend.secret_access_key,
+            backend_toml = backend.backend_toml,
         );
         Self::start_with_config_text_env(dir, &config, env, args)
     }

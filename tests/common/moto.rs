@@ -96,6 +96,11 @@ impl Moto {
         }
     }
 
+    /// The secret of the key moto checks (for a gateway using moto as its S3 backend).
+    pub fn secret_access_key(&self) -> &str {
+        &self.secret_access_key
+    }
+
     /// A client signing with the key moto checks.
     pub fn kms(&self) -> AwsKms {
         kms_client(
