@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -345,22 +346,26 @@ class Worker(threading.Thread):
             self.rng.choice(mix)()
 
 
-def verify_all(workers, endpoint, ca, stats):
-    s3 = client(endpoint, ca)
-    lost, corrupt, checked = [], [], 0
-    for w in workers:
-        for (bucket, key), obj in w.objects.items():
-            args = {"SSECustomerAlgorithm": "AES256",
-                    "SSECustomerKey": base64.b64decode(obj["ckey"])} if obj["mode"] == "SSE-C" else {}
-            try:
-                body = s3.get_object(Bucket=bucket, Key=key, **args)["Body"].read()
-            except Exception as e:  # noqa: BLE001
-                lost.append(f"{bucket}/{key}: {repr(e)[:200]}")
-                continue
-            checked += 1
-            if hashlib.sha256(body).hexdigest() != obj["sha"]:
-                corrupt.append(f"{bucket}/{key}")
-    return checked, lost, corrupt
+def verify_all(workers, s3, threads=16):
+    """GET every object a worker believes exists (in parallel) and compare its SHA-256."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def check(item):
+        (bucket, key), obj = item
+        args = {"SSECustomerAlgorithm": "AES256",
+                "SSECustomerKey": base64.b64decode(obj["ckey"])} if obj["mode"] == "SSE-C" else {}
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key, **args)["Body"].read()
+        except Exception as e:  # noqa: BLE001
+            return "lost", f"{bucket}/{key}: {repr(e)[:200]}"
+        return ("ok", None) if hashlib.sha256(body).hexdigest() == obj["sha"] else ("corrupt", f"{bucket}/{key}")
+
+    items = [item for w in workers for item in w.objects.items()]
+    with ThreadPoolExecutor(threads) as pool:
+        results = list(pool.map(check, items))
+    lost = [what for r, what in results if r == "lost"]
+    corrupt = [what for r, what in results if r == "corrupt"]
+    return sum(1 for r, _ in results if r == "ok"), lost, corrupt
 
 
 def main():
@@ -373,6 +378,7 @@ def main():
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="s3sp-soak-")
+    ok = False
     backend, gateway, endpoint, ca = start_stack(os.path.abspath(args.binary), tmp)
     try:
         s3 = client(endpoint, ca)
@@ -407,7 +413,9 @@ def main():
             w.join(timeout=300)
         elapsed = time.monotonic() - start
         stats.window()
-        checked, lost, corrupt = verify_all(workers, endpoint, ca, stats)
+        checked, lost, corrupt = verify_all(workers, clients[0])
+        # Once the load is gone, what the gateway still holds: connections and memory should fall back.
+        rss_idle, fds_idle = proc_sample(gateway.pid)
         settled = [s for s in samples if s["t"] >= args.duration * 0.1]
         report = {
             "duration_s": round(elapsed, 1),
@@ -426,6 +434,7 @@ def main():
                             [(s["t"], s["rss_bytes"] / MIB) for s in settled]), 2)},
             "fds": {"first": samples[0]["fds"], "last": samples[-1]["fds"], "max": max(s["fds"] for s in samples),
                     "slope_per_hour": round(slope_per_hour([(s["t"], s["fds"]) for s in settled]), 2)},
+            "after_load": {"rss_mib": round(rss_idle / MIB, 1), "fds": fds_idle},
             "objects_verified": checked,
             "objects_lost": lost[:20],
             "objects_corrupt": corrupt[:20],
@@ -443,6 +452,8 @@ def main():
         backend.terminate()
         gateway.wait(timeout=60)
         backend.wait(timeout=60)
+        if ok:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

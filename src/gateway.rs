@@ -862,12 +862,29 @@ impl Gateway {
         mut body_sent: tokio::sync::watch::Receiver<bool>,
         slot: &FailureSlot,
     ) -> Result<Response<Incoming>, S3Error> {
+        use std::sync::atomic::{AtomicU64, Ordering};
         let started = Instant::now();
+        // When the backend last took a piece of the body (milliseconds since `started`).
+        let progress = Arc::new(AtomicU64::new(0));
+        let taken = progress.clone();
+        let on_data = Box::new(move |_| taken.store(millis_since(started), Ordering::Relaxed));
+        let body = crate::body::boxed(crate::body::metered::Metered::new(body, on_data, None));
         let send = self.backend.send(method, uri, headers, body);
         let timeout = self.backend.response_timeout;
         let deadline = async {
-            // The response timeout counts from the end of the upload, not its start.
-            let _ = body_sent.wait_for(|sent| *sent).await;
+            // The response timeout counts from the end of the upload, not its start; during the upload, from the
+            // last time the backend took a piece of the body (a backend that stops reading must not hang us).
+            let limit = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            while !*body_sent.borrow() {
+                if millis_since(started).saturating_sub(progress.load(Ordering::Relaxed)) >= limit {
+                    return;
+                }
+                if let Ok(Err(_)) =
+                    tokio::time::timeout(std::time::Duration::from_millis(250), body_sent.changed()).await
+                {
+                    break; // the body is gone: count from now
+                }
+            }
             tokio::time::sleep(timeout).await;
         };
         let resp = tokio::select! {
@@ -1935,6 +1952,10 @@ async fn backend_failure(resp: Response<Incoming>, what: String) -> S3Error {
             "The storage backend is unavailable. Please try again.",
         )
     }
+}
+
+fn millis_since(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Read a small backend body whole (bounded).
