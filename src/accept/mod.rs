@@ -21,7 +21,7 @@ use crate::gateway::{ConnInfo, Gateway};
 /// The HTTP parser's own header limit: beyond it a request gets hyper's bare 431, below it (but above
 /// `max_header_bytes`) the gateway's 400 RequestHeaderSectionTooLarge. Room for a long request line too.
 fn parser_header_limit(limits: &Limits) -> usize {
-    (limits.max_header_bytes * 4).max(64 * 1024)
+    limits.max_header_bytes.saturating_mul(4).max(64 * 1024)
 }
 
 /// Serve HTTPS until `shutdown` resolves, then let in-flight requests finish (up to 30 s).
