@@ -40,6 +40,48 @@ pub struct Config {
     /// S3 API. A malformed one stops the gateway from starting.
     #[serde(default)]
     pub policies: Vec<PinnedPolicyConfig>,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// `[limits]`: what one client may cost the gateway. Every field has a safe default; see README "Limits".
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Open client connections at most; one more is accepted and closed at once (counted in
+    /// `s3_sse_proxy_connections_rejected_total`), so the process never holds more sockets than this.
+    pub max_connections: usize,
+    /// Largest request header section (names, values and their separators) answered normally; larger gets
+    /// 400 RequestHeaderSectionTooLarge, and more than four times this (the HTTP parser's buffer) a bare 431.
+    pub max_header_bytes: usize,
+    /// Time a client has to complete the TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// Time a client has to send a request's whole header section, including the wait for the next request on
+    /// a kept-alive HTTP/1.1 connection (slowloris).
+    pub header_read_timeout_secs: u64,
+    /// A connection on which the client neither sends nor reads a byte for this long, while the gateway is
+    /// not working on a request for it (or while it will not read the response), is closed. A request body
+    /// that stalls this long fails with 400 RequestTimeout.
+    pub idle_timeout_secs: u64,
+    /// Largest PutObject and UploadPart body (AWS: 5 GiB); larger gets 400 EntityTooLarge.
+    pub max_object_bytes: u64,
+    /// Largest body of every other request (XML: CompleteMultipartUpload, DeleteObjects, configurations);
+    /// larger gets 400 MaxMessageLengthExceeded. Bucket policies have their own 20 KB limit, as at AWS.
+    pub max_xml_body_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            max_header_bytes: 16 * 1024,
+            tls_handshake_timeout_secs: 10,
+            header_read_timeout_secs: 30,
+            idle_timeout_secs: 120,
+            max_object_bytes: 5 * 1024 * 1024 * 1024,
+            max_xml_body_bytes: 4 * 1024 * 1024,
+        }
+    }
 }
 
 /// `[[policies]]`: a bucket policy from a file or inline.
@@ -344,6 +386,7 @@ impl Config {
             kms: KmsConfig::default(),
             credentials: Vec::new(),
             policies: Vec::new(),
+            limits: Limits::default(),
         }
     }
 
@@ -483,6 +526,17 @@ impl Config {
         if self.s3.account_id.len() != 12 || !self.s3.account_id.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ConfigError::Invalid("s3.account_id must be 12 digits".into()));
         }
+        let l = &self.limits;
+        if l.max_connections == 0
+            || l.max_header_bytes < 1024
+            || l.tls_handshake_timeout_secs == 0
+            || l.header_read_timeout_secs == 0
+            || l.idle_timeout_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "limits: max_connections and the timeouts must be positive, max_header_bytes at least 1024".into(),
+            ));
+        }
         self.pinned_policies()?;
         for c in &self.credentials {
             if c.access_key_id.is_empty() || c.secret_access_key.expose().is_empty() {
@@ -541,5 +595,16 @@ mod tests {
             let e = validated(&bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn limits_default_safely_and_refuse_zero() {
+        let config: Config = toml::from_str("[backend]\nkind = \"embedded\"\n").unwrap();
+        assert_eq!(config.limits.max_object_bytes, 5 << 30);
+        assert_eq!(config.limits.max_connections, 4096);
+        let config: Config =
+            toml::from_str("[backend]\nkind = \"embedded\"\n[limits]\nidle_timeout_secs = 0\n").unwrap();
+        assert!(config.validate().unwrap_err().to_string().contains("limits"));
+        assert!(toml::from_str::<Config>("[backend]\nkind = \"embedded\"\n[limits]\nmax_bodies = 1\n").is_err());
     }
 }

@@ -34,6 +34,7 @@ pub enum S3ErrorCode {
     MalformedPolicy,
     MalformedTrailerError,
     MalformedXML,
+    MaxMessageLengthExceeded,
     MissingContentLength,
     MissingSecurityHeader,
     NoSuchBucket,
@@ -42,9 +43,12 @@ pub enum S3ErrorCode {
     NoSuchUpload,
     NotImplemented,
     PreconditionFailed,
+    RequestHeaderSectionTooLarge,
     RequestTimeTooSkewed,
+    RequestTimeout,
     ServiceUnavailable,
     SignatureDoesNotMatch,
+    SlowDown,
     XAmzContentSHA256Mismatch,
 }
 
@@ -71,6 +75,7 @@ impl S3ErrorCode {
             Self::MalformedPolicy => "MalformedPolicy",
             Self::MalformedTrailerError => "MalformedTrailerError",
             Self::MalformedXML => "MalformedXML",
+            Self::MaxMessageLengthExceeded => "MaxMessageLengthExceeded",
             Self::MissingContentLength => "MissingContentLength",
             Self::MissingSecurityHeader => "MissingSecurityHeader",
             Self::NoSuchBucket => "NoSuchBucket",
@@ -79,9 +84,12 @@ impl S3ErrorCode {
             Self::NoSuchUpload => "NoSuchUpload",
             Self::NotImplemented => "NotImplemented",
             Self::PreconditionFailed => "PreconditionFailed",
+            Self::RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
             Self::RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            Self::RequestTimeout => "RequestTimeout",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            Self::SlowDown => "SlowDown",
             Self::XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
         }
     }
@@ -107,7 +115,10 @@ impl S3ErrorCode {
             | Self::MalformedPolicy
             | Self::MalformedTrailerError
             | Self::MalformedXML
+            | Self::MaxMessageLengthExceeded
             | Self::MissingSecurityHeader
+            | Self::RequestHeaderSectionTooLarge
+            | Self::RequestTimeout
             | Self::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
             Self::NoSuchBucket | Self::NoSuchBucketPolicy | Self::NoSuchKey | Self::NoSuchUpload => {
@@ -117,7 +128,7 @@ impl S3ErrorCode {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
-            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable | Self::SlowDown => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

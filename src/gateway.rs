@@ -30,6 +30,37 @@ use crate::s3::xml::{xml_all, xml_text};
 /// body that fails a check never reaches it); larger ones stream, with their last bytes held back.
 const PREVERIFY_LIMIT: u64 = 64 * 1024;
 
+/// `[limits] max_header_bytes`, counted as on the wire (`name: value\r\n`), before anything else is looked at.
+fn check_header_section(headers: &HeaderMap, limits: &crate::config::Limits) -> Result<(), S3Error> {
+    let size: usize = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+    if size > limits.max_header_bytes {
+        return Err(S3Error::new(
+            S3ErrorCode::RequestHeaderSectionTooLarge,
+            "Your request header section exceeds the maximum allowed size.",
+        ));
+    }
+    Ok(())
+}
+
+/// `[limits] max_object_bytes` for object data, `max_xml_body_bytes` for everything else, on the declared
+/// length (the decoded one for aws-chunked), before a byte of the body is read. The body itself can never
+/// exceed what it declared: the verifier fails it.
+fn check_body_size(op: Operation, declared: Option<u64>, limits: &crate::config::Limits) -> Result<(), S3Error> {
+    let len = declared.unwrap_or(0);
+    match op {
+        Operation::PutObject | Operation::UploadPart if len > limits.max_object_bytes => Err(S3Error::new(
+            S3ErrorCode::EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed object size.",
+        )),
+        Operation::PutObject | Operation::UploadPart => Ok(()),
+        _ if len > limits.max_xml_body_bytes => Err(S3Error::new(
+            S3ErrorCode::MaxMessageLengthExceeded,
+            "Your request was too big.",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Per-connection facts the pipeline needs.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnInfo {
@@ -60,6 +91,8 @@ pub struct Gateway {
     /// Cache (never authoritative): each bucket's stored policy, reused for [`BUCKET_CONFIG_TTL`]; a change
     /// through this instance replaces it at once, through another within the TTL.
     pub bucket_policies: dashmap::DashMap<String, (Instant, Option<Arc<Policy>>)>,
+    /// `[limits]`: header and body sizes here, connections and timeouts in `accept`.
+    pub request_limits: crate::config::Limits,
 }
 
 /// A request body the gateway did not read (it answered an error first) is drained up to this many bytes, so
@@ -79,7 +112,11 @@ struct Outcome {
 
 impl Gateway {
     /// The whole life of one request. Never fails: every error becomes an S3 XML response.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>, conn: ConnInfo) -> Result<Response<Body>, Infallible> {
+    pub async fn handle<B>(self: Arc<Self>, req: Request<B>, conn: ConnInfo) -> Result<Response<Body>, Infallible>
+    where
+        B: http_body::Body<Data = Bytes> + Send + Sync + 'static,
+        B::Error: Into<crate::body::BoxError>,
+    {
         use crate::body::metered::Metered;
         use std::sync::atomic::{AtomicU64, Ordering};
         let started = Instant::now();
@@ -177,6 +214,7 @@ impl Gateway {
         outcome: &mut Outcome,
     ) -> Result<Response<Body>, S3Error> {
         let (parts, body) = req.into_parts();
+        check_header_section(&parts.headers, &self.request_limits)?;
 
         // Classify.
         let target = addressing::resolve(auth::request_host(&parts), parts.uri.path(), &self.virtual_host_domains);
@@ -226,6 +264,7 @@ impl Gateway {
 
         // Transform body: verify and de-frame.
         let declared = authed.body_checks.length;
+        check_body_size(op, declared, &self.request_limits)?;
         let sends_body = declared.is_some_and(|n| n > 0) || authed.aws_chunked;
         if !sends_body && matches!(parts.method, Method::PUT | Method::POST) && declared.is_none() {
             return Err(S3Error::new(
@@ -823,12 +862,29 @@ impl Gateway {
         mut body_sent: tokio::sync::watch::Receiver<bool>,
         slot: &FailureSlot,
     ) -> Result<Response<Incoming>, S3Error> {
+        use std::sync::atomic::{AtomicU64, Ordering};
         let started = Instant::now();
+        // When the backend last took a piece of the body (milliseconds since `started`).
+        let progress = Arc::new(AtomicU64::new(0));
+        let taken = progress.clone();
+        let on_data = Box::new(move |_| taken.store(millis_since(started), Ordering::Relaxed));
+        let body = crate::body::boxed(crate::body::metered::Metered::new(body, on_data, None));
         let send = self.backend.send(method, uri, headers, body);
         let timeout = self.backend.response_timeout;
         let deadline = async {
-            // The response timeout counts from the end of the upload, not its start.
-            let _ = body_sent.wait_for(|sent| *sent).await;
+            // The response timeout counts from the end of the upload, not its start; during the upload, from the
+            // last time the backend took a piece of the body (a backend that stops reading must not hang us).
+            let limit = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            while !*body_sent.borrow() {
+                if millis_since(started).saturating_sub(progress.load(Ordering::Relaxed)) >= limit {
+                    return;
+                }
+                if let Ok(Err(_)) =
+                    tokio::time::timeout(std::time::Duration::from_millis(250), body_sent.changed()).await
+                {
+                    break; // the body is gone: count from now
+                }
+            }
             tokio::time::sleep(timeout).await;
         };
         let resp = tokio::select! {
@@ -920,7 +976,7 @@ impl Gateway {
         match resp.status() {
             s if s.is_success() => Ok(Some(read_small(resp).await?)),
             http::StatusCode::NOT_FOUND => Ok(None),
-            s => Err(S3Error::internal(format!("reading {bucket}/{key}: backend status {s}"))),
+            _ => Err(backend_failure(resp, format!("reading {bucket}/{key}")).await),
         }
     }
 
@@ -936,10 +992,7 @@ impl Gateway {
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(S3Error::internal(format!(
-                "writing {bucket}/{key}: backend status {}",
-                resp.status()
-            )))
+            Err(backend_failure(resp, format!("writing {bucket}/{key}")).await)
         }
     }
 
@@ -1892,6 +1945,30 @@ fn upload_encryption_keys(op: Operation, query: &[(String, String)], keys: &mut 
         }
         SseMode::C => keys.set(SSE_C, "AES256"),
     }
+}
+
+/// A backend error on one of the gateway's own reads or writes. A 503 stays a 503 (and SlowDown stays SlowDown,
+/// so that clients back off and retry); anything else is the gateway's internal error.
+async fn backend_failure(resp: Response<Incoming>, what: String) -> S3Error {
+    if resp.status() != http::StatusCode::SERVICE_UNAVAILABLE {
+        return S3Error::internal(format!("{what}: backend status {}", resp.status()));
+    }
+    let code = read_small(resp)
+        .await
+        .ok()
+        .and_then(|b| xml_text(&String::from_utf8_lossy(&b), "Code"));
+    if code.as_deref() == Some("SlowDown") {
+        S3Error::new(S3ErrorCode::SlowDown, "Please reduce your request rate.")
+    } else {
+        S3Error::new(
+            S3ErrorCode::ServiceUnavailable,
+            "The storage backend is unavailable. Please try again.",
+        )
+    }
+}
+
+fn millis_since(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Read a small backend body whole (bounded).

@@ -110,6 +110,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         pinned_policies: config.pinned_policies().map_err(|e| e.to_string())?,
         identity_policies,
         bucket_policies: dashmap::DashMap::new(),
+        request_limits: config.limits,
     });
 
     let metrics_listener = TcpListener::bind(config.metrics_listen)
@@ -246,6 +247,7 @@ pub async fn rekey(
         pinned_policies: std::collections::HashMap::new(),
         identity_policies: std::collections::HashMap::new(),
         bucket_policies: dashmap::DashMap::new(),
+        request_limits: config.limits,
     };
     let (examined, rewrapped) = gateway
         .rekey_bucket(bucket, prefix, kms_key)

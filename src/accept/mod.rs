@@ -1,6 +1,8 @@
-//! Accept: the HTTPS listener. TLS handshake (with a timeout), HTTP/1.1 and HTTP/2, graceful shutdown.
-//! There is no plain-HTTP listener for S3 traffic.
+//! Accept: the HTTPS listener. TLS handshake (with a timeout), HTTP/1.1 and HTTP/2, graceful shutdown, and the
+//! connection-level `[limits]`: how many connections, how long for a handshake, a header section, an idle
+//! connection or a stalled body, and how large a header section. There is no plain-HTTP listener for S3 traffic.
 
+pub mod idle;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -13,10 +15,14 @@ use hyper_util::server::conn::auto::Builder;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::config::Limits;
 use crate::gateway::{ConnInfo, Gateway};
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The HTTP parser's own header limit: beyond it a request gets hyper's bare 431, below it (but above
+/// `max_header_bytes`) the gateway's 400 RequestHeaderSectionTooLarge. Room for a long request line too.
+fn parser_header_limit(limits: &Limits) -> usize {
+    limits.max_header_bytes.saturating_mul(4).max(64 * 1024)
+}
 
 /// Serve HTTPS until `shutdown` resolves, then let in-flight requests finish (up to 30 s).
 pub async fn serve_https(
@@ -25,15 +31,23 @@ pub async fn serve_https(
     gateway: Arc<Gateway>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let limits = gateway.request_limits;
+    let handshake_timeout = Duration::from_secs(limits.tls_handshake_timeout_secs);
+    let idle_timeout = Duration::from_secs(limits.idle_timeout_secs);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let acceptor = TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
+    let header_limit = parser_header_limit(&limits);
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(64 * 1024);
-    builder.http2().timer(TokioTimer::new()).max_header_list_size(64 * 1024);
+        .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs))
+        .max_buf_size(header_limit);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(header_limit).unwrap_or(u32::MAX));
     let builder = Arc::new(builder);
     tokio::pin!(shutdown);
     loop {
@@ -48,13 +62,24 @@ pub async fn serve_https(
             },
             () = &mut shutdown => break,
         };
+        // Over the limit: close at once rather than leave it in the backlog, where it would wait unanswered and
+        // then take a slot ahead of newer clients; a client sees a reset and retries.
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            gateway.metrics.connections_rejected.inc();
+            tracing::debug!(%peer, "connection limit reached: closed");
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let gateway = gateway.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let _slot = slot;
+            let activity = idle::Activity::new();
+            let tcp = idle::Watched::new(tcp, activity.clone());
+            let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     gateway.metrics.tls_handshake_failures.inc();
@@ -71,10 +96,27 @@ pub async fn serve_https(
             let open = gateway.metrics.open_connections.clone();
             open.inc();
             let info = ConnInfo { peer, secure: true };
-            let svc = service_fn(move |req| gateway.clone().handle(req, info));
+            let metrics = gateway.metrics.clone();
+            let requests = activity.clone();
+            let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let in_flight = requests.request();
+                let req = req.map(|b| idle::StallTimeout::new(b, idle_timeout));
+                let gateway = gateway.clone();
+                async move {
+                    let resp = gateway.handle(req, info).await;
+                    drop(in_flight);
+                    resp
+                }
+            });
             let conn = builder.serve_connection(TokioIo::new(tls), svc);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            tokio::select! {
+                r = watcher.watch(conn.into_owned()) => if let Err(e) = r {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                },
+                () = activity.idle_for(idle_timeout) => {
+                    metrics.connections_timed_out.inc();
+                    tracing::debug!(%peer, "idle timeout: connection closed");
+                }
             }
             open.dec();
         });

@@ -288,6 +288,13 @@ impl HttpBody for VerifiedBody {
                 Some(Err(e)) => {
                     let msg = format!("client body: {e}");
                     tracing::debug!(%msg, "request body failed");
+                    if crate::accept::idle::is_stall(e.as_ref()) {
+                        return this.fail(S3Error::new(
+                            S3ErrorCode::RequestTimeout,
+                            "Your socket connection to the server was not read from or written to within the \
+                             timeout period. Idle connections will be closed.",
+                        ));
+                    }
                     return this.fail(S3Error::new(
                         S3ErrorCode::IncompleteBody,
                         "The request body terminated unexpectedly.",

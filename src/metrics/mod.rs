@@ -43,6 +43,8 @@ pub struct Metrics {
     pub sigv4_failures: IntCounterVec,
     pub tls_handshakes: IntCounter,
     pub tls_handshake_failures: IntCounter,
+    pub connections_rejected: IntCounter,
+    pub connections_timed_out: IntCounter,
     pub certificate_expiry: prometheus::Gauge,
     // KMS.
     pub kms_requests: IntCounterVec,
@@ -200,6 +202,16 @@ impl Metrics {
             ),
             tls_handshakes: counter(&r, "tls_handshakes_total", "Completed TLS handshakes"),
             tls_handshake_failures: counter(&r, "tls_handshake_failures_total", "Failed or timed-out TLS handshakes"),
+            connections_rejected: counter(
+                &r,
+                "connections_rejected_total",
+                "Connections closed at accept because [limits] max_connections were open",
+            ),
+            connections_timed_out: counter(
+                &r,
+                "connections_timed_out_total",
+                "Connections closed by [limits] idle_timeout_secs (no bytes moved while the client owed some)",
+            ),
             certificate_expiry,
             kms_requests: counters(
                 &r,
