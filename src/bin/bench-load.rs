@@ -31,7 +31,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use s3_sse_proxy::backend::sign::Signer;
+use s3_sse_proxy::backend::sign::{S3Payload, Signer};
 use s3_sse_proxy::secret::SecretString;
 
 type Body = BoxBody<Bytes, std::io::Error>;
@@ -211,7 +211,9 @@ impl Target {
             _ => {}
         }
         let mut req = b.body(body).expect("request");
-        self.signer.sign(&mut req);
+        self.signer
+            .sign_s3(&mut req, S3Payload::Unsigned, std::time::SystemTime::now())
+            .expect("signing");
         req
     }
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Shows that moto's signature check, not the gateway, rejects ListObjects requests whose query holds a `/`.
+
+boto3 talks to moto DIRECTLY here (no gateway): moto started with signature checking (three unauthenticated IAM
+calls make a user and key), a bucket and object `d/x`, then ListObjectsV2 without parameters (accepted) and with
+Prefix="d/" and with Delimiter="/" (moto answers 403 SignatureDoesNotMatch to boto3's own correctly signed request).
+
+Exit 0 when moto behaves so (the gap in docs/compatibility.md is moto's), 1 when moto accepts such listings (the
+gap is gone: remove it from tests/matrix.rs KNOWN_GAPS), 2 on any other failure.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import boto3
+from botocore.exceptions import ClientError
+
+os.environ.pop("AWS_CA_BUNDLE", None)
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
+proc = subprocess.Popen(
+    [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    env=env,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+)
+try:
+    ep = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    iam = boto3.client("iam", endpoint_url=ep, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    iam.create_user(UserName="u")
+    key = iam.create_access_key(UserName="u")["AccessKey"]
+    iam.put_user_policy(
+        UserName="u",
+        PolicyName="all",
+        PolicyDocument='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}',
+    )
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=ep,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"],
+        aws_secret_access_key=key["SecretAccessKey"],
+    )
+    s3.create_bucket(Bucket="listing-bug")
+    s3.put_object(Bucket="listing-bug", Key="d/x", Body=b"1")
+    plain = [o["Key"] for o in s3.list_objects_v2(Bucket="listing-bug").get("Contents", [])]
+    print(f"ListObjectsV2 without parameters: {plain}")
+    if plain != ["d/x"]:
+        sys.exit(2)
+    rejected = 0
+    for kw in ({"Prefix": "d/"}, {"Delimiter": "/"}):
+        try:
+            s3.list_objects_v2(Bucket="listing-bug", **kw)
+            print(f"ListObjectsV2 {kw}: accepted")
+        except ClientError as e:
+            code = e.response["Error"]["Code"]
+            print(f"ListObjectsV2 {kw}: {code}")
+            if code != "SignatureDoesNotMatch":
+                sys.exit(2)
+            rejected += 1
+    sys.exit(0 if rejected == 2 else 1)
+finally:
+    proc.kill()
