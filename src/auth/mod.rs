@@ -371,8 +371,16 @@ fn authenticate_v2(
     };
     sigv2::check_time(parts, form, limits, now)?;
     let credential = lookup(store, access_key_id)?;
-    let sts = sigv2::request_string_to_sign(parts, form, virtual_bucket, query);
-    if !sigv2::verify(credential.secret(), &sts, signature) {
+    let sts = sigv2::request_string_to_sign(parts, form, virtual_bucket, query, None);
+    // A path-style bucket request (`/bucket`): AWS's rule signs the path as sent, botocore signs `/bucket/`.
+    let bucket_only = virtual_bucket.is_none() && parts.uri.path().len() > 1 && !parts.uri.path()[1..].contains('/');
+    let matches = sigv2::verify(credential.secret(), &sts, signature)
+        || bucket_only && {
+            let with_slash = format!("{}/", parts.uri.path());
+            let sts = sigv2::request_string_to_sign(parts, form, virtual_bucket, query, Some(&with_slash));
+            sigv2::verify(credential.secret(), &sts, signature)
+        };
+    if !matches {
         tracing::debug!(access_key_id, "SigV2 signature mismatch");
         return Err(S3Error::signature_mismatch());
     }

@@ -232,12 +232,13 @@ pub fn check_time(parts: &Parts, form: &Form<'_>, limits: AuthLimits, now: Offse
     Ok(())
 }
 
-/// The string a SigV2 request signed, from its head.
+/// The string a SigV2 request signed, from its head (`raw_path` overrides the request's path).
 pub fn request_string_to_sign(
     parts: &Parts,
     form: &Form<'_>,
     virtual_bucket: Option<&str>,
     query: &[(String, String)],
+    raw_path: Option<&str>,
 ) -> String {
     let date = match form {
         Form::Presigned { expires, .. } => *expires,
@@ -262,7 +263,7 @@ pub fn request_string_to_sign(
         date: date.trim(),
         amz_headers,
         virtual_bucket,
-        raw_path: parts.uri.path(),
+        raw_path: raw_path.unwrap_or(parts.uri.path()),
         query,
     })
 }
