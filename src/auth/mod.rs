@@ -1,7 +1,8 @@
 //! Authenticate: who sent this request, and what must its body satisfy?
 //!
 //! Verifies SigV4 in every form modern clients send (Authorization header, presigned query; payload literal,
-//! unsigned, aws-chunked signed/unsigned with trailers) against the gateway's own credential store, with
+//! unsigned, aws-chunked signed/unsigned with trailers), SigV2 ([`sigv2`], when `[s3] sigv2` allows it) and the
+//! signed policy of a browser POST upload ([`post`]) against the gateway's own credential store, with
 //! constant-time comparisons. Never logs a secret, a signing key or a signature input that contains one.
 
 pub mod canonical;
