@@ -178,6 +178,14 @@ pub struct S3Config {
     /// (`arn:aws:iam::<account_id>:user/<display name or access key id>`), as bucket policies name them.
     #[serde(default = "default_account_id")]
     pub account_id: String,
+    /// Accept AWS Signature Version 2 (header and presigned forms, and SigV2-signed POST policies). On by
+    /// default: boto3's presigned URLs are SigV2 unless the client asks for `s3v4`.
+    #[serde(default = "default_true")]
+    pub sigv2: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_account_id() -> String {
@@ -191,6 +199,7 @@ impl Default for S3Config {
             max_presign_expiry_secs: default_max_presign(),
             max_clock_skew_secs: default_skew(),
             account_id: default_account_id(),
+            sigv2: true,
         }
     }
 }

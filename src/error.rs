@@ -19,6 +19,7 @@ pub enum S3ErrorCode {
     AuthorizationQueryParametersError,
     BadDigest,
     EntityTooLarge,
+    EntityTooSmall,
     IncompleteBody,
     InternalError,
     InvalidAccessKeyId,
@@ -27,14 +28,17 @@ pub enum S3ErrorCode {
     InvalidDigest,
     InvalidEncryptionAlgorithmError,
     InvalidPartNumber,
+    InvalidPolicyDocument,
     InvalidRange,
     InvalidRequest,
     KmsDisabled,
     KmsNotFound,
     MalformedPolicy,
+    MalformedPOSTRequest,
     MalformedTrailerError,
     MalformedXML,
     MaxMessageLengthExceeded,
+    MaxPostPreDataLengthExceededError,
     MissingContentLength,
     MissingSecurityHeader,
     NoSuchBucket,
@@ -60,6 +64,7 @@ impl S3ErrorCode {
             Self::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
             Self::BadDigest => "BadDigest",
             Self::EntityTooLarge => "EntityTooLarge",
+            Self::EntityTooSmall => "EntityTooSmall",
             Self::IncompleteBody => "IncompleteBody",
             Self::InternalError => "InternalError",
             Self::InvalidAccessKeyId => "InvalidAccessKeyId",
@@ -68,14 +73,17 @@ impl S3ErrorCode {
             Self::InvalidDigest => "InvalidDigest",
             Self::InvalidEncryptionAlgorithmError => "InvalidEncryptionAlgorithmError",
             Self::InvalidPartNumber => "InvalidPartNumber",
+            Self::InvalidPolicyDocument => "InvalidPolicyDocument",
             Self::InvalidRange => "InvalidRange",
             Self::InvalidRequest => "InvalidRequest",
             Self::KmsDisabled => "KMS.DisabledException",
             Self::KmsNotFound => "KMS.NotFoundException",
             Self::MalformedPolicy => "MalformedPolicy",
+            Self::MalformedPOSTRequest => "MalformedPOSTRequest",
             Self::MalformedTrailerError => "MalformedTrailerError",
             Self::MalformedXML => "MalformedXML",
             Self::MaxMessageLengthExceeded => "MaxMessageLengthExceeded",
+            Self::MaxPostPreDataLengthExceededError => "MaxPostPreDataLengthExceededError",
             Self::MissingContentLength => "MissingContentLength",
             Self::MissingSecurityHeader => "MissingSecurityHeader",
             Self::NoSuchBucket => "NoSuchBucket",
@@ -104,6 +112,10 @@ impl S3ErrorCode {
             | Self::AuthorizationQueryParametersError
             | Self::BadDigest
             | Self::EntityTooLarge
+            | Self::EntityTooSmall
+            | Self::InvalidPolicyDocument
+            | Self::MalformedPOSTRequest
+            | Self::MaxPostPreDataLengthExceededError
             | Self::IncompleteBody
             | Self::InvalidArgument
             | Self::InvalidBucketName

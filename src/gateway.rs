@@ -223,10 +223,43 @@ impl Gateway {
         let has_copy_source = parts.headers.contains_key("x-amz-copy-source");
         let op = operation::classify(&parts.method, &target, &query, has_copy_source);
         outcome.operation = op;
+        // A browser-based POST upload: the form's fields are the upload's head, its file part the body.
+        let (parts, body, target, form) = match op {
+            Operation::PostObject => {
+                let (form, file) = object::post::read_form(&parts.headers, body).await?;
+                let (parts, target) = post_as_put(&parts, &target, &form)?;
+                (parts, file, target, Some(form))
+            }
+            _ => (parts, body, target, None),
+        };
         check_sse_headers(op, &parts.headers, conn.secure)?;
 
         // Authenticate.
-        let authed = auth::authenticate(&parts, &self.credentials, self.limits, SystemTime::now())?;
+        let authed = match &form {
+            None => {
+                let virtual_bucket = addressing::host_bucket(auth::request_host(&parts), &self.virtual_host_domains);
+                auth::authenticate(
+                    &parts,
+                    &self.credentials,
+                    self.limits,
+                    virtual_bucket,
+                    SystemTime::now(),
+                )?
+            }
+            Some(form) => {
+                let (authed, _) =
+                    auth::post::authenticate(&form.fields, &self.credentials, self.limits, form.file_len)?;
+                let policy = auth::post::field(&form.fields, "policy").unwrap_or_default();
+                let bucket = target.bucket.as_deref().unwrap_or_default();
+                crate::s3::post_policy::PostPolicy::decode(policy)?.check(
+                    &form.fields,
+                    bucket,
+                    form.file_len,
+                    time::OffsetDateTime::now_utc(),
+                )?;
+                authed
+            }
+        };
         outcome.principal = Some(authed.credential.display_name().to_owned());
         crate::audit::set_principal(authed.credential.display_name());
 
@@ -344,14 +377,18 @@ impl Gateway {
                 _ => {}
             }
         }
+        let post_response = |resp: Response<Body>| match (&form, &target.bucket) {
+            (Some(f), Some(bucket)) => f.respond(bucket, &post_location(&parts, bucket, &f.key), resp),
+            _ => resp,
+        };
         let (Some(keys), Some(bucket), Some(key)) = (&self.keys, &target.bucket, &target.key) else {
             let resp = self
                 .send(op, parts.method.clone(), uri, headers, backend_body, body_sent, &slot)
                 .await?;
-            return Ok(self.pass_through(resp));
+            return Ok(post_response(self.pass_through(resp)));
         };
         match op {
-            Operation::PutObject => {
+            Operation::PutObject | Operation::PostObject => {
                 self.adoption_time(op, bucket, true).await?;
                 let sse = self.sse_for_write(op, &parts.headers, bucket).await?;
                 let obj = object::put::new_object(keys, sse, bucket, key).await?;
@@ -365,7 +402,7 @@ impl Gateway {
                 let resp = self
                     .send(op, parts.method.clone(), uri, headers, body, body_sent, &slot)
                     .await?;
-                Ok(object::put::respond(&obj, self.pass_through(resp)))
+                Ok(post_response(object::put::respond(&obj, self.pass_through(resp))))
             }
             Operation::CreateMultipartUpload
             | Operation::UploadPart
@@ -765,6 +802,7 @@ impl Gateway {
             // AWS names CopyObject's own action in this message.
             Operation::CopyObject => "s3:CopyObject",
             Operation::PutObject
+            | Operation::PostObject
             | Operation::CreateMultipartUpload
             | Operation::UploadPart
             | Operation::UploadPartCopy => "s3:PutObject",
@@ -1659,7 +1697,8 @@ impl Gateway {
             userid: cred.access_key_id(),
             peer: conn.peer.ip(),
             secure: conn.secure,
-            presigned: authed.auth_type == auth::AuthType::Presigned,
+            auth_type: authed.auth_type.policy_value(),
+            sigv2: authed.signature_version == auth::SignatureVersion::V2,
             signed_at,
             now: time::OffsetDateTime::now_utc(),
         };
@@ -2024,6 +2063,56 @@ fn replace_query_param(raw: Option<&str>, name: &str, value: &str) -> String {
 /// SSE-C keys must never travel in clear (S3 answers 400 InvalidRequest). Checked here, at the one place that
 /// classifies requests, even though the only S3 listener is HTTPS. Operations whose SSE support is not built yet
 /// refuse SSE headers rather than forward a customer key or store an object unencrypted.
+/// The head of the PutObject a POST form stands for: `PUT /bucket/key` with the form's header-like fields, the
+/// client's Host, and the file part's length.
+fn post_as_put(
+    parts: &http::request::Parts,
+    target: &Target,
+    form: &object::post::PostForm,
+) -> Result<(http::request::Parts, Target), S3Error> {
+    let bucket = target.bucket.clone().unwrap_or_default();
+    let target = Target {
+        bucket: Some(bucket.clone()),
+        key: Some(form.key.clone()),
+    };
+    addressing::check(&target)?;
+    if form.key.is_empty() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "User key must have a length greater than 0.",
+        ));
+    }
+    let path = format!(
+        "/{}/{}",
+        auth::canonical::uri_encode(&bucket),
+        auth::canonical::uri_encode_path(&form.key)
+    );
+    let (mut put, ()) = Request::builder()
+        .method(Method::PUT)
+        .uri(path)
+        .body(())
+        .map_err(|_| S3Error::new(S3ErrorCode::InvalidArgument, "Invalid key."))?
+        .into_parts();
+    put.headers = form.headers();
+    if let Some(host) = parts.headers.get(http::header::HOST) {
+        put.headers.insert(http::header::HOST, host.clone());
+    }
+    put.headers
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(form.file_len));
+    put.version = parts.version;
+    Ok((put, target))
+}
+
+/// The object's URL as PostObject reports it (`Location`).
+fn post_location(parts: &http::request::Parts, bucket: &str, key: &str) -> String {
+    format!(
+        "https://{}/{}/{}",
+        auth::request_host(parts).unwrap_or("localhost"),
+        auth::canonical::uri_encode(bucket),
+        auth::canonical::uri_encode_path(key)
+    )
+}
+
 pub fn check_sse_headers(op: Operation, headers: &HeaderMap, secure: bool) -> Result<(), S3Error> {
     let sse_c = headers.keys().any(|n| {
         let n = n.as_str();
@@ -2040,6 +2129,7 @@ pub fn check_sse_headers(op: Operation, headers: &HeaderMap, secure: bool) -> Re
     let any_sse = headers.keys().any(|n| crate::s3::sse::is_sse_header(n.as_str()));
     let sse_ops = [
         Operation::PutObject,
+        Operation::PostObject,
         Operation::GetObject,
         Operation::HeadObject,
         Operation::CreateMultipartUpload,

@@ -100,6 +100,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         limits: AuthLimits {
             max_clock_skew_secs: config.s3.max_clock_skew_secs,
             max_presign_expiry_secs: config.s3.max_presign_expiry_secs,
+            sigv2: config.s3.sigv2,
         },
         virtual_host_domains: config.s3.virtual_host_domains.clone(),
         metrics: metrics.clone(),
@@ -237,6 +238,7 @@ pub async fn rekey(
         limits: AuthLimits {
             max_clock_skew_secs: config.s3.max_clock_skew_secs,
             max_presign_expiry_secs: config.s3.max_presign_expiry_secs,
+            sigv2: config.s3.sigv2,
         },
         virtual_host_domains: Vec::new(),
         keys: Some(keys),

@@ -276,19 +276,37 @@ async fn no_authentication_is_access_denied() {
     send(&client, req).await.assert_error(403, "AccessDenied");
 }
 
+/// SigV2 is accepted by default (tests/sigv2.rs); with `[s3] sigv2 = false` it is refused as S3's SigV4-only
+/// regions refuse it, and a wrong SigV2 signature never writes anything either way.
 #[tokio::test(flavor = "multi_thread")]
-async fn sigv2_authorization_is_invalid_request() {
-    let (s, client, bucket) = stack_with_bucket("sigv2").await;
-    let req = Request::builder()
-        .method(Method::PUT)
-        .uri(s.gw.url(&format!("/{bucket}/k")))
-        .header("content-length", 5)
-        .header("date", "Sun, 22 Nov 2026 12:00:00 GMT")
-        .header("authorization", format!("AWS {CLIENT_AK}:frJIUN8DYpKDtOLCwo//yllqDzg="))
-        .body(Bytes::from_static(b"hello"))
-        .unwrap();
-    send(&client, req).await.assert_error(400, "InvalidRequest");
-    s.backend.assert_absent(&bucket, "k").await;
+async fn sigv2_authorization_is_invalid_request_when_disabled() {
+    for (toml, status, code) in [
+        ("[s3]\nsigv2 = false\n", 400, "InvalidRequest"),
+        ("", 403, "SignatureDoesNotMatch"),
+    ] {
+        let s = Stack::start_with(toml);
+        let client = s.gw.client();
+        let bucket = unique_bucket("sigv2");
+        create_bucket(&s.gw, &client, &bucket).await;
+        let req = Request::builder()
+            .method(Method::PUT)
+            .uri(s.gw.url(&format!("/{bucket}/k")))
+            .header("content-length", 5)
+            .header("date", httpdate(SystemTime::now()))
+            .header("authorization", format!("AWS {CLIENT_AK}:frJIUN8DYpKDtOLCwo//yllqDzg="))
+            .body(Bytes::from_static(b"hello"))
+            .unwrap();
+        send(&client, req).await.assert_error(status, code);
+        s.backend.assert_absent(&bucket, "k").await;
+    }
+}
+
+/// An IMF-fixdate (`Sun, 22 Nov 2026 12:00:00 GMT`).
+fn httpdate(t: SystemTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::from(t).format(fmt).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,13 +1,16 @@
 //! Authenticate: who sent this request, and what must its body satisfy?
 //!
 //! Verifies SigV4 in every form modern clients send (Authorization header, presigned query; payload literal,
-//! unsigned, aws-chunked signed/unsigned with trailers) against the gateway's own credential store, with
+//! unsigned, aws-chunked signed/unsigned with trailers), SigV2 ([`sigv2`], when `[s3] sigv2` allows it) and the
+//! signed policy of a browser POST upload ([`post`]) against the gateway's own credential store, with
 //! constant-time comparisons. Never logs a secret, a signing key or a signature input that contains one.
 
 pub mod canonical;
 pub mod checksum;
 pub mod chunked;
 pub mod credentials;
+pub mod post;
+pub mod sigv2;
 
 use std::time::SystemTime;
 
@@ -23,17 +26,40 @@ use checksum::{ChecksumAlgorithm, ct_eq};
 use chunked::{ChunkSigningContext, ChunkedDecoder, ChunkedMode};
 pub use credentials::{Credential, CredentialStore};
 
-/// How the request was authenticated (for logs, metrics and, later, policy conditions).
+/// How the request was authenticated (for logs, metrics and policy conditions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthType {
     Header,
     Presigned,
+    /// A browser-based POST upload: the form's policy was signed.
+    Post,
+}
+
+impl AuthType {
+    /// The `s3:authType` condition key's value.
+    pub fn policy_value(self) -> &'static str {
+        match self {
+            Self::Header => "REST-HEADER",
+            Self::Presigned => "REST-QUERY-STRING",
+            Self::Post => "POST",
+        }
+    }
+}
+
+/// Which signature the request carried (`s3:signatureversion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureVersion {
+    /// AWS4-HMAC-SHA256.
+    V4,
+    /// The legacy HMAC-SHA1 `AWS` scheme.
+    V2,
 }
 
 /// A verified request's identity, and the checks its body still has to pass.
 pub struct Authenticated {
     pub credential: Credential,
     pub auth_type: AuthType,
+    pub signature_version: SignatureVersion,
     pub body_checks: BodyChecks,
     /// The body is aws-chunked framed (framing is removed before the backend sees it).
     pub aws_chunked: bool,
@@ -44,6 +70,8 @@ pub struct Authenticated {
 pub struct AuthLimits {
     pub max_clock_skew_secs: u64,
     pub max_presign_expiry_secs: u64,
+    /// Accept Signature Version 2 (`[s3] sigv2`).
+    pub sigv2: bool,
 }
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
@@ -78,10 +106,7 @@ fn parse_authorization(value: &str) -> Result<SignedParts<'_>, S3Error> {
     let malformed = header_malformed("The authorization header is malformed.");
     let rest = value.strip_prefix(ALGORITHM).ok_or_else(|| {
         if value.starts_with("AWS ") {
-            S3Error::new(
-                S3ErrorCode::InvalidRequest,
-                "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
-            )
+            sigv2::not_supported()
         } else {
             header_malformed("The authorization header is malformed; the algorithm is not AWS4-HMAC-SHA256.")
         }
@@ -118,7 +143,7 @@ pub(crate) fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
     time::PrimitiveDateTime::parse(s, fmt).ok().map(|t| t.assume_utc())
 }
 
-fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -165,16 +190,25 @@ fn canonical_headers(parts: &Parts, signed: &[&str]) -> Result<Vec<(String, Stri
     Ok(out)
 }
 
-/// Verify the request head. Body checks come back in [`Authenticated::body_checks`].
+/// Verify the request head. Body checks come back in [`Authenticated::body_checks`]. `virtual_bucket` is the
+/// bucket when the Host name addressed it (SigV2 signs it as part of the resource).
 pub fn authenticate(
     parts: &Parts,
     store: &CredentialStore,
     limits: AuthLimits,
+    virtual_bucket: Option<&str>,
     now: SystemTime,
 ) -> Result<Authenticated, S3Error> {
     let now = OffsetDateTime::from(now);
     let query = query_params(parts);
     let q = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+
+    if let Some(form) = sigv2::detect(parts, &q)? {
+        if !limits.sigv2 {
+            return Err(sigv2::not_supported());
+        }
+        return authenticate_v2(parts, store, limits, &form, virtual_bucket, &query, now);
+    }
 
     if let Some(auth) = header_str(parts, "authorization") {
         let sp = parse_authorization(auth)?;
@@ -227,6 +261,7 @@ pub fn authenticate(
         return Ok(Authenticated {
             credential,
             auth_type: AuthType::Header,
+            signature_version: SignatureVersion::V4,
             body_checks,
             aws_chunked,
         });
@@ -303,20 +338,68 @@ pub fn authenticate(
         return Ok(Authenticated {
             credential,
             auth_type: AuthType::Presigned,
+            signature_version: SignatureVersion::V4,
             body_checks,
             aws_chunked,
         });
     }
 
-    if q("AWSAccessKeyId").is_some() || q("Signature").is_some() {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidRequest,
-            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
-        ));
-    }
     Err(S3Error::access_denied_msg(
         "Anonymous access is not allowed through this gateway.",
     ))
+}
+
+/// SigV2: check the time, the key and the signature; the body is then checked as an unsigned one.
+fn authenticate_v2(
+    parts: &Parts,
+    store: &CredentialStore,
+    limits: AuthLimits,
+    form: &sigv2::Form<'_>,
+    virtual_bucket: Option<&str>,
+    query: &[(String, String)],
+    now: OffsetDateTime,
+) -> Result<Authenticated, S3Error> {
+    let (access_key_id, signature, auth_type) = match form {
+        sigv2::Form::Header {
+            access_key_id,
+            signature,
+        } => (*access_key_id, *signature, AuthType::Header),
+        sigv2::Form::Presigned {
+            access_key_id,
+            signature,
+            ..
+        } => (*access_key_id, *signature, AuthType::Presigned),
+    };
+    sigv2::check_time(parts, form, limits, now)?;
+    let credential = lookup(store, access_key_id)?;
+    let sts = sigv2::request_string_to_sign(parts, form, virtual_bucket, query, None);
+    // A path-style bucket request (`/bucket`): AWS's rule signs the path as sent, botocore signs `/bucket/`.
+    let bucket_only = virtual_bucket.is_none() && parts.uri.path().len() > 1 && !parts.uri.path()[1..].contains('/');
+    let matches = sigv2::verify(credential.secret(), &sts, signature)
+        || bucket_only && {
+            let with_slash = format!("{}/", parts.uri.path());
+            let sts = sigv2::request_string_to_sign(parts, form, virtual_bucket, query, Some(&with_slash));
+            sigv2::verify(credential.secret(), &sts, signature)
+        };
+    if !matches {
+        tracing::debug!(access_key_id, "SigV2 signature mismatch");
+        return Err(S3Error::signature_mismatch());
+    }
+    let payload = header_str(parts, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
+    if payload.starts_with("STREAMING-") {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "aws-chunked payloads need Signature Version 4.",
+        ));
+    }
+    let (body_checks, aws_chunked) = body_checks(parts, payload, None)?;
+    Ok(Authenticated {
+        credential,
+        auth_type,
+        signature_version: SignatureVersion::V2,
+        body_checks,
+        aws_chunked,
+    })
 }
 
 fn check_scope(sp: &SignedParts<'_>, amz_date: &str, err: &dyn Fn(&'static str) -> S3Error) -> Result<(), S3Error> {

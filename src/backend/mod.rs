@@ -234,7 +234,7 @@ fn forwarded_query(raw: Option<&str>) -> String {
                 Some((k, v)) => (percent_decode(k), Some(percent_decode(v))),
                 None => (percent_decode(p), None),
             };
-            if k.starts_with("X-Amz-") && PRESIGN_PARAMS.contains(&k.as_str()) {
+            if PRESIGN_PARAMS.contains(&k.as_str()) {
                 return None;
             }
             // S3 reads an empty delimiter as none; some backends (s3s-fs) do not.
@@ -259,6 +259,10 @@ const PRESIGN_PARAMS: &[&str] = &[
     "X-Amz-Signature",
     "X-Amz-Security-Token",
     "X-Amz-Content-Sha256",
+    // SigV2.
+    "AWSAccessKeyId",
+    "Expires",
+    "Signature",
 ];
 
 /// Headers that belong to the client's connection or signature, never to the backend request. (SSE parameters

@@ -295,10 +295,11 @@ impl HttpBody for VerifiedBody {
                              timeout period. Idle connections will be closed.",
                         ));
                     }
-                    return this.fail(S3Error::new(
-                        S3ErrorCode::IncompleteBody,
-                        "The request body terminated unexpectedly.",
-                    ));
+                    // An adapter below (the POST form's file part) may have said precisely what was wrong.
+                    let e = e.downcast_ref::<S3Error>().cloned().unwrap_or_else(|| {
+                        S3Error::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly.")
+                    });
+                    return this.fail(e);
                 }
                 None => {
                     if let Err(e) = this.at_eof() {

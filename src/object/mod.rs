@@ -10,6 +10,7 @@ pub mod get;
 pub mod kms;
 pub mod listing;
 pub mod multipart;
+pub mod post;
 pub mod put;
 
 use http::{HeaderMap, HeaderValue};

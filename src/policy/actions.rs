@@ -52,9 +52,13 @@ pub fn iam_action(op: Operation, versioned: bool) -> &'static str {
         PutObjectAcl if versioned => "s3:PutObjectVersionAcl",
         PutObjectAcl => "s3:PutObjectAcl",
         // The destination of a copy is a PutObject; its source is checked as GetObject separately.
-        PutObject | CopyObject | CreateMultipartUpload | UploadPart | UploadPartCopy | CompleteMultipartUpload => {
-            "s3:PutObject"
-        }
+        PutObject
+        | PostObject
+        | CopyObject
+        | CreateMultipartUpload
+        | UploadPart
+        | UploadPartCopy
+        | CompleteMultipartUpload => "s3:PutObject",
         AbortMultipartUpload => "s3:AbortMultipartUpload",
         ListParts => "s3:ListMultipartUploadParts",
         Other => UNCLASSIFIED,

@@ -17,7 +17,10 @@ pub struct Facts<'a> {
     pub userid: &'a str,
     pub peer: IpAddr,
     pub secure: bool,
-    pub presigned: bool,
+    /// `s3:authType`: REST-HEADER, REST-QUERY-STRING or POST.
+    pub auth_type: &'static str,
+    /// Signed with SigV2 (`s3:signatureversion` = `AWS`).
+    pub sigv2: bool,
     /// `x-amz-date` / `X-Amz-Date` of the signature.
     pub signed_at: Option<OffsetDateTime>,
     pub now: OffsetDateTime,
@@ -68,15 +71,8 @@ pub fn condition_keys(headers: &HeaderMap, query: &[(String, String)], f: &Facts
     k.set("aws:PrincipalType", "User");
     k.set("aws:CurrentTime", f.now.format(&Rfc3339).unwrap_or_default());
     k.set("aws:EpochTime", f.now.unix_timestamp().to_string());
-    k.set(
-        "s3:authType",
-        if f.presigned {
-            "REST-QUERY-STRING"
-        } else {
-            "REST-HEADER"
-        },
-    );
-    k.set("s3:signatureversion", "AWS4-HMAC-SHA256");
+    k.set("s3:authType", f.auth_type);
+    k.set("s3:signatureversion", if f.sigv2 { "AWS" } else { "AWS4-HMAC-SHA256" });
     if let Some(t) = f.signed_at {
         k.set("s3:signatureAge", (f.now - t).whole_milliseconds().max(0).to_string());
     }
@@ -98,7 +94,8 @@ mod tests {
             userid: "AKIDALICE",
             peer: "::ffff:192.0.2.7".parse().unwrap(),
             secure: true,
-            presigned: false,
+            auth_type: "REST-HEADER",
+            sigv2: false,
             signed_at: Some(now - time::Duration::seconds(2)),
             now,
         };

@@ -11,24 +11,13 @@ pub struct Target {
 
 /// Resolve the target from the Host header and the raw path. `domains` are the configured virtual-host domains.
 pub fn resolve(host: Option<&str>, raw_path: &str, domains: &[String]) -> Target {
-    let host = host.map(|h| {
-        h.rsplit_once(':')
-            .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(h, |(h, _)| h)
-    });
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
-    if let Some(host) = host {
-        for d in domains {
-            if let Some(bucket) = host.strip_suffix(d.as_str()).and_then(|b| b.strip_suffix('.'))
-                && !bucket.is_empty()
-            {
-                let key = (!path.is_empty()).then(|| percent_decode(path));
-                return Target {
-                    bucket: Some(bucket.to_owned()),
-                    key,
-                };
-            }
-        }
+    if let Some(bucket) = host_bucket(host, domains) {
+        let key = (!path.is_empty()).then(|| percent_decode(path));
+        return Target {
+            bucket: Some(bucket.to_owned()),
+            key,
+        };
     }
     let (bucket, key) = match path.split_once('/') {
         Some((b, k)) => (b, (!k.is_empty()).then_some(k)),
@@ -38,6 +27,20 @@ pub fn resolve(host: Option<&str>, raw_path: &str, domains: &[String]) -> Target
         bucket: (!bucket.is_empty()).then(|| percent_decode(bucket)),
         key: key.map(percent_decode),
     }
+}
+
+/// The bucket named by the Host (virtual-hosted style), if any of `domains` addresses one.
+pub fn host_bucket<'a>(host: Option<&'a str>, domains: &[String]) -> Option<&'a str> {
+    let host = host?;
+    let host = host
+        .rsplit_once(':')
+        .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(host, |(h, _)| h);
+    domains.iter().find_map(|d| {
+        host.strip_suffix(d.as_str())
+            .and_then(|b| b.strip_suffix('.'))
+            .filter(|b| !b.is_empty())
+    })
 }
 
 /// Refuse targets a backend could read as something else: an empty bucket segment (`//b/k`), and `.` or `..`

@@ -2,6 +2,7 @@
 
 pub mod addressing;
 pub mod operation;
+pub mod post_policy;
 pub mod range;
 pub mod sse;
 pub mod xml;

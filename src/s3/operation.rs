@@ -28,7 +28,7 @@ operations! {
     GetBucketTagging, PutBucketTagging, DeleteBucketTagging, GetBucketVersioning, PutBucketVersioning,
     GetBucketLifecycleConfiguration, PutBucketLifecycleConfiguration, DeleteBucketLifecycle,
     GetBucketCors, PutBucketCors, DeleteBucketCors, GetBucketAcl, PutBucketAcl, DeleteObjects,
-    GetObject, HeadObject, PutObject, CopyObject, DeleteObject, GetObjectAttributes,
+    GetObject, HeadObject, PutObject, PostObject, CopyObject, DeleteObject, GetObjectAttributes,
     GetObjectTagging, PutObjectTagging, DeleteObjectTagging, GetObjectAcl, PutObjectAcl,
     CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts,
     Other,
@@ -37,7 +37,7 @@ operations! {
 impl Operation {
     /// Operations whose request body carries object data (as opposed to small XML documents).
     pub fn carries_object_data(self) -> bool {
-        matches!(self, Self::PutObject | Self::UploadPart)
+        matches!(self, Self::PutObject | Self::PostObject | Self::UploadPart)
     }
 }
 
@@ -89,6 +89,8 @@ pub fn classify(method: &Method, target: &Target, query: &[(String, String)], ha
             Method::DELETE if query.is_empty() => DeleteBucket,
             Method::HEAD => HeadBucket,
             Method::POST if has("delete") => DeleteObjects,
+            // A browser-based upload: the key and everything else are in the multipart/form-data body.
+            Method::POST if query.is_empty() => PostObject,
             _ => Other,
         };
     }
@@ -133,6 +135,9 @@ const LIST_PARAMS: &[&str] = &[
     "X-Amz-SignedHeaders",
     "X-Amz-Signature",
     "X-Amz-Security-Token",
+    "AWSAccessKeyId",
+    "Expires",
+    "Signature",
     "x-id",
 ];
 
@@ -165,6 +170,7 @@ mod tests {
         assert_eq!(op(Method::PUT, "/bucket", false), CreateBucket);
         assert_eq!(op(Method::PUT, "/bucket?encryption", false), PutBucketEncryption);
         assert_eq!(op(Method::POST, "/bucket?delete", false), DeleteObjects);
+        assert_eq!(op(Method::POST, "/bucket", false), PostObject);
         assert_eq!(op(Method::PUT, "/bucket/key", false), PutObject);
         assert_eq!(op(Method::PUT, "/bucket/key", true), CopyObject);
         assert_eq!(op(Method::POST, "/bucket/key?uploads", false), CreateMultipartUpload);

@@ -31,7 +31,7 @@ ALLOWED_BACKEND = {
     "response_timeout_secs",
     "payload",
 }
-ALLOWED_S3 = {"virtual_host_domains", "max_presign_expiry_secs", "max_clock_skew_secs"}
+ALLOWED_S3 = {"virtual_host_domains", "max_presign_expiry_secs", "max_clock_skew_secs", "account_id", "sigv2"}
 ALLOWED_CREDENTIAL = {"access_key_id", "secret_access_key", "display_name", "allowed_buckets"}
 REQUIRED_CREDENTIAL = {"access_key_id", "secret_access_key"}
 

@@ -1063,6 +1063,29 @@ pub fn run_with_timeout(mut cmd: Command, out_file: &Path, timeout: Duration) ->
     RunOutput { status, output }
 }
 
+/// Run `python3 tests/clients/<script> <part>` with the client environment of `stack` (a fresh bucket named after
+/// `part`) and the backend root; panics with its output and the gateway's log tail unless it exits 0.
+pub fn run_python_part(stack: &Stack, script: &str, part: &str) -> String {
+    let mut cmd = Command::new("python3");
+    cmd.arg(client_script(script))
+        .arg(part)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in stack.gw.client_env(&unique_bucket(part)) {
+        cmd.env(k, v);
+    }
+    cmd.env("S3_BACKEND_ROOT", &stack.backend.root);
+    let out_file = stack.gw.work_dir().join(format!("{part}.out"));
+    let out = run_with_timeout(cmd, &out_file, Duration::from_secs(300));
+    assert!(
+        out.status.success(),
+        "{script} {part}: exited with {}\n===== output =====\n{}\n===== gateway log (tail) =====\n{}",
+        out.status,
+        out.output,
+        tail(&stack.gw.log(), 40)
+    );
+    out.output
+}
+
 /// The last `n` lines of `text`.
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();

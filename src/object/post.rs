@@ -1,0 +1,551 @@
+//! PostObject (AWS "Browser-based uploads using POST"): a `multipart/form-data` body whose fields are the
+//! request's head and whose `file` part is the object.
+//!
+//! The fields before the file are read into memory (at most [`FORM_HEAD_LIMIT`] bytes); the file part is never
+//! collected: it streams on through the same verify-and-encrypt path as a PutObject body. An encrypted PUT to the
+//! backend needs its length up front, so the file's length is derived from `Content-Length`: the file must be the
+//! form's last part, followed only by the closing delimiter (as browsers, curl and the SDKs send it; S3 ignores
+//! fields after the file, this gateway refuses them). [`FileBody`] checks that as the data flows and fails the
+//! stream otherwise, which aborts the backend request so no object appears.
+//!
+//! Hand-written rather than `multer`: multer cannot say at which byte offset the file part's data begins, which
+//! is what the length derivation needs.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt as _;
+
+use crate::body::{Body, BoxError, full};
+use crate::error::{S3Error, S3ErrorCode};
+
+/// Most bytes of form data accepted before the file part.
+pub const FORM_HEAD_LIMIT: usize = 64 * 1024;
+
+/// Form fields that become request headers of the upload (matched case-insensitively), besides every
+/// `x-amz-meta-*` and the SSE fields.
+const HEADER_FIELDS: &[&str] = &[
+    "cache-control",
+    "content-type",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+    "x-amz-storage-class",
+    "x-amz-website-redirect-location",
+];
+
+/// A POST form's fields and the facts about its file part.
+#[derive(Debug)]
+pub struct PostForm {
+    /// Every field before the file, as sent (names keep their case).
+    pub fields: Vec<(String, String)>,
+    /// The object key: the `key` field with `${filename}` replaced.
+    pub key: String,
+    /// Size of the file part's data.
+    pub file_len: u64,
+}
+
+fn malformed(msg: &'static str) -> S3Error {
+    S3Error::new(S3ErrorCode::MalformedPOSTRequest, msg)
+}
+
+fn too_large_head() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::MaxPostPreDataLengthExceededError,
+        "Your POST request fields preceding the upload file were too large.",
+    )
+}
+
+fn not_well_formed() -> S3Error {
+    malformed("The body of your POST request is not well-formed multipart/form-data.")
+}
+
+/// The `boundary` parameter of a `multipart/form-data` Content-Type.
+pub fn boundary(headers: &HeaderMap) -> Option<String> {
+    let ct = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    let mut params = ct.split(';');
+    if !params.next()?.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    params.find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_owned())
+            .filter(|b| !b.is_empty() && b.len() <= 70)
+    })
+}
+
+/// Where parsing the form's head got to.
+enum Parsed {
+    NeedMore,
+    /// The file part's headers ended at `data_start`; `filename` from its Content-Disposition.
+    File {
+        fields: Vec<(String, String)>,
+        filename: String,
+        data_start: usize,
+    },
+}
+
+/// `name` and `filename` of a part's `Content-Disposition: form-data; name="..."; filename="..."`.
+fn disposition(headers: &str) -> Option<(String, Option<String>)> {
+    let line = headers.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case("content-disposition").then_some(v)
+    })?;
+    let mut params = line.split(';');
+    if !params.next()?.trim().eq_ignore_ascii_case("form-data") {
+        return None;
+    }
+    let (mut name, mut filename) = (None, None);
+    for p in params {
+        let Some((k, v)) = p.split_once('=') else { continue };
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(v)
+            .to_owned();
+        match k.trim().to_ascii_lowercase().as_str() {
+            "name" => name = Some(v),
+            "filename" => filename = Some(v),
+            _ => {}
+        }
+    }
+    Some((name?, filename))
+}
+
+/// Parse the form up to the file part's data. Pure; called again with more data on [`Parsed::NeedMore`].
+fn parse_head(buf: &[u8], boundary: &str) -> Result<Parsed, S3Error> {
+    let dash = format!("--{boundary}");
+    let delimiter = format!("\r\n--{boundary}");
+    if buf.len() < dash.len() + 2 {
+        return Ok(Parsed::NeedMore);
+    }
+    if !buf.starts_with(dash.as_bytes()) || &buf[dash.len()..dash.len() + 2] != b"\r\n" {
+        return Err(not_well_formed());
+    }
+    let mut pos = dash.len() + 2;
+    let mut fields = Vec::new();
+    loop {
+        let Some(h_end) = memchr::memmem::find(&buf[pos..], b"\r\n\r\n") else {
+            return Ok(Parsed::NeedMore);
+        };
+        let headers = std::str::from_utf8(&buf[pos..pos + h_end]).map_err(|_| not_well_formed())?;
+        let (name, filename) = disposition(headers).ok_or_else(not_well_formed)?;
+        let value_start = pos + h_end + 4;
+        if name.eq_ignore_ascii_case("file") {
+            return Ok(Parsed::File {
+                fields,
+                filename: filename.unwrap_or_default(),
+                data_start: value_start,
+            });
+        }
+        let Some(v_len) = memchr::memmem::find(&buf[value_start..], delimiter.as_bytes()) else {
+            return Ok(Parsed::NeedMore);
+        };
+        let value = std::str::from_utf8(&buf[value_start..value_start + v_len]).map_err(|_| not_well_formed())?;
+        fields.push((name, value.to_owned()));
+        let after = value_start + v_len + delimiter.len();
+        if buf.len() < after + 2 {
+            return Ok(Parsed::NeedMore);
+        }
+        match &buf[after..after + 2] {
+            b"\r\n" => pos = after + 2,
+            b"--" => {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    "POST requires exactly one file upload per request.",
+                ));
+            }
+            _ => return Err(not_well_formed()),
+        }
+    }
+}
+
+/// Read the form up to its file part. Returns the form and the file part's data as a body of exactly
+/// `file_len` bytes, which fails (with S3's error) if the form does not end as announced.
+pub async fn read_form(headers: &HeaderMap, mut body: Body) -> Result<(PostForm, Body), S3Error> {
+    let boundary = boundary(headers)
+        .ok_or_else(|| malformed("The Content-Type of a POST upload must be multipart/form-data with a boundary."))?;
+    let total: u64 = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::MissingContentLength,
+                "You must provide the Content-Length HTTP header.",
+            )
+        })?;
+    let mut buf = BytesMut::new();
+    let (fields, filename, data_start) = loop {
+        if let Parsed::File {
+            fields,
+            filename,
+            data_start,
+        } = parse_head(&buf, &boundary)?
+        {
+            if data_start > FORM_HEAD_LIMIT {
+                return Err(too_large_head());
+            }
+            break (fields, filename, data_start);
+        }
+        if buf.len() > FORM_HEAD_LIMIT {
+            return Err(too_large_head());
+        }
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(d) = frame.into_data() {
+                    buf.extend_from_slice(&d);
+                }
+            }
+            Some(Err(_)) => {
+                return Err(S3Error::new(
+                    S3ErrorCode::IncompleteBody,
+                    "The request body terminated unexpectedly.",
+                ));
+            }
+            None => return Err(not_well_formed()),
+        }
+    };
+    let closing = format!("\r\n--{boundary}--\r\n");
+    let file_len = total
+        .checked_sub(data_start as u64 + closing.len() as u64)
+        .ok_or_else(not_well_formed)?;
+    let key = crate::auth::post::field(&fields, "key")
+        .ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.",
+            )
+        })?
+        .replace("${filename}", filename.rsplit(['/', '\\']).next().unwrap_or(""));
+    let rest = buf.split_off(data_start).freeze();
+    let file = FileBody {
+        inner: body,
+        pending: Some(rest),
+        remaining: file_len,
+        delimiter: format!("\r\n--{boundary}").into_bytes(),
+        carry: Vec::new(),
+        tail: Vec::new(),
+        closing: closing.into_bytes(),
+        done: false,
+    };
+    let form = PostForm { fields, key, file_len };
+    Ok((form, crate::body::boxed(file)))
+}
+
+impl PostForm {
+    /// The request head the upload is made with: the form's header-like fields as headers.
+    pub fn headers(&self) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in &self.fields {
+            let lower = name.to_ascii_lowercase();
+            let header = if lower == "acl" {
+                "x-amz-acl".to_owned()
+            } else if HEADER_FIELDS.contains(&lower.as_str())
+                || lower.starts_with("x-amz-meta-")
+                || crate::s3::sse::is_sse_header(&lower)
+            {
+                lower
+            } else {
+                continue;
+            };
+            if let (Ok(n), Ok(v)) = (HeaderName::try_from(header), HeaderValue::from_str(value)) {
+                h.append(n, v);
+            }
+        }
+        h
+    }
+
+    fn field(&self, name: &str) -> Option<&str> {
+        crate::auth::post::field(&self.fields, name)
+    }
+
+    /// Turn the backend's PutObject answer into PostObject's: 204 by default, 200 or 201 (with a PostResponse
+    /// document) per `success_action_status`, or a 303 to `success_action_redirect`. Errors pass unchanged.
+    pub fn respond(&self, bucket: &str, location: &str, resp: Response<Body>) -> Response<Body> {
+        if !resp.status().is_success() {
+            return resp;
+        }
+        let (mut parts, _) = resp.into_parts();
+        let etag = parts
+            .headers
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        let enc = crate::auth::canonical::uri_encode;
+        if let Some(url) = self.field("success_action_redirect").or_else(|| self.field("redirect"))
+            && (url.starts_with("http://") || url.starts_with("https://"))
+        {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let target = format!(
+                "{url}{sep}bucket={}&key={}&etag={}",
+                enc(bucket),
+                enc(&self.key),
+                enc(&etag)
+            );
+            if let Ok(v) = HeaderValue::from_str(&target) {
+                parts.status = StatusCode::SEE_OTHER;
+                parts.headers.insert(http::header::LOCATION, v);
+                return Response::from_parts(parts, crate::body::empty());
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(location) {
+            parts.headers.insert(http::header::LOCATION, v);
+        }
+        match self.field("success_action_status") {
+            Some("200") => {
+                parts.status = StatusCode::OK;
+                Response::from_parts(parts, crate::body::empty())
+            }
+            Some("201") => {
+                let esc = |s: &str| quick_xml::escape::escape(s).into_owned();
+                let xml = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location><Bucket>{}</Bucket>\
+                     <Key>{}</Key><ETag>{}</ETag></PostResponse>",
+                    esc(location),
+                    esc(bucket),
+                    esc(&self.key),
+                    esc(&etag)
+                );
+                parts.status = StatusCode::CREATED;
+                parts
+                    .headers
+                    .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+                Response::from_parts(parts, full(xml))
+            }
+            _ => {
+                parts.status = StatusCode::NO_CONTENT;
+                Response::from_parts(parts, crate::body::empty())
+            }
+        }
+    }
+}
+
+/// The file part's data: exactly `remaining` bytes, then the closing delimiter and nothing else. A delimiter
+/// inside the data (a part after the file), a different ending or a short body fails the stream.
+struct FileBody {
+    inner: Body,
+    pending: Option<Bytes>,
+    remaining: u64,
+    /// `\r\n--boundary`: must not occur in the file's data.
+    delimiter: Vec<u8>,
+    /// The file's last bytes (fewer than the delimiter), to find a delimiter split between frames.
+    carry: Vec<u8>,
+    /// What followed the file's data.
+    tail: Vec<u8>,
+    closing: Vec<u8>,
+    done: bool,
+}
+
+fn box_err(e: S3Error) -> BoxError {
+    Box::new(e)
+}
+
+impl FileBody {
+    /// Account for one frame: the file's share is returned, the rest is kept as the tail.
+    fn take(&mut self, mut data: Bytes) -> Result<Bytes, S3Error> {
+        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(data.len());
+        let rest = data.split_off(n);
+        self.remaining -= n as u64;
+        self.tail.extend_from_slice(&rest);
+        if self.tail.len() > self.closing.len() {
+            return Err(fields_after_file());
+        }
+        // A delimiter wholly inside this frame, or straddling the previous one and this.
+        let mut joined = std::mem::take(&mut self.carry);
+        let head = data.len().min(self.delimiter.len());
+        joined.extend_from_slice(&data[..head]);
+        if memchr::memmem::find(&joined, &self.delimiter).is_some()
+            || memchr::memmem::find(&data, &self.delimiter).is_some()
+        {
+            return Err(fields_after_file());
+        }
+        // Keep the last bytes seen (old carry + this frame) that could start a delimiter.
+        let keep = self.delimiter.len() - 1;
+        self.carry = if data.len() >= keep {
+            data[data.len() - keep..].to_vec()
+        } else {
+            // `joined` is then the old carry followed by the whole frame.
+            joined[joined.len().saturating_sub(keep)..].to_vec()
+        };
+        Ok(data)
+    }
+}
+
+fn fields_after_file() -> S3Error {
+    malformed("The file must be the last field of the form (this gateway does not accept fields after it).")
+}
+
+impl HttpBody for FileBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        loop {
+            if this.done {
+                return Poll::Ready(None);
+            }
+            let data = match this.pending.take() {
+                Some(d) => d,
+                None => match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                    Some(Ok(frame)) => match frame.into_data() {
+                        Ok(d) => d,
+                        Err(_) => continue,
+                    },
+                    Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                    None => {
+                        this.done = true;
+                        if this.remaining > 0 {
+                            return Poll::Ready(Some(Err(box_err(S3Error::new(
+                                S3ErrorCode::IncompleteBody,
+                                "The request body terminated unexpectedly.",
+                            )))));
+                        }
+                        if this.tail != this.closing {
+                            return Poll::Ready(Some(Err(box_err(fields_after_file()))));
+                        }
+                        return Poll::Ready(None);
+                    }
+                },
+            };
+            match this.take(data) {
+                Ok(d) if d.is_empty() => {}
+                Ok(d) => return Poll::Ready(Some(Ok(Frame::data(d)))),
+                Err(e) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(box_err(e))));
+                }
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(boundary: &str, fields: &[(&str, &str)], file: &[u8], after: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        for (k, val) in fields {
+            v.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{val}\r\n").as_bytes(),
+            );
+        }
+        v.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"dir/a.txt\"\r\n\
+                 Content-Type: text/plain\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        v.extend_from_slice(file);
+        v.extend_from_slice(after.as_bytes());
+        v
+    }
+
+    fn headers(boundary: &str, len: usize) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}")).unwrap(),
+        );
+        h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+        h
+    }
+
+    /// The body in frames of `frame` bytes, to cross every boundary case.
+    fn chunked(data: Vec<u8>, frame: usize) -> Body {
+        let frames: Vec<Result<Frame<Bytes>, BoxError>> = data
+            .chunks(frame)
+            .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+            .collect();
+        crate::body::boxed(http_body_util::StreamBody::new(futures_util::stream::iter(frames)))
+    }
+
+    async fn run(body: Vec<u8>, frame: usize) -> Result<(PostForm, Vec<u8>), S3Error> {
+        let h = headers("XyZ", body.len());
+        let (f, file) = read_form(&h, chunked(body, frame)).await?;
+        let data = file
+            .collect()
+            .await
+            .map_err(|e| e.downcast_ref::<S3Error>().cloned().unwrap())?
+            .to_bytes();
+        Ok((f, data.to_vec()))
+    }
+
+    #[tokio::test]
+    async fn fields_then_file_in_any_framing() {
+        let file: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let body = form(
+            "XyZ",
+            &[
+                ("key", "up/${filename}"),
+                ("Content-Type", "text/plain"),
+                ("x-amz-meta-a", "b"),
+            ],
+            &file,
+            "\r\n--XyZ--\r\n",
+        );
+        for frame in [1, 2, 7, 64, 1000, 100_000] {
+            let (f, data) = run(body.clone(), frame).await.unwrap();
+            assert_eq!(f.key, "up/a.txt");
+            assert_eq!(f.file_len, 5000);
+            assert_eq!(data, file, "frame {frame}");
+            let h = f.headers();
+            assert_eq!(h.get("content-type").unwrap(), "text/plain");
+            assert_eq!(h.get("x-amz-meta-a").unwrap(), "b");
+            assert!(h.get("key").is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_part_after_the_file_fails_the_stream() {
+        let after = "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\ny\r\n--XyZ--\r\n";
+        for frame in [1, 3, 50, 100_000] {
+            let body = form("XyZ", &[("key", "k")], b"hello", after);
+            let e = run(body, frame).await.unwrap_err();
+            assert_eq!(e.code, S3ErrorCode::MalformedPOSTRequest, "frame {frame}");
+        }
+        // A different ending.
+        let body = form("XyZ", &[("key", "k")], b"hello", "\r\n--XyZ--\r\nXX");
+        assert_eq!(run(body, 4).await.unwrap_err().code, S3ErrorCode::MalformedPOSTRequest);
+    }
+
+    #[tokio::test]
+    async fn malformed_forms() {
+        let no_file = b"--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n--XyZ--\r\n".to_vec();
+        assert_eq!(run(no_file, 5).await.unwrap_err().code, S3ErrorCode::InvalidArgument);
+        let garbage = b"hello there, this is not a form at all".to_vec();
+        assert_eq!(
+            run(garbage, 5).await.unwrap_err().code,
+            S3ErrorCode::MalformedPOSTRequest
+        );
+        let no_key = form("XyZ", &[("acl", "private")], b"x", "\r\n--XyZ--\r\n");
+        assert_eq!(run(no_key, 5).await.unwrap_err().code, S3ErrorCode::InvalidArgument);
+        let big = "a".repeat(FORM_HEAD_LIMIT + 10);
+        let huge = form(
+            "XyZ",
+            &[("key", "k"), ("x-amz-meta-big", &big)],
+            b"x",
+            "\r\n--XyZ--\r\n",
+        );
+        assert_eq!(
+            run(huge, 4096).await.unwrap_err().code,
+            S3ErrorCode::MaxPostPreDataLengthExceededError
+        );
+    }
+}
