@@ -131,7 +131,11 @@ fn run(mut decoder: ChunkedDecoder, body: &[u8], cuts: &[u16]) -> Outcome {
         buf.extend_from_slice(&body[pos..pos + n]);
         pos += n;
     }
-    assert_eq!(decoder.decoded_len(), out.len() as u64, "decoded_len counts what was returned");
+    assert_eq!(
+        decoder.decoded_len(),
+        out.len() as u64,
+        "decoded_len counts what was returned"
+    );
     decoder.finish(&buf)?;
     Ok((out, end.expect("finish is Ok only after End")))
 }

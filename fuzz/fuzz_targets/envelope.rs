@@ -46,7 +46,14 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!((backend.as_str(), back.as_ref()), ("backend-upload", Some(&env)));
         // The data key sealed under the KEK named by the envelope opens, for this object only.
         let dk = DataKey::from_bytes([7; 32]);
-        let sealed = seal_key_with_nonce(&Kek::new(env.kek_id.clone(), [9; 32]), env.mode, &dk, "b", text, [1; 12]);
+        let sealed = seal_key_with_nonce(
+            &Kek::new(env.kek_id.clone(), [9; 32]),
+            env.mode,
+            &dk,
+            "b",
+            text,
+            [1; 12],
+        );
         let k = Kek::new(env.kek_id.clone(), [9; 32]);
         assert!(open_key(&k, env.mode, &sealed, "b", text).is_ok_and(|d| d == dk));
         assert!(open_key(&k, env.mode, &sealed, "b", &format!("{text}x")).is_err());

@@ -46,7 +46,13 @@ const OPERATORS: [&str; 29] = [
     "StringEqualsAnything",
     "",
 ];
-const MODIFIERS: [(&str, &str); 5] = [("", ""), ("", "IfExists"), ("ForAnyValue:", ""), ("ForAllValues:", ""), ("ForAllValues:", "IfExists")];
+const MODIFIERS: [(&str, &str); 5] = [
+    ("", ""),
+    ("", "IfExists"),
+    ("ForAnyValue:", ""),
+    ("ForAllValues:", ""),
+    ("ForAllValues:", "IfExists"),
+];
 const VALUES: [&str; 24] = [
     "AES256",
     "aws:kms",
@@ -94,7 +100,13 @@ const RESOURCES: [&str; 7] = [
     "arn:aws:s3:::b?cket/*",
     "arn:aws:s3:::Bucket/*",
 ];
-const PRINCIPALS: [&str; 5] = ["*", "000000000000", "arn:aws:iam::000000000000:user/alice", "arn:aws:iam::000000000000:root", "111122223333"];
+const PRINCIPALS: [&str; 5] = [
+    "*",
+    "000000000000",
+    "arn:aws:iam::000000000000:user/alice",
+    "arn:aws:iam::000000000000:root",
+    "111122223333",
+];
 
 #[derive(Debug, Arbitrary)]
 enum Text {
@@ -178,7 +190,11 @@ struct Built {
 }
 
 fn one_or_many(items: Vec<Value>) -> Value {
-    if items.len() == 1 { items.into_iter().next().expect("one") } else { Value::Array(items) }
+    if items.len() == 1 {
+        items.into_iter().next().expect("one")
+    } else {
+        Value::Array(items)
+    }
 }
 
 fn build(version: u8, statements: &[Stmt]) -> String {
@@ -209,7 +225,10 @@ fn build(version: u8, statements: &[Stmt]) -> String {
             let actions = one_or_many(s.actions.iter().map(|t| json!(t.get(&ACTIONS))).collect());
             st.insert((if s.not_action { "NotAction" } else { "Action" }).into(), actions);
             let resources = one_or_many(s.resources.iter().map(|t| json!(t.get(&RESOURCES))).collect());
-            st.insert((if s.not_resource { "NotResource" } else { "Resource" }).into(), resources);
+            st.insert(
+                (if s.not_resource { "NotResource" } else { "Resource" }).into(),
+                resources,
+            );
             if !s.conditions.is_empty() {
                 let mut block = serde_json::Map::new();
                 for c in &s.conditions {
@@ -220,7 +239,11 @@ fn build(version: u8, statements: &[Stmt]) -> String {
                         key = key.to_ascii_uppercase();
                     }
                     let values: Vec<Value> = c.values.iter().map(Scalar::json).collect();
-                    let values = if c.list { Value::Array(values) } else { one_or_many(values) };
+                    let values = if c.list {
+                        Value::Array(values)
+                    } else {
+                        one_or_many(values)
+                    };
                     let entry = block.entry(op).or_insert_with(|| json!({}));
                     if let Value::Object(m) = entry {
                         m.insert(key, values);
@@ -271,7 +294,11 @@ fn check(text: &str, kind: PolicyKind, ctx: &Ctx) {
             PolicyKind::Bucket => json!({"Effect": effect, "Principal": "*", "Action": "*", "Resource": "*"}),
             PolicyKind::Identity => json!({"Effect": effect, "Action": "*", "Resource": "*"}),
         };
-        Policy::parse(&json!({"Version": "2012-10-17", "Statement": [statement]}).to_string(), kind).expect("valid")
+        Policy::parse(
+            &json!({"Version": "2012-10-17", "Statement": [statement]}).to_string(),
+            kind,
+        )
+        .expect("valid")
     };
     let deny_all = extra("Deny");
     assert!(matches!(evaluate_all([&policy, &deny_all], &req), Decision::Deny(_)));
@@ -297,7 +324,14 @@ fn canned() -> Vec<Ctx> {
     };
     vec![
         ctx(0, 1, &[("aws:securetransport", "true"), ("aws:sourceip", "192.0.2.7")]),
-        ctx(0, 1, &[("s3:x-amz-server-side-encryption", "AES256"), ("aws:securetransport", "true")]),
+        ctx(
+            0,
+            1,
+            &[
+                ("s3:x-amz-server-side-encryption", "AES256"),
+                ("aws:securetransport", "true"),
+            ],
+        ),
         ctx(
             0,
             2,
@@ -306,9 +340,28 @@ fn canned() -> Vec<Ctx> {
                 ("s3:x-amz-server-side-encryption-aws-kms-key-id", VALUES[10]),
             ],
         ),
-        ctx(0, 1, &[("s3:x-amz-server-side-encryption-customer-algorithm", "AES256")]),
-        ctx(1, 1, &[("aws:securetransport", "false"), ("aws:currenttime", "2023-11-14T22:13:20Z")]),
-        ctx(2, 0, &[("s3:prefix", "home/alice/"), ("s3:max-keys", "10"), ("aws:epochtime", "1700000000")]),
+        ctx(
+            0,
+            1,
+            &[("s3:x-amz-server-side-encryption-customer-algorithm", "AES256")],
+        ),
+        ctx(
+            1,
+            1,
+            &[
+                ("aws:securetransport", "false"),
+                ("aws:currenttime", "2023-11-14T22:13:20Z"),
+            ],
+        ),
+        ctx(
+            2,
+            0,
+            &[
+                ("s3:prefix", "home/alice/"),
+                ("s3:max-keys", "10"),
+                ("aws:epochtime", "1700000000"),
+            ],
+        ),
     ]
 }
 
@@ -318,7 +371,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&f, rest)) = data.split_first() else {
         return;
     };
-    let kind = if f & 2 != 0 { PolicyKind::Identity } else { PolicyKind::Bucket };
+    let kind = if f & 2 != 0 {
+        PolicyKind::Identity
+    } else {
+        PolicyKind::Bucket
+    };
     if f & 1 == 0 {
         let Ok(text) = std::str::from_utf8(rest) else {
             return;

@@ -40,7 +40,10 @@ fuzz_target!(|input: Input| {
     let expected = match (input.suffix, input.end) {
         (true, _) => Some(ByteRange::Suffix(input.start)),
         (false, Some(e)) if e < input.start => None,
-        (false, end) => Some(ByteRange::From { start: input.start, end }),
+        (false, end) => Some(ByteRange::From {
+            start: input.start,
+            end,
+        }),
     };
     assert_eq!(parse(&generated), expected, "{generated}");
 

@@ -62,7 +62,11 @@ enum Auth {
     /// Whatever the fuzzer puts in the headers and query.
     AsIs,
     /// A correct `Authorization` header over `host`, `x-amz-date` and the chosen headers.
-    Header { signed: Vec<u8>, payload: u8, tamper: Option<u8> },
+    Header {
+        signed: Vec<u8>,
+        payload: u8,
+        tamper: Option<u8>,
+    },
     /// A correct presigned query signing `host`.
     Presigned { expires: String, tamper: Option<u8> },
 }
@@ -117,9 +121,18 @@ fn sign(parts: &http::request::Parts, signed: &[String], payload: &str, presigne
         })
         .collect();
     let query = canonical_query(parts.uri.query(), presigned.then_some("X-Amz-Signature"));
-    let cr = canonical_request(parts.method.as_str(), &canonical_uri(parts.uri.path()), &query, &headers, payload);
+    let cr = canonical_request(
+        parts.method.as_str(),
+        &canonical_uri(parts.uri.path()),
+        &query,
+        &headers,
+        payload,
+    );
     let key = signing_key(&SecretString::new(SECRET.into()), "20130524", "us-east-1", "s3");
-    signature(&key, &string_to_sign(AMZ_DATE, "20130524/us-east-1/s3/aws4_request", &cr))
+    signature(
+        &key,
+        &string_to_sign(AMZ_DATE, "20130524/us-east-1/s3/aws4_request", &cr),
+    )
 }
 
 fn tampered(sig: &str, t: u8) -> String {
@@ -140,9 +153,14 @@ fuzz_target!(|input: Input| {
         })
         .collect();
     headers.insert(0, ("host".into(), input.host));
-    let path = if input.path.starts_with('/') { input.path } else { format!("/{}", input.path) };
+    let path = if input.path.starts_with('/') {
+        input.path
+    } else {
+        format!("/{}", input.path)
+    };
     let mut query = input.query;
-    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(EPOCH_SECS.saturating_add_signed(input.clock_offset_secs.into()));
+    let now =
+        SystemTime::UNIX_EPOCH + Duration::from_secs(EPOCH_SECS.saturating_add_signed(input.clock_offset_secs.into()));
     let limits = AuthLimits {
         max_clock_skew_secs: 900,
         max_presign_expiry_secs: 604_800,
@@ -151,13 +169,23 @@ fuzz_target!(|input: Input| {
 
     let parts = match input.auth {
         Auth::AsIs => build(method, &format!("{path}?{query}"), &headers),
-        Auth::Header { signed, payload, tamper } => {
+        Auth::Header {
+            signed,
+            payload,
+            tamper,
+        } => {
             let payload = PAYLOADS[usize::from(payload) % PAYLOADS.len()];
             headers.retain(|(n, _)| n != "authorization" && n != "x-amz-date" && n != "x-amz-content-sha256");
             headers.push(("x-amz-date".into(), AMZ_DATE.into()));
             headers.push(("x-amz-content-sha256".into(), payload.into()));
-            let mut names: Vec<String> = ["host", "x-amz-date", "x-amz-content-sha256"].map(String::from).to_vec();
-            names.extend(signed.iter().map(|&i| HEADER_NAMES[usize::from(i) % HEADER_NAMES.len()].to_owned()));
+            let mut names: Vec<String> = ["host", "x-amz-date", "x-amz-content-sha256"]
+                .map(String::from)
+                .to_vec();
+            names.extend(
+                signed
+                    .iter()
+                    .map(|&i| HEADER_NAMES[usize::from(i) % HEADER_NAMES.len()].to_owned()),
+            );
             names.sort();
             names.dedup();
             let Some(unsigned) = build(method, &format!("{path}?{query}"), &headers) else {
@@ -213,7 +241,8 @@ fuzz_target!(|input: Input| {
 
     // The other head parsers see the same request.
     let query = query_params(&parts);
-    let target = s3_sse_proxy::s3::addressing::resolve(request_host(&parts), parts.uri.path(), &["s3.example.com".into()]);
+    let target =
+        s3_sse_proxy::s3::addressing::resolve(request_host(&parts), parts.uri.path(), &["s3.example.com".into()]);
     let _ = s3_sse_proxy::s3::addressing::check(&target);
     let has_copy = parts.headers.contains_key("x-amz-copy-source");
     let _ = s3_sse_proxy::s3::operation::classify(&parts.method, &target, &query, has_copy);

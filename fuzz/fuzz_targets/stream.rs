@@ -66,7 +66,16 @@ fn feed(data: &[u8], cuts: &[u32], mut push: impl FnMut(&[u8]) -> Result<(), Cry
     Ok(())
 }
 
-fn open(ct: &[u8], declared: u64, part: u32, cuts: &[u32], first: u64, last: u64, skip: u64, take: u64) -> (Vec<u8>, Result<(), CryptoError>) {
+fn open(
+    ct: &[u8],
+    declared: u64,
+    part: u32,
+    cuts: &[u32],
+    first: u64,
+    last: u64,
+    skip: u64,
+    take: u64,
+) -> (Vec<u8>, Result<(), CryptoError>) {
     let mut out: Vec<Bytes> = Vec::new();
     let result = StreamOpener::new(&key(), PREFIX, part, declared, first, last, skip, take).and_then(|mut o| {
         feed(ct, cuts, |d| o.push(d, &mut out))?;
@@ -86,7 +95,9 @@ fuzz_target!(|input: Input| match input {
     } => {
         let len = u64::from(len % MAX_LEN);
         let part = u32::from(part);
-        let pt: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect();
+        let pt: Vec<u8> = (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect();
 
         let mut sealer = StreamSealer::new(&key(), PREFIX, part, len);
         let mut segments: Vec<Bytes> = Vec::new();
@@ -97,7 +108,16 @@ fuzz_target!(|input: Input| match input {
         // The sealer refuses to write more than it declared.
         assert!(sealer.push(b"x", &mut segments).is_err());
 
-        let (plain, r) = open(&ct, ct.len() as u64, part, &cuts, 0, ct.len().div_ceil(65552) as u64 - 1, 0, len);
+        let (plain, r) = open(
+            &ct,
+            ct.len() as u64,
+            part,
+            &cuts,
+            0,
+            ct.len().div_ceil(65552) as u64 - 1,
+            0,
+            len,
+        );
         assert_eq!(r, Ok(()));
         assert_eq!(plain, pt);
 

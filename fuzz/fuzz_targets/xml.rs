@@ -58,7 +58,10 @@ fuzz_target!(|data: &[u8]| {
 
     let fixed = backend_part_etags(xml);
     let text = String::from_utf8_lossy(&fixed);
-    let _: Vec<u64> = xml_all(&text, "PartNumber").iter().filter_map(|n| n.parse().ok()).collect();
+    let _: Vec<u64> = xml_all(&text, "PartNumber")
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .collect();
     let text = String::from_utf8_lossy(xml);
     for name in ["Key", "Contents", "UploadId", "ETag", "IsTruncated", "Code", "Message"] {
         let _ = xml_text(&text, name);
