@@ -149,6 +149,71 @@ async fn client_trusting_another_ca_fails_the_handshake() {
     assert!(r.is_err(), "a certificate from an untrusted CA was accepted");
 }
 
+/// `openssl s_client` (the Debian package; `.ci/run` installs it) against the gateway with `args`: whether the
+/// handshake completed, and what openssl printed. OpenSSL, unlike rustls, can still send a TLS 1.0/1.1 or a
+/// CBC-only ClientHello (`@SECLEVEL=0` lifts its own floor), which is what the refusal tests need.
+fn openssl_handshake(gw: &Gateway, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new("openssl")
+        .args(["s_client", "-connect", &gw.addr.to_string(), "-CAfile"])
+        .arg(gw.ca_file())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run openssl s_client");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.success() && text.contains("Verify return code: 0 (ok)"),
+        text,
+    )
+}
+
+/// The server answered the ClientHello with a handshake-failure or protocol-version alert: it saw the hello and
+/// refused it (as opposed to openssl refusing to send it).
+fn refused_by_the_server(text: &str) -> bool {
+    text.contains("SSL alert number 40") || text.contains("SSL alert number 70")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls11_client_hello_is_refused() {
+    let s = Stack::start();
+    // The control: the same openssl, same CA, TLS 1.2 with its default (AEAD) suites, connects.
+    let (ok, text) = openssl_handshake(&s.gw, &["-tls1_2"]);
+    assert!(ok, "TLS 1.2 control handshake failed:\n{text}");
+    for version in ["-tls1_1", "-tls1"] {
+        let (ok, text) = openssl_handshake(&s.gw, &[version, "-cipher", "DEFAULT@SECLEVEL=0"]);
+        assert!(!ok, "{version} handshake completed:\n{text}");
+        assert!(
+            refused_by_the_server(&text),
+            "{version}: no alert from the server:\n{text}"
+        );
+    }
+    // The listener is fine afterwards.
+    assert!(openssl_handshake(&s.gw, &["-tls1_3"]).0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cbc_only_client_hello_is_refused() {
+    let s = Stack::start();
+    // Every TLS 1.2 CBC suite openssl has with ECDHE or RSA key exchange, and nothing else.
+    let cbc = "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA:\
+               ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:\
+               AES128-SHA:AES256-SHA:AES128-SHA256:AES256-SHA256:@SECLEVEL=0";
+    let (ok, text) = openssl_handshake(&s.gw, &["-tls1_2", "-cipher", cbc]);
+    assert!(!ok, "a CBC-only TLS 1.2 handshake completed:\n{text}");
+    assert!(refused_by_the_server(&text), "no alert from the server:\n{text}");
+    // With the default list, TLS 1.2 negotiates an AEAD suite.
+    let (ok, text) = openssl_handshake(&s.gw, &["-tls1_2"]);
+    assert!(ok, "TLS 1.2 control handshake failed:\n{text}");
+    assert!(
+        text.contains("-GCM-") || text.contains("CHACHA20"),
+        "TLS 1.2 negotiated a non-AEAD suite:\n{text}"
+    );
+}
+
 /// A CA and leaf certificates for 127.0.0.1, made with rcgen.
 struct TestCa {
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,

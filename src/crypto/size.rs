@@ -43,7 +43,9 @@ pub fn span(start: u64, end: u64, total: u64) -> SegmentSpan {
     let first = start / S;
     let last = end / S;
     let cipher_start = first * (S + T);
-    let cipher_end = (ciphertext_len(total) - 1).min((last + 1) * (S + T) - 1);
+    // Saturating: for a stored size near `u64::MAX` (a backend's claim), the end of the last segment would overflow;
+    // the stream's own end is the bound then. Found by `fuzz/range`.
+    let cipher_end = (ciphertext_len(total) - 1).min((last + 1).saturating_mul(S + T) - 1);
     SegmentSpan {
         first,
         last,
@@ -108,5 +110,20 @@ mod tests {
         let s = span(total - 1, total - 1, total);
         assert_eq!((s.first, s.last, s.skip, s.take), (3, 3, 9, 1));
         assert_eq!(s.cipher_end, ciphertext_len(total) - 1);
+    }
+
+    #[test]
+    fn span_of_the_last_byte_of_the_largest_stored_size_does_not_overflow() {
+        // fuzz/range's finding: a backend reporting a stored size near u64::MAX, and a range in its last segment.
+        let total = plaintext_len(u64::MAX - 1).expect("a valid stored size");
+        assert_eq!(ciphertext_len(total), u64::MAX - 1);
+        let s = span(total - 1, total - 1, total);
+        assert_eq!(s.cipher_end, u64::MAX - 2);
+        assert_eq!(
+            (s.last, s.skip + s.first * S, s.take),
+            (total.div_ceil(S) - 1, total - 1, 1)
+        );
+        let s = span(0, total - 1, total);
+        assert_eq!((s.cipher_start, s.cipher_end), (0, u64::MAX - 2));
     }
 }

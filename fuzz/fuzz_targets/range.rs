@@ -1,0 +1,64 @@
+//! `Range` header parsing and resolution (`src/s3/range.rs`) and the plaintext → ciphertext segment span it maps
+//! to (`src/crypto/size.rs`).
+//!
+//! Properties: a resolved range lies inside the object; its span covers it with whole segments inside the stored
+//! ciphertext; a range written back as `bytes=a-b` parses to itself; sizes round-trip (`plaintext_len ∘
+//! ciphertext_len = id`).
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use s3_sse_proxy::crypto::size::{ciphertext_len, plaintext_len, segments, span};
+use s3_sse_proxy::crypto::{SEGMENT_SIZE, TAG_SIZE};
+use s3_sse_proxy::s3::range::{ByteRange, parse, resolve};
+
+#[derive(Debug, Arbitrary)]
+struct Input {
+    /// The object's stored (ciphertext) size, as a backend reports it.
+    stored: u64,
+    start: u64,
+    end: Option<u64>,
+    suffix: bool,
+    /// Last, so that it takes the rest of the input: a seed is 26 bytes of numbers and a header value.
+    header: String,
+}
+
+fuzz_target!(|input: Input| {
+    let Some(size) = plaintext_len(input.stored) else {
+        return;
+    };
+    assert_eq!(ciphertext_len(size), input.stored);
+
+    let generated = if input.suffix {
+        format!("bytes=-{}", input.start)
+    } else {
+        match input.end {
+            Some(e) => format!("bytes={}-{e}", input.start),
+            None => format!("bytes={}-", input.start),
+        }
+    };
+    let expected = match (input.suffix, input.end) {
+        (true, _) => Some(ByteRange::Suffix(input.start)),
+        (false, Some(e)) if e < input.start => None,
+        (false, end) => Some(ByteRange::From {
+            start: input.start,
+            end,
+        }),
+    };
+    assert_eq!(parse(&generated), expected, "{generated}");
+
+    for header in [input.header.as_str(), generated.as_str()] {
+        let Some(r) = parse(header) else { continue };
+        let Ok((start, end)) = resolve(r, size) else {
+            continue;
+        };
+        assert!(start <= end && end < size, "{header} on {size}: {start}-{end}");
+        let s = span(start, end, size);
+        assert!(s.first <= s.last && s.last < segments(size));
+        assert_eq!(s.cipher_start, s.first * (SEGMENT_SIZE + TAG_SIZE));
+        assert!(s.cipher_start <= s.cipher_end && s.cipher_end < input.stored);
+        assert_eq!(s.take, end - start + 1);
+        assert_eq!(s.first * SEGMENT_SIZE + s.skip, start);
+        assert!(s.skip < SEGMENT_SIZE);
+    }
+});
