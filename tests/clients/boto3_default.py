@@ -379,7 +379,9 @@ def main():
             resp, data = get_bytes(s3, "small.bin", Range="bytes=1000-")
             check_eq(data, small[1000:], "small.bin bytes=1000- body")
 
-        list_keys = ["list/a.txt", "list/b.txt", "list/sub/c.txt"]
+        # `+`, space and `%2B` in keys and in a common prefix: boto3 asks for encoding-type=url and decodes `+` as
+        # a space, so a backend that does not encode its listing shows other names (s3s-fs 0.14 did).
+        list_keys = ["list/a.txt", "list/b+c d%2B.txt", "list/s+b d/c.txt"]
         with step("list_objects_v2 with prefix (and delimiter)"):
             for k in list_keys:
                 s3.put_object(Bucket=BUCKET, Key=k, Body=k.encode())
@@ -392,9 +394,11 @@ def main():
                 check_eq(sizes[k], len(k.encode()), f"listed size of {k}")
             resp = s3.list_objects_v2(Bucket=BUCKET, Prefix="list/", Delimiter="/")
             got = sorted(o["Key"] for o in resp.get("Contents", []))
-            check_eq(got, ["list/a.txt", "list/b.txt"], "keys under list/ with delimiter /")
+            check_eq(got, ["list/a.txt", "list/b+c d%2B.txt"], "keys under list/ with delimiter /")
             prefixes = [p["Prefix"] for p in resp.get("CommonPrefixes", [])]
-            check_eq(prefixes, ["list/sub/"], "common prefixes under list/")
+            check_eq(prefixes, ["list/s+b d/"], "common prefixes under list/")
+            resp = s3.list_objects(Bucket=BUCKET, Prefix="list/s+b d/")
+            check_eq([o["Key"] for o in resp.get("Contents", [])], ["list/s+b d/c.txt"], "ListObjects (v1) under list/s+b d/")
             resp = s3.list_objects_v2(Bucket=BUCKET, Prefix="big/")
             got = [(o["Key"], o["Size"]) for o in resp.get("Contents", [])]
             check_eq(got, [("big/five-mib-plus-one.bin", len(big))], "listing of prefix big/")
