@@ -128,8 +128,19 @@ for t in "${TARGETS[@]}"; do
     # BENCH_ONLY: a regex of target names to run (e.g. '^sse-s3$' for the memory run); all by default.
     [[ "${t%%,*}" =~ ${BENCH_ONLY:-.} ]] && ARGS+=(--target "$t")
 done
-"target/release/bench-load" --baseline nginx --json "$OUT" "${ARGS[@]}" "$@"
+# The processes serving each target, for bench-load's CPU-per-GiB figures.
+NGINX_PIDS=$(cat "$W/nginx/nginx.pid" 2>/dev/null || true)
+[[ -z "$NGINX_PIDS" ]] || NGINX_PIDS=$(echo "$NGINX_PIDS" $(pgrep -P "$NGINX_PIDS") | tr ' ' '+')
+CPU=(--cpu "direct=${PIDS[0]}" --cpu "passthrough=$(cat "$W/plain/pid")")
+[[ -z "$NGINX_PIDS" ]] || CPU+=(--cpu "nginx=$NGINX_PIDS")
+for t in sse-s3 sse-c sse-kms; do CPU+=(--cpu "$t=$(cat "$W/sse/pid")"); done
+"target/release/bench-load" --baseline nginx --json "$OUT" "${CPU[@]}" "${ARGS[@]}" "$@"
 
+# Peak memory, and the CPU time each gateway used (user + system; robust to other load on the machine, unlike
+# throughput: divide by the bytes moved through it for CPU per GiB).
+TICKS=$(getconf CLK_TCK)
 for g in plain sse; do
-    echo "gateway $g: $(grep -E 'VmHWM|VmRSS' /proc/"$(cat "$W/$g/pid")"/status | tr -s ' \n' ' ')"
+    pid=$(cat "$W/$g/pid")
+    cpu=$(awk -v t="$TICKS" '{ printf "%.2f", ($14 + $15) / t }' /proc/"$pid"/stat)
+    echo "gateway $g: $(grep -E 'VmHWM|VmRSS' /proc/"$pid"/status | tr -s ' \n' ' ')cpu ${cpu} s"
 done

@@ -7,7 +7,7 @@
 //! ```text
 //! bench-load --target NAME,URL,ACCESS_KEY,SECRET_KEY,SSE[,CA_FILE] ...   (SSE: none | s3 | c | kms)
 //!            [--sizes 4KiB,1MiB,64MiB,1GiB] [--concurrency 1,16,64] [--seconds 5] [--max-gib 2]
-//!            [--max-in-flight-gib 1] [--baseline NAME] [--json FILE]
+//!            [--max-in-flight-gib 1] [--baseline NAME] [--json FILE] [--cpu NAME=PID[+PID...]] ...
 //! ```
 //!
 //! A cell runs until `--seconds` have passed or `--max-gib` have moved, but at least `concurrency` requests, so
@@ -17,6 +17,12 @@
 //! after the cell. Output: one JSON
 //! line per cell (`--json`), and a markdown table with MB/s, requests/s, p50/p99 latency and each target's ratio
 //! to `--baseline`.
+//!
+//! `--cpu NAME=PIDS` names the processes that serve target NAME (a gateway; nginx's master and workers): their
+//! CPU time (user + system, from /proc) is read before and after each of that target's cells, and reported as CPU
+//! seconds per GiB moved. Unlike throughput, that figure hardly moves when other work shares the machine, so it
+//! compares targets fairly on a busy 2-core box. Cells run one target at a time, so a process serving several
+//! targets (the SSE gateway) is charged to the target of the cell.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +63,8 @@ struct Target {
     sse: Sse,
     signer: Signer,
     client: HttpClient,
+    /// The processes serving this target (`--cpu`).
+    pids: Vec<u32>,
 }
 
 struct Settings {
@@ -68,6 +76,8 @@ struct Settings {
     max_in_flight: u64,
     baseline: Option<String>,
     json: Option<std::path::PathBuf>,
+    /// `--cpu NAME=PID+PID`, applied to the targets once all are parsed.
+    cpu: Vec<(String, Vec<u32>)>,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -139,6 +149,7 @@ fn parse_target(spec: &str) -> Result<Target, String> {
         sse,
         signer: Signer::new(f[2].to_owned(), SecretString::new(f[3].to_owned()), "us-east-1".into()),
         client: http_client(f.get(5).copied())?,
+        pids: Vec::new(),
     })
 }
 
@@ -152,6 +163,7 @@ fn settings() -> Result<Settings, String> {
         max_in_flight: 1 << 30,
         baseline: None,
         json: None,
+        cpu: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -178,11 +190,26 @@ fn settings() -> Result<Settings, String> {
             }
             "--baseline" => s.baseline = Some(value()?),
             "--json" => s.json = Some(value()?.into()),
+            "--cpu" => {
+                let v = value()?;
+                let (name, pids) = v.split_once('=').ok_or("--cpu NAME=PID[+PID...]")?;
+                let pids = pids
+                    .split('+')
+                    .map(|p| p.parse().map_err(|_| format!("--cpu: not a pid: {p}")))
+                    .collect::<Result<_, String>>()?;
+                s.cpu.push((name.to_owned(), pids));
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }
     if s.targets.is_empty() {
         return Err("at least one --target".into());
+    }
+    for (name, pids) in std::mem::take(&mut s.cpu) {
+        // BENCH_ONLY may have left the target out: its processes are then not measured.
+        if let Some(t) = s.targets.iter_mut().find(|t| t.name == name) {
+            t.pids = pids;
+        }
     }
     Ok(s)
 }
@@ -277,6 +304,30 @@ fn body_of(data: &Bytes, len: u64) -> Body {
         }
     });
     BodyExt::boxed(StreamBody::new(frames))
+}
+
+/// Clock ticks per second, the unit of /proc/PID/stat's CPU times.
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// User + system CPU seconds used so far by `pids` (fields 14 and 15 of /proc/PID/stat, after the `(comm)`).
+fn cpu_seconds(pids: &[u32], ticks: f64) -> Option<f64> {
+    let mut total = 0u64;
+    for pid in pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after_comm = &stat[stat.rfind(')')? + 2..];
+        let f: Vec<&str> = after_comm.split(' ').collect();
+        // after_comm starts at field 3 (state): utime is field 14, stime 15.
+        total += f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    }
+    Some(total as f64 / ticks)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -375,6 +426,8 @@ struct Row {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
+    /// CPU seconds the target's processes used per GiB moved in this cell (`--cpu`).
+    cpu_s_per_gib: Option<f64>,
 }
 
 #[tokio::main]
@@ -396,6 +449,7 @@ async fn main() {
             std::process::exit(1);
         }
     }
+    let ticks = clock_ticks();
     let mut json = s.json.as_ref().map(|p| std::fs::File::create(p).expect("--json file"));
     let mut rows = Vec::new();
     for &size in &s.sizes {
@@ -409,8 +463,14 @@ async fn main() {
             }
             for op in [Op::Put, Op::Get] {
                 for t in &targets {
+                    let cpu_before = cpu_seconds(&t.pids, ticks);
                     let r = run_cell(t.clone(), data.clone(), op, size, conc, &s).await;
                     let secs = r.wall.as_secs_f64();
+                    let cpu = cpu_before
+                        .zip(cpu_seconds(&t.pids, ticks))
+                        .filter(|_| !t.pids.is_empty() && r.bytes > 0)
+                        .map(|(a, b)| b - a);
+                    let cpu_s_per_gib = cpu.map(|c| c / (r.bytes as f64 / (1u64 << 30) as f64));
                     let row = Row {
                         op: if op == Op::Put { "PUT" } else { "GET" },
                         size,
@@ -421,10 +481,11 @@ async fn main() {
                         p50_ms: percentile(&r.latencies, 0.50),
                         p99_ms: percentile(&r.latencies, 0.99),
                         errors: r.errors,
+                        cpu_s_per_gib,
                     };
                     eprintln!(
                         "{:>3} {:>6} c={:<3} {:<12} {:>9.1} MB/s {:>9.1} req/s p50 {:>8.2} ms p99 {:>8.2} ms \
-                         ({} requests, {} errors{})",
+                         ({} requests, {} errors{}){}",
                         row.op,
                         size_name(size),
                         conc,
@@ -438,7 +499,8 @@ async fn main() {
                         r.first_error
                             .as_deref()
                             .map(|e| format!(", first: {e}"))
-                            .unwrap_or_default()
+                            .unwrap_or_default(),
+                        cpu_s_per_gib.map(|c| format!(" cpu {c:.2} s/GiB")).unwrap_or_default()
                     );
                     if let Some(f) = json.as_mut() {
                         use std::io::Write;
@@ -446,7 +508,7 @@ async fn main() {
                             "op": row.op, "size": size, "concurrency": conc, "target": row.target,
                             "requests": r.requests, "bytes": r.bytes, "seconds": secs, "mb_per_s": row.mbps,
                             "requests_per_s": row.rps, "p50_ms": row.p50_ms, "p99_ms": row.p99_ms,
-                            "errors": r.errors,
+                            "errors": r.errors, "cpu_seconds": cpu, "cpu_seconds_per_gib": cpu_s_per_gib,
                         });
                         writeln!(f, "{line}").expect("--json write");
                     }
@@ -463,6 +525,7 @@ async fn main() {
         }
     }
     print_table(&rows, &targets, s.baseline.as_deref());
+    print_cpu_table(&rows, &targets);
     if rows.iter().any(|r| r.errors > 0) {
         std::process::exit(1);
     }
@@ -495,6 +558,43 @@ fn print_table(rows: &[Row], targets: &[Arc<Target>], baseline: Option<&str>) {
                     })
                     .unwrap_or_default();
                 format!("{:.1} ({:.0}) {:.1}/{:.1}{ratio}", r.mbps, r.rps, r.p50_ms, r.p99_ms)
+            })
+            .collect();
+        let r = &cell[0];
+        println!(
+            "| {} | {} | {} | {} |",
+            r.op,
+            size_name(r.size),
+            r.conc,
+            cols.join(" | ")
+        );
+    }
+}
+
+/// CPU seconds per GiB moved, for the targets measured with `--cpu`.
+fn print_cpu_table(rows: &[Row], targets: &[Arc<Target>]) {
+    let names: Vec<&str> = targets
+        .iter()
+        .filter(|t| !t.pids.is_empty())
+        .map(|t| t.name.as_str())
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    println!();
+    println!("CPU seconds per GiB moved (user + system of the serving process):");
+    println!();
+    println!("| op | size | conc | {} |", names.join(" | "));
+    println!("|---|---|---:|{}", "---:|".repeat(names.len()));
+    for cell in rows.chunks(targets.len()) {
+        let cols: Vec<String> = names
+            .iter()
+            .map(|n| {
+                cell.iter()
+                    .find(|r| r.target == *n)
+                    .and_then(|r| r.cpu_s_per_gib)
+                    .map(|c| format!("{c:.2}"))
+                    .unwrap_or_else(|| "–".into())
             })
             .collect();
         let r = &cell[0];
