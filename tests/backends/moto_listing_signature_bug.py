@@ -59,48 +59,42 @@ try:
         aws_secret_access_key=key["SecretAccessKey"],
     )
     s3.create_bucket(Bucket="listing-bug")
+
+    def refused(what, call):
+        """Whether moto refuses `call()` with SignatureDoesNotMatch; exits 2 on any other error."""
+        try:
+            call()
+            print(f"{what}: accepted")
+            return False
+        except ClientError as e:
+            code = e.response["Error"]["Code"]
+            print(f"{what}: {code}")
+            if code != "SignatureDoesNotMatch":
+                sys.exit(2)
+            return True
+
+    def put(k):
+        return lambda: s3.put_object(Bucket="listing-bug", Key=k, Body=b"1")
+
     if sys.argv[1:] == ["keys"]:
-        for k in ("a b", "a~b"):
-            s3.put_object(Bucket="listing-bug", Key=k, Body=b"1")
-            print(f"PutObject {k!r}: accepted")
-        rejected = []
-        for k in ("a=b", "a+b", "a%b", "a:b", "a,b", "dir/a b=c.bin"):
-            try:
-                s3.put_object(Bucket="listing-bug", Key=k, Body=b"1")
-                print(f"PutObject {k!r}: accepted")
-            except ClientError as e:
-                code = e.response["Error"]["Code"]
-                print(f"PutObject {k!r}: {code}")
-                if code != "SignatureDoesNotMatch":
-                    sys.exit(2)
-                rejected.append(k)
-        sys.exit(0 if len(rejected) == 6 else 1)
-    s3.put_object(Bucket="listing-bug", Key="d/x", Body=b"1")
+        if any(refused(f"PutObject {k!r}", put(k)) for k in ("a b", "a~b")):
+            sys.exit(2)
+        bad_keys = ("a=b", "a+b", "a%b", "a:b", "a,b", "dir/a b=c.bin")
+        sys.exit(0 if all([refused(f"PutObject {k!r}", put(k)) for k in bad_keys]) else 1)
+    put("d/x")()
     plain = [o["Key"] for o in s3.list_objects_v2(Bucket="listing-bug").get("Contents", [])]
     print(f"ListObjectsV2 without parameters: {plain}")
     if plain != ["d/x"]:
         sys.exit(2)
-    rejected = 0
-    for kw in ({"Prefix": "d/"}, {"Delimiter": "/"}):
-        try:
-            s3.list_objects_v2(Bucket="listing-bug", **kw)
-            print(f"ListObjectsV2 {kw}: accepted")
-        except ClientError as e:
-            code = e.response["Error"]["Code"]
-            print(f"ListObjectsV2 {kw}: {code}")
-            if code != "SignatureDoesNotMatch":
-                sys.exit(2)
-            rejected += 1
+    calls = [(f"ListObjectsV2 {kw}", lambda kw=kw: s3.list_objects_v2(Bucket="listing-bug", **kw)) for kw in (
+        {"Prefix": "d/"},
+        {"Delimiter": "/"},
+    )]
     # Any query value holding a `/` is refused so, not only listings': a GetObject with response-content-type.
-    try:
-        s3.get_object(Bucket="listing-bug", Key="d/x", ResponseContentType="text/plain")
-        print("GetObject with ResponseContentType='text/plain': accepted")
-    except ClientError as e:
-        code = e.response["Error"]["Code"]
-        print(f"GetObject with ResponseContentType='text/plain': {code}")
-        if code != "SignatureDoesNotMatch":
-            sys.exit(2)
-        rejected += 1
-    sys.exit(0 if rejected == 3 else 1)
+    calls.append((
+        "GetObject with ResponseContentType='text/plain'",
+        lambda: s3.get_object(Bucket="listing-bug", Key="d/x", ResponseContentType="text/plain"),
+    ))
+    sys.exit(0 if all([refused(what, call) for what, call in calls]) else 1)
 finally:
     proc.kill()
