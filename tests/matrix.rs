@@ -568,7 +568,8 @@ fn suite_against_moto() {
 }
 
 const MOTO_SUITE_SIGV2: &str = "moto's signature check refuses, with 403 SignatureDoesNotMatch passed through, \
-     every request whose query holds a `/` (the listing gap above; here also `response-content-type=text/x-test`) \
+     every request whose query holds a `/` (as in the clients' listing gap; here also \
+     `response-content-type=text/x-test`) \
      and every request for a key holding `=`, `+`, `%`, `:` or `,` (percent-encoded in the path, as SigV4 says); \
      s3s-fs and Ceph accept the same requests, and boto3 talking to moto directly gets the same 403 \
      (tests/backends/moto_listing_signature_bug.py). The part's other steps pass";

@@ -41,7 +41,7 @@ import boto3_default  # noqa: E402
 import policy_examples  # noqa: E402
 import sigv2_post  # noqa: E402
 import steps  # noqa: E402
-from steps import check_eq, step  # noqa: E402
+from steps import check, check_eq, step  # noqa: E402
 
 PREFIX = boto3_default.BUCKET
 KMS = {v: boto3_default.env(f"S3_KMS_{v}") for v in boto3_default.KMS_VARS}
@@ -61,6 +61,16 @@ def part_sse_kms():
     with step(f"create_bucket {boto3_default.BUCKET}"):
         s3.create_bucket(Bucket=boto3_default.BUCKET)
     boto3_default.sse_kms_steps(s3)
+    with step("SSE-KMS: managed multipart copy (UploadPartCopy, 5 MiB ranges) of the 12 MiB object, another key"):
+        b = boto3_default.BUCKET
+        tc = boto3_default.TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)
+        extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": KMS["OTHER_KEY_ID"]}
+        s3.copy({"Bucket": b, "Key": "kms/multipart.bin"}, b, "kms/multipart-copy.bin", ExtraArgs=extra, Config=tc)
+        head = s3.head_object(Bucket=b, Key="kms/multipart-copy.bin")
+        check_eq((head["ContentLength"], head["SSEKMSKeyId"]), (12 * MIB + 3, KMS["OTHER_KEY_ARN"]), "the copy")
+        check_eq(head["ETag"][-3:], '-3"', "a 3-part ETag")
+        original = s3.get_object(Bucket=b, Key="kms/multipart.bin")["Body"].read()
+        check_eq(s3.get_object(Bucket=b, Key="kms/multipart-copy.bin")["Body"].read(), original, "the copy's body")
     boto3_default.delete_bucket(s3)
 
 
@@ -129,6 +139,13 @@ def part_default_encryption():
 
     with step("the backend holds no plaintext of these objects"):
         leaks(b, plain, big)
+
+    with step("DeleteObjects of every object, then DeleteBucket of the bucket with its encryption and policy"):
+        keys = [{"Key": o["Key"]} for o in s3.list_objects_v2(Bucket=b).get("Contents", [])]
+        check_eq(len(keys), 6, f"objects listed in {b}")
+        check_eq(s3.delete_objects(Bucket=b, Delete={"Objects": keys}).get("Errors"), None, "DeleteObjects errors")
+        s3.delete_bucket(Bucket=b)
+        check(b not in [x["Name"] for x in s3.list_buckets()["Buckets"]], f"{b} still listed")
 
 
 def part_policy():
