@@ -61,13 +61,12 @@ def local_files(root):
                 continue
 
 
-def s3_objects(url):
-    """(name, bytes) of every object of the bucket at s3+http://HOST:PORT/BUCKET: body, then metadata headers."""
+def backend_client(host):
+    """boto3 talking to the backend at HOST:PORT itself, as the backend's user."""
     import boto3
     from botocore.config import Config
 
-    host, bucket = url[len(S3_PREFIX) :].split("/", 1)
-    s3 = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=f"http://{host}",
         aws_access_key_id=os.environ["S3_BACKEND_ACCESS_KEY_ID"],
@@ -75,11 +74,32 @@ def s3_objects(url):
         region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         config=Config(s3={"addressing_style": "path"}),
     )
+
+
+def s3_objects(url):
+    """(name, bytes) of every object of the bucket at s3+http://HOST:PORT/BUCKET: body, then metadata headers."""
+    host, bucket = url[len(S3_PREFIX) :].split("/", 1)
+    s3 = backend_client(host)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
             got = s3.get_object(Bucket=bucket, Key=obj["Key"])
             headers = "".join(f"{k}: {v}\n" for k, v in got["ResponseMetadata"]["HTTPHeaders"].items())
             yield f"{url}/{obj['Key']}", got["Body"].read() + b"\n" + headers.encode()
+
+
+def holds(root, bucket, key):
+    """Whether the backend at `root` (S3_BACKEND_ROOT: a directory, or s3+http://HOST:PORT) has `bucket/key`."""
+    if not root.startswith(S3_PREFIX):
+        return os.path.exists(os.path.join(root, bucket, key))
+    from botocore.exceptions import ClientError
+
+    try:
+        backend_client(root[len(S3_PREFIX) :]).head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as e:
+        if e.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
+            return False
+        raise
 
 
 def main(argv):

@@ -28,7 +28,6 @@ Exit status 0 only if every check held. Each step is printed; a failure prints t
 """
 
 import base64
-import contextlib
 import hashlib
 import io
 import json
@@ -37,7 +36,6 @@ import shlex
 import ssl
 import subprocess
 import sys
-import time
 import traceback
 import urllib.error
 import urllib.request
@@ -50,47 +48,16 @@ from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import backend_leaks  # noqa: E402
+import steps  # noqa: E402
+from steps import check, check_eq, step  # noqa: E402
 
 KIB = 1024
 MIB = 1024 * 1024
-
-CURRENT_STEP = None
-
-
-@contextlib.contextmanager
-def step(name):
-    global CURRENT_STEP
-    CURRENT_STEP = name
-    start = time.monotonic()
-    print(f"--- {name}", flush=True)
-    yield
-    print(f"    ok ({time.monotonic() - start:.2f}s)", flush=True)
-    CURRENT_STEP = None
-
 
 def is_not_implemented(err):
     """The backend (e.g. the embedded s3s-fs) does not implement the operation: HTTP 501
     NotImplemented, passed through by the gateway unchanged."""
     return isinstance(err, ClientError) and err.response.get("Error", {}).get("Code") == "NotImplemented"
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def check_eq(actual, expected, what):
-    if actual != expected:
-        if isinstance(actual, (bytes, bytearray)) and isinstance(expected, (bytes, bytearray)):
-            raise AssertionError(
-                f"{what}: got {len(actual)} bytes (sha256 {sha256(actual)}), "
-                f"expected {len(expected)} bytes (sha256 {sha256(expected)})"
-            )
-        raise AssertionError(f"{what}: got {actual!r}, expected {expected!r}")
-
-
-def sha256(data):
-    return hashlib.sha256(data).hexdigest()
 
 
 def sha256_file(path):
@@ -603,7 +570,7 @@ def main():
         bucket_created = False
 
     except Exception:
-        print(f"FAIL at step: {CURRENT_STEP}", flush=True)
+        print(f"FAIL at step: {steps.CURRENT}", flush=True)
         traceback.print_exc()
         sys.stdout.flush()
         if bucket_created:

@@ -14,17 +14,19 @@ MalformedPolicy.
 
 Environment (set by the Rust test harness, tests/policy.rs): S3_ENDPOINT, AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION, S3_CA_FILE, S3_BUCKET (a prefix for the buckets made here), WORK_DIR,
-S3_BACKEND_ROOT (the fs backend's root: object files are <root>/<bucket>/<key>), S3_POLICY_DIR (the fixtures).
+S3_BACKEND_ROOT (the backend, as tests/clients/backend_leaks.py takes it), S3_POLICY_DIR (the fixtures).
 Exit status 0 only if every check held.
 """
 
-import contextlib
 import hashlib
 import json
 import os
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backend_leaks  # noqa: E402
+from steps import check, step  # noqa: E402
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -62,19 +64,6 @@ with open(SMALL, "wb") as f:
     f.write(os.urandom(100 * KIB))
 with open(BIG, "wb") as f:
     f.write(os.urandom(9 * MIB))
-
-
-@contextlib.contextmanager
-def step(name):
-    start = time.monotonic()
-    print(f"--- {name}", flush=True)
-    yield
-    print(f"    ok ({time.monotonic() - start:.2f}s)", flush=True)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 class Denied(Exception):
@@ -212,7 +201,7 @@ class AwsCli:
 
 
 def backend_has(b, key):
-    return os.path.exists(os.path.join(BACKEND_ROOT, b, key))
+    return backend_leaks.holds(BACKEND_ROOT, b, key)
 
 
 def expect(client, b, key, sse, allowed, multipart=False):
@@ -245,6 +234,12 @@ def put_policy(client, b, text):
 def main():
     client = Boto3() if sys.argv[1] == "boto3" else AwsCli(sys.argv[2:])
     print(f"client: {client.name}", flush=True)
+    run_examples(client)
+    print(f"policy examples ({client.name}): all checks passed", flush=True)
+
+
+def run_examples(client):
+    """Every example policy, each on its own bucket named PREFIX-*."""
     aes = {"sse": "AES256"}
     kms = {"sse": "aws:kms"}
     ssec = {"ssec": True}
@@ -319,8 +314,6 @@ def main():
         except Denied as e:
             check("MalformedPolicy" in str(e), f"expected MalformedPolicy, got {e}")
         check(json.loads(client.get_bucket_policy(b)) == json.loads(text), "the stored policy changed")
-
-    print(f"policy examples ({client.name}): all checks passed", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ AWS_*), plus S3_BACKEND_ROOT. Exit status 0 only if every check held; each step 
 """
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import html
@@ -37,23 +36,7 @@ from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import backend_leaks  # noqa: E402
-
-
-@contextlib.contextmanager
-def step(name):
-    print(f"--- {name}", flush=True)
-    yield
-    print("    ok", flush=True)
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
-
-
-def check_eq(actual, expected, what):
-    if actual != expected:
-        raise AssertionError(f"{what}: got {actual!r}, expected {expected!r}")
+from steps import check, check_eq, step  # noqa: E402
 
 
 ENDPOINT = os.environ["S3_ENDPOINT"]
@@ -120,20 +103,28 @@ def v2_sign(string_to_sign):
 def part_sigv2():
     s3 = client("s3")
     data = os.urandom(300 * 1024) + b"sigv2-plaintext-marker"
-    with step("SigV2 header auth: CreateBucket, PutObject (SSE-S3), HeadObject, GetObject, ListObjects"):
+    with step("SigV2 header auth: CreateBucket, PutObject (SSE-S3), HeadObject, GetObject (whole, Range), ListObjects"):
         s3.create_bucket(Bucket=BUCKET)
-        r = s3.put_object(Bucket=BUCKET, Key="dir/a b=c.bin", Body=data, ServerSideEncryption="AES256")
+        r = s3.put_object(Bucket=BUCKET, Key="dir/obj.bin", Body=data, ServerSideEncryption="AES256")
         check_eq(r["ServerSideEncryption"], "AES256", "PutObject SSE")
-        h = s3.head_object(Bucket=BUCKET, Key="dir/a b=c.bin")
+        h = s3.head_object(Bucket=BUCKET, Key="dir/obj.bin")
         check_eq(h["ContentLength"], len(data), "HeadObject length")
-        check_eq(s3.get_object(Bucket=BUCKET, Key="dir/a b=c.bin")["Body"].read(), data, "GetObject body")
-        r = s3.get_object(Bucket=BUCKET, Key="dir/a b=c.bin", Range="bytes=10-19")
+        check_eq(s3.get_object(Bucket=BUCKET, Key="dir/obj.bin")["Body"].read(), data, "GetObject body")
+        r = s3.get_object(Bucket=BUCKET, Key="dir/obj.bin", Range="bytes=10-19")
         check_eq(r["Body"].read(), data[10:20], "ranged GetObject")
         keys = [o["Key"] for o in s3.list_objects(Bucket=BUCKET)["Contents"]]
-        check_eq(keys, ["dir/a b=c.bin"], "ListObjects")
-        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="dir/")["Contents"]]
-        check_eq(keys, ["dir/a b=c.bin"], "ListObjectsV2")
+        check_eq(keys, ["dir/obj.bin"], "ListObjects")
         no_plaintext(data, "sigv2-sse-s3")
+    with step("SigV2 ListObjectsV2 with a prefix"):
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="dir/")["Contents"]]
+        check_eq(keys, ["dir/obj.bin"], "ListObjectsV2")
+    with step("SigV2 with a key holding a space and '=': put, get, presigned GET, delete"):
+        s3.put_object(Bucket=BUCKET, Key="dir/a b=c.bin", Body=data)
+        check_eq(s3.get_object(Bucket=BUCKET, Key="dir/a b=c.bin")["Body"].read(), data, "GetObject body")
+        url = client(None).generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "dir/a b=c.bin"})
+        r = HTTP.request("GET", url)
+        check_eq((r.status, r.data), (200, data), "presigned GET")
+        s3.delete_object(Bucket=BUCKET, Key="dir/a b=c.bin")
     with step("SigV2 header auth with SSE-C: put, head and get with the key; get without it refused"):
         key, sse = sse_c_key()
         s3.put_object(Bucket=BUCKET, Key="ssec", Body=data, **sse)
@@ -142,7 +133,7 @@ def part_sigv2():
         expect_client_error(lambda: s3.get_object(Bucket=BUCKET, Key="ssec"), 400, "InvalidRequest", "no key")
     with step("boto3's default presigned URLs are SigV2: GET and PUT with urllib3"):
         default = client(None)
-        url = default.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "dir/a b=c.bin"})
+        url = default.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "dir/obj.bin"})
         check("AWSAccessKeyId=" in url and "Signature=" in url, f"not a SigV2 URL: {url}")
         r = HTTP.request("GET", url)
         check_eq(r.status, 200, "presigned GET status")
@@ -153,7 +144,8 @@ def part_sigv2():
         check_eq(r.status, 200, f"presigned PUT status {r.data!r}")
         check_eq(s3.get_object(Bucket=BUCKET, Key="presigned-put")["Body"].read(), put_data, "read back")
         no_plaintext(put_data, "sigv2-presigned-put")
-        url = default.generate_presigned_url(
+    with step("boto3's default presigned GET with response-content-type: the override is signed and applied"):
+        url = client(None).generate_presigned_url(
             "get_object",
             Params={"Bucket": BUCKET, "Key": "presigned-put", "ResponseContentType": "text/x-test"},
         )
@@ -217,7 +209,7 @@ def part_sigv2():
         )
         check_eq(r.status, 200, "hand-signed header request")
     with step("SigV2 DeleteObject, DeleteBucket"):
-        for k in ("dir/a b=c.bin", "ssec", "presigned-put"):
+        for k in ("dir/obj.bin", "ssec", "presigned-put"):
             s3.delete_object(Bucket=BUCKET, Key=k)
         check_eq(s3.list_objects_v2(Bucket=BUCKET).get("KeyCount"), 0, "empty")
         s3.delete_bucket(Bucket=BUCKET)

@@ -635,6 +635,72 @@ pub fn local_master_keys(gw: &Gateway) -> Vec<String> {
     keys
 }
 
+/// The keys an SSE-KMS script uses: the gateway's default key, a key with an alias, and another key.
+pub struct KmsKeys {
+    pub default_arn: String,
+    pub alias: String,
+    pub id: String,
+    pub arn: String,
+    pub other_id: String,
+    pub other_arn: String,
+}
+
+impl KmsKeys {
+    pub fn env(self, kind: &str) -> Vec<(String, String)> {
+        [
+            ("S3_KMS_KIND", kind.to_owned()),
+            ("S3_KMS_DEFAULT_KEY_ARN", self.default_arn),
+            ("S3_KMS_KEY_ALIAS", self.alias),
+            ("S3_KMS_KEY_ID", self.id),
+            ("S3_KMS_KEY_ARN", self.arn),
+            ("S3_KMS_OTHER_KEY_ID", self.other_id),
+            ("S3_KMS_OTHER_KEY_ARN", self.other_arn),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
+/// Two more keys in `gw`'s local KMS (its default config), made by `kms create-key`, and the environment of a
+/// script's SSE-KMS steps (`S3_KMS_*`): besides the keys, `S3_KMS_ADMIN` (the `kms` subcommand against this
+/// gateway's config, to disable and enable keys) and `S3_KMS_MASTER_KEY_DIR` (every master key, 32 raw bytes a
+/// file, for the check that none reaches the backend).
+pub fn local_kms_env(gw: &Gateway) -> Vec<(String, String)> {
+    let alias = "alias/clients";
+    let id = kms_admin(gw, &["create-key", "--alias", alias]).trim().to_owned();
+    let other_id = kms_admin(gw, &["create-key"]).trim().to_owned();
+    // One line per key: ARN, state, versions, aliases.
+    let listed = kms_admin(gw, &["list"]);
+    let arn_where = |pred: &dyn Fn(&str) -> bool| -> String {
+        let line = listed
+            .lines()
+            .find(|l| pred(l))
+            .unwrap_or_else(|| panic!("no such key in `kms list`:\n{listed}"));
+        line.split('\t').next().unwrap().to_owned()
+    };
+    let keys = KmsKeys {
+        default_arn: arn_where(&|l| l.ends_with("alias/aws/s3")),
+        arn: arn_where(&|l| l.split('\t').next().unwrap().ends_with(&format!("key/{id}"))),
+        other_arn: arn_where(&|l| l.split('\t').next().unwrap().ends_with(&format!("key/{other_id}"))),
+        alias: alias.to_owned(),
+        id,
+        other_id,
+    };
+    let master_dir = gw.work_dir();
+    for (i, k) in local_master_keys(gw).iter().enumerate() {
+        let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, k).expect("base64 master key");
+        std::fs::write(master_dir.join(format!("master-{i}")), raw).expect("writing a master key file");
+    }
+    let mut env = keys.env("local");
+    env.push((
+        "S3_KMS_ADMIN".into(),
+        format!("{BIN} --config {} kms", gw.config_path.display()),
+    ));
+    env.push(("S3_KMS_MASTER_KEY_DIR".into(), master_dir.display().to_string()));
+    env
+}
+
 /// A backend and a gateway in front of it, with the standard config.
 pub struct Stack {
     // Dropped in declaration order: the gateway first.
