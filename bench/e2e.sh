@@ -27,7 +27,8 @@ PIDS=()
 cleanup() {
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
-    rm -rf "$W"
+    # BENCH_KEEP=1 keeps the scratch directory (gateway and nginx logs, configs).
+    if [[ -n "${BENCH_KEEP:-}" ]]; then echo "kept $W" >&2; else rm -rf "$W"; fi
     [[ -n "${BENCH_BACKEND_ROOT:-}" ]] || rm -rf "$ROOT"
 }
 trap cleanup EXIT

@@ -13,8 +13,9 @@
 //! A cell runs until `--seconds` have passed or `--max-gib` have moved, but at least `concurrency` requests, so
 //! each worker finishes one. Cells whose `size × concurrency` exceeds `--max-in-flight-gib` are skipped (they would
 //! only measure the backend's disk). Each target gets its own bucket, `bench-<name>`, created if missing; cell
-//! objects are `<size>/<i mod concurrency>`, so GET reads what the PUT of the same cell wrote; they are deleted
-//! after the cell. Output: one JSON
+//! objects are `<size>/<worker>`, so GET reads what the PUT of the same cell wrote; they are deleted after the
+//! cell. Each worker writes only its own key: concurrent PUTs of one key are not what this measures, and the
+//! fs-backend does not make them atomic (see src/embedded.rs). Output: one JSON
 //! line per cell (`--json`), and a markdown table with MB/s, requests/s, p50/p99 latency and each target's ratio
 //! to `--baseline`.
 //!
@@ -351,7 +352,7 @@ async fn run_cell(t: Arc<Target>, data: Bytes, op: Op, size: u64, conc: usize, s
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..conc {
+    for worker in 0..conc {
         let (t, data, next) = (t.clone(), data.clone(), next.clone());
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
@@ -361,7 +362,7 @@ async fn run_cell(t: Arc<Target>, data: Bytes, op: Op, size: u64, conc: usize, s
                 if i >= max_requests || (i >= conc as u64 && start.elapsed() >= deadline) {
                     break;
                 }
-                let path = format!("/{}/{}/{}", t.bucket, size_name(size), i % conc as u64);
+                let path = format!("/{}/{}/{worker}", t.bucket, size_name(size));
                 let req = match op {
                     Op::Put => t.request(Method::PUT, &path, Some(size), body_of(&data, size)),
                     Op::Get => t.request(Method::GET, &path, None, empty()),
