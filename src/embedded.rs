@@ -1,8 +1,10 @@
 //! The embedded backend: s3s-fs (a real S3 server that verifies SigV4) run in-process on loopback, plain HTTP.
 //! Used by the no-setup quick start and by the `fs-backend` subcommand the tests start as a separate process.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -13,6 +15,7 @@ use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Request, S3Response, S3Result};
 use s3s_fs::FileSystem;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 use crate::secret::SecretString;
 
@@ -25,7 +28,10 @@ pub async fn start(
 ) -> Result<SocketAddr, String> {
     std::fs::create_dir_all(root).map_err(|e| format!("creating {}: {e}", root.display()))?;
     let fs = FileSystem::new(root).map_err(|e| format!("embedded backend: {e:?}"))?;
-    let mut b = S3ServiceBuilder::new(Embedded(fs));
+    let mut b = S3ServiceBuilder::new(Embedded {
+        fs,
+        locks: KeyLocks::default(),
+    });
     b.set_auth(SimpleAuth::from_single(access_key_id, secret.expose()));
     let service = b.build();
     let listener = TcpListener::bind(addr)
@@ -50,10 +56,70 @@ pub async fn start(
     Ok(local)
 }
 
-/// s3s-fs, with listings that honour `encoding-type=url`: s3s-fs 0.14 echoes `<EncodingType>url</EncodingType>`
-/// but sends keys as they are, so an SDK that asked for it (boto3 and aws-cli always do) decodes `a+b` to `a b`
-/// and `c%2Bd` to `c+d`: it lists objects under names that are not theirs.
-struct Embedded(FileSystem);
+/// s3s-fs, with what S3 promises and s3s-fs 0.14 does not keep:
+/// - listings that honour `encoding-type=url`: s3s-fs echoes `<EncodingType>url</EncodingType>` but sends keys as
+///   they are, so an SDK that asked for it (boto3 and aws-cli always do) decodes `a+b` to `a b` and `c%2Bd` to
+///   `c+d`, and lists objects under names that are not theirs;
+/// - atomic overwrites: see [`KeyLocks`].
+struct Embedded {
+    fs: FileSystem,
+    locks: KeyLocks,
+}
+
+/// One lock per object key. s3s-fs overwrites an object in two steps: it renames the data into place, then writes
+/// the metadata (where the gateway keeps the object's envelope) as a second file. A second writer, or a reader,
+/// between the two pairs one PUT's ciphertext with another's data key: the object no longer opens, and is lost.
+/// So writers (PUT, copy, CompleteMultipartUpload, deletes) hold their key's lock exclusively for their whole
+/// call, and readers (GET, HEAD, a copy's source) share it while s3s-fs opens the file and reads its metadata; the
+/// open file keeps its data when a writer later replaces it. Several keys are always locked in sorted order.
+#[derive(Default)]
+struct KeyLocks(Mutex<HashMap<ObjectName, Arc<RwLock<()>>>>);
+
+/// (bucket, key)
+type ObjectName = (String, String);
+
+/// A held key lock; released on drop.
+#[allow(dead_code)] // held for its Drop, never read
+enum KeyGuard {
+    Read(OwnedRwLockReadGuard<()>),
+    Write(OwnedRwLockWriteGuard<()>),
+}
+
+impl KeyLocks {
+    fn lock_for(&self, bucket: &str, key: &str) -> Arc<RwLock<()>> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget the locks nobody holds, so the map stays the size of the keys in use.
+        if map.len() >= 1024 {
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        map.entry((bucket.to_owned(), key.to_owned())).or_default().clone()
+    }
+
+    /// Lock `keys` (bucket, key, exclusive), in sorted order; a key listed twice is locked once, exclusively if
+    /// either asks for it.
+    async fn lock(&self, mut keys: Vec<(&str, &str, bool)>) -> Vec<KeyGuard> {
+        keys.sort_by(|a, b| (a.0, a.1, !a.2).cmp(&(b.0, b.1, !b.2)));
+        keys.dedup_by(|later, first| later.0 == first.0 && later.1 == first.1);
+        let mut guards = Vec::with_capacity(keys.len());
+        for (bucket, key, exclusive) in keys {
+            let l = self.lock_for(bucket, key);
+            guards.push(if exclusive {
+                KeyGuard::Write(l.write_owned().await)
+            } else {
+                KeyGuard::Read(l.read_owned().await)
+            });
+        }
+        guards
+    }
+}
+
+/// The source object of a copy, when it names one in a bucket.
+fn copy_source(src: &CopySource) -> Option<(&str, &str)> {
+    match src {
+        CopySource::Bucket { bucket, key, .. } => Some((bucket, key)),
+        _ => None,
+    }
+}
 
 /// What S3 leaves unencoded in `encoding-type=url` listings: RFC 3986's unreserved characters and `/`.
 const URL_ENCODED_KEY: &AsciiSet = &NON_ALPHANUMERIC
@@ -91,7 +157,7 @@ macro_rules! impl_s3 {
         impl S3 for Embedded {
             $(
                 async fn $op(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
-                    self.0.$op(req).await
+                    self.fs.$op(req).await
                 }
             )*
             $($own)*
@@ -101,27 +167,67 @@ macro_rules! impl_s3 {
 
 impl_s3! {
         create_bucket(CreateBucketInput) -> CreateBucketOutput;
-        copy_object(CopyObjectInput) -> CopyObjectOutput;
         delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
-        delete_object(DeleteObjectInput) -> DeleteObjectOutput;
-        delete_objects(DeleteObjectsInput) -> DeleteObjectsOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-        get_object(GetObjectInput) -> GetObjectOutput;
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
-        head_object(HeadObjectInput) -> HeadObjectOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
-        put_object(PutObjectInput) -> PutObjectOutput;
         create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
         upload_part(UploadPartInput) -> UploadPartOutput;
-        upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
         list_parts(ListPartsInput) -> ListPartsOutput;
-        complete_multipart_upload(CompleteMultipartUploadInput) -> CompleteMultipartUploadOutput;
         abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     {
 
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, true)]).await;
+        self.fs.put_object(req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, true)]).await;
+        self.fs.complete_multipart_upload(req).await
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        let mut keys = vec![(req.input.bucket.as_str(), req.input.key.as_str(), true)];
+        keys.extend(copy_source(&req.input.copy_source).map(|(b, k)| (b, k, false)));
+        let _held = self.locks.lock(keys).await;
+        self.fs.copy_object(req).await
+    }
+
+    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let keys = copy_source(&req.input.copy_source).map(|(b, k)| (b, k, false));
+        let _held = self.locks.lock(keys.into_iter().collect()).await;
+        self.fs.upload_part_copy(req).await
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, true)]).await;
+        self.fs.delete_object(req).await
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let bucket = req.input.bucket.as_str();
+        let keys = req.input.delete.objects.iter().map(|o| (bucket, o.key.as_str(), true)).collect();
+        let _held = self.locks.lock(keys).await;
+        self.fs.delete_objects(req).await
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, false)]).await;
+        self.fs.get_object(req).await
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, false)]).await;
+        self.fs.head_object(req).await
+    }
+
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
         let url = wants_url(req.input.encoding_type.as_ref());
-        let mut resp = self.0.list_objects(req).await?;
+        let mut resp = self.fs.list_objects(req).await?;
         if url {
             let o = &mut resp.output;
             url_encode_entries(&mut o.contents, &mut o.common_prefixes);
@@ -134,7 +240,7 @@ impl_s3! {
 
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
         let url = wants_url(req.input.encoding_type.as_ref());
-        let mut resp = self.0.list_objects_v2(req).await?;
+        let mut resp = self.fs.list_objects_v2(req).await?;
         if url {
             let o = &mut resp.output;
             url_encode_entries(&mut o.contents, &mut o.common_prefixes);
