@@ -86,7 +86,9 @@ pub fn check_upload_key(upload: &Envelope, customer: Option<&CustomerKey>, part:
 }
 
 /// A CompleteMultipartUpload body with the client's part ETags (`<md5>-1`, see UploadPart) turned back into
-/// the backend's (`<md5>`). Backend part ETags never contain `-`.
+/// the backend's (`<md5>`). Backend part ETags never contain `-`. An ETag's quotes come however the client's XML
+/// writer escapes them (`"`, `&quot;`, or Go's `&#34;` from the AWS SDK for Go: rclone, s5cmd), so each ETag is
+/// unescaped before its suffix is looked at, and written back escaped.
 pub fn backend_part_etags(xml: &[u8]) -> bytes::Bytes {
     let text = String::from_utf8_lossy(xml);
     let mut out = String::with_capacity(text.len());
@@ -95,16 +97,26 @@ pub fn backend_part_etags(xml: &[u8]) -> bytes::Bytes {
         let (head, tail) = rest.split_at(i + "<ETag>".len());
         out.push_str(head);
         let Some(j) = tail.find("</ETag>") else { break };
-        let etag = &tail[..j];
-        let fixed = ["-1&quot;", "-1\"", "-1"]
-            .iter()
-            .find_map(|suffix| etag.strip_suffix(suffix).map(|core| format!("{core}{}", &suffix[2..])))
-            .unwrap_or_else(|| etag.to_owned());
-        out.push_str(&fixed);
+        let raw = &tail[..j];
+        match quick_xml::escape::unescape(raw) {
+            Ok(etag) => out.push_str(&crate::error::xml_escape(&backend_part_etag(etag.trim()))),
+            // Not valid XML text: the backend refuses the document itself.
+            Err(_) => out.push_str(raw),
+        }
         rest = &tail[j..];
     }
     out.push_str(rest);
     bytes::Bytes::from(out)
+}
+
+/// One part ETag as the client gave it (`"<md5>-1"`, quoted or not) as the backend made it.
+fn backend_part_etag(etag: &str) -> String {
+    let (quoted, core) = match etag.strip_prefix('"').and_then(|e| e.strip_suffix('"')) {
+        Some(core) => (true, core),
+        None => (false, etag),
+    };
+    let core = core.strip_suffix("-1").unwrap_or(core);
+    if quoted { format!("\"{core}\"") } else { core.to_owned() }
 }
 
 /// Where the layout of `key` is recorded.
@@ -229,13 +241,18 @@ mod tests {
 
     #[test]
     fn complete_bodies_get_backend_part_etags() {
+        // As boto3 (`&quot;`), a raw `"`, the AWS SDK for Go (`&#34;`: rclone, s5cmd) and unquoted write them.
         let xml = b"<CompleteMultipartUpload><Part><ETag>&quot;abc-1&quot;</ETag><PartNumber>1</PartNumber></Part>\
-<Part><ETag>\"def-1\"</ETag><PartNumber>2</PartNumber></Part><Part><ETag>ghi-1</ETag></Part></CompleteMultipartUpload>";
+<Part><ETag>\"def-1\"</ETag><PartNumber>2</PartNumber></Part><Part><ETag>&#34;jkl-1&#34;</ETag><PartNumber>3</PartNumber>\
+</Part><Part><ETag>ghi-1</ETag></Part></CompleteMultipartUpload>";
         let out = backend_part_etags(xml);
         let out = std::str::from_utf8(&out).unwrap();
-        assert!(out.contains("<ETag>&quot;abc&quot;</ETag>"), "{out}");
-        assert!(out.contains("<ETag>\"def\"</ETag>"), "{out}");
-        assert!(out.contains("<ETag>ghi</ETag>"), "{out}");
+        let etags: Vec<String> = crate::s3::xml::xml_all(out, "ETag")
+            .iter()
+            .map(|e| quick_xml::escape::unescape(e).unwrap().into_owned())
+            .collect();
+        assert_eq!(etags, ["\"abc\"", "\"def\"", "\"jkl\"", "ghi"], "{out}");
+        assert!(out.contains("<PartNumber>3</PartNumber>"), "{out}");
     }
 
     #[test]
