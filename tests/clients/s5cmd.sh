@@ -15,53 +15,23 @@
 #
 # Exit status 0 only if every check held; on failure the failing step is printed.
 set -Eeuo pipefail
-# One stream, so the harness shows commands, output and errors in order.
-exec 2>&1
+# One output stream; step, fail, client_part and the ERR trap that prints the failing step.
+# shellcheck source=steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/steps.sh"
 
-PART="${S3_CLIENT_PART:-main}"
-NEEDED=(S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR S3_BACKEND_ROOT)
-case "$PART" in
-main) ;;
-sse-kms) NEEDED+=(S3_KMS_KIND S3_KMS_DEFAULT_KEY_ARN S3_KMS_KEY_ID S3_KMS_KEY_ARN) ;;
-*)
-    echo "FAIL: S3_CLIENT_PART must be main or sse-kms, not $PART"
-    exit 2
-    ;;
-esac
-for v in "${NEEDED[@]}"; do
-    if [[ -z "${!v:-}" ]]; then
-        echo "FAIL: environment variable $v is not set"
-        exit 2
-    fi
-done
-export HOME="${HOME:-$WORK_DIR}"
+client_part S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR S3_BACKEND_ROOT -- \
+    S3_KMS_KIND S3_KMS_DEFAULT_KEY_ARN S3_KMS_KEY_ID S3_KMS_KEY_ARN
 export AWS_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 export AWS_CA_BUNDLE="$S3_CA_FILE"
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 B="$S3_BUCKET"
 D="$(mktemp -d "$WORK_DIR/s5cmd.XXXXXX")"
-STEP="setup"
 BUCKET_CREATED=0
 # --retry-count 0: a failed request fails the command instead of being retried into success.
 S5CMD=(s5cmd --endpoint-url "$S3_ENDPOINT" --retry-count 0)
 # Multipart both ways: 5 MiB parts (S3's smallest), 4 at a time; downloads then are concurrent ranged GETs.
 PARTS=(-p 5 -c 4)
-
-step() {
-    STEP="$*"
-    echo "--- $STEP"
-}
-
-fail() {
-    echo "FAIL at step: $STEP: $*"
-    exit 1
-}
-
-on_err() {
-    echo "FAIL at step: $STEP (line $1: $2 exited with status $3)"
-}
-trap 'on_err "$LINENO" "$BASH_COMMAND" "$?"' ERR
 
 on_exit() {
     local rc=$?
@@ -204,20 +174,9 @@ if [[ "$PART" == sse-kms ]]; then
 fi
 
 # ------------------------------------------------------------------------------------------
-step "create a directory of 9 files (one of 12 MiB)"
+step "create a directory of 10 files (one of 12 MiB)"
 SRC="$D/src"
-mkdir -p "$SRC/sub/deeper"
-head -c 0 /dev/urandom >"$SRC/empty.txt"
-head -c 1 /dev/urandom >"$SRC/one-byte.bin"
-head -c 1024 /dev/urandom >"$SRC/one-kib.bin"
-head -c 65537 /dev/urandom >"$SRC/sub/64k-plus-one.bin"
-head -c 4096 /dev/urandom >"$SRC/sub/deeper/four-kib.bin"
-head -c 3000 /dev/urandom >"$SRC/with space.txt"
-head -c 3001 /dev/urandom >"$SRC/unicode-ü-é.txt"
-head -c 3002 /dev/urandom >"$SRC/sub/plus+sign=equals.txt"
-head -c $((12 * 1024 * 1024)) /dev/urandom >"$SRC/twelve-mib.bin"
-n="$(find "$SRC" -type f | wc -l)"
-[[ "$n" == 9 ]] || fail "created $n files, expected 9"
+make_tree "$SRC"
 
 # ------------------------------------------------------------------------------------------
 step "s5cmd cp up: single-part files, and 12 MiB in 5 MiB parts (multipart)"
@@ -270,10 +229,10 @@ for f in one-kib.bin twelve-mib.bin; do
 done
 
 # ------------------------------------------------------------------------------------------
-step "s5cmd sync (first run uploads 9 files, the 12 MiB one multipart)"
+step "s5cmd sync (first run uploads 10 files, the 12 MiB one multipart)"
 s5cmd_ --json sync "${PARTS[@]}" "$SRC/" "s3://$B/sync/" >"$D/sync1.log"
 n="$(count_ops "$D/sync1.log" cp)"
-[[ "$n" == 9 ]] || fail "first sync copied $n files, expected 9"
+[[ "$n" == 10 ]] || fail "first sync copied $n files, expected 10"
 check_multipart sync/twelve-mib.bin 3
 
 step "s5cmd sync again (must transfer nothing)"
@@ -293,7 +252,7 @@ if s5cmd_ ls "s3://$B/cp/" | awk '$NF == "one-kib.bin" { found = 1 } END { exit 
 fi
 s5cmd_ --json rm "s3://$B/sync/sub/*" >"$D/rm.log"
 n="$(count_ops "$D/rm.log" rm)"
-[[ "$n" == 3 ]] || fail "rm of sync/sub/* removed $n objects, expected 3"
+[[ "$n" == 4 ]] || fail "rm of sync/sub/* removed $n objects, expected 4"
 out="$(s5cmd_ ls "s3://$B/sync/*")"
 echo "$out"
 if grep -q 'sub/' <<<"$out"; then
