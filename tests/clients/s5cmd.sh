@@ -52,7 +52,8 @@ s5cmd_() {
 
 # head_field KEY FIELD: a field of `s5cmd head`'s JSON for s3://$B/KEY.
 head_field() {
-    s5cmd_ --json head "s3://$B/$1" | python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"
+    s5cmd_ --json head "s3://$B/$1" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"
 }
 
 # check_multipart KEY PARTS: the object was uploaded in PARTS parts (its ETag is `<md5>-PARTS`).
@@ -201,7 +202,8 @@ s5cmd_ cp "s3://$B/cp/empty.txt" "$D/down/empty.txt"
 for f in one-kib.bin empty.txt twelve-mib.bin; do
     cmp "$SRC/$f" "$D/down/$f" || fail "downloaded $f differs"
 done
-s5cmd_ cat "s3://$B/cp/twelve-mib.bin" | cmp "$SRC/twelve-mib.bin" - || fail "s5cmd cat of the multipart object differs"
+s5cmd_ cat "s3://$B/cp/twelve-mib.bin" | cmp "$SRC/twelve-mib.bin" - ||
+    fail "s5cmd cat of the multipart object differs"
 
 # ------------------------------------------------------------------------------------------
 step "s5cmd cp --sse AES256 (single part and multipart)"
