@@ -178,6 +178,13 @@ fn s3cmd() {
     run_client("s3cmd", "bash", &[&script("s3cmd.sh")], &[]);
 }
 
+/// s5cmd (2.3, the Go AWS SDK v1) has no SSE-C options (only `--sse` and `--sse-kms-key-id`), so its script has
+/// no SSE-C steps; see the note there.
+#[test]
+fn s5cmd() {
+    run_client("s5cmd", "bash", &[&script("s5cmd.sh")], &[]);
+}
+
 /// Each script's SSE-KMS part, once with the local KMS and once with moto's AWS KMS API: `$local` and `$aws` run
 /// `$program $args` with the variables `$unset` removed.
 macro_rules! sse_kms_tests {
@@ -232,6 +239,15 @@ sse_kms_tests!(
     "s3cmd",
     "bash",
     [script("s3cmd.sh")],
+    &[]
+);
+
+sse_kms_tests!(
+    s5cmd_sse_kms_local,
+    s5cmd_sse_kms_aws,
+    "s5cmd",
+    "bash",
+    [script("s5cmd.sh")],
     &[]
 );
 

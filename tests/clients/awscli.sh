@@ -11,8 +11,9 @@
 #
 # Exit status 0 only if every check held; on failure the failing step is printed.
 set -Eeuo pipefail
-# One stream, so the harness shows commands, output and errors in order.
-exec 2>&1
+# One output stream; step, fail, client_part and the ERR trap that prints the failing step.
+# shellcheck source=steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/steps.sh"
 
 if [[ $# -eq 0 ]]; then
     echo "usage: $0 AWS_CMD..." >&2
@@ -20,25 +21,9 @@ if [[ $# -eq 0 ]]; then
 fi
 AWS=("$@")
 
-PART="${S3_CLIENT_PART:-main}"
-NEEDED=(S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR S3_BACKEND_ROOT)
-case "$PART" in
-main) ;;
-sse-kms) NEEDED+=(S3_KMS_KIND S3_KMS_DEFAULT_KEY_ARN S3_KMS_KEY_ALIAS S3_KMS_KEY_ID S3_KMS_KEY_ARN S3_KMS_OTHER_KEY_ID
-    S3_KMS_OTHER_KEY_ARN) ;;
-*)
-    echo "FAIL: S3_CLIENT_PART must be main or sse-kms, not $PART" >&2
-    exit 2
-    ;;
-esac
-for v in "${NEEDED[@]}"; do
-    if [[ -z "${!v:-}" ]]; then
-        echo "FAIL: environment variable $v is not set" >&2
-        exit 2
-    fi
-done
-# Some clients want a home directory; the harness may run with a minimal environment.
-export HOME="${HOME:-$WORK_DIR}"
+client_part S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR S3_BACKEND_ROOT -- \
+    S3_KMS_KIND S3_KMS_DEFAULT_KEY_ARN S3_KMS_KEY_ALIAS S3_KMS_KEY_ID S3_KMS_KEY_ARN S3_KMS_OTHER_KEY_ID \
+    S3_KMS_OTHER_KEY_ARN
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 # No pager (aws-cli v2), and no ~/.aws files of whoever runs the tests.
 export AWS_PAGER=""
@@ -49,23 +34,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 B="$S3_BUCKET"
 CONN=(--endpoint-url "$S3_ENDPOINT" --ca-bundle "$S3_CA_FILE")
 D="$(mktemp -d "$WORK_DIR/awscli.XXXXXX")"
-STEP="setup"
 BUCKET_CREATED=0
-
-step() {
-    STEP="$*"
-    echo "--- $STEP"
-}
-
-fail() {
-    echo "FAIL at step: $STEP: $*" >&2
-    exit 1
-}
-
-on_err() {
-    echo "FAIL at step: $STEP (line $1: $2 exited with status $3)" >&2
-}
-trap 'on_err "$LINENO" "$BASH_COMMAND" "$?"' ERR
 
 on_exit() {
     local rc=$?

@@ -9,27 +9,12 @@
 #
 # Exit status 0 only if every check held; on failure the failing step is printed.
 set -Eeuo pipefail
-# One stream, so the harness shows commands, output and errors in order.
-exec 2>&1
+# One output stream; step, fail, client_part and the ERR trap that prints the failing step.
+# shellcheck source=steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/steps.sh"
 
-PART="${S3_CLIENT_PART:-main}"
-NEEDED=(S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR S3_BACKEND_ROOT)
-case "$PART" in
-main) ;;
-sse-kms) NEEDED+=(S3_KMS_KIND S3_KMS_DEFAULT_KEY_ARN S3_KMS_KEY_ID S3_KMS_KEY_ARN) ;;
-*)
-    echo "FAIL: S3_CLIENT_PART must be main or sse-kms, not $PART"
-    exit 2
-    ;;
-esac
-for v in "${NEEDED[@]}"; do
-    if [[ -z "${!v:-}" ]]; then
-        echo "FAIL: environment variable $v is not set"
-        exit 2
-    fi
-done
-# Some clients want a home directory; the harness may run with a minimal environment.
-export HOME="${HOME:-$WORK_DIR}"
+client_part S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR S3_BACKEND_ROOT -- \
+    S3_KMS_KIND S3_KMS_DEFAULT_KEY_ARN S3_KMS_KEY_ID S3_KMS_KEY_ARN
 
 # rclone's AWS SDK fails ("LoadCustomCABundleError ... unsupported transport") while
 # AWS_CA_BUNDLE is set; the CA comes from --ca-cert instead.
@@ -38,7 +23,6 @@ unset AWS_CA_BUNDLE
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 B="$S3_BUCKET"
 D="$(mktemp -d "$WORK_DIR/rclone.XXXXXX")"
-STEP="setup"
 BUCKET_CREATED=0
 
 # The remote "gw:" is configured entirely from the environment; no rclone.conf of the user.
@@ -54,21 +38,6 @@ export RCLONE_CONFIG_GW_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 # --retries 1 / --low-level-retries 1: a failed operation or HTTP request fails the command instead
 # of being retried into success (and a 5xx answer costs no back-off time).
 RCLONE=(rclone --ca-cert "$S3_CA_FILE" --retries 1 --low-level-retries 1)
-
-step() {
-    STEP="$*"
-    echo "--- $STEP"
-}
-
-fail() {
-    echo "FAIL at step: $STEP: $*"
-    exit 1
-}
-
-on_err() {
-    echo "FAIL at step: $STEP (line $1: $2 exited with status $3)"
-}
-trap 'on_err "$LINENO" "$BASH_COMMAND" "$?"' ERR
 
 on_exit() {
     local rc=$?
@@ -234,19 +203,7 @@ fi
 # ------------------------------------------------------------------------------------------
 step "create a directory of 10 files (one of 12 MiB)"
 SRC="$D/src"
-mkdir -p "$SRC/sub/deeper"
-head -c 0 /dev/urandom >"$SRC/empty.txt"
-head -c 1 /dev/urandom >"$SRC/one-byte.bin"
-head -c 1024 /dev/urandom >"$SRC/one-kib.bin"
-head -c 65537 /dev/urandom >"$SRC/sub/64k-plus-one.bin"
-head -c 1000000 /dev/urandom >"$SRC/sub/million.bin"
-head -c 4096 /dev/urandom >"$SRC/sub/deeper/four-kib.bin"
-head -c 3000 /dev/urandom >"$SRC/with space.txt"
-head -c 3001 /dev/urandom >"$SRC/unicode-ü-é.txt"
-head -c 3002 /dev/urandom >"$SRC/sub/plus+sign=equals.txt"
-head -c $((12 * 1024 * 1024)) /dev/urandom >"$SRC/twelve-mib.bin"
-n="$(find "$SRC" -type f | wc -l)"
-[[ "$n" == 10 ]] || fail "created $n files, expected 10"
+make_tree "$SRC"
 
 # ------------------------------------------------------------------------------------------
 step "rclone copy with --s3-upload-cutoff 5M --s3-chunk-size 5M (12 MiB file goes multipart)"

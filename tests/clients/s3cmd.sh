@@ -12,27 +12,12 @@
 #
 # Exit status 0 only if every check held; on failure the failing step is printed.
 set -Eeuo pipefail
-# One stream, so the harness shows commands, output and errors in order.
-exec 2>&1
+# One output stream; step, fail, client_part and the ERR trap that prints the failing step.
+# shellcheck source=steps.sh
+source "$(dirname "${BASH_SOURCE[0]}")/steps.sh"
 
-PART="${S3_CLIENT_PART:-main}"
-NEEDED=(S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR)
-case "$PART" in
-main) ;;
-sse-kms) NEEDED+=(S3_BACKEND_ROOT S3_KMS_KIND S3_KMS_KEY_ID S3_KMS_KEY_ARN S3_KMS_OTHER_KEY_ID S3_KMS_OTHER_KEY_ARN) ;;
-*)
-    echo "FAIL: S3_CLIENT_PART must be main or sse-kms, not $PART"
-    exit 2
-    ;;
-esac
-for v in "${NEEDED[@]}"; do
-    if [[ -z "${!v:-}" ]]; then
-        echo "FAIL: environment variable $v is not set"
-        exit 2
-    fi
-done
-# Some clients want a home directory; the harness may run with a minimal environment.
-export HOME="${HOME:-$WORK_DIR}"
+client_part S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY S3_CA_FILE S3_BUCKET WORK_DIR -- S3_BACKEND_ROOT \
+    S3_KMS_KIND S3_KMS_KEY_ID S3_KMS_KEY_ARN S3_KMS_OTHER_KEY_ID S3_KMS_OTHER_KEY_ARN
 if [[ "$S3_ENDPOINT" != https://* ]]; then
     echo "FAIL: S3_ENDPOINT must be an https:// URL: $S3_ENDPOINT"
     exit 2
@@ -41,7 +26,6 @@ fi
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 B="$S3_BUCKET"
 D="$(mktemp -d "$WORK_DIR/s3cmd.XXXXXX")"
-STEP="setup"
 BUCKET_CREATED=0
 
 # host:port of the gateway, e.g. 127.0.0.1:18443.
@@ -72,21 +56,6 @@ progress_meter = False
 max_retries = 1
 EOF
 chmod 600 "$CFG"
-
-step() {
-    STEP="$*"
-    echo "--- $STEP"
-}
-
-fail() {
-    echo "FAIL at step: $STEP: $*"
-    exit 1
-}
-
-on_err() {
-    echo "FAIL at step: $STEP (line $1: $2 exited with status $3)"
-}
-trap 'on_err "$LINENO" "$BASH_COMMAND" "$?"' ERR
 
 on_exit() {
     local rc=$?
