@@ -17,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 THREADS="${TOKIO_WORKER_THREADS:-2}"
+# Only the gateways (and nginx) get $THREADS; the backend and the load generator keep tokio's default.
+unset TOKIO_WORKER_THREADS
 OUT="${BENCH_OUT:-target/tmp/bench-e2e.jsonl}"
 mkdir -p "$(dirname "$OUT")"
 cargo build --release --bins >&2
@@ -73,8 +75,16 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host \$http_host;
+            # Streaming both ways, as the gateway does, with room to read and write in large chunks: with
+            # `proxy_buffering off` nginx forwards a response a page (4 KiB) at a time; buffering in memory
+            # only (no temp files) keeps it a streaming proxy with backpressure.
             proxy_request_buffering off;
-            proxy_buffering off;
+            client_body_buffer_size 256k;
+            proxy_buffering on;
+            proxy_buffer_size 64k;
+            proxy_buffers 16 64k;
+            proxy_busy_buffers_size 256k;
+            proxy_max_temp_file_size 0;
         }
     }
 }
