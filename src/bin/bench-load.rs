@@ -561,14 +561,7 @@ fn print_table(rows: &[Row], targets: &[Arc<Target>], baseline: Option<&str>) {
                 format!("{:.1} ({:.0}) {:.1}/{:.1}{ratio}", r.mbps, r.rps, r.p50_ms, r.p99_ms)
             })
             .collect();
-        let r = &cell[0];
-        println!(
-            "| {} | {} | {} | {} |",
-            r.op,
-            size_name(r.size),
-            r.conc,
-            cols.join(" | ")
-        );
+        print_row(&cell[0], &cols);
     }
 }
 
@@ -598,13 +591,17 @@ fn print_cpu_table(rows: &[Row], targets: &[Arc<Target>]) {
                     .unwrap_or_else(|| "–".into())
             })
             .collect();
-        let r = &cell[0];
-        println!(
-            "| {} | {} | {} | {} |",
-            r.op,
-            size_name(r.size),
-            r.conc,
-            cols.join(" | ")
-        );
+        print_row(&cell[0], &cols);
     }
+}
+
+/// One markdown row: the cell (operation, size, concurrency of `r`), then `cols`.
+fn print_row(r: &Row, cols: &[String]) {
+    println!(
+        "| {} | {} | {} | {} |",
+        r.op,
+        size_name(r.size),
+        r.conc,
+        cols.join(" | ")
+    );
 }
