@@ -57,6 +57,20 @@ pub enum S3ErrorCode {
 }
 
 impl S3ErrorCode {
+    /// The codes a backend answers about the client's own bucket or object when the gateway reads or writes its
+    /// records there: passed on as the backend said them, never turned into an InternalError.
+    pub fn from_backend(code: &str) -> Option<Self> {
+        Some(match code {
+            "AccessDenied" => Self::AccessDenied,
+            "InvalidBucketName" => Self::InvalidBucketName,
+            "NoSuchBucket" => Self::NoSuchBucket,
+            "NoSuchKey" => Self::NoSuchKey,
+            "InvalidArgument" => Self::InvalidArgument,
+            "InvalidRequest" => Self::InvalidRequest,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AccessDenied => "AccessDenied",
@@ -158,6 +172,35 @@ impl S3Error {
             code,
             message: message.into(),
         }
+    }
+
+    pub fn missing_content_length() -> Self {
+        Self::new(
+            S3ErrorCode::MissingContentLength,
+            "You must provide the Content-Length HTTP header.",
+        )
+    }
+
+    pub fn not_applicable_to_object() -> Self {
+        Self::new(
+            S3ErrorCode::InvalidRequest,
+            "The encryption parameters are not applicable to this object.",
+        )
+    }
+
+    pub fn no_such_bucket() -> Self {
+        Self::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
+    }
+
+    pub fn no_such_key() -> Self {
+        Self::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+    }
+
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            S3ErrorCode::PreconditionFailed,
+            "At least one of the pre-conditions you specified did not hold",
+        )
     }
 
     pub fn access_denied() -> Self {

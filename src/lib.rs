@@ -3,11 +3,13 @@
 //! An HTTPS gateway between unmodified S3 clients and any S3-compatible backend.
 //!
 //! ```text
-//!  client ──TLS──▶ accept ─▶ authenticate ─▶ classify ─▶ policy ─▶ transform body ─▶ sign ─▶ forward ──▶ backend
-//!  client ◀──TLS── meter ◀─ transform response ◀──────────────────────────────────────────────────────── backend
+//!  client ──TLS──▶ accept ─▶ classify ─▶ authenticate ─▶ policy ─▶ verify body ─▶ dispatch ─▶ ops ──▶ backend
+//!  client ◀──TLS── meter ◀─ transform response (ops, response) ◀──────────────────────────────────────── backend
 //! ```
 //!
-//! [`gateway`] runs those phases top to bottom for each request; each phase is one module.
+//! [`gateway`] runs those phases top to bottom for each request; each phase is one module: [`s3::request`]
+//! (classify), [`auth`], [`authorize`] (policy), [`body::verify`], [`ops`] (one file per S3 operation family,
+//! reaching the backend through [`backend::upstream`]), [`metrics::request`] (meter).
 //!
 //! Rules that hold everywhere:
 //! - never collect an object body whole: bodies are streams of frames through adapters ([`body`]);
@@ -18,8 +20,10 @@
 pub mod accept;
 pub mod audit;
 pub mod auth;
+pub mod authorize;
 pub mod backend;
 pub mod body;
+pub mod bucket_state;
 pub mod config;
 pub mod crypto;
 #[cfg(feature = "embedded")]
@@ -29,12 +33,14 @@ pub mod gateway;
 pub mod keyring;
 pub mod kms;
 pub mod metrics;
-pub mod object;
+pub mod ops;
 pub mod policy;
 pub mod quickstart;
+pub mod rekey;
 pub mod response;
 pub mod s3;
 pub mod secret;
+pub mod sse;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -94,24 +100,22 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         tracing::warn!("SSE is disabled: objects pass through unencrypted");
         None
     };
+    let upstream = Arc::new(backend::upstream::Upstream::new(backend, metrics.clone()));
     let gateway = Arc::new(gateway::Gateway {
-        backend,
+        buckets: bucket_state::BucketState::new(upstream.clone()),
+        upstream,
         credentials,
-        limits: AuthLimits {
-            max_clock_skew_secs: config.s3.max_clock_skew_secs,
-            max_presign_expiry_secs: config.s3.max_presign_expiry_secs,
-            sigv2: config.s3.sigv2,
+        auth_limits: auth_limits(&config),
+        authorizer: authorize::Authorizer {
+            account_id: config.s3.account_id.clone(),
+            pinned_policies: config.pinned_policies().map_err(|e| e.to_string())?,
+            identity_policies,
+            metrics: metrics.clone(),
         },
-        virtual_host_domains: config.s3.virtual_host_domains.clone(),
-        metrics: metrics.clone(),
         keys,
-        adopted: dashmap::DashMap::new(),
-        bucket_configs: dashmap::DashMap::new(),
-        account_id: config.s3.account_id.clone(),
-        pinned_policies: config.pinned_policies().map_err(|e| e.to_string())?,
-        identity_policies,
-        bucket_policies: dashmap::DashMap::new(),
-        request_limits: config.limits,
+        metrics: metrics.clone(),
+        virtual_host_domains: config.s3.virtual_host_domains.clone(),
+        limits: config.limits,
     });
 
     let metrics_listener = TcpListener::bind(config.metrics_listen)
@@ -142,11 +146,7 @@ pub async fn run(mut config: Config) -> Result<(), String> {
 }
 
 /// The keys SSE needs: the SSE-S3 keyring and the KMS, as configured (both created for the quick start).
-fn sse_keys(
-    config: &Config,
-    data_dir: &std::path::Path,
-    metrics: Arc<metrics::Metrics>,
-) -> Result<object::Keys, String> {
+fn sse_keys(config: &Config, data_dir: &std::path::Path, metrics: Arc<metrics::Metrics>) -> Result<sse::Keys, String> {
     let path = config
         .sse
         .keyring
@@ -194,10 +194,18 @@ fn sse_keys(
         })?),
     };
     let cache = kms::cache::KeyCache::new(std::time::Duration::from_secs(k.cache_ttl_secs), k.cache_max_entries);
-    Ok(object::Keys {
+    Ok(sse::Keys {
         keyring,
-        kms: object::kms::SseKms::new(client, k.default_key_id.clone(), cache, metrics),
+        kms: sse::kms::SseKms::new(client, k.default_key_id.clone(), cache, metrics),
     })
+}
+
+fn auth_limits(config: &Config) -> AuthLimits {
+    AuthLimits {
+        max_clock_skew_secs: config.s3.max_clock_skew_secs,
+        max_presign_expiry_secs: config.s3.max_presign_expiry_secs,
+        sigv2: config.s3.sigv2,
+    }
 }
 
 /// `s3-sse-proxy rekey`: re-wrap the data keys of `bucket`'s objects (metadata only). SSE-S3 objects: optionally
@@ -232,29 +240,17 @@ pub async fn rekey(
         ),
         Some(k) => println!("re-wrapping SSE-KMS data keys in bucket {bucket:?} (prefix {prefix:?}) under {k}"),
     }
-    let gateway = gateway::Gateway {
-        backend: start_backend(&config).await?,
-        credentials: CredentialStore::default(),
-        limits: AuthLimits {
-            max_clock_skew_secs: config.s3.max_clock_skew_secs,
-            max_presign_expiry_secs: config.s3.max_presign_expiry_secs,
-            sigv2: config.s3.sigv2,
-        },
-        virtual_host_domains: Vec::new(),
-        keys: Some(keys),
+    let upstream = Arc::new(backend::upstream::Upstream::new(
+        start_backend(&config).await?,
+        metrics.clone(),
+    ));
+    let rekey = rekey::Rekey {
+        buckets: bucket_state::BucketState::new(upstream.clone()),
+        upstream,
+        keys,
         metrics,
-        adopted: dashmap::DashMap::new(),
-        bucket_configs: dashmap::DashMap::new(),
-        account_id: config.s3.account_id.clone(),
-        pinned_policies: std::collections::HashMap::new(),
-        identity_policies: std::collections::HashMap::new(),
-        bucket_policies: dashmap::DashMap::new(),
-        request_limits: config.limits,
     };
-    let (examined, rewrapped) = gateway
-        .rekey_bucket(bucket, prefix, kms_key)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (examined, rewrapped) = rekey.run(bucket, prefix, kms_key).await.map_err(|e| e.to_string())?;
     println!(
         "done: {examined} objects examined, {rewrapped} re-wrapped; running gateways pick up the new key on restart"
     );

@@ -10,7 +10,7 @@ use s3_sse_proxy::config::{self, Config};
 #[derive(Parser)]
 #[command(
     version,
-    about = "HTTPS S3 gateway: verifies SigV4, re-signs, and (soon) encrypts objects for any S3 backend"
+    about = "HTTPS S3 gateway: verifies SigV4, re-signs, and encrypts objects (SSE-S3, SSE-KMS, SSE-C) for any S3 backend"
 )]
 struct Cli {
     /// Configuration file (TOML). Without it: the embedded quick start in --data-dir.

@@ -64,7 +64,7 @@ mod tests {
 
     use super::*;
     use crate::crypto::keys::{DataKey, Kek};
-    use crate::s3::sse::CustomerKey;
+    use crate::sse::request::CustomerKey;
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
     /// A key byte that is easy to spot: `0xa7` = "a7", 167, base64 "p6en", and not ASCII text.
@@ -100,8 +100,8 @@ mod tests {
             "x-amz-server-side-encryption-customer-key-md5",
             B64.encode(md5::Md5::digest(KEY)).parse().unwrap(),
         );
-        match crate::s3::sse::parse(&h).unwrap() {
-            crate::s3::sse::SseRequest::Customer(k) => k,
+        match crate::sse::request::parse(&h).unwrap() {
+            crate::sse::request::SseRequest::Customer(k) => k,
             other => panic!("not SSE-C: {other:?}"),
         }
     }
@@ -133,7 +133,7 @@ mod tests {
             format!("{:?}", DataKey::from_bytes(KEY)),
             format!("{:?}", Kek::new("kek-1", KEY)),
             format!("{customer:?}"),
-            format!("{:?}", crate::s3::sse::SseRequest::Customer(customer.clone())),
+            format!("{:?}", crate::sse::request::SseRequest::Customer(customer.clone())),
             format!("{signing_context:?}"),
             format!("{keyring:?}"),
             format!("{:#?}", keyring),

@@ -18,7 +18,7 @@ use s3_sse_proxy::crypto::{SEGMENT_SIZE, TAG_SIZE};
 use s3_sse_proxy::error::S3ErrorCode;
 use s3_sse_proxy::keyring::Keyring;
 use s3_sse_proxy::kms::kmip::blob::{self as kmip_blob, Blob};
-use s3_sse_proxy::object::multipart::{Layout, layout_key, parse_upload_id, upload_token};
+use s3_sse_proxy::sse::multipart::{Layout, layout_key, parse_upload_id, upload_token};
 use sha2::{Digest, Sha256};
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format.md");
@@ -629,7 +629,7 @@ fn run(
     }
 }
 
-/// The gateway's read path for a whole single-PUT object (`object::open_data_key`, then GET's opener), with a
+/// The gateway's read path for a whole single-PUT object (`sse::open_data_key`, then GET's opener), with a
 /// keyring that holds only the vector's KEK. A KEK the keyring lacks is reported as `UnknownKek`.
 fn open_object(f: &Fields<'_>) -> Check<Result<Vec<u8>, Failure>> {
     let env = match Envelope::decode(f.str("envelope")?) {

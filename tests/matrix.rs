@@ -469,7 +469,7 @@ fn s3cmd_against_ceph() {
 }
 
 /// In CI too: Ceph checks every part ETag at CompleteMultipartUpload (s3s-fs does not), and the AWS SDK for Go
-/// writes their quotes as `&#34;` (see `object::multipart::backend_part_etags`).
+/// writes their quotes as `&#34;` (see `sse::multipart::backend_part_etags`).
 #[test]
 fn s5cmd_against_ceph() {
     client_cell(&S5CMD, Store::Ceph);

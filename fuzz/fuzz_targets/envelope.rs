@@ -14,7 +14,7 @@ use s3_sse_proxy::crypto::envelope::{
 use s3_sse_proxy::crypto::keys::{DataKey, Kek};
 use s3_sse_proxy::crypto::kms_blob;
 use s3_sse_proxy::kms::kmip::blob::Blob;
-use s3_sse_proxy::object::multipart::{Layout, parse_upload_id, upload_token};
+use s3_sse_proxy::sse::multipart::{Layout, parse_upload_id, upload_token};
 
 fn kek() -> Kek {
     Kek::new("kek-1", core::array::from_fn(|i| 0x20 + i as u8))

@@ -3,12 +3,13 @@
 //!
 //! Properties: a resolved range lies inside the object; its span covers it with whole segments inside the stored
 //! ciphertext; a range written back as `bytes=a-b` parses to itself; sizes round-trip (`plaintext_len ∘
-//! ciphertext_len = id`).
+//! ciphertext_len = id`); the read planner (`plan_read`) over the object as one stream, and as two parts split
+//! at the range's start, emits exactly the range and fetches ciphertext inside the stored bytes.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use s3_sse_proxy::crypto::size::{ciphertext_len, plaintext_len, segments, span};
+use s3_sse_proxy::crypto::size::{ciphertext_len, plaintext_len, plaintext_total, plan_read, segments, span};
 use s3_sse_proxy::crypto::{SEGMENT_SIZE, TAG_SIZE};
 use s3_sse_proxy::s3::range::{ByteRange, parse, resolve};
 
@@ -60,5 +61,18 @@ fuzz_target!(|input: Input| {
         assert_eq!(s.take, end - start + 1);
         assert_eq!(s.first * SEGMENT_SIZE + s.skip, start);
         assert!(s.skip < SEGMENT_SIZE);
+
+        let one = [(0u32, input.stored)];
+        let plan = plan_read(&one, Some((start, end))).expect("a resolved range plans");
+        assert_eq!(plan.parts.iter().map(|p| p.take).sum::<u64>(), end - start + 1);
+        assert!(plan.cipher_start <= plan.cipher_end && plan.cipher_end < input.stored);
+        if input.stored > u64::MAX / 4 {
+            continue; // two streams' ciphertext would not fit a u64
+        }
+        let two = [(1u32, ciphertext_len(start)), (2, ciphertext_len(size - start))];
+        assert_eq!(plaintext_total(&two), Some(size));
+        let plan = plan_read(&two, Some((start, end))).expect("a resolved range plans over parts");
+        assert_eq!(plan.parts.iter().map(|p| p.take).sum::<u64>(), end - start + 1);
+        assert!(plan.cipher_end < ciphertext_len(start) + ciphertext_len(size - start));
     }
 });

@@ -248,9 +248,9 @@ fuzz_target!(|input: Input| {
     let _ = s3_sse_proxy::s3::addressing::check(&target);
     let has_copy = parts.headers.contains_key("x-amz-copy-source");
     let _ = s3_sse_proxy::s3::operation::classify(&parts.method, &target, &query, has_copy);
-    let _ = s3_sse_proxy::s3::sse::parse(&parts.headers);
-    let _ = s3_sse_proxy::s3::sse::parse_copy_source(&parts.headers);
+    let _ = s3_sse_proxy::sse::request::parse(&parts.headers);
+    let _ = s3_sse_proxy::sse::request::parse_copy_source(&parts.headers);
     if let Some(v) = parts.headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok()) {
-        let _ = s3_sse_proxy::object::copy::parse_copy_source(v);
+        let _ = s3_sse_proxy::s3::copy_source::parse_copy_source(v);
     }
 });

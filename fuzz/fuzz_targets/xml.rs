@@ -9,10 +9,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use s3_sse_proxy::object::bucket_encryption::{apply_default, blocks_sse_c, validate};
-use s3_sse_proxy::object::multipart::{RESERVED_PREFIX, backend_part_etags};
+use s3_sse_proxy::sse::bucket_default::{apply_default, blocks_sse_c, validate};
+use s3_sse_proxy::bucket_state::RESERVED_PREFIX;
+use s3_sse_proxy::sse::multipart::backend_part_etags;
 use s3_sse_proxy::response::listing::{EntryRewrite, replace_upload_id, rewrite};
-use s3_sse_proxy::s3::sse::SseRequest;
+use s3_sse_proxy::sse::request::SseRequest;
 use s3_sse_proxy::s3::xml::{xml_all, xml_text};
 
 fuzz_target!(|data: &[u8]| {

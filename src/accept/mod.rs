@@ -31,7 +31,7 @@ pub async fn serve_https(
     gateway: Arc<Gateway>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let limits = gateway.request_limits;
+    let limits = gateway.limits;
     let handshake_timeout = Duration::from_secs(limits.tls_handshake_timeout_secs);
     let idle_timeout = Duration::from_secs(limits.idle_timeout_secs);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));

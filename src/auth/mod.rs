@@ -211,142 +211,163 @@ pub fn authenticate(
     }
 
     if let Some(auth) = header_str(parts, "authorization") {
-        let sp = parse_authorization(auth)?;
-        let amz_date = header_str(parts, "x-amz-date").ok_or_else(|| {
-            S3Error::access_denied_msg("AWS authentication requires a valid Date or x-amz-date header")
-        })?;
-        let t = parse_amz_date(amz_date).ok_or_else(|| {
-            S3Error::access_denied_msg("AWS authentication requires a valid Date or x-amz-date header")
-        })?;
-        check_scope(&sp, amz_date, &header_malformed)?;
-        let skew = (now - t).abs();
-        if skew > time::Duration::seconds(limits.max_clock_skew_secs as i64) {
-            return Err(S3Error::new(
-                S3ErrorCode::RequestTimeTooSkewed,
-                "The difference between the request time and the current time is too large.",
-            ));
-        }
-        if !sp.signed_headers.contains(&"host") {
-            return Err(header_malformed("SignedHeaders must include host."));
-        }
-        let content_sha = header_str(parts, "x-amz-content-sha256").ok_or_else(|| {
-            S3Error::new(
-                S3ErrorCode::InvalidRequest,
-                "Missing required header for this request: x-amz-content-sha256",
-            )
-        })?;
-        let credential = lookup(store, sp.access_key_id)?;
-        let key = canonical::signing_key(credential.secret(), sp.date, sp.region, sp.service);
-        let headers = canonical_headers(parts, &sp.signed_headers)?;
-        let cr = canonical_request(
-            parts.method.as_str(),
-            &canonical_uri(parts.uri.path()),
-            &canonical_query(parts.uri.query(), None),
-            &headers,
-            content_sha,
-        );
-        let scope = format!("{}/{}/{}/aws4_request", sp.date, sp.region, sp.service);
-        let sts = string_to_sign(amz_date, &scope, &cr);
-        if !ct_eq(&canonical::signature(&key, &sts), sp.signature) {
-            tracing::debug!(access_key_id = sp.access_key_id, canonical_request = %cr, "signature mismatch");
-            return Err(S3Error::signature_mismatch());
-        }
-        let signing = ChunkSigningContext {
-            signing_key: key,
-            amz_date: amz_date.to_owned(),
-            scope,
-            seed_signature: sp.signature.to_owned(),
-        };
-        let (body_checks, aws_chunked) = body_checks(parts, content_sha, Some(signing))?;
-        return Ok(Authenticated {
-            credential,
-            auth_type: AuthType::Header,
-            signature_version: SignatureVersion::V4,
-            body_checks,
-            aws_chunked,
-        });
+        return authenticate_header(parts, store, limits, auth, now);
     }
-
-    if let Some(alg) = q("X-Amz-Algorithm") {
-        if alg != ALGORITHM {
-            return Err(query_malformed("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""));
-        }
-        let missing = || {
-            query_malformed(
-                "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, \
-                 X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
-            )
-        };
-        let (Some(cred), Some(amz_date), Some(expires), Some(sh), Some(sig)) = (
-            q("X-Amz-Credential"),
-            q("X-Amz-Date"),
-            q("X-Amz-Expires"),
-            q("X-Amz-SignedHeaders"),
-            q("X-Amz-Signature"),
-        ) else {
-            return Err(missing());
-        };
-        let malformed = query_malformed("Error parsing the X-Amz-Credential parameter.");
-        let (access_key_id, date, region, service) = parse_credential(cred, &malformed)?;
-        let sp = SignedParts {
-            access_key_id,
-            date,
-            region,
-            service,
-            signed_headers: sh.split(';').collect(),
-            signature: sig,
-        };
-        let t = parse_amz_date(amz_date)
-            .ok_or_else(|| query_malformed("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""))?;
-        check_scope(&sp, amz_date, &|m| query_malformed(m))?;
-        let expires: u64 = expires
-            .parse()
-            .map_err(|_| query_malformed("X-Amz-Expires should be a number"))?;
-        if expires == 0 {
-            return Err(query_malformed("X-Amz-Expires must be non-negative"));
-        }
-        if expires > limits.max_presign_expiry_secs {
-            return Err(query_malformed(format!(
-                "X-Amz-Expires must be less than a week (in seconds) that is; the maximum expires is {}",
-                limits.max_presign_expiry_secs
-            )));
-        }
-        if t - now > time::Duration::seconds(limits.max_clock_skew_secs as i64) {
-            return Err(S3Error::access_denied_msg("Request is not valid yet"));
-        }
-        if now > t + time::Duration::seconds(expires as i64) {
-            return Err(S3Error::access_denied_msg("Request has expired"));
-        }
-        let credential = lookup(store, access_key_id)?;
-        let key = canonical::signing_key(credential.secret(), date, region, service);
-        let headers = canonical_headers(parts, &sp.signed_headers)?;
-        let payload = header_str(parts, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
-        let cr = canonical_request(
-            parts.method.as_str(),
-            &canonical_uri(parts.uri.path()),
-            &canonical_query(parts.uri.query(), Some("X-Amz-Signature")),
-            &headers,
-            payload,
-        );
-        let scope = format!("{date}/{region}/{service}/aws4_request");
-        let sts = string_to_sign(amz_date, &scope, &cr);
-        if !ct_eq(&canonical::signature(&key, &sts), sig) {
-            tracing::debug!(access_key_id, canonical_request = %cr, "presigned signature mismatch");
-            return Err(S3Error::signature_mismatch());
-        }
-        let (body_checks, aws_chunked) = body_checks(parts, payload, None)?;
-        return Ok(Authenticated {
-            credential,
-            auth_type: AuthType::Presigned,
-            signature_version: SignatureVersion::V4,
-            body_checks,
-            aws_chunked,
-        });
+    if q("X-Amz-Algorithm").is_some() {
+        return authenticate_presigned(parts, store, limits, &query, now);
     }
 
     Err(S3Error::access_denied_msg(
         "Anonymous access is not allowed through this gateway.",
     ))
+}
+
+/// SigV4 in the `Authorization` header.
+fn authenticate_header(
+    parts: &Parts,
+    store: &CredentialStore,
+    limits: AuthLimits,
+    auth: &str,
+    now: OffsetDateTime,
+) -> Result<Authenticated, S3Error> {
+    let sp = parse_authorization(auth)?;
+    let amz_date = header_str(parts, "x-amz-date")
+        .ok_or_else(|| S3Error::access_denied_msg("AWS authentication requires a valid Date or x-amz-date header"))?;
+    let t = parse_amz_date(amz_date)
+        .ok_or_else(|| S3Error::access_denied_msg("AWS authentication requires a valid Date or x-amz-date header"))?;
+    check_scope(&sp, amz_date, &header_malformed)?;
+    let skew = (now - t).abs();
+    if skew > time::Duration::seconds(limits.max_clock_skew_secs as i64) {
+        return Err(S3Error::new(
+            S3ErrorCode::RequestTimeTooSkewed,
+            "The difference between the request time and the current time is too large.",
+        ));
+    }
+    if !sp.signed_headers.contains(&"host") {
+        return Err(header_malformed("SignedHeaders must include host."));
+    }
+    let content_sha = header_str(parts, "x-amz-content-sha256").ok_or_else(|| {
+        S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Missing required header for this request: x-amz-content-sha256",
+        )
+    })?;
+    let credential = lookup(store, sp.access_key_id)?;
+    let key = canonical::signing_key(credential.secret(), sp.date, sp.region, sp.service);
+    let headers = canonical_headers(parts, &sp.signed_headers)?;
+    let cr = canonical_request(
+        parts.method.as_str(),
+        &canonical_uri(parts.uri.path()),
+        &canonical_query(parts.uri.query(), None),
+        &headers,
+        content_sha,
+    );
+    let scope = format!("{}/{}/{}/aws4_request", sp.date, sp.region, sp.service);
+    let sts = string_to_sign(amz_date, &scope, &cr);
+    if !ct_eq(&canonical::signature(&key, &sts), sp.signature) {
+        tracing::debug!(access_key_id = sp.access_key_id, canonical_request = %cr, "signature mismatch");
+        return Err(S3Error::signature_mismatch());
+    }
+    let signing = ChunkSigningContext {
+        signing_key: key,
+        amz_date: amz_date.to_owned(),
+        scope,
+        seed_signature: sp.signature.to_owned(),
+    };
+    let (body_checks, aws_chunked) = body_checks(parts, content_sha, Some(signing))?;
+    Ok(Authenticated {
+        credential,
+        auth_type: AuthType::Header,
+        signature_version: SignatureVersion::V4,
+        body_checks,
+        aws_chunked,
+    })
+}
+
+/// SigV4 in the query (a presigned URL: `X-Amz-Algorithm` and the other parameters in `query`).
+fn authenticate_presigned(
+    parts: &Parts,
+    store: &CredentialStore,
+    limits: AuthLimits,
+    query: &[(String, String)],
+    now: OffsetDateTime,
+) -> Result<Authenticated, S3Error> {
+    let q = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let alg = q("X-Amz-Algorithm").unwrap_or_default();
+    if alg != ALGORITHM {
+        return Err(query_malformed("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\""));
+    }
+    let missing = || {
+        query_malformed(
+            "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, \
+             X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
+        )
+    };
+    let (Some(cred), Some(amz_date), Some(expires), Some(sh), Some(sig)) = (
+        q("X-Amz-Credential"),
+        q("X-Amz-Date"),
+        q("X-Amz-Expires"),
+        q("X-Amz-SignedHeaders"),
+        q("X-Amz-Signature"),
+    ) else {
+        return Err(missing());
+    };
+    let malformed = query_malformed("Error parsing the X-Amz-Credential parameter.");
+    let (access_key_id, date, region, service) = parse_credential(cred, &malformed)?;
+    let sp = SignedParts {
+        access_key_id,
+        date,
+        region,
+        service,
+        signed_headers: sh.split(';').collect(),
+        signature: sig,
+    };
+    let t = parse_amz_date(amz_date)
+        .ok_or_else(|| query_malformed("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""))?;
+    check_scope(&sp, amz_date, &|m| query_malformed(m))?;
+    let expires: u64 = expires
+        .parse()
+        .map_err(|_| query_malformed("X-Amz-Expires should be a number"))?;
+    if expires == 0 {
+        return Err(query_malformed("X-Amz-Expires must be non-negative"));
+    }
+    if expires > limits.max_presign_expiry_secs {
+        return Err(query_malformed(format!(
+            "X-Amz-Expires must be less than a week (in seconds) that is; the maximum expires is {}",
+            limits.max_presign_expiry_secs
+        )));
+    }
+    if t - now > time::Duration::seconds(limits.max_clock_skew_secs as i64) {
+        return Err(S3Error::access_denied_msg("Request is not valid yet"));
+    }
+    if now > t + time::Duration::seconds(expires as i64) {
+        return Err(S3Error::access_denied_msg("Request has expired"));
+    }
+    let credential = lookup(store, access_key_id)?;
+    let key = canonical::signing_key(credential.secret(), date, region, service);
+    let headers = canonical_headers(parts, &sp.signed_headers)?;
+    let payload = header_str(parts, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
+    let cr = canonical_request(
+        parts.method.as_str(),
+        &canonical_uri(parts.uri.path()),
+        &canonical_query(parts.uri.query(), Some("X-Amz-Signature")),
+        &headers,
+        payload,
+    );
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let sts = string_to_sign(amz_date, &scope, &cr);
+    if !ct_eq(&canonical::signature(&key, &sts), sig) {
+        tracing::debug!(access_key_id, canonical_request = %cr, "presigned signature mismatch");
+        return Err(S3Error::signature_mismatch());
+    }
+    let (body_checks, aws_chunked) = body_checks(parts, payload, None)?;
+    Ok(Authenticated {
+        credential,
+        auth_type: AuthType::Presigned,
+        signature_version: SignatureVersion::V4,
+        body_checks,
+        aws_chunked,
+    })
 }
 
 /// SigV2: check the time, the key and the signature; the body is then checked as an unsigned one.

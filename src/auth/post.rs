@@ -18,6 +18,21 @@ pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .map(|(_, v)| v.as_str())
 }
 
+/// A browser POST upload's whole authentication: the form's signature, then its policy's conditions against
+/// the form (`bucket` is the one the request addressed).
+pub fn verify_form(
+    fields: &[(String, String)],
+    file_len: u64,
+    bucket: &str,
+    store: &CredentialStore,
+    limits: AuthLimits,
+) -> Result<Authenticated, S3Error> {
+    let (authed, _) = authenticate(fields, store, limits, file_len)?;
+    let policy = field(fields, "policy").unwrap_or_default();
+    crate::s3::post_policy::PostPolicy::decode(policy)?.check(fields, bucket, file_len, OffsetDateTime::now_utc())?;
+    Ok(authed)
+}
+
 /// Verify the form's signature over its policy. The body is the file part, `file_len` bytes, checked as an
 /// unsigned payload (the policy's conditions are checked separately, by [`crate::s3::post_policy`]).
 pub fn authenticate(

@@ -5,6 +5,7 @@
 
 pub mod chunked;
 pub mod sign;
+pub mod upstream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -294,7 +295,7 @@ pub fn forwarded_headers(client: &HeaderMap, decoded_length: Option<u64>) -> Hea
     let mut out = HeaderMap::with_capacity(client.len());
     for (name, value) in client {
         let n = name.as_str();
-        if CLIENT_ONLY.contains(&n) || crate::s3::sse::is_sse_header(n) {
+        if CLIENT_ONLY.contains(&n) || crate::sse::request::is_sse_header(n) {
             continue;
         }
         if name == http::header::CONTENT_ENCODING {

@@ -324,6 +324,116 @@ impl HttpBody for VerifiedBody {
     }
 }
 
+/// The checks on a body's declared length, before a byte of it is read: `[limits] max_object_bytes` for object
+/// data, `max_xml_body_bytes` for everything else (the decoded length for aws-chunked), and a PUT or POST that
+/// sends a body must say how long it is. The body itself can never exceed what it declared: the verifier fails it.
+pub fn check_declared(
+    op: crate::s3::operation::Operation,
+    method: &http::Method,
+    declared: Option<u64>,
+    aws_chunked: bool,
+    limits: &crate::config::Limits,
+) -> Result<(), S3Error> {
+    use crate::s3::operation::Operation;
+    let len = declared.unwrap_or(0);
+    match op {
+        Operation::PutObject | Operation::UploadPart if len > limits.max_object_bytes => {
+            return Err(S3Error::new(
+                S3ErrorCode::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed object size.",
+            ));
+        }
+        Operation::PutObject | Operation::UploadPart => {}
+        _ if len > limits.max_xml_body_bytes => {
+            return Err(S3Error::new(
+                S3ErrorCode::MaxMessageLengthExceeded,
+                "Your request was too big.",
+            ));
+        }
+        _ => {}
+    }
+    let sends_body = declared.is_some_and(|n| n > 0) || aws_chunked;
+    if !sends_body && matches!(*method, http::Method::PUT | http::Method::POST) && declared.is_none() {
+        return Err(S3Error::missing_content_length());
+    }
+    Ok(())
+}
+
+/// Bodies up to this size are verified completely before anything is sent to the backend (so even an empty
+/// body that fails a check never reaches it); larger ones stream, with their last bytes held back.
+const PREVERIFY_LIMIT: u64 = 64 * 1024;
+
+/// A client's request body as the handlers get it: verified and de-framed, with the length the client declared,
+/// where a failed check is reported, and when it has been sent.
+pub struct ClientBody {
+    pub body: Body,
+    pub declared: Option<u64>,
+    pub sent: watch::Receiver<bool>,
+    pub failure: FailureSlot,
+}
+
+impl ClientBody {
+    /// Verify `raw` against `checks`: a small body whole, now; a larger one as it streams.
+    pub async fn verify(raw: Body, checks: BodyChecks) -> Result<Self, S3Error> {
+        use http_body_util::{BodyExt, Limited};
+        let declared = checks.length;
+        let failure = FailureSlot::default();
+        let (verified, sent) = VerifiedBody::new(raw, checks, failure.clone());
+        let body = if declared.is_none_or(|n| n <= PREVERIFY_LIMIT) {
+            let limit = usize::try_from(declared.unwrap_or(0)).unwrap_or(usize::MAX);
+            match Limited::new(verified, limit).collect().await {
+                Ok(c) => super::full(c.to_bytes()),
+                Err(e) => {
+                    return Err(failure.take().unwrap_or_else(|| {
+                        tracing::debug!(error = %e, "request body rejected");
+                        S3Error::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly.")
+                    }));
+                }
+            }
+        } else {
+            super::boxed(verified)
+        };
+        Ok(Self {
+            body,
+            declared,
+            sent,
+            failure,
+        })
+    }
+
+    /// No body (what a handler leaves behind when it takes the client's).
+    pub fn empty() -> Self {
+        let (_, sent) = watch::channel(true);
+        Self {
+            body: super::empty(),
+            declared: None,
+            sent,
+            failure: FailureSlot::default(),
+        }
+    }
+
+    /// The declared length, which object data must have.
+    pub fn length(&self) -> Result<u64, S3Error> {
+        self.declared.ok_or_else(S3Error::missing_content_length)
+    }
+
+    /// The same body, transformed (encrypted) on its way.
+    pub fn map(self, f: impl FnOnce(Body) -> Body) -> Self {
+        Self {
+            body: f(self.body),
+            ..self
+        }
+    }
+
+    /// A small document (XML) read whole; a failed check wins over `too_large`.
+    pub async fn read_small(self, limit: usize, too_large: impl FnOnce() -> S3Error) -> Result<Bytes, S3Error> {
+        let failure = self.failure;
+        super::collect_limited(self.body, limit)
+            .await
+            .map_err(|()| failure.take().unwrap_or_else(too_large))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,8 @@ use tokio::net::TcpListener;
 use crate::body::{Body, full};
 
 mod process;
+pub mod readiness;
+pub mod request;
 
 pub struct Metrics {
     pub registry: Registry,

@@ -161,27 +161,31 @@ pub fn rewrite(
     Ok(out)
 }
 
-/// Replace the text of every `<UploadId>` element (at any depth) whose text equals `from` with `to` (for
-/// CreateMultipartUpload, ListParts responses). Everything else is copied through unchanged.
-///
-/// # Errors
-///
-/// [`ListingError::Xml`] if the input is not UTF-8, quick-xml rejects it or it ends inside an element.
+/// The document with every `<UploadId>` whose text is `from` saying `to` instead.
 pub fn replace_upload_id(xml: &[u8], from: &str, to: &str) -> Result<Vec<u8>, ListingError> {
+    replace_leaf(xml, b"UploadId", |text| (text == from).then(|| to.to_owned()))
+}
+
+/// The document with the text of every `<element>` leaf (below the root) replaced by what `edit` returns for it
+/// (`None`: kept). Everything else is copied as it is.
+pub fn replace_leaf(
+    xml: &[u8],
+    element: &[u8],
+    mut edit: impl FnMut(&str) -> Option<String>,
+) -> Result<Vec<u8>, ListingError> {
     let mut reader = Reader::from_reader(xml);
     let mut doc = Doc::new(xml)?;
     loop {
         let event = reader.read_event().map_err(xml_err)?;
         if let Event::Start(s) | Event::Empty(s) = &event
             && doc.depth > 0
-            && s.local_name().as_ref() == b"UploadId"
+            && s.local_name().as_ref() == element
         {
             let events = read_element(&mut reader, event)?;
             let inner = inner_events(&events);
-            if leaf_text(&events[0], inner)? == from {
-                doc.write_leaf(&events[0], &escape(to))?;
-            } else {
-                doc.write_all(&events)?;
+            match edit(&leaf_text(&events[0], inner)?) {
+                Some(to) => doc.write_leaf(&events[0], &escape(&to))?,
+                None => doc.write_all(&events)?,
             }
             continue;
         }

@@ -9,6 +9,22 @@ pub struct Target {
     pub key: Option<String>,
 }
 
+impl Target {
+    pub fn bucket(bucket: &str) -> Self {
+        Self {
+            bucket: Some(bucket.to_owned()),
+            key: None,
+        }
+    }
+
+    pub fn object(bucket: &str, key: &str) -> Self {
+        Self {
+            bucket: Some(bucket.to_owned()),
+            key: Some(key.to_owned()),
+        }
+    }
+}
+
 /// Resolve the target from the Host header and the raw path. `domains` are the configured virtual-host domains.
 pub fn resolve(host: Option<&str>, raw_path: &str, domains: &[String]) -> Target {
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);

@@ -19,3 +19,12 @@ pub fn xml_all(xml: &str, name: &str) -> Vec<String> {
     }
     out
 }
+
+/// Unix milliseconds of a listing's ISO 8601 LastModified (`2026-11-22T15:12:35.123Z`). The adoption time is
+/// read from a listing too, so both sides have the listing's precision.
+pub fn iso_millis(s: &str) -> Option<i64> {
+    let fmt = time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(s, &fmt)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}

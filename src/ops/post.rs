@@ -15,12 +15,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt as _;
 
 use crate::body::{Body, BoxError, full};
 use crate::error::{S3Error, S3ErrorCode};
+use crate::s3::addressing::{self, Target};
+use crate::s3::operation::Operation;
+use crate::s3::request::S3Request;
+use crate::sse::Keys;
+
+use super::ReqCtx;
 
 /// Most bytes of form data accepted before the file part.
 pub const FORM_HEAD_LIMIT: usize = 64 * 1024;
@@ -176,12 +182,7 @@ pub async fn read_form(headers: &HeaderMap, mut body: Body) -> Result<(PostForm,
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
-        .ok_or_else(|| {
-            S3Error::new(
-                S3ErrorCode::MissingContentLength,
-                "You must provide the Content-Length HTTP header.",
-            )
-        })?;
+        .ok_or_else(S3Error::missing_content_length)?;
     let mut buf = BytesMut::new();
     let (fields, filename, data_start) = loop {
         if let Parsed::File {
@@ -250,7 +251,7 @@ impl PostForm {
                 "x-amz-acl".to_owned()
             } else if HEADER_FIELDS.contains(&lower.as_str())
                 || lower.starts_with("x-amz-meta-")
-                || crate::s3::sse::is_sse_header(&lower)
+                || crate::sse::request::is_sse_header(&lower)
             {
                 lower
             } else {
@@ -328,6 +329,83 @@ impl PostForm {
             }
         }
     }
+}
+
+/// Classify's companion for PostObject: the form's fields become the request's head (a PutObject of the form's
+/// key), its file part the body. Other requests come back as they are.
+pub async fn as_put(req: S3Request, body: Body) -> Result<(S3Request, Body, Option<PostForm>), S3Error> {
+    if req.op != Operation::PostObject {
+        return Ok((req, body, None));
+    }
+    let (form, file) = read_form(&req.parts.headers, body).await?;
+    let (parts, target) = post_as_put(&req.parts, &req.target, &form)?;
+    Ok((req.with_head(parts, target), file, Some(form)))
+}
+
+/// PostObject: the form's object stored as a PutObject would be (encrypted when the gateway encrypts), then
+/// answered as `success_action_*` asks.
+pub async fn post_object(mut ctx: ReqCtx<'_>, keys: Option<&Keys>) -> Result<Response<Body>, S3Error> {
+    let form = ctx.form.take();
+    let bucket = ctx.bucket().to_owned();
+    let location = post_location(&ctx.req.parts, &bucket, ctx.key());
+    let resp = match keys {
+        Some(keys) => super::put::put_object(ctx, keys).await?,
+        None => super::forward::handle(ctx).await?,
+    };
+    Ok(match form {
+        Some(f) => f.respond(&bucket, &location, resp),
+        None => resp,
+    })
+}
+
+/// The head of the PutObject a POST form stands for: `PUT /bucket/key` with the form's header-like fields, the
+/// client's Host, and the file part's length.
+fn post_as_put(
+    parts: &http::request::Parts,
+    target: &Target,
+    form: &PostForm,
+) -> Result<(http::request::Parts, Target), S3Error> {
+    let bucket = target.bucket.clone().unwrap_or_default();
+    let target = Target {
+        bucket: Some(bucket.clone()),
+        key: Some(form.key.clone()),
+    };
+    addressing::check(&target)?;
+    if form.key.is_empty() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "User key must have a length greater than 0.",
+        ));
+    }
+    let path = format!(
+        "/{}/{}",
+        crate::auth::canonical::uri_encode(&bucket),
+        crate::auth::canonical::uri_encode_path(&form.key)
+    );
+    let (mut put, ()) = Request::builder()
+        .method(Method::PUT)
+        .uri(path)
+        .body(())
+        .map_err(|_| S3Error::new(S3ErrorCode::InvalidArgument, "Invalid key."))?
+        .into_parts();
+    put.headers = form.headers();
+    if let Some(host) = parts.headers.get(http::header::HOST) {
+        put.headers.insert(http::header::HOST, host.clone());
+    }
+    put.headers
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(form.file_len));
+    put.version = parts.version;
+    Ok((put, target))
+}
+
+/// The object's URL as PostObject reports it (`Location`).
+fn post_location(parts: &http::request::Parts, bucket: &str, key: &str) -> String {
+    format!(
+        "https://{}/{}/{}",
+        crate::auth::request_host(parts).unwrap_or("localhost"),
+        crate::auth::canonical::uri_encode(bucket),
+        crate::auth::canonical::uri_encode_path(key)
+    )
 }
 
 /// The file part's data: exactly `remaining` bytes, then the closing delimiter and nothing else. A delimiter

@@ -9,9 +9,7 @@
 //! configuration does not block SSE-C.
 
 use crate::error::{S3Error, S3ErrorCode};
-use crate::s3::sse::SseRequest;
-
-pub const CONFIG_KEY: &str = ".s3-sse-proxy/encryption.xml";
+use crate::sse::request::SseRequest;
 
 /// The configuration S3 reports for a bucket that has none.
 pub const DEFAULT_CONFIG: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\

@@ -1,17 +1,15 @@
-//! Object data operations that the gateway transforms: PutObject encrypts ([`put`]); GetObject and HeadObject
-//! decrypt ([`get`]). Every other operation is forwarded unchanged by the gateway.
+//! An object's encryption apart from its bytes (Garage's `encryption.rs`): the SSE request headers
+//! ([`request`]), the keys the gateway holds, a new object's envelope and encrypting body ([`new_object`]),
+//! SSE-KMS ([`kms`]), the bucket default ([`bucket_default`]) and multipart uploads ([`multipart`]); how an
+//! object's envelope is found in backend headers, and how the client-visible headers (SSE, ETag) are restored.
 //!
-//! Shared here: the keys the gateway holds, how an object's envelope is found in backend headers, and how the
-//! client-visible headers (SSE, sizes, ETag) are restored on responses.
+//! Never does I/O with the backend: handlers in `ops` fetch, this module decides.
 
-pub mod bucket_encryption;
-pub mod copy;
-pub mod get;
+pub mod bucket_default;
 pub mod kms;
-pub mod listing;
 pub mod multipart;
-pub mod post;
-pub mod put;
+pub mod new_object;
+pub mod request;
 
 use http::{HeaderMap, HeaderValue};
 
@@ -19,7 +17,7 @@ use crate::crypto::envelope::{self, Envelope, SseMode};
 use crate::crypto::keys::{DataKey, Kek};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::keyring::Keyring;
-use crate::s3::sse::CustomerKey;
+use crate::sse::request::CustomerKey;
 
 /// Backend header carrying the envelope.
 pub const ENVELOPE_HEADER: &str = "x-amz-meta-s3sp";
@@ -69,10 +67,7 @@ pub async fn open_data_key(
             Kek::new(env.kek_id.clone(), *ck.as_bytes())
         }
         (_, Some(_)) => {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidRequest,
-                "The encryption parameters are not applicable to this object.",
-            ));
+            return Err(S3Error::not_applicable_to_object());
         }
         (SseMode::S3, None) => keys
             .keyring
@@ -134,12 +129,5 @@ pub fn add_sse_headers(h: &mut HeaderMap, env: &Envelope, customer: Option<&Cust
 /// Remove what only the backend should see: the envelope and checksums of the ciphertext.
 pub fn strip_backend_only(h: &mut HeaderMap) {
     h.remove(ENVELOPE_HEADER);
-    let checksums: Vec<_> = h
-        .keys()
-        .filter(|n| n.as_str().starts_with("x-amz-checksum-"))
-        .cloned()
-        .collect();
-    for n in checksums {
-        h.remove(n);
-    }
+    crate::s3::request::remove_prefixed(h, "x-amz-checksum-");
 }

@@ -13,7 +13,7 @@ use crate::crypto::size::ciphertext_len;
 use crate::crypto::stream::StreamSealer;
 use crate::error::S3Error;
 use crate::metrics::Metrics;
-use crate::s3::sse::{CustomerKey, SseRequest};
+use crate::sse::request::{CustomerKey, SseRequest};
 
 /// A new object's encryption: its envelope and data key.
 pub struct NewObject {

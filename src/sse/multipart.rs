@@ -14,16 +14,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use sha2::{Digest, Sha256};
 
 use super::{Keys, open_data_key};
+use crate::bucket_state::RESERVED_PREFIX;
 use crate::crypto::envelope::{self, Envelope, SseMode};
 use crate::crypto::keys::DataKey;
 use crate::crypto::size::plaintext_len;
 use crate::error::{S3Error, S3ErrorCode};
-use crate::s3::sse::CustomerKey;
+use crate::sse::request::CustomerKey;
 
 const TOKEN_MARK: &str = "~s3sp1~";
-
-/// Reserved key prefix for the gateway's own objects inside client buckets; hidden from and closed to clients.
-pub const RESERVED_PREFIX: &str = ".s3-sse-proxy/";
 
 pub fn upload_token(backend_id: &str, env: &Envelope) -> String {
     format!("{backend_id}{TOKEN_MARK}{}", B64URL.encode(env.encode()))
@@ -77,10 +75,7 @@ pub fn check_upload_key(upload: &Envelope, customer: Option<&CustomerKey>, part:
                 "The provided encryption parameters did not match the ones used originally.",
             ))
         }
-        (SseMode::S3 | SseMode::Kms, Some(_)) => Err(S3Error::new(
-            S3ErrorCode::InvalidRequest,
-            "The encryption parameters are not applicable to this object.",
-        )),
+        (SseMode::S3 | SseMode::Kms, Some(_)) => Err(S3Error::not_applicable_to_object()),
         _ => Ok(()),
     }
 }

@@ -5,23 +5,49 @@
 //! Which entries are encrypted? Every object written through the gateway is encrypted (SSE-S3 at least, as S3
 //! does since 2023). Before its first write into a bucket the gateway writes an adoption marker
 //! (`.s3-sse-proxy/adopted`); entries whose LastModified is not earlier than the marker's were written through
-//! the gateway. Entries whose size fits no ciphertext layout are left as they are, whatever their time.
+//! the gateway.
+//!
+//! Also ListBuckets: a credential limited to some buckets does not learn the names of the others. Entries whose size fits no ciphertext layout are left as they are, whatever their time.
 
-use super::client_etag;
-use super::multipart::RESERVED_PREFIX;
+use http::Response;
+
+use super::ReqCtx;
+use crate::body::Body;
+use crate::bucket_state::RESERVED_PREFIX;
 use crate::crypto::size::plaintext_len;
 use crate::error::S3Error;
 use crate::response::listing::{self, EntryRewrite, EntryView};
+use crate::response::{self, filter_buckets};
+use crate::s3::xml::iso_millis;
+use crate::sse::client_etag;
 
-pub const ADOPTED_KEY: &str = ".s3-sse-proxy/adopted";
+/// ListBuckets, without the buckets the credential may not access.
+pub async fn list_buckets(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
+    let Some(credential) = ctx.credential.clone().filter(|c| !c.may_access_all_buckets()) else {
+        return super::forward::handle(ctx).await;
+    };
+    let headers = ctx.forwarded_headers();
+    let body = ctx.take_body();
+    let resp = ctx.send_as_is(headers, body).await?;
+    if !resp.status().is_success() {
+        return Ok(response::pass_through(resp));
+    }
+    response::restate(resp, |xml| {
+        Ok(filter_buckets(&String::from_utf8_lossy(&xml), |b| credential.may_access_bucket(b)).into_bytes())
+    })
+    .await
+}
 
-/// Unix milliseconds of a listing's ISO 8601 LastModified (`2026-11-22T15:12:35.123Z`). The adoption time is
-/// read from a listing too, so both sides have the listing's precision.
-pub fn iso_millis(s: &str) -> Option<i64> {
-    let fmt = time::format_description::well_known::Rfc3339;
-    time::OffsetDateTime::parse(s, &fmt)
-        .ok()
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+/// ListObjects, ListObjectsV2, ListObjectVersions: plaintext sizes and client ETags, reserved keys hidden.
+pub async fn list_objects(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
+    let adopted = ctx.buckets.adoption_time(ctx.op(), ctx.bucket(), false).await?;
+    let headers = ctx.forwarded_headers();
+    let body = ctx.take_body();
+    let resp = ctx.send_as_is(headers, body).await?;
+    if !resp.status().is_success() {
+        return Ok(response::pass_through(resp));
+    }
+    response::restate(resp, |xml| rewrite(&xml, adopted)).await
 }
 
 fn decide(e: &EntryView<'_>, adopted: Option<i64>) -> EntryRewrite {

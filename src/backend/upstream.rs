@@ -1,0 +1,225 @@
+//! Upstream: every request the gateway sends to the backend, for a client or for itself, goes through
+//! [`Upstream::send`]: one place for the response timeout (counted from the end of the upload), the backend metrics,
+//! and the rule that a failed client-body check wins over whatever the backend answered.
+//!
+//! Never decides anything about S3 semantics: callers read the status.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Response, Uri};
+use hyper::body::Incoming;
+use tokio::sync::watch;
+
+use super::{Backend, BackendError};
+use crate::body::verify::{ClientBody, FailureSlot};
+use crate::body::{Body, metered::Metered};
+use crate::error::{S3Error, S3ErrorCode};
+use crate::metrics::Metrics;
+use crate::s3::addressing::Target;
+use crate::s3::operation::Operation;
+
+/// The backend, as the gateway's handlers use it.
+pub struct Upstream {
+    backend: Arc<Backend>,
+    metrics: Arc<Metrics>,
+}
+
+/// A backend request's body, and what tells when it has been sent.
+pub struct Outbound {
+    body: Body,
+    progress: Progress,
+    failure: Option<FailureSlot>,
+}
+
+enum Progress {
+    /// Nothing left to stream (bodiless, or held in memory): the response timeout runs from now.
+    Sent,
+    /// Streamed by the gateway itself (a copy's source): the timeout runs from the backend's last read.
+    Streamed,
+    /// A client's body: the timeout runs from its end (or from the backend's last read while it flows).
+    Watched(watch::Receiver<bool>),
+}
+
+impl Outbound {
+    pub fn empty() -> Self {
+        Self::full(Bytes::new())
+    }
+
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        Self {
+            body: crate::body::full(bytes),
+            progress: Progress::Sent,
+            failure: None,
+        }
+    }
+
+    /// A body the gateway produces itself, of unknown duration.
+    pub fn stream(body: Body) -> Self {
+        Self {
+            body,
+            progress: Progress::Streamed,
+            failure: None,
+        }
+    }
+}
+
+impl From<ClientBody> for Outbound {
+    fn from(c: ClientBody) -> Self {
+        Self {
+            body: c.body,
+            progress: Progress::Watched(c.sent),
+            failure: Some(c.failure),
+        }
+    }
+}
+
+fn millis_since(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Upstream {
+    pub fn new(backend: Arc<Backend>, metrics: Arc<Metrics>) -> Self {
+        Self { backend, metrics }
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The backend URI of a bucket or an object, with the raw query as the client sent it.
+    pub fn uri(&self, target: &Target, raw_query: Option<&str>) -> Result<Uri, S3Error> {
+        self.backend.uri_for(target, raw_query).map_err(S3Error::internal)
+    }
+
+    pub fn bucket_uri(&self, bucket: &str, raw_query: Option<&str>) -> Result<Uri, S3Error> {
+        self.uri(&Target::bucket(bucket), raw_query)
+    }
+
+    pub fn object_uri(&self, bucket: &str, key: &str, raw_query: Option<&str>) -> Result<Uri, S3Error> {
+        self.uri(&Target::object(bucket, key), raw_query)
+    }
+
+    /// A request without a body.
+    pub async fn call(
+        &self,
+        op: Operation,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+    ) -> Result<Response<Incoming>, S3Error> {
+        self.send(op, method, uri, headers, Outbound::empty()).await
+    }
+
+    /// PUT a small body the gateway holds in memory.
+    pub async fn put_bytes(
+        &self,
+        op: Operation,
+        uri: Uri,
+        mut headers: HeaderMap,
+        data: Bytes,
+    ) -> Result<Response<Incoming>, S3Error> {
+        headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+        self.send(op, Method::PUT, uri, headers, Outbound::full(data)).await
+    }
+
+    /// Sign and send one backend request. A client body's failure wins over the backend's answer.
+    pub async fn send(
+        &self,
+        op: Operation,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        out: impl Into<Outbound>,
+    ) -> Result<Response<Incoming>, S3Error> {
+        let Outbound {
+            body,
+            progress,
+            failure,
+        } = out.into();
+        let started = Instant::now();
+        // When the backend last took a piece of the body (milliseconds since `started`).
+        let last_read = Arc::new(AtomicU64::new(0));
+        let taken = last_read.clone();
+        let on_data = Box::new(move |_| taken.store(millis_since(started), Ordering::Relaxed));
+        let body = crate::body::boxed(Metered::new(body, on_data, None));
+        let send = self.backend.send(method, uri, headers, body);
+        let timeout = self.backend.response_timeout;
+        let stalled = |limit: Duration| {
+            let limit = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+            millis_since(started).saturating_sub(last_read.load(Ordering::Relaxed)) >= limit
+        };
+        let deadline = async {
+            // The response timeout counts from the end of the upload, not its start; during the upload, from the
+            // last time the backend took a piece of the body (a backend that stops reading must not hang us).
+            match progress {
+                Progress::Sent => {}
+                Progress::Streamed => {
+                    while !stalled(timeout) {
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    return;
+                }
+                Progress::Watched(mut sent) => {
+                    while !*sent.borrow() {
+                        if stalled(timeout) {
+                            return;
+                        }
+                        if let Ok(Err(_)) = tokio::time::timeout(Duration::from_millis(250), sent.changed()).await {
+                            break; // the body is gone: count from now
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(timeout).await;
+        };
+        let resp = tokio::select! {
+            r = send => r,
+            () = deadline => Err(BackendError::Timeout(timeout)),
+        };
+        self.metrics
+            .backend_request_duration
+            .with_label_values(&[op.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+        // A backend may answer before reading the whole body; a failed client check still wins.
+        if let Some(body_error) = failure.and_then(|f| f.take()) {
+            return Err(body_error);
+        }
+        resp.map_err(|e| {
+            self.metrics.backend_errors.with_label_values(&[op.as_str()]).inc();
+            tracing::warn!(operation = op.as_str(), error = %e, "backend unavailable");
+            S3Error::new(
+                S3ErrorCode::ServiceUnavailable,
+                "The storage backend is unavailable. Please try again.",
+            )
+        })
+    }
+}
+
+/// A backend error on one of the gateway's own reads or writes. A 4xx is the backend's answer about the client's
+/// bucket and reaches the client with the backend's code; a 503 stays a 503 (and SlowDown stays SlowDown, so that
+/// clients back off and retry); anything else is the gateway's internal error.
+pub async fn failure(resp: Response<Incoming>, what: String) -> S3Error {
+    let status = resp.status();
+    if status != http::StatusCode::SERVICE_UNAVAILABLE && !status.is_client_error() {
+        return S3Error::internal(format!("{what}: backend status {status}"));
+    }
+    let code = crate::response::read_small(resp)
+        .await
+        .ok()
+        .and_then(|b| crate::s3::xml::xml_text(&String::from_utf8_lossy(&b), "Code"));
+    match (status, code.as_deref()) {
+        (_, Some("SlowDown")) => S3Error::new(S3ErrorCode::SlowDown, "Please reduce your request rate."),
+        (http::StatusCode::SERVICE_UNAVAILABLE, _) => S3Error::new(
+            S3ErrorCode::ServiceUnavailable,
+            "The storage backend is unavailable. Please try again.",
+        ),
+        (_, Some(c)) => match S3ErrorCode::from_backend(c) {
+            Some(code) => S3Error::new(code, format!("{what}: the backend answered {c}")),
+            None => S3Error::internal(format!("{what}: backend status {status} ({c})")),
+        },
+        _ => S3Error::internal(format!("{what}: backend status {status}")),
+    }
+}

@@ -1,0 +1,252 @@
+//! What the gateway keeps in client buckets under [`RESERVED_PREFIX`] (the adoption marker, the default
+//! encryption, the bucket policy, multipart part layouts), read and written through [`Upstream`], and the caches
+//! in front of them.
+//!
+//! The caches are never authoritative: each entry is reread after [`CACHE_TTL`], and a change through this
+//! instance replaces it at once (through another, within the TTL). Nothing here is state the gateway depends on
+//! between requests: any instance serves any request.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+
+use crate::auth::canonical::uri_encode;
+use crate::backend::upstream::{self, Outbound, Upstream};
+use crate::error::S3Error;
+use crate::policy::{Policy, PolicyKind};
+use crate::response::read_small;
+use crate::s3::operation::Operation;
+use crate::s3::xml::{xml_all, xml_text};
+
+/// Reserved key prefix for the gateway's own objects inside client buckets; hidden from and closed to clients.
+pub const RESERVED_PREFIX: &str = ".s3-sse-proxy/";
+/// When the gateway began writing to the bucket (its LastModified; empty object).
+pub const ADOPTED_KEY: &str = ".s3-sse-proxy/adopted";
+/// The bucket's default-encryption configuration (the XML as the client sent it).
+pub const ENCRYPTION_KEY: &str = ".s3-sse-proxy/encryption.xml";
+/// The bucket's policy (the document as the client sent it).
+pub const POLICY_KEY: &str = ".s3-sse-proxy/policy.json";
+
+/// How long a bucket's encryption configuration or policy is reused before it is read from the backend again.
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+/// Most entries a cache holds (it is emptied when full).
+const CACHE_MAX: usize = 10_000;
+
+/// A per-bucket cache whose entries expire after [`CACHE_TTL`].
+pub struct TtlCache<V> {
+    entries: DashMap<String, (Instant, V)>,
+}
+
+impl<V: Clone> Default for TtlCache<V> {
+    fn default() -> Self {
+        Self {
+            entries: DashMap::new(),
+        }
+    }
+}
+
+impl<V: Clone> TtlCache<V> {
+    pub fn get(&self, bucket: &str) -> Option<V> {
+        self.entries
+            .get(bucket)
+            .filter(|e| e.0.elapsed() < CACHE_TTL)
+            .map(|e| e.1.clone())
+    }
+
+    pub fn insert(&self, bucket: &str, value: V) {
+        if self.entries.len() >= CACHE_MAX {
+            self.entries.clear();
+        }
+        self.entries.insert(bucket.to_owned(), (Instant::now(), value));
+    }
+
+    pub fn forget(&self, bucket: &str) {
+        self.entries.remove(bucket);
+    }
+}
+
+/// The gateway's records in client buckets.
+pub struct BucketState {
+    upstream: Arc<Upstream>,
+    /// Each bucket's adoption time, which never changes once written.
+    adopted: DashMap<String, i64>,
+    encryption: TtlCache<Option<Bytes>>,
+    policies: TtlCache<Option<Arc<Policy>>>,
+}
+
+/// One key of a listing, with what the gateway needs of it.
+pub struct ListedKey {
+    pub key: String,
+    pub last_modified: Option<String>,
+}
+
+impl BucketState {
+    pub fn new(upstream: Arc<Upstream>) -> Self {
+        Self {
+            upstream,
+            adopted: DashMap::new(),
+            encryption: TtlCache::default(),
+            policies: TtlCache::default(),
+        }
+    }
+
+    /// GET one of the gateway's own small objects; `None` when it does not exist.
+    pub async fn get(&self, op: Operation, bucket: &str, key: &str) -> Result<Option<Bytes>, S3Error> {
+        let uri = self.upstream.object_uri(bucket, key, None)?;
+        let resp = self.upstream.call(op, Method::GET, uri, HeaderMap::new()).await?;
+        match resp.status() {
+            s if s.is_success() => Ok(Some(read_small(resp).await?)),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(upstream::failure(resp, format!("reading {bucket}/{key}")).await),
+        }
+    }
+
+    /// PUT one of the gateway's own small objects.
+    pub async fn put(&self, op: Operation, bucket: &str, key: &str, data: Bytes) -> Result<(), S3Error> {
+        let uri = self.upstream.object_uri(bucket, key, None)?;
+        let resp = self.upstream.put_bytes(op, uri, HeaderMap::new(), data).await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(upstream::failure(resp, format!("writing {bucket}/{key}")).await)
+        }
+    }
+
+    /// DELETE one of the gateway's own objects; the backend's answer as it is.
+    pub async fn delete(
+        &self,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+    ) -> Result<http::Response<hyper::body::Incoming>, S3Error> {
+        let uri = self.upstream.object_uri(bucket, key, None)?;
+        self.upstream.call(op, Method::DELETE, uri, HeaderMap::new()).await
+    }
+
+    /// Whether `bucket` exists at the backend (after a 404 on one of the gateway's own objects in it).
+    pub async fn exists(&self, op: Operation, bucket: &str) -> Result<bool, S3Error> {
+        let uri = self.upstream.bucket_uri(bucket, None)?;
+        Ok(self
+            .upstream
+            .call(op, Method::HEAD, uri, HeaderMap::new())
+            .await?
+            .status()
+            .is_success())
+    }
+
+    /// One page of a ListObjectsV2 of `bucket` under `prefix` (keys unescaped), and the token of the next page.
+    /// `None` when the backend refuses the listing (no such bucket, access denied).
+    pub async fn list_page(
+        &self,
+        op: Operation,
+        bucket: &str,
+        prefix: &str,
+        max_keys: u32,
+        token: Option<&str>,
+    ) -> Result<Option<(Vec<ListedKey>, Option<String>)>, S3Error> {
+        let mut q = format!("list-type=2&max-keys={max_keys}&prefix={}", uri_encode(prefix));
+        if let Some(t) = token {
+            q.push_str(&format!("&continuation-token={}", uri_encode(t)));
+        }
+        let uri = self.upstream.bucket_uri(bucket, Some(&q))?;
+        let resp = self.upstream.call(op, Method::GET, uri, HeaderMap::new()).await?;
+        if !resp.status().is_success() {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&read_small(resp).await?).into_owned();
+        let mut keys = Vec::new();
+        for entry in xml_all(&text, "Contents") {
+            let Some(raw) = xml_text(&entry, "Key") else { continue };
+            let key = quick_xml::escape::unescape(&raw)
+                .map_err(S3Error::internal)?
+                .into_owned();
+            keys.push(ListedKey {
+                key,
+                last_modified: xml_text(&entry, "LastModified"),
+            });
+        }
+        let next = xml_text(&text, "NextContinuationToken")
+            .filter(|_| xml_text(&text, "IsTruncated").as_deref() == Some("true"));
+        Ok(Some((keys, next)))
+    }
+
+    /// When the gateway began writing to `bucket` (unix ms, backend clock): every object listed with a
+    /// later or equal LastModified was written through the gateway, hence encrypted. With `create`, the marker
+    /// is written if absent (conditional PUT: the first writer's time wins).
+    pub async fn adoption_time(&self, op: Operation, bucket: &str, create: bool) -> Result<Option<i64>, S3Error> {
+        if let Some(t) = self.adopted.get(bucket) {
+            return Ok(Some(*t));
+        }
+        for attempt in 0..2 {
+            // The marker's LastModified as a listing states it (same precision as the entries it is compared with).
+            let Some((keys, _)) = self.list_page(op, bucket, ADOPTED_KEY, 1, None).await? else {
+                // No such bucket, or access denied: the request itself will report it.
+                return Ok(None);
+            };
+            let listed = keys
+                .into_iter()
+                .find(|k| k.key == ADOPTED_KEY)
+                .and_then(|k| k.last_modified);
+            if let Some(lm) = listed {
+                let t = crate::s3::xml::iso_millis(&lm).ok_or_else(|| S3Error::internal("adoption marker time"))?;
+                self.adopted.insert(bucket.to_owned(), t);
+                return Ok(Some(t));
+            }
+            if !create || attempt == 1 {
+                return Ok(None);
+            }
+            let mut h = HeaderMap::new();
+            h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+            h.insert(http::header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+            let uri = self.upstream.object_uri(bucket, ADOPTED_KEY, None)?;
+            let put = self.upstream.send(op, Method::PUT, uri, h, Outbound::empty()).await?;
+            if !put.status().is_success() && put.status() != StatusCode::PRECONDITION_FAILED {
+                return Ok(None);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The bucket was deleted: its adoption time goes with it.
+    pub fn forget_adoption(&self, bucket: &str) {
+        self.adopted.remove(bucket);
+    }
+
+    /// The bucket's stored encryption configuration (`None`: none, or no such bucket), cached.
+    pub async fn encryption(&self, op: Operation, bucket: &str) -> Result<Option<Bytes>, S3Error> {
+        if let Some(c) = self.encryption.get(bucket) {
+            return Ok(c);
+        }
+        let config = self.get(op, bucket, ENCRYPTION_KEY).await?;
+        self.encryption.insert(bucket, config.clone());
+        Ok(config)
+    }
+
+    pub fn forget_encryption(&self, bucket: &str) {
+        self.encryption.forget(bucket);
+    }
+
+    /// The bucket's stored policy (`None`: none, or no such bucket), cached. A stored document that no longer
+    /// parses refuses every request to the bucket (500) rather than be half-enforced.
+    pub async fn policy(&self, op: Operation, bucket: &str) -> Result<Option<Arc<Policy>>, S3Error> {
+        if let Some(p) = self.policies.get(bucket) {
+            return Ok(p);
+        }
+        let policy = match self.get(op, bucket, POLICY_KEY).await? {
+            None => None,
+            Some(text) => Some(Arc::new(
+                Policy::parse(&String::from_utf8_lossy(&text), PolicyKind::Bucket)
+                    .map_err(|e| S3Error::internal(format!("stored policy of {bucket} does not parse: {e}")))?,
+            )),
+        };
+        self.policies.insert(bucket, policy.clone());
+        Ok(policy)
+    }
+
+    pub fn forget_policy(&self, bucket: &str) {
+        self.policies.forget(bucket);
+    }
+}

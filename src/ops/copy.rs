@@ -1,0 +1,269 @@
+//! CopyObject, and the source read that UploadPartCopy shares. An encrypted source keeps its data key; only the
+//! seal changes (a metadata-only server-side copy at the backend), because the seal names the object. A
+//! plaintext source is read and encrypted as a stream.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::ReqCtx;
+use super::get::{ObjectRead, read_object};
+use crate::backend::upstream::Outbound;
+use crate::body::Body;
+use crate::error::{S3Error, S3ErrorCode};
+use crate::response::{self, listing::replace_leaf};
+use crate::s3::copy_source::{COPIED_HEADERS, CopySource, copy_result_xml, now_iso};
+use crate::s3::request::{content_length_of, header_str, remove_prefixed};
+use crate::sse::new_object::{self, NewObject};
+use crate::sse::{ENVELOPE_HEADER, Keys, add_sse_headers, client_etag, envelope_of, multipart, open_data_key};
+
+/// The largest object CopyObject copies (S3's limit).
+const MAX_COPY: u64 = 5 * 1024 * 1024 * 1024;
+
+/// CopyObject: re-seal the source's data key for the destination (metadata-only copy at the backend), or,
+/// for a plaintext source, encrypt it on the way.
+pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, S3Error> {
+    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let src = ctx
+        .req
+        .copy_source()?
+        .cloned()
+        .ok_or_else(|| S3Error::internal("CopyObject without a copy source"))?;
+    let client = &ctx.req.parts.headers;
+    let mut headers = ctx.forwarded_headers();
+    ctx.buckets.adoption_time(op, bucket, true).await?;
+    let sse = super::put::sse_for_write(&ctx).await?;
+    let src_customer = crate::sse::request::parse_copy_source(client)?;
+    let replace = header_str(client, "x-amz-metadata-directive").is_some_and(|d| d.eq_ignore_ascii_case("REPLACE"));
+    let head = ctx
+        .upstream
+        .call(op, Method::HEAD, source_uri(&ctx, &src)?, HeaderMap::new())
+        .await?;
+    match head.status() {
+        s if s.is_success() => {}
+        StatusCode::NOT_FOUND => return Err(S3Error::no_such_key()),
+        StatusCode::FORBIDDEN => return Err(S3Error::access_denied()),
+        s => return Err(S3Error::internal(format!("copy source HEAD: backend status {s}"))),
+    }
+    if content_length_of(head.headers()).is_ok_and(|c| c > crate::crypto::size::ciphertext_len(MAX_COPY)) {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
+        ));
+    }
+    if !replace {
+        // Under COPY, S3 carries the source's metadata and content headers over.
+        let client_meta: Vec<_> = headers.keys().filter(|n| is_copied(n.as_str())).cloned().collect();
+        for n in client_meta {
+            headers.remove(n);
+        }
+        for (n, v) in head.headers() {
+            if is_copied(n.as_str()) && n.as_str() != ENVELOPE_HEADER {
+                headers.append(n.clone(), v.clone());
+            }
+        }
+    }
+
+    let Some(src_env) = envelope_of(head.headers())? else {
+        // A plaintext source: stream it through the encryptor.
+        if src_customer.is_some() {
+            return Err(S3Error::not_applicable_to_object());
+        }
+        let source = read_source(&ctx, keys, &src, client, None).await?;
+        if !source.status().is_success() {
+            return Ok(source);
+        }
+        let len = content_length_of(source.headers())?;
+        strip_copy_headers(&mut headers);
+        let obj = new_object::new_object(keys, sse, bucket, key).await?;
+        let resp = put_encrypted(&ctx, &obj, headers, len, source.into_body()).await?;
+        if !resp.status().is_success() {
+            return Ok(response::pass_through(resp));
+        }
+        return Ok(copy_result("CopyObjectResult", &resp, &obj));
+    };
+
+    // An encrypted source: same data key, new seal (bound to the destination's name and mode).
+    let dk = open_data_key(keys, &src_env, src_customer.as_ref(), &src.bucket, &src.key).await?;
+    let obj = new_object::reseal(keys, sse, dk, &src_env, bucket, key).await?;
+    let layout = if src_env.multipart {
+        let text = ctx
+            .buckets
+            .get(op, &src.bucket, &multipart::layout_key(&src.key))
+            .await?
+            .ok_or_else(|| S3Error::internal("copy source: part layout missing"))?;
+        Some(
+            multipart::Layout::decode(&String::from_utf8_lossy(&text))
+                .ok_or_else(|| S3Error::internal("copy source: part layout malformed"))?,
+        )
+    } else {
+        None
+    };
+    // Copy-source conditions compare client ETags; the backend knows only its own (`<md5>` for `<md5>-1`).
+    if !src_env.multipart {
+        for name in ["x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match"] {
+            if let Some(v) = header_str(&headers, name).map(backend_etag_list) {
+                headers.insert(name, HeaderValue::from_str(&v).map_err(S3Error::internal)?);
+            }
+        }
+    }
+    headers.insert("x-amz-metadata-directive", HeaderValue::from_static("REPLACE"));
+    headers.insert(
+        ENVELOPE_HEADER,
+        HeaderValue::from_str(&obj.envelope.encode()).expect("ASCII"),
+    );
+    headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
+    let resp = ctx.upstream.call(op, Method::PUT, ctx.uri()?, headers).await?;
+    if !resp.status().is_success() {
+        return Ok(response::pass_through(resp));
+    }
+    let mut backend_etag = None;
+    let mut resp = response::restate(resp, |xml| {
+        replace_leaf(&xml, b"ETag", |etag| {
+            backend_etag = Some(etag.trim_matches('"').to_owned());
+            Some(client_etag(etag, true))
+        })
+        .map_err(S3Error::internal)
+    })
+    .await?;
+    if let (Some(l), Some(etag)) = (layout, backend_etag) {
+        let new_layout = multipart::Layout { etag, ..l };
+        ctx.buckets
+            .put(
+                op,
+                bucket,
+                &multipart::layout_key(key),
+                Bytes::from(new_layout.encode()),
+            )
+            .await?;
+    }
+    add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
+    Ok(resp)
+}
+
+fn is_copied(name: &str) -> bool {
+    name.starts_with("x-amz-meta-") || COPIED_HEADERS.contains(&name)
+}
+
+/// PUT `plaintext` (`len` bytes, read by the gateway: a copy's source) as the request's object, encrypted.
+pub async fn put_encrypted(
+    ctx: &ReqCtx<'_>,
+    obj: &NewObject,
+    mut headers: HeaderMap,
+    len: u64,
+    plaintext: Body,
+) -> Result<Response<Incoming>, S3Error> {
+    let body = new_object::encrypt_request(obj, &mut headers, len, plaintext, ctx.metrics);
+    let uri = ctx.upstream.object_uri(ctx.bucket(), ctx.key(), None)?;
+    ctx.upstream
+        .send(ctx.op(), Method::PUT, uri, headers, Outbound::stream(body))
+        .await
+}
+
+/// The plaintext of a copy source (or a range of it), whatever protects it; SSE-C source keys and copy-source
+/// conditions come from the `x-amz-copy-source-…` headers of `client`.
+pub async fn read_source(
+    ctx: &ReqCtx<'_>,
+    keys: &Keys,
+    src: &CopySource,
+    client: &HeaderMap,
+    range: Option<&str>,
+) -> Result<Response<Body>, S3Error> {
+    let mut h = HeaderMap::new();
+    if let Some(r) = range.and_then(|r| HeaderValue::from_str(r).ok()) {
+        h.insert(http::header::RANGE, r);
+    }
+    for (from, to) in [
+        (
+            "x-amz-copy-source-server-side-encryption-customer-algorithm",
+            "x-amz-server-side-encryption-customer-algorithm",
+        ),
+        (
+            "x-amz-copy-source-server-side-encryption-customer-key",
+            "x-amz-server-side-encryption-customer-key",
+        ),
+        (
+            "x-amz-copy-source-server-side-encryption-customer-key-md5",
+            "x-amz-server-side-encryption-customer-key-md5",
+        ),
+        ("x-amz-copy-source-if-match", "if-match"),
+        ("x-amz-copy-source-if-none-match", "if-none-match"),
+        ("x-amz-copy-source-if-modified-since", "if-modified-since"),
+        ("x-amz-copy-source-if-unmodified-since", "if-unmodified-since"),
+    ] {
+        if let Some(v) = client.get(from) {
+            h.insert(to, v.clone());
+        }
+    }
+    let (mut parts, ()) = Request::builder()
+        .method(Method::GET)
+        .uri("/")
+        .body(())
+        .expect("static")
+        .into_parts();
+    parts.headers = h;
+    let read = ObjectRead {
+        upstream: ctx.upstream,
+        buckets: ctx.buckets,
+        metrics: ctx.metrics,
+        op: ctx.op(),
+        uri: source_uri(ctx, src)?,
+        bucket: &src.bucket,
+    };
+    let resp = read_object(keys, &read, &parts, &src.key, HeaderMap::new()).await?;
+    if resp.status() == StatusCode::PRECONDITION_FAILED || resp.status() == StatusCode::NOT_MODIFIED {
+        return Err(S3Error::precondition_failed());
+    }
+    Ok(resp)
+}
+
+/// The backend URI of a copy source (with its version, if any).
+fn source_uri(ctx: &ReqCtx<'_>, src: &CopySource) -> Result<http::Uri, S3Error> {
+    let q = src
+        .version_id
+        .as_deref()
+        .map(|v| format!("versionId={}", crate::auth::canonical::uri_encode(v)));
+    ctx.upstream.object_uri(&src.bucket, &src.key, q.as_deref())
+}
+
+/// An `If-Match`-style list of client ETags of a single-part encrypted object, as the backend's ETags.
+fn backend_etag_list(v: &str) -> String {
+    v.split(',')
+        .map(|t| {
+            let t = t.trim();
+            let bare = t.trim_start_matches("W/").trim_matches('"');
+            if bare == "*" {
+                t.to_owned()
+            } else {
+                format!("\"{}\"", bare.strip_suffix("-1").unwrap_or(bare))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The XML answer to a copy that the gateway performed as a PUT (re-encryption): S3's result document with the
+/// client ETag, and the destination's SSE headers.
+pub fn copy_result(element: &str, put: &Response<Incoming>, obj: &NewObject) -> Response<Body> {
+    let etag = client_etag(header_str(put.headers(), "etag").unwrap_or(""), true);
+    let mut out = response::xml(copy_result_xml(element, &etag, &now_iso()));
+    add_sse_headers(out.headers_mut(), &obj.envelope, obj.customer.as_ref());
+    out
+}
+
+/// Headers of a copy request that have no place on the PUT that re-encrypts it.
+pub fn strip_copy_headers(h: &mut HeaderMap) {
+    remove_prefixed(h, "x-amz-copy-source");
+    h.remove("x-amz-metadata-directive");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_source_conditions_name_the_backends_etags() {
+        assert_eq!(backend_etag_list("\"abc-1\""), "\"abc\"");
+        assert_eq!(backend_etag_list("W/\"abc-1\", *"), "\"abc\", *");
+    }
+}

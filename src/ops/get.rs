@@ -1,0 +1,519 @@
+//! GetObject and HeadObject: find the envelope in the backend's response, open the data key, and decrypt only
+//! the segments the client's range needs; sizes, `Content-Range` and the ETag are restored to the client's view.
+//! Objects without an envelope (written before the gateway) are served as they are.
+//!
+//! Conditional headers compare client-visible ETags, so the gateway evaluates them itself after a HEAD.
+
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use std::sync::Arc;
+
+use http::Uri;
+
+use super::ReqCtx;
+use crate::backend::upstream::Upstream;
+use crate::body::transform::TransformBody;
+use crate::body::{Body, empty};
+use crate::bucket_state::BucketState;
+use crate::crypto::envelope::Envelope;
+use crate::crypto::size::{ReadPlan, ciphertext_range, plaintext_len, plaintext_total, plan_read};
+use crate::crypto::stream::{ChainOpener, StreamOpener};
+use crate::error::{S3Error, S3ErrorCode};
+use crate::metrics::Metrics;
+use crate::response::pass_through;
+use crate::s3::operation::Operation;
+use crate::s3::range::{self, ByteRange};
+use crate::s3::request::{header_str, parse_part_number, remove_query_param};
+use crate::sse::request::{self as sse, CustomerKey, SseRequest};
+use crate::sse::{Keys, add_sse_headers, client_etag, envelope_of, multipart, open_data_key, strip_backend_only};
+
+/// Where GetObject and HeadObject read from: the object's backend URI (with its version), and the bucket's
+/// records (a multipart object's part layout). Copies read their source through the same path.
+pub struct ObjectRead<'a> {
+    pub upstream: &'a Upstream,
+    pub buckets: &'a BucketState,
+    pub metrics: &'a Arc<Metrics>,
+    pub op: Operation,
+    pub uri: Uri,
+    pub bucket: &'a str,
+}
+
+impl ObjectRead<'_> {
+    async fn fetch(&self, method: Method, headers: HeaderMap) -> Result<Response<Incoming>, S3Error> {
+        self.upstream.call(self.op, method, self.uri.clone(), headers).await
+    }
+
+    async fn fetch_small(&self, key: &str) -> Result<Option<bytes::Bytes>, S3Error> {
+        self.buckets.get(self.op, self.bucket, key).await
+    }
+}
+
+/// GetObject / HeadObject. partNumber is resolved by the gateway (part layout); the backend gets a byte range.
+pub async fn get_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, S3Error> {
+    let query = remove_query_param(ctx.req.raw_query(), "partNumber");
+    let read = ObjectRead {
+        upstream: ctx.upstream,
+        buckets: ctx.buckets,
+        metrics: ctx.metrics,
+        op: ctx.op(),
+        uri: ctx.uri_with_query(&query)?,
+        bucket: ctx.bucket(),
+    };
+    read_object(keys, &read, &ctx.req.parts, ctx.key(), ctx.forwarded_headers()).await
+}
+
+/// Plan a read of the client's `range` across `parts` (part number, ciphertext size).
+fn plan(parts: &[(u32, u64)], range: Option<ByteRange>) -> Result<ReadPlan, S3Error> {
+    let total =
+        plaintext_total(parts).ok_or_else(|| S3Error::internal("a part's ciphertext length fits no plaintext"))?;
+    let resolved = range
+        .map(|r| range::resolve(r, total).map_err(|()| invalid_range()))
+        .transpose()?;
+    plan_read(parts, resolved).map_err(|e| S3Error::internal(e.to_string()))
+}
+
+/// The parts of an encrypted object: `[(0, C)]` for one PUT, else the recorded layout (checked against the ETag).
+async fn object_parts(
+    gw: &ObjectRead<'_>,
+    env: &crate::crypto::envelope::Envelope,
+    h: &HeaderMap,
+    key: &str,
+    cipher_total: u64,
+) -> Result<Vec<(u32, u64)>, S3Error> {
+    if !env.multipart {
+        return Ok(vec![(0, cipher_total)]);
+    }
+    let etag = header_str(h, "etag").unwrap_or("").trim_matches('"');
+    let text = gw
+        .fetch_small(&multipart::layout_key(key))
+        .await?
+        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout missing")))?;
+    let layout = std::str::from_utf8(&text)
+        .ok()
+        .and_then(multipart::Layout::decode)
+        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout malformed")))?;
+    if layout.etag != etag || layout.part_sizes.iter().sum::<u64>() != cipher_total {
+        return Err(S3Error::internal(format!(
+            "multipart object {key}: part layout is stale"
+        )));
+    }
+    Ok(layout
+        .part_numbers
+        .iter()
+        .copied()
+        .zip(layout.part_sizes.iter().copied())
+        .collect())
+}
+
+const CONDITIONALS: [&str; 4] = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
+
+/// `Content-Range: bytes a-b/total` → (a, b, total).
+fn content_range(h: &HeaderMap) -> Option<(u64, u64, u64)> {
+    let v = header_str(h, "content-range")?.strip_prefix("bytes ")?;
+    let (r, total) = v.split_once('/')?;
+    let (a, b) = r.split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?, total.parse().ok()?))
+}
+
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    header_str(h, "content-length")?.parse().ok()
+}
+
+fn etag_matches(list: &str, etag: &str) -> bool {
+    let etag = etag.trim_matches('"');
+    list.split(',')
+        .map(|t| t.trim().trim_start_matches("W/").trim_matches('"'))
+        .any(|t| t == "*" || t == etag)
+}
+
+fn http_date(h: &HeaderMap, name: &str) -> Option<std::time::SystemTime> {
+    header_str(h, name).and_then(httpdate_parse)
+}
+
+fn httpdate_parse(s: &str) -> Option<std::time::SystemTime> {
+    let fmt = time::format_description::well_known::Rfc2822;
+    time::OffsetDateTime::parse(&s.replace("GMT", "+0000"), &fmt)
+        .ok()
+        .map(Into::into)
+}
+
+/// RFC 7232 order, as S3 applies it: `Err(412 | 304)` when a condition stops the request.
+fn check_conditions(
+    req: &HeaderMap,
+    etag: &str,
+    last_modified: Option<std::time::SystemTime>,
+) -> Result<(), StatusCode> {
+    if let Some(m) = header_str(req, "if-match") {
+        if !etag_matches(m, etag) {
+            return Err(StatusCode::PRECONDITION_FAILED);
+        }
+    } else if let (Some(t), Some(lm)) = (http_date(req, "if-unmodified-since"), last_modified)
+        && lm > t
+    {
+        return Err(StatusCode::PRECONDITION_FAILED);
+    }
+    if let Some(m) = header_str(req, "if-none-match") {
+        if etag_matches(m, etag) {
+            return Err(StatusCode::NOT_MODIFIED);
+        }
+    } else if let (Some(t), Some(lm)) = (http_date(req, "if-modified-since"), last_modified)
+        && lm <= t
+    {
+        return Err(StatusCode::NOT_MODIFIED);
+    }
+    Ok(())
+}
+
+fn visible_etag(h: &HeaderMap, encrypted: bool) -> String {
+    client_etag(header_str(h, "etag").unwrap_or(""), encrypted)
+}
+
+/// What a GetObject or HeadObject asks for, read from its head.
+struct ReadRequest {
+    is_head: bool,
+    customer: Option<CustomerKey>,
+    /// The client's range; for `partNumber`, the part's plaintext bytes once the HEAD has located them.
+    range: Option<ByteRange>,
+    part_number: Option<u32>,
+    /// The object's number of parts, once the HEAD has read the layout (asked with `partNumber`).
+    parts_count: Option<usize>,
+    conditional: bool,
+}
+
+impl ReadRequest {
+    fn of(parts: &Parts) -> Result<Self, S3Error> {
+        let is_head = parts.method == Method::HEAD;
+        let customer = match sse::parse(&parts.headers)? {
+            SseRequest::Unspecified => None,
+            SseRequest::Customer(c) => Some(c),
+            _ => {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    "x-amz-server-side-encryption header is not supported for this operation.",
+                ));
+            }
+        };
+        let range = if is_head {
+            None
+        } else {
+            header_str(&parts.headers, "range").and_then(range::parse)
+        };
+        let query = crate::auth::query_params(parts);
+        let part_number = parse_part_number(query.iter().find(|(k, _)| k == "partNumber").map(|(_, v)| v.as_str()))?;
+        let conditional = CONDITIONALS.iter().any(|h| parts.headers.contains_key(*h));
+        Ok(Self {
+            is_head,
+            customer,
+            range,
+            part_number,
+            parts_count: None,
+            conditional,
+        })
+    }
+
+    /// A HEAD first when the answer depends on the object's size or client ETag before the data is fetched.
+    fn needs_head(&self) -> bool {
+        self.is_head
+            || self.conditional
+            || self.part_number.is_some()
+            || matches!(self.range, Some(ByteRange::Suffix(_)))
+    }
+}
+
+/// What the HEAD before the data told.
+#[derive(Default)]
+struct Known {
+    /// The object is stored in plaintext (written before the gateway).
+    plain: Option<bool>,
+    /// Its plaintext size.
+    size: Option<u64>,
+}
+
+/// The HEAD's outcome: the answer itself (HEAD, a condition, an error), or what the GET needs to know.
+enum HeadFirst {
+    Answered(Response<Body>),
+    Known(Known),
+}
+
+/// Read `key` as `parts` asks (method, SSE-C key, Range, partNumber, conditionals), decrypted.
+pub async fn read_object(
+    keys: &Keys,
+    gw: &ObjectRead<'_>,
+    parts: &Parts,
+    key: &str,
+    base_headers: HeaderMap,
+) -> Result<Response<Body>, S3Error> {
+    let mut want = ReadRequest::of(parts)?;
+    let mut headers = base_headers;
+    for h in CONDITIONALS.iter().chain(&["range"]) {
+        headers.remove(*h);
+    }
+    let known = if want.needs_head() {
+        match head_first(keys, gw, parts, key, &headers, &mut want).await? {
+            HeadFirst::Answered(r) => return Ok(r),
+            HeadFirst::Known(k) => k,
+        }
+    } else {
+        Known::default()
+    };
+
+    let range_header = backend_range(&want, &known, parts)?;
+    let mut req_headers = headers.clone();
+    if let Some(r) = &range_header {
+        req_headers.insert("range", HeaderValue::from_str(r).expect("ASCII"));
+    }
+    let resp = gw.fetch(Method::GET, req_headers).await?;
+    if resp.status() == StatusCode::RANGE_NOT_SATISFIABLE && known.plain != Some(true) {
+        // The translated range starts past the ciphertext, so the client's range starts past the plaintext.
+        return Err(invalid_range());
+    }
+    if !resp.status().is_success() {
+        return Ok(pass_through(resp));
+    }
+    let Some(env) = envelope_of(resp.headers())? else {
+        if want.customer.is_some() {
+            return Err(S3Error::not_applicable_to_object());
+        }
+        if range_header.is_some() && known.plain != Some(true) {
+            // A plaintext object fetched with a translated range: fetch what the client asked for.
+            let mut h = headers;
+            if let Some(r) = header_str(&parts.headers, "range") {
+                h.insert("range", HeaderValue::from_str(r).expect("was a header"));
+            }
+            return Ok(pass_through(gw.fetch(Method::GET, h).await?));
+        }
+        return Ok(pass_through(resp));
+    };
+    open_stream(keys, gw, key, &want, env, resp, headers).await
+}
+
+/// The HEAD before the data: conditions, the part a `partNumber` names, and HeadObject's whole answer.
+async fn head_first(
+    keys: &Keys,
+    gw: &ObjectRead<'_>,
+    parts: &Parts,
+    key: &str,
+    headers: &HeaderMap,
+    want: &mut ReadRequest,
+) -> Result<HeadFirst, S3Error> {
+    let head = gw.fetch(Method::HEAD, headers.clone()).await?;
+    if !head.status().is_success() {
+        return Ok(HeadFirst::Answered(pass_through(head)));
+    }
+    let env = envelope_of(head.headers())?;
+    let lm = http_date(head.headers(), "last-modified");
+    if let Err(status) = check_conditions(&parts.headers, &visible_etag(head.headers(), env.is_some()), lm) {
+        return Ok(HeadFirst::Answered(condition_response(
+            status,
+            head.headers(),
+            env.is_some(),
+        )));
+    }
+    // partNumber: the part's plaintext bytes, located with the part layout.
+    if let Some(n) = want.part_number {
+        let (range, count) = match (&env, content_length(head.headers())) {
+            (Some(e), Some(c)) => {
+                let layout = object_parts(gw, e, head.headers(), key, c).await?;
+                let sizes: Vec<u64> = layout.iter().filter_map(|&(_, c)| plaintext_len(c)).collect();
+                let idx = n as usize - 1;
+                if idx >= sizes.len() {
+                    return Err(invalid_part_number());
+                }
+                let start: u64 = sizes[..idx].iter().sum();
+                (Some((start, start + sizes[idx])), sizes.len())
+            }
+            // One part: the whole object.
+            _ if n == 1 => (None, 1),
+            _ => return Err(invalid_part_number()),
+        };
+        want.parts_count = Some(count);
+        want.range = range.filter(|(a, b)| b > a).map(|(a, b)| ByteRange::From {
+            start: a,
+            end: Some(b - 1),
+        });
+    }
+    if want.is_head {
+        let mut r = head_response(keys, gw, head, key, want.customer.as_ref()).await?;
+        if let (Some(count), Some(ByteRange::From { start, end: Some(end) })) = (want.parts_count, want.range) {
+            let total = content_length(r.headers()).unwrap_or(0);
+            let h = r.headers_mut();
+            h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+            h.insert(
+                http::header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes {start}-{end}/{total}")).expect("ASCII"),
+            );
+            h.insert("x-amz-mp-parts-count", HeaderValue::from(count));
+            *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+        } else if let Some(count) = want.parts_count {
+            r.headers_mut().insert("x-amz-mp-parts-count", HeaderValue::from(count));
+        }
+        return Ok(HeadFirst::Answered(r));
+    }
+    Ok(HeadFirst::Known(Known {
+        plain: Some(env.is_none()),
+        size: content_length(head.headers()).and_then(|c| if env.is_some() { plaintext_len(c) } else { Some(c) }),
+    }))
+}
+
+/// The backend `Range` of the GET: whole segments (or, for a plaintext object, exactly what the client asked).
+fn backend_range(want: &ReadRequest, known: &Known, parts: &Parts) -> Result<Option<String>, S3Error> {
+    Ok(match (want.range, known.plain) {
+        (None, _) => None,
+        (Some(r), Some(true)) => header_str(&parts.headers, "range")
+            .map(str::to_owned)
+            .filter(|_| r != ByteRange::Suffix(0)),
+        (Some(ByteRange::From { start, end }), _) => Some(ciphertext_range(start, end)),
+        (Some(ByteRange::Suffix(n)), _) => match known.size.map(|p| range::resolve(ByteRange::Suffix(n), p)) {
+            Some(Ok((s, e))) => Some(ciphertext_range(s, Some(e))),
+            _ => return Err(invalid_range()),
+        },
+    })
+}
+
+/// An encrypted object's GET: open the data key, plan the read over its parts (fetching other bytes if the
+/// speculative range missed them), and answer with the decrypting body.
+async fn open_stream(
+    keys: &Keys,
+    gw: &ObjectRead<'_>,
+    key: &str,
+    want: &ReadRequest,
+    env: Envelope,
+    resp: Response<Incoming>,
+    headers: HeaderMap,
+) -> Result<Response<Body>, S3Error> {
+    let bucket = gw.bucket;
+    let cipher_total = match resp.status() {
+        StatusCode::PARTIAL_CONTENT => content_range(resp.headers()).map(|(_, _, t)| t),
+        _ => content_length(resp.headers()),
+    }
+    .ok_or_else(|| S3Error::internal("backend response without a usable length"))?;
+    let (got_start, got_end) = match content_range(resp.headers()) {
+        Some((a, b, _)) => (a, b),
+        None => (0, cipher_total.saturating_sub(1)),
+    };
+    let data_key = open_data_key(keys, &env, want.customer.as_ref(), bucket, key).await?;
+    let parts_layout = object_parts(gw, &env, resp.headers(), key, cipher_total).await?;
+    let plan = plan(&parts_layout, want.range)?;
+    // The speculative fetch assumed one stream; a multipart range may need other bytes (start or end).
+    let resp = if plan.cipher_start != got_start || got_end < plan.cipher_end {
+        let mut h = headers;
+        let r = format!("bytes={}-{}", plan.cipher_start, plan.cipher_end);
+        h.insert("range", HeaderValue::from_str(&r).expect("ASCII"));
+        let again = gw.fetch(Method::GET, h).await?;
+        if !again.status().is_success() {
+            return Ok(pass_through(again));
+        }
+        again
+    } else {
+        resp
+    };
+    let mut openers = Vec::with_capacity(plan.parts.len());
+    for r in &plan.parts {
+        let o = StreamOpener::new(
+            &data_key,
+            env.nonce_prefix,
+            r.part,
+            r.cipher_total,
+            r.first,
+            r.last,
+            r.skip,
+            r.take,
+        )
+        .map_err(|e| S3Error::internal(format!("{bucket}/{key}: {e}")))?;
+        openers.push((o, r.feed));
+    }
+    drop(data_key);
+    let take: u64 = plan.parts.iter().map(|r| r.take).sum();
+
+    let (mut rparts, rbody) = resp.into_parts();
+    restate_object_headers(&mut rparts.headers, take);
+    let h = &mut rparts.headers;
+    match plan.range {
+        Some((start, end)) => {
+            rparts.status = StatusCode::PARTIAL_CONTENT;
+            let v = format!("bytes {start}-{end}/{}", plan.plain_total);
+            h.insert(http::header::CONTENT_RANGE, HeaderValue::from_str(&v).expect("ASCII"));
+        }
+        None => {
+            rparts.status = StatusCode::OK;
+            h.remove(http::header::CONTENT_RANGE);
+        }
+    }
+    add_sse_headers(h, &env, want.customer.as_ref());
+    if let Some(count) = want.parts_count {
+        h.insert("x-amz-mp-parts-count", HeaderValue::from(count));
+    }
+    let body = TransformBody::new(
+        rbody.map_err(Into::into).boxed(),
+        ChainOpener::new(openers),
+        Some(take),
+        Box::new(gw.metrics.stream_meter(env.mode.label(), false)),
+    );
+    Ok(Response::from_parts(rparts, crate::body::boxed(body)))
+}
+
+async fn head_response(
+    keys: &Keys,
+    gw: &ObjectRead<'_>,
+    head: Response<Incoming>,
+    key: &str,
+    customer: Option<&crate::sse::request::CustomerKey>,
+) -> Result<Response<Body>, S3Error> {
+    let (mut rparts, _) = head.into_parts();
+    let Some(env) = envelope_of(&rparts.headers)? else {
+        if customer.is_some() {
+            return Err(S3Error::not_applicable_to_object());
+        }
+        return Ok(Response::from_parts(rparts, empty()));
+    };
+    // HEAD checks the SSE-C key exactly as GET does.
+    drop(open_data_key(keys, &env, customer, gw.bucket, key).await?);
+    let c = content_length(&rparts.headers).unwrap_or(0);
+    let p = plan(&object_parts(gw, &env, &rparts.headers, key, c).await?, None)?.plain_total;
+    restate_object_headers(&mut rparts.headers, p);
+    add_sse_headers(&mut rparts.headers, &env, customer);
+    Ok(Response::from_parts(rparts, empty()))
+}
+
+/// An encrypted object's backend headers in the client's terms: client ETag, plaintext length, nothing only the
+/// backend should see.
+fn restate_object_headers(h: &mut HeaderMap, plain_len: u64) {
+    let etag = visible_etag(h, true);
+    strip_backend_only(h);
+    h.insert(
+        http::header::ETAG,
+        HeaderValue::from_str(&etag).expect("ETag from a header"),
+    );
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(plain_len));
+}
+
+fn condition_response(status: StatusCode, h: &HeaderMap, encrypted: bool) -> Response<Body> {
+    if status == StatusCode::PRECONDITION_FAILED {
+        let mut r = S3Error::precondition_failed().to_response("", "", false);
+        r.headers_mut().remove("x-amz-request-id");
+        return r;
+    }
+    let mut r = Response::new(empty());
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(&visible_etag(h, encrypted)) {
+        r.headers_mut().insert(http::header::ETAG, v);
+    }
+    if let Some(lm) = h.get("last-modified") {
+        r.headers_mut().insert("last-modified", lm.clone());
+    }
+    r
+}
+
+fn invalid_part_number() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::InvalidPartNumber,
+        "The requested partnumber is not satisfiable",
+    )
+}
+
+fn invalid_range() -> S3Error {
+    S3Error::new(S3ErrorCode::InvalidRange, "The requested range is not satisfiable")
+}

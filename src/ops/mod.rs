@@ -1,0 +1,131 @@
+//! The S3 operations, one file per family named in S3's words (as Garage's `src/api/s3/`), and [`dispatch`]:
+//! the one `match` from [`Operation`] to a handler.
+//!
+//! Handlers get everything through a [`ReqCtx`]: the backend ([`Upstream`]), the gateway's records in buckets
+//! ([`BucketState`]), the keys, the classified request and its verified body. They never import the gateway.
+
+pub mod bucket_encryption;
+pub mod bucket_policy;
+pub mod copy;
+pub mod delete;
+pub mod forward;
+pub mod get;
+pub mod list;
+pub mod multipart;
+pub mod post;
+pub mod put;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, Response, Uri};
+use hyper::body::Incoming;
+
+use crate::auth::Credential;
+use crate::backend::upstream::{Outbound, Upstream};
+use crate::body::Body;
+use crate::body::verify::ClientBody;
+use crate::bucket_state::BucketState;
+use crate::error::S3Error;
+use crate::metrics::Metrics;
+use crate::s3::operation::Operation;
+use crate::s3::request::S3Request;
+use crate::sse::Keys;
+
+/// What a handler works with.
+pub struct ReqCtx<'a> {
+    pub upstream: &'a Upstream,
+    pub buckets: &'a BucketState,
+    pub metrics: &'a Arc<Metrics>,
+    /// `None`: the gateway runs as a verifying pass-through proxy (SSE off).
+    pub keys: Option<&'a Keys>,
+    pub req: S3Request,
+    /// `None` for the gateway's own maintenance requests (`rekey`).
+    pub credential: Option<Credential>,
+    pub body: ClientBody,
+    /// A browser POST upload's form (PostObject only).
+    pub form: Option<post::PostForm>,
+}
+
+impl ReqCtx<'_> {
+    pub fn op(&self) -> Operation {
+        self.req.op
+    }
+
+    /// The request's bucket (every handler but ListBuckets' and forward's is dispatched with one).
+    pub fn bucket(&self) -> &str {
+        self.req.target.bucket.as_deref().unwrap_or_default()
+    }
+
+    /// The request's key (object handlers are dispatched with one).
+    pub fn key(&self) -> &str {
+        self.req.target.key.as_deref().unwrap_or_default()
+    }
+
+    /// The client's headers that go on to the backend.
+    pub fn forwarded_headers(&self) -> HeaderMap {
+        crate::backend::forwarded_headers(&self.req.parts.headers, self.body.declared)
+    }
+
+    /// The backend URI of the request's own target, with the client's query.
+    pub fn uri(&self) -> Result<Uri, S3Error> {
+        self.upstream.uri(&self.req.target, self.req.raw_query())
+    }
+
+    /// The request's own backend URI with another raw query.
+    pub fn uri_with_query(&self, raw_query: &str) -> Result<Uri, S3Error> {
+        self.upstream.uri(&self.req.target, Some(raw_query))
+    }
+
+    /// Send the request on as the client made it (method, target, query, its headers), with `body`.
+    pub async fn send_as_is(
+        &self,
+        headers: HeaderMap,
+        body: impl Into<Outbound>,
+    ) -> Result<Response<Incoming>, S3Error> {
+        self.upstream
+            .send(self.op(), self.req.parts.method.clone(), self.uri()?, headers, body)
+            .await
+    }
+
+    /// Take the client's body (the context keeps an empty one).
+    pub fn take_body(&mut self) -> ClientBody {
+        std::mem::replace(&mut self.body, ClientBody::empty())
+    }
+}
+
+/// The one `match` from operation to handler. The check order of the phases before it is fixed by the gateway,
+/// so the error that wins when several things are wrong does not depend on the operation.
+pub async fn dispatch(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
+    use Operation as Op;
+    let (bucket, key) = (ctx.req.target.bucket.is_some(), ctx.req.target.key.is_some());
+    match (ctx.op(), ctx.keys, bucket, key) {
+        (Op::ListBuckets, _, _, _) => list::list_buckets(ctx).await,
+        (Op::PostObject, keys, true, true) => post::post_object(ctx, keys).await,
+        (
+            Op::PutBucketPolicy | Op::GetBucketPolicy | Op::DeleteBucketPolicy | Op::GetBucketPolicyStatus,
+            _,
+            true,
+            false,
+        ) => bucket_policy::handle(ctx).await,
+        // SSE off: everything else passes through, verified.
+        (_, None, _, _) => forward::handle(ctx).await,
+        (Op::ListObjects | Op::ListObjectsV2 | Op::ListObjectVersions, Some(_), true, false) => {
+            list::list_objects(ctx).await
+        }
+        (Op::DeleteBucket, Some(_), true, false) => delete::delete_bucket(ctx).await,
+        (Op::PutBucketEncryption | Op::GetBucketEncryption | Op::DeleteBucketEncryption, Some(_), true, false) => {
+            bucket_encryption::handle(ctx).await
+        }
+        (Op::PutObject, Some(keys), true, true) => put::put_object(ctx, keys).await,
+        (Op::CopyObject, Some(keys), true, true) => copy::copy_object(ctx, keys).await,
+        (Op::GetObject | Op::HeadObject, Some(keys), true, true) => get::get_object(ctx, keys).await,
+        (Op::DeleteObject, Some(_), true, true) => delete::delete_object(ctx).await,
+        (Op::CreateMultipartUpload, Some(keys), true, true) => multipart::create(ctx, keys).await,
+        (Op::UploadPart, Some(keys), true, true) => multipart::upload_part(ctx, keys).await,
+        (Op::UploadPartCopy, Some(keys), true, true) => multipart::upload_part_copy(ctx, keys).await,
+        (Op::CompleteMultipartUpload, Some(keys), true, true) => multipart::complete(ctx, keys).await,
+        (Op::ListParts, Some(_), true, true) => multipart::list_parts(ctx).await,
+        (Op::AbortMultipartUpload, Some(_), true, true) => multipart::abort(ctx).await,
+        _ => forward::handle(ctx).await,
+    }
+}
