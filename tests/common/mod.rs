@@ -13,7 +13,7 @@
 //! - `https`: the raw HTTPS client ([`HttpsClient`], [`tls_config`]), [`send`], responses ([`Resp`], [`LossyResp`]).
 //! - `signing`: SigV4 with `aws-sigv4` ([`sign_request`], [`presign`], [`signed`], [`signed_with_headers`]).
 //! - `s3`: S3 calls as [`CLIENT`] ([`call`], [`create_bucket`], [`put_object`], [`get_object`]) and request values
-//!   ([`unique_bucket`], [`pseudo_random`]).
+//!   ([`unique_bucket`], [`pseudo_random`], [`enc`], [`b64`], [`md5_b64`]).
 //! - `scripts`: client programs in `tests/clients/` ([`run_with_timeout`], [`run_python_part`]).
 //! - `files`: the backend's files ([`all_files`], [`files_containing`], [`metadata_file`]).
 //! - `kms`: the gateway's local KMS ([`kms_admin`], [`local_kms_env`]) and KMS test helpers.

@@ -1,11 +1,14 @@
 //! S3 calls through the gateway as [`CLIENT`] (create a bucket, put and get an object, any request with extra
-//! headers), and the values such requests are made of: unique bucket names, reproducible bodies.
+//! headers), and the values such requests are made of: unique bucket names, reproducible bodies, percent-encoded
+//! query values, base64 and Content-MD5.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
+use base64::Engine as _;
 use bytes::Bytes;
 use http::{Method, StatusCode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::{CLIENT, Gateway, HttpsClient, Resp, send, signed, signed_with_headers};
 
@@ -89,4 +92,23 @@ pub async fn call_fresh(gw: &Gateway, method: Method, path: &str, body: &[u8], h
         signed_with_headers(gw, CLIENT, method, path, Bytes::copy_from_slice(body), h),
     )
     .await
+}
+
+/// RFC 3986 unreserved characters stay, everything else is percent-encoded.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `v` percent-encoded for a query value (or a path, with `%2F` put back to `/`).
+pub fn enc(v: &str) -> String {
+    utf8_percent_encode(v, QUERY_VALUE).to_string()
+}
+
+/// Standard base64 (with padding), as S3 headers carry binary values.
+pub fn b64(d: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(d)
+}
+
+/// The base64 MD5 of `d` (a `Content-MD5` or SSE-C key MD5 header value).
+pub fn md5_b64(d: &[u8]) -> String {
+    use md5::Digest as _;
+    b64(&md5::Md5::digest(d))
 }
