@@ -1,43 +1,45 @@
+use super::*;
+
 // Helpers shared by the sections of the `sse` tests (the test binary's root is `main.rs`); `enc`, `b64` and
 // `md5_b64` come from `tests/common`.
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * 1024;
-const SEG: u64 = 65536;
-const TAG: u64 = 16;
+pub(crate) const KIB: usize = 1024;
+pub(crate) const MIB: usize = 1024 * 1024;
+pub(crate) const SEG: u64 = 65536;
+pub(crate) const TAG: u64 = 16;
 
-const TAG_FAILURES: &str = "s3_sse_proxy_authentication_tag_failures_total";
+pub(crate) const TAG_FAILURES: &str = "s3_sse_proxy_authentication_tag_failures_total";
 
 /// The ASCII marker many test objects are made of (see [`marker_body`]).
-const MARKER: &[u8] = b"PLAINTEXT-MARKER-4f1c9e2a-";
+pub(crate) const MARKER: &[u8] = b"PLAINTEXT-MARKER-4f1c9e2a-";
 
-fn b64url(d: &[u8]) -> String {
+pub(crate) fn b64url(d: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d)
 }
 
 /// The documented ciphertext size of one segment stream of `p` plaintext bytes.
-fn ct_len(p: u64) -> u64 {
+pub(crate) fn ct_len(p: u64) -> u64 {
     p + TAG * p.div_ceil(SEG).max(1)
 }
 
 /// `len` bytes of `marker` repeated, starting `offset` bytes into the repetition.
-fn marker_body(marker: &[u8], offset: usize, len: usize) -> Vec<u8> {
+pub(crate) fn marker_body(marker: &[u8], offset: usize, len: usize) -> Vec<u8> {
     (offset..offset + len).map(|i| marker[i % marker.len()]).collect()
 }
 
 /// The backend's data file of `bucket/key`.
-fn data_file(b: &Backend, bucket: &str, key: &str) -> PathBuf {
+pub(crate) fn data_file(b: &Backend, bucket: &str, key: &str) -> PathBuf {
     b.root.join(bucket).join(key)
 }
 
-fn file_len(p: &Path) -> u64 {
+pub(crate) fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
         .len()
 }
 
 /// A started stack with one bucket created through the gateway.
-async fn stack_with_bucket(prefix: &str) -> (Stack, HttpsClient, String) {
+pub(crate) async fn stack_with_bucket(prefix: &str) -> (Stack, HttpsClient, String) {
     let s = Stack::start();
     let client = s.gw.client();
     let bucket = unique_bucket(prefix);
@@ -46,7 +48,7 @@ async fn stack_with_bucket(prefix: &str) -> (Stack, HttpsClient, String) {
 }
 
 /// As [`call`], reading the body only as far as it goes; `Err` if the connection closed before a response head.
-async fn try_call_lossy(
+pub(crate) async fn try_call_lossy(
     gw: &Gateway,
     c: &HttpsClient,
     method: Method,
@@ -57,30 +59,36 @@ async fn try_call_lossy(
 }
 
 /// As [`try_call_lossy`], panicking if there is no response head.
-async fn call_lossy(gw: &Gateway, c: &HttpsClient, method: Method, path: &str, headers: &[(&str, &str)]) -> LossyResp {
+pub(crate) async fn call_lossy(
+    gw: &Gateway,
+    c: &HttpsClient,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> LossyResp {
     let what = format!("{method} {path}");
     try_call_lossy(gw, c, method, path, headers)
         .await
         .unwrap_or_else(|e| panic!("{what}: no response: {e}"))
 }
 
-async fn get_with(gw: &Gateway, c: &HttpsClient, path: &str, headers: &[(&str, &str)]) -> Resp {
+pub(crate) async fn get_with(gw: &Gateway, c: &HttpsClient, path: &str, headers: &[(&str, &str)]) -> Resp {
     call(gw, c, Method::GET, path, Bytes::new(), headers).await
 }
 
-async fn head_with(gw: &Gateway, c: &HttpsClient, path: &str, headers: &[(&str, &str)]) -> Resp {
+pub(crate) async fn head_with(gw: &Gateway, c: &HttpsClient, path: &str, headers: &[(&str, &str)]) -> Resp {
     call(gw, c, Method::HEAD, path, Bytes::new(), headers).await
 }
 
 /// Panics unless `r` is a 200 whose body is exactly `want`.
-fn assert_body(r: &Resp, want: &[u8], what: &str) {
+pub(crate) fn assert_body(r: &Resp, want: &[u8], what: &str) {
     assert_eq!(r.status, StatusCode::OK, "{what}: status; body {}", r.text());
     assert_eq!(r.body.len(), want.len(), "{what}: body length");
     assert!(r.body.as_ref() == want, "{what}: body differs from what was written");
 }
 
 /// The gateway must never show the backend's envelope to a client.
-fn assert_no_envelope(headers: &http::HeaderMap, what: &str) {
+pub(crate) fn assert_no_envelope(headers: &http::HeaderMap, what: &str) {
     assert!(
         !headers.contains_key("x-amz-meta-s3sp"),
         "{what}: the response shows the envelope header x-amz-meta-s3sp"
@@ -90,7 +98,7 @@ fn assert_no_envelope(headers: &http::HeaderMap, what: &str) {
 /// What a client must see when an object's stored data is no longer authentic: an error status, a body cut
 /// short with a transport error, or a connection closed before any response (when the first segment fails
 /// before the response head was flushed); never a complete body, never a byte that differs from the original.
-fn assert_not_served(r: &Result<LossyResp, String>, original: &[u8], what: &str) {
+pub(crate) fn assert_not_served(r: &Result<LossyResp, String>, original: &[u8], what: &str) {
     let Ok(r) = r else { return };
     let got = format!(
         "status {}, {} body bytes, body error {:?}, first bytes {:?}",
@@ -119,14 +127,14 @@ fn assert_not_served(r: &Result<LossyResp, String>, original: &[u8], what: &str)
 }
 
 /// A 32-byte SSE-C customer key and the header values that name it.
-struct CustomerKey {
-    raw: [u8; 32],
-    b64: String,
-    md5: String,
+pub(crate) struct CustomerKey {
+    pub(crate) raw: [u8; 32],
+    pub(crate) b64: String,
+    pub(crate) md5: String,
 }
 
 impl CustomerKey {
-    fn new(seed: u64) -> CustomerKey {
+    pub(crate) fn new(seed: u64) -> CustomerKey {
         let raw: [u8; 32] = pseudo_random(32, seed).try_into().expect("32 bytes");
         CustomerKey {
             raw,
@@ -135,7 +143,7 @@ impl CustomerKey {
         }
     }
 
-    fn headers(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn headers(&self) -> Vec<(&'static str, &str)> {
         vec![
             ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
             ("x-amz-server-side-encryption-customer-key", &self.b64),
@@ -143,7 +151,7 @@ impl CustomerKey {
         ]
     }
 
-    fn copy_source_headers(&self) -> Vec<(&'static str, &str)> {
+    pub(crate) fn copy_source_headers(&self) -> Vec<(&'static str, &str)> {
         vec![
             ("x-amz-copy-source-server-side-encryption-customer-algorithm", "AES256"),
             ("x-amz-copy-source-server-side-encryption-customer-key", &self.b64),
@@ -152,7 +160,7 @@ impl CustomerKey {
     }
 
     /// Every text form the key could leak in.
-    fn text_forms(&self) -> Vec<String> {
+    pub(crate) fn text_forms(&self) -> Vec<String> {
         vec![
             self.b64.clone(),
             self.b64.trim_end_matches('=').to_owned(),
@@ -164,7 +172,7 @@ impl CustomerKey {
 }
 
 /// Panics unless `r` carries the SSE-C response headers for `k`.
-fn assert_sse_c_echo(r: &Resp, k: &CustomerKey, what: &str) {
+pub(crate) fn assert_sse_c_echo(r: &Resp, k: &CustomerKey, what: &str) {
     assert_eq!(
         r.header("x-amz-server-side-encryption-customer-algorithm"),
         Some("AES256"),
@@ -177,7 +185,13 @@ fn assert_sse_c_echo(r: &Resp, k: &CustomerKey, what: &str) {
     );
 }
 
-async fn create_mpu(gw: &Gateway, c: &HttpsClient, bucket: &str, key: &str, headers: &[(&str, &str)]) -> String {
+pub(crate) async fn create_mpu(
+    gw: &Gateway,
+    c: &HttpsClient,
+    bucket: &str,
+    key: &str,
+    headers: &[(&str, &str)],
+) -> String {
     let r = call(
         gw,
         c,
@@ -192,12 +206,12 @@ async fn create_mpu(gw: &Gateway, c: &HttpsClient, bucket: &str, key: &str, head
         .unwrap_or_else(|| panic!("no UploadId in {}", r.text()))
 }
 
-fn part_path(bucket: &str, key: &str, upload_id: &str, n: u32) -> String {
+pub(crate) fn part_path(bucket: &str, key: &str, upload_id: &str, n: u32) -> String {
     format!("/{bucket}/{key}?partNumber={n}&uploadId={}", enc(upload_id))
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn upload_part(
+pub(crate) async fn upload_part(
     gw: &Gateway,
     c: &HttpsClient,
     bucket: &str,
@@ -218,7 +232,7 @@ async fn upload_part(
     .await
 }
 
-async fn complete_mpu(
+pub(crate) async fn complete_mpu(
     gw: &Gateway,
     c: &HttpsClient,
     bucket: &str,
@@ -244,7 +258,7 @@ async fn complete_mpu(
 }
 
 /// A whole multipart upload through the gateway (every request with `headers`); returns Complete's response.
-async fn multipart_put(
+pub(crate) async fn multipart_put(
     gw: &Gateway,
     c: &HttpsClient,
     bucket: &str,
@@ -271,7 +285,7 @@ async fn multipart_put(
 }
 
 /// `(key, size, etag)` of every `<Contents>` of a listing.
-fn listed(xml: &str) -> Vec<(String, u64, String)> {
+pub(crate) fn listed(xml: &str) -> Vec<(String, u64, String)> {
     let mut out = Vec::new();
     let mut rest = xml;
     while let Some(i) = rest.find("<Contents>") {
@@ -289,7 +303,7 @@ fn listed(xml: &str) -> Vec<(String, u64, String)> {
 }
 
 /// A listing without the top-level `<Prefix>` that echoes the request's own `prefix`.
-fn without_echoed_prefix(xml: &str) -> String {
+pub(crate) fn without_echoed_prefix(xml: &str) -> String {
     let first_entry = ["<Contents>", "<CommonPrefixes>"]
         .iter()
         .filter_map(|t| xml.find(t))

@@ -7,9 +7,8 @@
 //! `<root>/bucket/key`, user metadata in `<root>/.bucket-<b64url(bucket)>.object-<b64url(key)>.metadata.json`
 //! and the ETag in a similar `.internal.json` side file, so the tests read and change those files directly.
 //!
-//! One file per section, in this directory: `helpers.rs` (what the sections share), then the numbered sections
-//! below. The files are `include!`d rather than modules so that every test keeps its name (no `<section>::` prefix
-//! in `cargo test --test sse -- --list`, CI logs or `--exact` filters); hence all `use` lines live here.
+//! One module per section, in this directory: `helpers.rs` (what the sections share), then the numbered
+//! sections below. Each section's tests are named `<section>::<test>` (`cargo test --test sse -- tampering::`).
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -25,36 +24,24 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
 
-include!("helpers.rs");
-include!("backend_files.rs"); // 1. What the backend holds
-include!("tampering.rs"); // 2. Tampering with the backend's files
-include!("envelope.rs"); // 3. Attacks on the envelope
-include!("legacy_objects.rs"); // 4. Buckets with objects from before the gateway
-include!("ranges.rs"); // 5. Ranges, sizes, HEAD
-include!("conditionals.rs"); // 6. Conditional requests
-include!("copies.rs"); // 7. Copies
-include!("sse_c.rs"); // 8. SSE-C
-include!("backend_failure.rs"); // 9. A backend that dies mid-transfer
-
-// `cargo fmt` does not follow `include!`; these declarations, never compiled (`cfg(any())` is always false), make it
-// format the included files too.
-#[cfg(any())]
-mod backend_failure;
-#[cfg(any())]
-mod backend_files;
-#[cfg(any())]
-mod conditionals;
-#[cfg(any())]
-mod copies;
-#[cfg(any())]
-mod envelope;
-#[cfg(any())]
 mod helpers;
-#[cfg(any())]
+use helpers::*;
+
+/// 9. A backend that dies mid-transfer
+mod backend_failure;
+/// 1. What the backend holds
+mod backend_files;
+/// 6. Conditional requests
+mod conditionals;
+/// 7. Copies
+mod copies;
+/// 3. Attacks on the envelope
+mod envelope;
+/// 4. Buckets with objects from before the gateway
 mod legacy_objects;
-#[cfg(any())]
+/// 5. Ranges, sizes, HEAD
 mod ranges;
-#[cfg(any())]
+/// 8. SSE-C
 mod sse_c;
-#[cfg(any())]
+/// 2. Tampering with the backend's files
 mod tampering;
