@@ -6,17 +6,9 @@ mod common;
 use bytes::Bytes;
 use common::*;
 use http::Method;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use sha2::{Digest as _, Sha256};
 
 const MIB: usize = 1024 * 1024;
-
-/// RFC 3986 unreserved characters stay, everything else is percent-encoded.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-
-fn enc(v: &str) -> String {
-    utf8_percent_encode(v, QUERY_VALUE).to_string()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn multipart_upload_spread_over_two_gateways() {

@@ -13,10 +13,6 @@ use http::{Method, StatusCode};
 const MIB: usize = 1024 * 1024;
 const MARKER: &[u8] = b"KMS-PLAINTEXT-MARKER-7c1e";
 
-fn b64(d: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(d)
-}
-
 fn body(len: usize, seed: usize) -> Vec<u8> {
     (seed..seed + len).map(|i| MARKER[i % MARKER.len()]).collect()
 }

@@ -10,7 +10,6 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use aws_sigv4::http_request::SignableBody;
-use base64::Engine as _;
 use bytes::Bytes;
 use common::*;
 use hmac::{Hmac, KeyInit as _, Mac as _};
@@ -20,17 +19,8 @@ use sha2::{Digest as _, Sha256};
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 
-fn b64(d: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(d)
-}
-
 fn sha256_hex(d: &[u8]) -> String {
     hex::encode(Sha256::digest(d))
-}
-
-fn md5_b64(d: &[u8]) -> String {
-    use md5::Digest as _;
-    b64(&md5::Md5::digest(d))
 }
 
 /// S3's CRC32 (ISO-HDLC, the zlib one), base64 of the big-endian value.
