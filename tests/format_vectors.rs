@@ -287,6 +287,10 @@ fn eq<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Check<()> 
 }
 
 /// Run one vector. Golden vectors return their stored bytes (if any), for the vectors derived `from` them.
+#[allow(
+    clippy::too_many_lines,
+    reason = "one vector runner: every field of docs/format.md in order"
+)]
 fn run(
     op: &str,
     f: &Fields<'_>,

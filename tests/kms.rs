@@ -27,6 +27,7 @@ async fn kms_calls(gw: &Gateway, op: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn sse_kms_objects_round_trip_and_are_audited() {
     let s = Stack::start();
     let c = s.gw.client();

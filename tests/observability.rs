@@ -287,6 +287,7 @@ fn as_f64_map<K: Ord + Clone>(m: &BTreeMap<K, u64>) -> BTreeMap<K, f64> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn prometheus_sees_what_the_load_moved_and_every_dashboard_and_alert_expression_has_data() {
     let mut s = Stack::start();
     let instance = s.gw.metrics_addr.to_string();

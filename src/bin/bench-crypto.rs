@@ -124,6 +124,7 @@ fn sealed_segments(cipher: &PartCipher, total: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+#[allow(clippy::too_many_lines, reason = "the benchmark's table, row by row")]
 fn main() -> std::process::ExitCode {
     let settings = match Settings::from_args() {
         Ok(s) => s,

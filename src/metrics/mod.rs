@@ -98,6 +98,10 @@ fn histograms(r: &Registry, name: &str, help: &str, labels: &[&str], buckets: &[
 }
 
 impl Metrics {
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one declaration per metric family, in the order of the struct"
+    )]
     pub fn new() -> Arc<Self> {
         let r = Registry::new_custom(Some(PREFIX.to_owned()), None).expect("valid prefix");
         let crypto_seconds = CounterVec::new(

@@ -13,6 +13,7 @@ enum Mode {
 
 /// CopyObject from a plaintext, an SSE-S3 and an SSE-C source to SSE-S3 and SSE-C destinations.
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn copy_matrix() {
     let (s, c, bucket) = stack_with_bucket("copy").await;
     let key_a = CustomerKey::new(1);
@@ -232,6 +233,7 @@ async fn self_copies_rotate_keys() {
 /// CopyObject of a multipart object, and UploadPartCopy with ranges from encrypted sources (SSE-S3 multipart,
 /// SSE-C) into a new multipart upload.
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn copies_of_multipart_objects_and_part_copies() {
     let (s, c, bucket) = stack_with_bucket("copy-mp").await;
     let key_a = CustomerKey::new(5);

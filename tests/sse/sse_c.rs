@@ -5,6 +5,7 @@ use super::*;
 // ------------------------------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn sse_c_requests_as_aws_answers_them() {
     let backend = Backend::start();
     let gw = Gateway::start_with_env(&backend, "", &[("S3_SSE_PROXY_LOG", "trace")]);
@@ -270,6 +271,7 @@ type MalformedTriples<'a> = Vec<(
 /// Every SSE-C error a client can meet, with AWS's status, code and message, on every operation that takes SSE-C
 /// headers; none of the refused writes leaves an object behind.
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn sse_c_errors_in_aws_words() {
     let (s, c, bucket) = stack_with_bucket("sse-c-errors").await;
     let k = CustomerKey::new(71);
@@ -473,6 +475,7 @@ async fn sse_c_errors_in_aws_words() {
 /// ListParts and CompleteMultipartUpload need no key (a wrong one is refused), Complete does not echo SSE-C
 /// headers, and the object reads whole, by `partNumber` and by ranges across parts only with its key.
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn sse_c_multipart_upload_and_reads() {
     let (s, c, bucket) = stack_with_bucket("sse-c-mp").await;
     let k = CustomerKey::new(81);
@@ -772,6 +775,7 @@ async fn sse_c_etags() {
 /// bucket that blocks SSE-C refuses every write that asks for SSE-C with AWS's 403, writing nothing, while its SSE-C
 /// objects stay readable and copyable to SSE-S3; `NONE` allows SSE-C again.
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 async fn blocked_encryption_types_refuse_sse_c_writes() {
     let (s, c, bucket) = stack_with_bucket("sse-c-blocked").await;
     let k = CustomerKey::new(101);
