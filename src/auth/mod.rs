@@ -144,7 +144,7 @@ pub(crate) fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
 }
 
 pub(crate) fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts.headers.get(name).and_then(|v| v.to_str().ok())
+    crate::s3::request::header_str(&parts.headers, name)
 }
 
 /// The query's `name=value` pairs, decoded.

@@ -366,10 +366,7 @@ fn post_as_put(
     form: &PostForm,
 ) -> Result<(http::request::Parts, Target), S3Error> {
     let bucket = target.bucket.clone().unwrap_or_default();
-    let target = Target {
-        bucket: Some(bucket.clone()),
-        key: Some(form.key.clone()),
-    };
+    let target = Target::object(&bucket, &form.key);
     addressing::check(&target)?;
     if form.key.is_empty() {
         return Err(S3Error::new(

@@ -50,6 +50,8 @@ pub enum SseRequest {
     Customer(CustomerKey),
 }
 
+/// Unlike `s3::request::header_str`, a value that is not visible ASCII is present (and invalid), never absent:
+/// a garbled SSE header must be refused, not ignored.
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).map(|v| v.to_str().unwrap_or("\u{0}"))
 }
