@@ -76,8 +76,8 @@ pub async fn start(
 /// - 404 NoSuchKey for a key that names a directory (`dir` when `dir/f` exists), where s3s-fs answers 500;
 /// - atomic overwrites and conditional writes (`If-Match`, `If-None-Match`): see [`KeyLocks`], [`Store::check_write`];
 /// - GETs at disk speed: s3s-fs streams a file 4 KiB per read, each a round trip to tokio's blocking pool, which
-///   held every GET to about 50 MB/s at 15–19 CPU seconds per GiB. The body is read 1 MiB at a time instead;
-/// - PUTs at disk speed: bodies reach s3s-fs's writer in 1 MiB pieces (see [`body`]).
+///   held every GET to about 50 MB/s at 15–19 CPU seconds per GiB. The body is read 1 MiB at a time instead.
+///   (PUTs are left to s3s-fs: their cost is its MD5 of the body, which the gateway's ETags need; BENCHMARKS.md.)
 struct Embedded {
     fs: FileSystem,
     /// s3s-fs's files, read where s3s-fs has no API for them.
@@ -119,6 +119,7 @@ impl_s3! {
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
         create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
+        upload_part(UploadPartInput) -> UploadPartOutput;
         list_parts(ListPartsInput) -> ListPartsOutput;
         abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     {
@@ -131,20 +132,12 @@ impl_s3! {
             .check_write(&i.bucket, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
             .await;
         if let Err(e) = checked {
-            // Read the body before answering, as S3 does: hyper closes a connection whose request body was left
-            // unread, and a client that already reuses it (the gateway's pool) sees its next request fail.
             if let Some(b) = req.input.body.take() {
                 body::discard(b).await;
             }
             return Err(e);
         }
-        req.input.body = req.input.body.take().map(body::in_large_pieces);
         self.fs.put_object(req).await
-    }
-
-    async fn upload_part(&self, mut req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
-        req.input.body = req.input.body.take().map(body::in_large_pieces);
-        self.fs.upload_part(req).await
     }
 
     async fn complete_multipart_upload(
