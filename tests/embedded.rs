@@ -54,6 +54,11 @@ fn boto3_delete_objects_and_get_bucket_location_work() {
 }
 
 #[test]
+fn boto3_delete_bucket_of_a_bucket_with_objects_is_409_bucket_not_empty() {
+    boto3_case("delete_bucket_not_empty");
+}
+
+#[test]
 #[ignore = "gateway side: every request first GETs <bucket>/.s3-sse-proxy/policy.json (Gateway::stored_policy → \
             get_small), and backend_failure turns the backend's 400 InvalidBucketName into 500 InternalError"]
 fn boto3_invalid_bucket_names_are_400_or_404_never_500() {

@@ -74,6 +74,7 @@ pub async fn start(
 /// - listing entries with ETag, StorageClass and Owner, and ListObjectVersions / GetBucketVersioning as an
 ///   unversioned S3 bucket answers them (see [`listing`]);
 /// - 404 NoSuchKey for a key that names a directory (`dir` when `dir/f` exists), where s3s-fs answers 500;
+/// - 409 BucketNotEmpty for DeleteBucket of a bucket that holds objects (s3s-fs deleted them with it);
 /// - atomic overwrites and conditional writes (`If-Match`, `If-None-Match`): see [`KeyLocks`], [`Store::check_write`];
 /// - GETs at disk speed: s3s-fs streams a file 4 KiB per read, each a round trip to tokio's blocking pool, which
 ///   held every GET to about 50 MB/s at 15–19 CPU seconds per GiB. The body is read 1 MiB at a time instead.
@@ -114,7 +115,6 @@ macro_rules! impl_s3 {
 
 impl_s3! {
         create_bucket(CreateBucketInput) -> CreateBucketOutput;
-        delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
@@ -123,6 +123,15 @@ impl_s3! {
         list_parts(ListPartsInput) -> ListPartsOutput;
         abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     {
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        // s3s-fs removes the bucket's directory with everything in it.
+        self.store.bucket(&req.input.bucket).await?;
+        if self.store.holds_objects(&req.input.bucket).await? {
+            return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"));
+        }
+        self.fs.delete_bucket(req).await
+    }
 
     async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let i = &req.input;

@@ -60,6 +60,28 @@ impl Store {
         }
     }
 
+    /// Whether `bucket` holds an object: a file anywhere under its directory (the empty directories that deleted
+    /// objects leave behind do not count).
+    pub(super) async fn holds_objects(&self, bucket: &str) -> S3Result<bool> {
+        let mut dirs = vec![self.root.join(bucket)];
+        tokio::task::spawn_blocking(move || {
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(dir)? {
+                    let entry = entry?;
+                    if entry.file_type()?.is_dir() {
+                        dirs.push(entry.path());
+                    } else {
+                        return Ok(true);
+                    }
+                }
+            }
+            Ok(false)
+        })
+        .await
+        .map_err(|e| s3_error!(e, InternalError))?
+        .map_err(|e: io::Error| s3_error!(e, InternalError))
+    }
+
     /// The ETag (unquoted) of each key of `bucket`, `None` for a key that has no object; one trip to the blocking
     /// pool for a whole listing.
     pub(super) async fn etags(&self, bucket: &str, keys: Vec<String>) -> S3Result<Vec<Option<String>>> {
@@ -199,6 +221,16 @@ mod tests {
             err(store.object_file("nobkt", "k").await),
             Some(S3ErrorCode::NoSuchBucket)
         );
+    }
+
+    #[tokio::test]
+    async fn a_bucket_with_only_empty_directories_holds_no_object() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bkt/a/b")).unwrap();
+        let store = Store::new(dir.path().to_owned());
+        assert!(!store.holds_objects("bkt").await.unwrap());
+        std::fs::write(dir.path().join("bkt/a/b/f"), b"x").unwrap();
+        assert!(store.holds_objects("bkt").await.unwrap());
     }
 
     #[tokio::test]

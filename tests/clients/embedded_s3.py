@@ -193,6 +193,20 @@ def delete_objects_and_location():
             check_eq(error_of(s3.get_bucket_location, Bucket=b + "-none"), ("NoSuchBucket", 404), "location")
 
 
+def delete_bucket_not_empty():
+    s3 = client()
+    with Bucket(s3, "full") as b:
+        s3.put_object(Bucket=b, Key="d/k", Body=b"kept")
+        with step("DeleteBucket of a bucket with an object: 409 BucketNotEmpty, the object kept"):
+            check_eq(error_of(s3.delete_bucket, Bucket=b), ("BucketNotEmpty", 409), "DeleteBucket")
+            check_eq(s3.get_object(Bucket=b, Key="d/k")["Body"].read(), b"kept", "body")
+        with step("once the object is deleted, DeleteBucket succeeds"):
+            s3.delete_object(Bucket=b, Key="d/k")
+            s3.delete_bucket(Bucket=b)
+            check_eq(error_of(s3.head_bucket, Bucket=b), ("404", 404), "HEAD of the deleted bucket")
+            s3.create_bucket(Bucket=b)  # for the case's own cleanup
+
+
 INVALID_BUCKET_NAMES = ["ab", "AB", "a..b", "a" * 64, "192.168.1.2", "-ab", "ab-"]
 
 
@@ -308,6 +322,7 @@ def racing_creates():
 
 
 CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
+                                  delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
                                   conditional_writes_with_the_current_etag, racing_creates]}
 
