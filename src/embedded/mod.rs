@@ -1,15 +1,16 @@
 //! The embedded backend: s3s-fs (a real S3 server that verifies SigV4) run in-process on loopback, plain HTTP.
 //! Used by the no-setup quick start and by the `fs-backend` subcommand the tests start as a separate process.
 
-use std::collections::HashMap;
+mod body;
+mod listing;
+mod locks;
+mod store;
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
-use path_absolutize::Absolutize;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::auth::SimpleAuth;
 use s3s::dto::*;
 use s3s::service::S3ServiceBuilder;
@@ -17,10 +18,12 @@ use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use s3s_fs::FileSystem;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::net::TcpListener;
-use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 use tokio_util::io::ReaderStream;
 
 use crate::secret::SecretString;
+use listing::{complete_entries, owner, url_encode, url_encode_entries, wants_url};
+use locks::KeyLocks;
+use store::Store;
 
 /// Bind and serve s3s-fs over `root` with SigV4 required; returns the bound address.
 pub async fn start(
@@ -37,7 +40,7 @@ pub async fn start(
         .map_err(|e| format!("embedded backend: {}: {e}", root.display()))?;
     let mut b = S3ServiceBuilder::new(Embedded {
         fs,
-        root,
+        store: Store::new(root),
         locks: KeyLocks::default(),
     });
     b.set_auth(SimpleAuth::from_single(access_key_id, secret.expose()));
@@ -68,99 +71,29 @@ pub async fn start(
 /// - listings that honour `encoding-type=url`: s3s-fs echoes `<EncodingType>url</EncodingType>` but sends keys as
 ///   they are, so an SDK that asked for it (boto3 and aws-cli always do) decodes `a+b` to `a b` and `c%2Bd` to
 ///   `c+d`, and lists objects under names that are not theirs;
-/// - atomic overwrites: see [`KeyLocks`];
+/// - listing entries with ETag, StorageClass and Owner, and ListObjectVersions / GetBucketVersioning as an
+///   unversioned S3 bucket answers them (see [`listing`]);
+/// - 404 NoSuchKey for a key that names a directory (`dir` when `dir/f` exists), where s3s-fs answers 500;
+/// - 409 BucketNotEmpty for DeleteBucket of a bucket that holds objects (s3s-fs deleted them with it);
+/// - atomic overwrites and conditional writes (`If-Match`, `If-None-Match`): see [`KeyLocks`], [`Store::check_write`];
 /// - GETs at disk speed: s3s-fs streams a file 4 KiB per read, each a round trip to tokio's blocking pool, which
 ///   held every GET to about 50 MB/s at 15–19 CPU seconds per GiB. The body is read 1 MiB at a time instead.
+///   (PUTs are left to s3s-fs: their cost is its MD5 of the body, which the gateway's ETags need; BENCHMARKS.md.)
 struct Embedded {
     fs: FileSystem,
-    /// s3s-fs's root, resolved the same way.
-    root: PathBuf,
+    /// s3s-fs's files, read where s3s-fs has no API for them.
+    store: Store,
     locks: KeyLocks,
 }
 
 /// Read at most 1 MiB per read of an object's file.
 const GET_READ_BYTES: usize = 1 << 20;
 
-/// One lock per object key. s3s-fs overwrites an object in two steps: it renames the data into place, then writes
-/// the metadata (where the gateway keeps the object's envelope) as a second file. A second writer, or a reader,
-/// between the two pairs one PUT's ciphertext with another's data key: the object no longer opens, and is lost.
-/// So writers (PUT, copy, CompleteMultipartUpload, deletes) hold their key's lock exclusively for their whole
-/// call, and readers (GET, HEAD, a copy's source) share it while s3s-fs opens the file and reads its metadata; the
-/// open file keeps its data when a writer later replaces it. Several keys are always locked in sorted order.
-#[derive(Default)]
-struct KeyLocks(Mutex<HashMap<ObjectName, Arc<RwLock<()>>>>);
-
-/// (bucket, key)
-type ObjectName = (String, String);
-
-/// A held key lock; released on drop.
-#[allow(dead_code)] // held for its Drop, never read
-enum KeyGuard {
-    Read(OwnedRwLockReadGuard<()>),
-    Write(OwnedRwLockWriteGuard<()>),
-}
-
-impl KeyLocks {
-    fn lock_for(&self, bucket: &str, key: &str) -> Arc<RwLock<()>> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        // Forget the locks nobody holds, so the map stays the size of the keys in use.
-        if map.len() >= 1024 {
-            map.retain(|_, l| Arc::strong_count(l) > 1);
-        }
-        map.entry((bucket.to_owned(), key.to_owned())).or_default().clone()
-    }
-
-    /// Lock `keys` (bucket, key, exclusive), in sorted order; a key listed twice is locked once, exclusively if
-    /// either asks for it.
-    async fn lock(&self, mut keys: Vec<(&str, &str, bool)>) -> Vec<KeyGuard> {
-        keys.sort_by(|a, b| (a.0, a.1, !a.2).cmp(&(b.0, b.1, !b.2)));
-        keys.dedup_by(|later, first| later.0 == first.0 && later.1 == first.1);
-        let mut guards = Vec::with_capacity(keys.len());
-        for (bucket, key, exclusive) in keys {
-            let l = self.lock_for(bucket, key);
-            guards.push(if exclusive {
-                KeyGuard::Write(l.write_owned().await)
-            } else {
-                KeyGuard::Read(l.read_owned().await)
-            });
-        }
-        guards
-    }
-}
-
 /// The source object of a copy, when it names one in a bucket.
 fn copy_source(src: &CopySource) -> Option<(&str, &str)> {
     match src {
         CopySource::Bucket { bucket, key, .. } => Some((bucket, key)),
         _ => None,
-    }
-}
-
-/// What S3 leaves unencoded in `encoding-type=url` listings: RFC 3986's unreserved characters and `/`.
-const URL_ENCODED_KEY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
-
-fn url_encode(field: &mut Option<String>) {
-    if let Some(v) = field.as_mut() {
-        *v = utf8_percent_encode(v, URL_ENCODED_KEY).to_string();
-    }
-}
-
-fn wants_url(encoding: Option<&EncodingType>) -> bool {
-    encoding.is_some_and(|e| e.as_str() == EncodingType::URL)
-}
-
-/// Encode the keys and prefixes of a listing (the fields the SDKs decode).
-fn url_encode_entries(contents: &mut Option<Vec<Object>>, prefixes: &mut Option<Vec<CommonPrefix>>) {
-    for o in contents.iter_mut().flatten() {
-        url_encode(&mut o.key);
-    }
-    for p in prefixes.iter_mut().flatten() {
-        url_encode(&mut p.prefix);
     }
 }
 
@@ -182,7 +115,6 @@ macro_rules! impl_s3 {
 
 impl_s3! {
         create_bucket(CreateBucketInput) -> CreateBucketOutput;
-        delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
@@ -192,8 +124,28 @@ impl_s3! {
         abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     {
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
-        let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, true)]).await;
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        // s3s-fs removes the bucket's directory with everything in it.
+        self.store.bucket(&req.input.bucket).await?;
+        if self.store.holds_objects(&req.input.bucket).await? {
+            return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"));
+        }
+        self.fs.delete_bucket(req).await
+    }
+
+    async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let i = &req.input;
+        let _held = self.locks.lock(vec![(&i.bucket, &i.key, true)]).await;
+        let checked = self
+            .store
+            .check_write(&i.bucket, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
+            .await;
+        if let Err(e) = checked {
+            if let Some(b) = req.input.body.take() {
+                body::discard(b).await;
+            }
+            return Err(e);
+        }
         self.fs.put_object(req).await
     }
 
@@ -201,7 +153,11 @@ impl_s3! {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, true)]).await;
+        let i = &req.input;
+        let _held = self.locks.lock(vec![(&i.bucket, &i.key, true)]).await;
+        self.store
+            .check_write(&i.bucket, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
+            .await?;
         self.fs.complete_multipart_upload(req).await
     }
 
@@ -209,17 +165,25 @@ impl_s3! {
         let mut keys = vec![(req.input.bucket.as_str(), req.input.key.as_str(), true)];
         keys.extend(copy_source(&req.input.copy_source).map(|(b, k)| (b, k, false)));
         let _held = self.locks.lock(keys).await;
+        if let Some((bucket, key)) = copy_source(&req.input.copy_source) {
+            self.store.object_file(bucket, key).await?;
+        }
         self.fs.copy_object(req).await
     }
 
     async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let keys = copy_source(&req.input.copy_source).map(|(b, k)| (b, k, false));
         let _held = self.locks.lock(keys.into_iter().collect()).await;
+        if let Some((bucket, key)) = copy_source(&req.input.copy_source) {
+            self.store.object_file(bucket, key).await?;
+        }
         self.fs.upload_part_copy(req).await
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
-        let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, true)]).await;
+        let i = &req.input;
+        let _held = self.locks.lock(vec![(&i.bucket, &i.key, true)]).await;
+        self.store.check_write(&i.bucket, &i.key, i.if_match.as_ref(), None).await?;
         self.fs.delete_object(req).await
     }
 
@@ -227,14 +191,16 @@ impl_s3! {
         let bucket = req.input.bucket.as_str();
         let keys = req.input.delete.objects.iter().map(|o| (bucket, o.key.as_str(), true)).collect();
         let _held = self.locks.lock(keys).await;
+        self.store.bucket(bucket).await?;
         self.fs.delete_objects(req).await
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, false)]).await;
+        self.store.object_file(&req.input.bucket, &req.input.key).await?;
         // s3s-fs checks the request, the range and the metadata, and opens the file; then its body is replaced by
         // the same bytes read in large reads. Under the key's lock no writer can replace the file in between.
-        let path = Path::new(&req.input.bucket).join(&req.input.key);
+        let path = self.store.object_path(&req.input.bucket, &req.input.key)?;
         let mut resp = self.fs.get_object(req).await?;
         let Some(len) = resp.output.content_length.and_then(|l| u64::try_from(l).ok()) else {
             return Ok(resp);
@@ -248,10 +214,6 @@ impl_s3! {
                 .and_then(|(f, _)| f.parse().ok())
                 .ok_or_else(|| s3_error!(InternalError, "unexpected Content-Range {r}"))?,
         };
-        let path = path
-            .absolutize_virtually(&self.root)
-            .map_err(|e| s3_error!(e, InternalError))?
-            .into_owned();
         let mut file = tokio::fs::File::open(&path).await.map_err(|e| s3_error!(e, NoSuchKey))?;
         file.seek(std::io::SeekFrom::Start(first))
             .await
@@ -264,14 +226,18 @@ impl_s3! {
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, false)]).await;
+        self.store.object_file(&req.input.bucket, &req.input.key).await?;
         self.fs.head_object(req).await
     }
 
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
         let url = wants_url(req.input.encoding_type.as_ref());
+        let bucket = req.input.bucket.clone();
+        let owner = owner(req.credentials.as_ref().map(|c| c.access_key.as_str()));
         let mut resp = self.fs.list_objects(req).await?;
+        let o = &mut resp.output;
+        complete_entries(&self.store, &bucket, &mut o.contents, Some(&owner)).await?;
         if url {
-            let o = &mut resp.output;
             url_encode_entries(&mut o.contents, &mut o.common_prefixes);
             for f in [&mut o.prefix, &mut o.delimiter, &mut o.marker, &mut o.next_marker] {
                 url_encode(f);
@@ -282,15 +248,39 @@ impl_s3! {
 
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
         let url = wants_url(req.input.encoding_type.as_ref());
+        let bucket = req.input.bucket.clone();
+        let owner = (req.input.fetch_owner == Some(true))
+            .then(|| owner(req.credentials.as_ref().map(|c| c.access_key.as_str())));
         let mut resp = self.fs.list_objects_v2(req).await?;
+        let o = &mut resp.output;
+        complete_entries(&self.store, &bucket, &mut o.contents, owner.as_ref()).await?;
         if url {
-            let o = &mut resp.output;
             url_encode_entries(&mut o.contents, &mut o.common_prefixes);
             for f in [&mut o.prefix, &mut o.delimiter, &mut o.start_after] {
                 url_encode(f);
             }
         }
         Ok(resp)
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let input = req.input.clone();
+        let owner = owner(req.credentials.as_ref().map(|c| c.access_key.as_str()));
+        let mut v2 = self.fs.list_objects_v2(req.map_input(|i| listing::versions_as_v2(&i))).await?;
+        complete_entries(&self.store, &input.bucket, &mut v2.output.contents, None).await?;
+        Ok(v2.map_output(|v2| listing::versions_from_v2(input, v2, &owner)))
+    }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        // A bucket that never had versioning: an empty VersioningConfiguration.
+        self.store.bucket(&req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
     }
 }
 }

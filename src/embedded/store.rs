@@ -1,0 +1,253 @@
+//! What s3s-fs keeps on disk, read where s3s-fs 0.14 offers no API: whether a key names an object (a regular file,
+//! not a directory), the ETag it recorded for it, and the write preconditions (`If-Match`, `If-None-Match`) that
+//! compare against that ETag. It never writes: s3s-fs owns the files.
+
+use std::fs::Metadata;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use md5::{Digest as _, Md5};
+use path_absolutize::Absolutize;
+use s3s::dto::ETagCondition;
+use s3s::{S3ErrorCode, S3Result, s3_error};
+
+/// s3s-fs's root, resolved as s3s-fs resolves it.
+pub(super) struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub(super) fn new(root: PathBuf) -> Store {
+        Store { root }
+    }
+
+    /// The file of `bucket/key` (which s3s-fs may not have written).
+    pub(super) fn object_path(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
+        Ok(Path::new(bucket)
+            .join(key)
+            .absolutize_virtually(&self.root)
+            .map_err(|e| s3_error!(e, InvalidArgument, "key outside its bucket"))?
+            .into_owned())
+    }
+
+    /// s3s-fs's record of an object's ETag and checksums (`save_internal_info`).
+    fn internal_info_path(&self, bucket: &str, key: &str) -> PathBuf {
+        let (b, k) = (URL_SAFE_NO_PAD.encode(bucket), URL_SAFE_NO_PAD.encode(key));
+        self.root.join(format!(".bucket-{b}.object-{k}.internal.json"))
+    }
+
+    /// The object `bucket/key`'s file metadata; NoSuchKey when the key names nothing or a directory (`dir` when
+    /// `dir/f` exists: s3s-fs would open the directory and answer 500), NoSuchBucket without the bucket.
+    pub(super) async fn object_file(&self, bucket: &str, key: &str) -> S3Result<Metadata> {
+        let path = self.object_path(bucket, key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(m) if m.is_file() => return Ok(m),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {}
+            Err(e) => return Err(s3_error!(e, InternalError)),
+        }
+        self.bucket(bucket).await?;
+        Err(s3_error!(NoSuchKey))
+    }
+
+    /// NoSuchBucket unless `bucket` exists.
+    pub(super) async fn bucket(&self, bucket: &str) -> S3Result<()> {
+        match tokio::fs::metadata(self.root.join(bucket)).await {
+            Ok(m) if m.is_dir() => Ok(()),
+            _ => Err(s3_error!(NoSuchBucket)),
+        }
+    }
+
+    /// Whether `bucket` holds an object: a file anywhere under its directory (the empty directories that deleted
+    /// objects leave behind do not count).
+    pub(super) async fn holds_objects(&self, bucket: &str) -> S3Result<bool> {
+        let mut dirs = vec![self.root.join(bucket)];
+        tokio::task::spawn_blocking(move || {
+            while let Some(dir) = dirs.pop() {
+                for entry in std::fs::read_dir(dir)? {
+                    let entry = entry?;
+                    if entry.file_type()?.is_dir() {
+                        dirs.push(entry.path());
+                    } else {
+                        return Ok(true);
+                    }
+                }
+            }
+            Ok(false)
+        })
+        .await
+        .map_err(|e| s3_error!(e, InternalError))?
+        .map_err(|e: io::Error| s3_error!(e, InternalError))
+    }
+
+    /// The ETag (unquoted) of each key of `bucket`, `None` for a key that has no object; one trip to the blocking
+    /// pool for a whole listing.
+    pub(super) async fn etags(&self, bucket: &str, keys: Vec<String>) -> S3Result<Vec<Option<String>>> {
+        let store = Store::new(self.root.clone());
+        let bucket = bucket.to_owned();
+        tokio::task::spawn_blocking(move || keys.iter().map(|k| store.etag_blocking(&bucket, k).ok()).collect())
+            .await
+            .map_err(|e| s3_error!(e, InternalError))
+    }
+
+    /// The ETag s3s-fs recorded when it wrote the object; the MD5 of its file (as s3s-fs's HEAD does) only for an
+    /// object written without that record.
+    fn etag_blocking(&self, bucket: &str, key: &str) -> io::Result<String> {
+        let recorded = std::fs::read(self.internal_info_path(bucket, key))
+            .ok()
+            .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+            .and_then(|info| info.get("e_tag")?.as_str().map(str::to_owned));
+        if let Some(etag) = recorded {
+            return Ok(etag);
+        }
+        let path = self.object_path(bucket, key).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let mut file = std::fs::File::open(path)?;
+        let mut md5 = Md5::new();
+        let mut buf = vec![0; 1 << 20];
+        loop {
+            match io::Read::read(&mut file, &mut buf)? {
+                0 => return Ok(hex::encode(md5.finalize())),
+                n => md5.update(&buf[..n]),
+            }
+        }
+    }
+
+    /// Check a write's `If-Match` / `If-None-Match` against the object as it is now. Call it under the key's
+    /// exclusive lock, so that nothing changes the object between the check and the write.
+    pub(super) async fn check_write(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&ETagCondition>,
+        if_none_match: Option<&ETagCondition>,
+    ) -> S3Result<()> {
+        if if_match.is_none() && if_none_match.is_none() {
+            return Ok(());
+        }
+        let current = match self.object_file(bucket, key).await {
+            Ok(_) => self.etags(bucket, vec![key.to_owned()]).await?.pop().flatten(),
+            Err(e) if *e.code() == S3ErrorCode::NoSuchKey => None,
+            Err(e) => return Err(e),
+        };
+        write_precondition(current.as_deref(), if_match, if_none_match)
+    }
+}
+
+/// S3's conditional writes, given the current object's ETag (`None`: no object): `If-None-Match: *` fails with
+/// 412 when an object exists; `If-Match` fails with 404 NoSuchKey when none does and 412 when its ETag differs.
+pub(super) fn write_precondition(
+    current: Option<&str>,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+) -> S3Result<()> {
+    let matches = |c: &ETagCondition, etag: &str| match c {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value() == etag,
+    };
+    if let Some(c) = if_match {
+        let Some(etag) = current else {
+            return Err(s3_error!(NoSuchKey, "If-Match: the object does not exist"));
+        };
+        if !matches(c, etag) {
+            return Err(s3_error!(PreconditionFailed, "If-Match: the object's ETag differs"));
+        }
+    }
+    if let (Some(c), Some(etag)) = (if_none_match, current)
+        && matches(c, etag)
+    {
+        return Err(s3_error!(PreconditionFailed, "If-None-Match: the object exists"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use s3s::dto::ETag;
+
+    fn etag(v: &str) -> ETagCondition {
+        ETagCondition::ETag(ETag::Strong(v.to_owned()))
+    }
+
+    fn code(r: S3Result<()>) -> Option<S3ErrorCode> {
+        r.err().map(|e| e.code().clone())
+    }
+
+    #[test]
+    fn if_none_match_any_fails_only_when_an_object_exists() {
+        let any = ETagCondition::Any;
+        assert_eq!(code(write_precondition(None, None, Some(&any))), None);
+        assert_eq!(
+            code(write_precondition(Some("abc"), None, Some(&any))),
+            Some(S3ErrorCode::PreconditionFailed)
+        );
+    }
+
+    #[test]
+    fn if_match_wants_an_object_with_that_etag() {
+        assert_eq!(
+            code(write_precondition(None, Some(&etag("abc")), None)),
+            Some(S3ErrorCode::NoSuchKey)
+        );
+        assert_eq!(code(write_precondition(Some("abc"), Some(&etag("abc")), None)), None);
+        assert_eq!(
+            code(write_precondition(Some("abc"), Some(&etag("abd")), None)),
+            Some(S3ErrorCode::PreconditionFailed)
+        );
+        assert_eq!(
+            code(write_precondition(Some("abc"), Some(&ETagCondition::Any), None)),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn a_directory_is_no_object_and_a_missing_bucket_is_no_bucket() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bkt/dir/sub")).unwrap();
+        std::fs::write(dir.path().join("bkt/dir/sub/f.bin"), b"x").unwrap();
+        let store = Store::new(dir.path().to_owned());
+        let err = |r: S3Result<Metadata>| r.err().map(|e| e.code().clone());
+        assert!(store.object_file("bkt", "dir/sub/f.bin").await.is_ok());
+        for key in ["dir", "dir/", "dir/sub", "missing", "dir/sub/f.bin/x"] {
+            assert_eq!(
+                err(store.object_file("bkt", key).await),
+                Some(S3ErrorCode::NoSuchKey),
+                "{key}"
+            );
+        }
+        assert_eq!(
+            err(store.object_file("nobkt", "k").await),
+            Some(S3ErrorCode::NoSuchBucket)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bucket_with_only_empty_directories_holds_no_object() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bkt/a/b")).unwrap();
+        let store = Store::new(dir.path().to_owned());
+        assert!(!store.holds_objects("bkt").await.unwrap());
+        std::fs::write(dir.path().join("bkt/a/b/f"), b"x").unwrap();
+        assert!(store.holds_objects("bkt").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_recorded_etag_is_used_and_the_md5_only_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bkt")).unwrap();
+        std::fs::write(dir.path().join("bkt/k"), b"hello").unwrap();
+        let store = Store::new(dir.path().to_owned());
+        let md5_of_hello = "5d41402abc4b2a76b9719d911017c592";
+        assert_eq!(
+            store.etags("bkt", vec!["k".into(), "none".into()]).await.unwrap(),
+            [Some(md5_of_hello.to_owned()), None]
+        );
+        std::fs::write(store.internal_info_path("bkt", "k"), br#"{"e_tag":"abc-2"}"#).unwrap();
+        assert_eq!(
+            store.etags("bkt", vec!["k".into()]).await.unwrap(),
+            [Some("abc-2".to_owned())]
+        );
+    }
+}

@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""boto3 through the gateway on the embedded backend (s3s-fs): does it answer as S3 does? (issue 18)
+
+Usage: embedded_s3.py CASE, one of the functions in CASES below. Each case creates its own bucket (S3_BUCKET
+with a suffix) and removes it again.
+
+Environment (set by tests/embedded.rs): S3_ENDPOINT, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION,
+S3_CA_FILE, S3_BUCKET, WORK_DIR.
+
+Exit status 0 only if every check held. Each step is printed; a failure prints the step.
+"""
+
+import os
+import sys
+import threading
+import traceback
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import steps  # noqa: E402
+from steps import check, check_eq, step  # noqa: E402
+
+ENDPOINT = os.environ["S3_ENDPOINT"]
+CA_FILE = os.environ["S3_CA_FILE"]
+REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+# The harness names it after the case (with underscores, which bucket names may not have).
+BUCKET = os.environ["S3_BUCKET"].replace("_", "-")
+MIB = 1024 * 1024
+
+
+def client():
+    # No retries: a 5xx must fail the step, not be retried into success.
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=ENDPOINT,
+        region_name=REGION,
+        verify=CA_FILE,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def error_of(fn, **kwargs):
+    """(error code, HTTP status) of the ClientError that `fn(**kwargs)` must raise."""
+    try:
+        fn(**kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError(f"{fn.__name__}({kwargs}) succeeded where it must fail")
+
+
+class Bucket:
+    """A fresh bucket for one case, emptied and removed at the end."""
+
+    def __init__(self, s3, suffix):
+        self.s3 = s3
+        self.name = f"{BUCKET[: 63 - len(suffix) - 1]}-{suffix}"
+
+    def __enter__(self):
+        self.s3.create_bucket(Bucket=self.name)
+        return self.name
+
+    def __exit__(self, *exc):
+        try:
+            boto3.session.Session().resource(
+                "s3", endpoint_url=ENDPOINT, region_name=REGION, verify=CA_FILE
+            ).Bucket(self.name).object_versions.delete()
+            self.s3.delete_bucket(Bucket=self.name)
+        except Exception:  # noqa: BLE001 - best effort after a failure; a passing case removed it itself
+            if exc[0] is None:
+                raise
+        return False
+
+
+def missing_and_directory_keys():
+    s3 = client()
+    with Bucket(s3, "dirs") as b:
+        s3.put_object(Bucket=b, Key="dir/sub/f.bin", Body=b"x" * 100)
+        for key in ["dir", "dir/sub", "missing", "dir/sub/f.bin/more"]:
+            with step(f"HEAD {key!r}: bare 404"):
+                check_eq(error_of(s3.head_object, Bucket=b, Key=key), ("404", 404), "HEAD")
+            with step(f"GET {key!r}: 404 NoSuchKey"):
+                check_eq(error_of(s3.get_object, Bucket=b, Key=key), ("NoSuchKey", 404), "GET")
+        with step("the object under the directory still reads"):
+            check_eq(s3.get_object(Bucket=b, Key="dir/sub/f.bin")["Body"].read(), b"x" * 100, "body")
+        s3.delete_object(Bucket=b, Key="dir/sub/f.bin")
+        with step("GET in a bucket that does not exist: 404 NoSuchBucket"):
+            check_eq(error_of(s3.get_object, Bucket=b + "-none", Key="k"), ("NoSuchBucket", 404), "GET")
+
+
+def check_entry(e, size, what):
+    check_eq(e["Size"], size, f"{what} Size")
+    etag = e.get("ETag", "")
+    check(len(etag) > 2 and etag.startswith('"') and etag.endswith('"'), f"{what} ETag {etag!r} is quoted")
+    check("LastModified" in e, f"{what} has LastModified")
+    check_eq(e.get("StorageClass"), "STANDARD", f"{what} StorageClass")
+
+
+def listings():
+    s3 = client()
+    with Bucket(s3, "list") as b:
+        etags = {}
+        for key, size in [("a.txt", 10), ("p/b.bin", 2000), ("p/q/c.bin", 0)]:
+            etags[key] = s3.put_object(Bucket=b, Key=key, Body=b"z" * size)["ETag"]
+        heads = {k: s3.head_object(Bucket=b, Key=k)["ETag"] for k in etags}
+        with step("ListObjectsV2: ETag (as HEAD says), Size, LastModified, StorageClass; no Owner unasked"):
+            got = s3.list_objects_v2(Bucket=b)["Contents"]
+            check_eq([e["Key"] for e in got], ["a.txt", "p/b.bin", "p/q/c.bin"], "keys")
+            for e, size in zip(got, [10, 2000, 0]):
+                check_entry(e, size, e["Key"])
+                check_eq(e["ETag"], heads[e["Key"]], f"{e['Key']} ETag listed vs HEAD")
+                check("Owner" not in e, f"{e['Key']} has no Owner without fetch-owner")
+        with step("ListObjectsV2 fetch-owner=true: each entry has an Owner"):
+            for e in s3.list_objects_v2(Bucket=b, FetchOwner=True)["Contents"]:
+                check(e.get("Owner", {}).get("ID"), f"{e['Key']} Owner ID")
+        with step("ListObjects (V1): ETag, Size, StorageClass, Owner"):
+            got = s3.list_objects(Bucket=b, Prefix="p/", Delimiter="/")
+            check_eq([e["Key"] for e in got["Contents"]], ["p/b.bin"], "keys")
+            check_eq([p["Prefix"] for p in got["CommonPrefixes"]], ["p/q/"], "prefixes")
+            check_entry(got["Contents"][0], 2000, "p/b.bin")
+            check(got["Contents"][0].get("Owner", {}).get("ID"), "Owner ID")
+        for key in etags:
+            s3.delete_object(Bucket=b, Key=key)
+
+
+def versions():
+    s3 = client()
+    with Bucket(s3, "vers") as b:
+        keys = ["a", "b/1", "b/2", "c"]
+        for k in keys:
+            s3.put_object(Bucket=b, Key=k, Body=k.encode())
+        with step("GetBucketVersioning: no Status"):
+            got = s3.get_bucket_versioning(Bucket=b)
+            check("Status" not in got and "MFADelete" not in got, f"versioning {got}")
+        with step("PutBucketVersioning: 501 NotImplemented"):
+            check_eq(
+                error_of(s3.put_bucket_versioning, Bucket=b, VersioningConfiguration={"Status": "Enabled"}),
+                ("NotImplemented", 501),
+                "PutBucketVersioning",
+            )
+        with step("ListObjectVersions: each object once, VersionId null, IsLatest, ETag, Size, StorageClass"):
+            got = s3.list_object_versions(Bucket=b)
+            vs = got["Versions"]
+            check_eq([v["Key"] for v in vs], keys, "keys")
+            for v in vs:
+                check_eq(v["VersionId"], "null", "VersionId")
+                check_eq(v["IsLatest"], True, "IsLatest")
+                check_entry(v, len(v["Key"]), v["Key"])
+            check("DeleteMarkers" not in got, "no delete markers")
+        with step("ListObjectVersions prefix/delimiter"):
+            got = s3.list_object_versions(Bucket=b, Delimiter="/")
+            check_eq([v["Key"] for v in got["Versions"]], ["a", "c"], "keys")
+            check_eq([p["Prefix"] for p in got["CommonPrefixes"]], ["b/"], "prefixes")
+            got = s3.list_object_versions(Bucket=b, Prefix="b/")
+            check_eq([v["Key"] for v in got["Versions"]], ["b/1", "b/2"], "keys under b/")
+        with step("ListObjectVersions max-keys and key-marker page through"):
+            seen, marker = [], None
+            for _ in range(10):
+                kw = {"KeyMarker": marker} if marker else {}
+                got = s3.list_object_versions(Bucket=b, MaxKeys=3, **kw)
+                seen += [v["Key"] for v in got.get("Versions", [])]
+                if not got["IsTruncated"]:
+                    break
+                marker = got["NextKeyMarker"]
+            check_eq(seen, keys, "keys over pages")
+        with step("bucket.object_versions.delete() empties the bucket; DeleteBucket succeeds"):
+            res = boto3.session.Session().resource("s3", endpoint_url=ENDPOINT, region_name=REGION, verify=CA_FILE)
+            res.Bucket(b).object_versions.delete()
+            check_eq(s3.list_objects_v2(Bucket=b)["KeyCount"], 0, "objects left")
+            s3.delete_bucket(Bucket=b)
+            check_eq(error_of(s3.head_bucket, Bucket=b), ("404", 404), "HEAD of the deleted bucket")
+            s3.create_bucket(Bucket=b)  # for the case's own cleanup
+
+
+def delete_objects_and_location():
+    s3 = client()
+    with Bucket(s3, "dels") as b:
+        for k in ["x/1", "x/2", "y"]:
+            s3.put_object(Bucket=b, Key=k, Body=b"1")
+        with step("DeleteObjects: every key reported deleted (a missing one too), none left"):
+            got = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": k} for k in ["x/1", "x/2", "y", "nope"]]})
+            check_eq(sorted(d["Key"] for d in got.get("Deleted", [])), ["nope", "x/1", "x/2", "y"], "deleted")
+            check_eq(got.get("Errors", []), [], "errors")
+            check_eq(s3.list_objects_v2(Bucket=b)["KeyCount"], 0, "objects left")
+        with step("DeleteObjects in a bucket that does not exist: 404 NoSuchBucket"):
+            got = error_of(s3.delete_objects, Bucket=b + "-none", Delete={"Objects": [{"Key": "k"}]})
+            check_eq(got, ("NoSuchBucket", 404), "DeleteObjects")
+        with step("GetBucketLocation: us-east-1 (null LocationConstraint)"):
+            check_eq(s3.get_bucket_location(Bucket=b).get("LocationConstraint"), None, "LocationConstraint")
+        with step("GetBucketLocation of a bucket that does not exist: 404 NoSuchBucket"):
+            check_eq(error_of(s3.get_bucket_location, Bucket=b + "-none"), ("NoSuchBucket", 404), "location")
+
+
+def delete_bucket_not_empty():
+    s3 = client()
+    with Bucket(s3, "full") as b:
+        s3.put_object(Bucket=b, Key="d/k", Body=b"kept")
+        with step("DeleteBucket of a bucket with an object: 409 BucketNotEmpty, the object kept"):
+            check_eq(error_of(s3.delete_bucket, Bucket=b), ("BucketNotEmpty", 409), "DeleteBucket")
+            check_eq(s3.get_object(Bucket=b, Key="d/k")["Body"].read(), b"kept", "body")
+        with step("once the object is deleted, DeleteBucket succeeds"):
+            s3.delete_object(Bucket=b, Key="d/k")
+            s3.delete_bucket(Bucket=b)
+            check_eq(error_of(s3.head_bucket, Bucket=b), ("404", 404), "HEAD of the deleted bucket")
+            s3.create_bucket(Bucket=b)  # for the case's own cleanup
+
+
+INVALID_BUCKET_NAMES = ["ab", "AB", "a..b", "a" * 64, "192.168.1.2", "-ab", "ab-"]
+
+
+def invalid_bucket_names():
+    s3 = client()
+    for name in INVALID_BUCKET_NAMES:
+        with step(f"CreateBucket {name!r}: 400 InvalidBucketName"):
+            check_eq(error_of(s3.create_bucket, Bucket=name), ("InvalidBucketName", 400), "CreateBucket")
+        for op, kw in [
+            (s3.put_object, {"Key": "k", "Body": b"1"}),
+            (s3.get_object, {"Key": "k"}),
+            (s3.list_objects_v2, {}),
+            (s3.delete_bucket, {}),
+        ]:
+            with step(f"{op.__name__} on {name!r}: 400 InvalidBucketName or 404 NoSuchBucket"):
+                code, status = error_of(op, Bucket=name, **kw)
+                check((code, status) in [("InvalidBucketName", 400), ("NoSuchBucket", 404)], f"{code} {status}")
+
+
+def conditional_writes():
+    s3 = client()
+    with Bucket(s3, "cond") as b:
+        with step("PUT If-None-Match: * on a new key: 200; again: 412"):
+            first = s3.put_object(Bucket=b, Key="k", Body=b"one", IfNoneMatch="*")["ETag"]
+            check_eq(error_of(s3.put_object, Bucket=b, Key="k", Body=b"two", IfNoneMatch="*"),
+                     ("PreconditionFailed", 412), "second PUT")
+            check_eq(s3.get_object(Bucket=b, Key="k")["Body"].read(), b"one", "the first body stays")
+        with step("PUT If-Match with a wrong ETag: 412, object unchanged"):
+            check_eq(error_of(s3.put_object, Bucket=b, Key="k", Body=b"two", IfMatch='"0123456789abcdef0123456789abcdef"'),
+                     ("PreconditionFailed", 412), "PUT")
+            check_eq(s3.get_object(Bucket=b, Key="k")["Body"].read(), b"one", "body")
+        with step("PUT If-Match on a missing key: 404 NoSuchKey"):
+            check_eq(error_of(s3.put_object, Bucket=b, Key="none", Body=b"x", IfMatch=first),
+                     ("NoSuchKey", 404), "PUT")
+        with step("CompleteMultipartUpload If-None-Match: * over an existing key: 412; on a new key: 200"):
+            for key, want in [("k", ("PreconditionFailed", 412)), ("mp", None)]:
+                up = s3.create_multipart_upload(Bucket=b, Key=key)["UploadId"]
+                etag = s3.upload_part(Bucket=b, Key=key, UploadId=up, PartNumber=1, Body=b"p" * 1000)["ETag"]
+                kw = dict(Bucket=b, Key=key, UploadId=up, IfNoneMatch="*",
+                          MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+                if want:
+                    check_eq(error_of(s3.complete_multipart_upload, **kw), want, f"Complete {key}")
+                    s3.abort_multipart_upload(Bucket=b, Key=key, UploadId=up)
+                else:
+                    s3.complete_multipart_upload(**kw)
+            check_eq(s3.get_object(Bucket=b, Key="k")["Body"].read(), b"one", "k unchanged")
+            check_eq(s3.get_object(Bucket=b, Key="mp")["Body"].read(), b"p" * 1000, "mp")
+        with step("CompleteMultipartUpload If-Match with a wrong ETag: 412"):
+            up = s3.create_multipart_upload(Bucket=b, Key="k")["UploadId"]
+            etag = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"q" * 10)["ETag"]
+            check_eq(error_of(s3.complete_multipart_upload, Bucket=b, Key="k", UploadId=up,
+                              IfMatch='"0123456789abcdef0123456789abcdef"',
+                              MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]}),
+                     ("PreconditionFailed", 412), "Complete")
+            s3.abort_multipart_upload(Bucket=b, Key="k", UploadId=up)
+        with step("DeleteObject If-Match with a wrong ETag: 412, object kept"):
+            check_eq(error_of(s3.delete_object, Bucket=b, Key="k", IfMatch='"0123456789abcdef0123456789abcdef"'),
+                     ("PreconditionFailed", 412), "DELETE")
+            check_eq(s3.get_object(Bucket=b, Key="k")["Body"].read(), b"one", "body")
+        for k in ["k", "mp"]:
+            s3.delete_object(Bucket=b, Key=k)
+
+
+def conditional_writes_with_the_current_etag():
+    """If-Match with the ETag the client was given (HEAD, PutObject) succeeds."""
+    s3 = client()
+    with Bucket(s3, "cond-ok") as b:
+        first = s3.put_object(Bucket=b, Key="k", Body=b"one")["ETag"]
+        with step("PUT If-Match with the object's ETag: 200, object replaced"):
+            s3.put_object(Bucket=b, Key="k", Body=b"two", IfMatch=first)
+            check_eq(s3.get_object(Bucket=b, Key="k")["Body"].read(), b"two", "body")
+        with step("CompleteMultipartUpload If-Match with the object's ETag: 200"):
+            up = s3.create_multipart_upload(Bucket=b, Key="k")["UploadId"]
+            etag = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"q" * 10)["ETag"]
+            s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=up, IfMatch=s3.head_object(Bucket=b, Key="k")["ETag"],
+                                         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+            check_eq(s3.get_object(Bucket=b, Key="k")["Body"].read(), b"q" * 10, "body")
+        with step("DeleteObject If-Match with the object's ETag: deleted"):
+            s3.delete_object(Bucket=b, Key="k", IfMatch=s3.head_object(Bucket=b, Key="k")["ETag"])
+            check_eq(error_of(s3.head_object, Bucket=b, Key="k"), ("404", 404), "HEAD after delete")
+
+
+def racing_creates():
+    """Two writers PUT one key with If-None-Match: * at the same time, many rounds: exactly one wins each."""
+    s3 = client()
+    with Bucket(s3, "race") as b:
+        clients = [client(), client()]
+        bodies = [b"A" * (4 * MIB), b"B" * (4 * MIB)]
+        with step("20 rounds of two racing If-None-Match: * PUTs: one 200 and one 412 each; object whole"):
+            for r in range(20):
+                key = f"race-{r}"
+                results = [None, None]
+                barrier = threading.Barrier(2)
+
+                def put(i):
+                    barrier.wait()
+                    try:
+                        clients[i].put_object(Bucket=b, Key=key, Body=bodies[i], IfNoneMatch="*")
+                        results[i] = 200
+                    except ClientError as e:
+                        results[i] = (e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"])
+
+                threads = [threading.Thread(target=put, args=(i,)) for i in range(2)]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                check_eq(sorted(results, key=str), sorted([200, (412, "PreconditionFailed")], key=str),
+                         f"round {r} results")
+                winner = results.index(200)
+                check_eq(s3.get_object(Bucket=b, Key=key)["Body"].read(), bodies[winner], f"round {r} object")
+                s3.delete_object(Bucket=b, Key=key)
+
+
+CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
+                                  delete_bucket_not_empty,
+                                  invalid_bucket_names, conditional_writes,
+                                  conditional_writes_with_the_current_etag, racing_creates]}
+
+if __name__ == "__main__":
+    try:
+        CASES[sys.argv[1]]()
+    except Exception:  # noqa: BLE001
+        traceback.print_exc(file=sys.stdout)
+        print(f"FAIL at step: {steps.CURRENT}", flush=True)
+        sys.exit(1)
+    print(f"{sys.argv[1]}: all checks passed", flush=True)
