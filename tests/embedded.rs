@@ -59,8 +59,6 @@ fn boto3_delete_bucket_of_a_bucket_with_objects_is_409_bucket_not_empty() {
 }
 
 #[test]
-#[ignore = "gateway side: every request first GETs <bucket>/.s3-sse-proxy/policy.json (Gateway::stored_policy → \
-            get_small), and backend_failure turns the backend's 400 InvalidBucketName into 500 InternalError"]
 fn boto3_invalid_bucket_names_are_400_or_404_never_500() {
     boto3_case("invalid_bucket_names");
 }
@@ -71,8 +69,6 @@ fn boto3_conditional_writes_answer_412_and_404_as_s3() {
 }
 
 #[test]
-#[ignore = "gateway side: If-Match on PutObject / CompleteMultipartUpload / DeleteObject is forwarded as the client \
-            sent it (\"<md5>-1\"), not as the backend's ETag (\"<md5>\"), so the backend answers 412"]
 fn boto3_conditional_writes_with_the_current_etag_succeed() {
     boto3_case("conditional_writes_with_the_current_etag");
 }
@@ -166,8 +162,6 @@ fn aws_cli_sees_404_and_versions_and_removes_the_bucket() {
 }
 
 #[test]
-#[ignore = "gateway side: Gateway::stored_policy → get_small → backend_failure turns the backend's 400 \
-            InvalidBucketName for <bucket>/.s3-sse-proxy/policy.json into 500 InternalError"]
 fn aws_cli_create_bucket_with_an_invalid_name_is_400_invalid_bucket_name() {
     let stack = shared_stack();
     for name in ["ab", "a..b", "192.168.0.1"] {

@@ -11,7 +11,8 @@ use crate::response;
 use crate::sse::multipart::layout_key;
 
 pub async fn delete_object(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
-    let headers = ctx.forwarded_headers();
+    let mut headers = ctx.forwarded_headers();
+    super::conditional::translate_if_match(&ctx, &mut headers).await?;
     let body = ctx.take_body();
     let resp = ctx.send_as_is(headers, body).await?;
     if resp.status().is_success() && ctx.req.query_param("versionId").is_none() {

@@ -6,6 +6,7 @@
 
 pub mod bucket_encryption;
 pub mod bucket_policy;
+pub mod conditional;
 pub mod copy;
 pub mod delete;
 pub mod forward;

@@ -185,6 +185,7 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     // Complete needs no SSE-C key (S3); one that is given must be the upload's.
     check_upload_key(&env, upload.customer.as_ref(), false)?;
     let mut headers = ctx.forwarded_headers();
+    super::conditional::translate_if_match(&ctx, &mut headers).await?;
     // The parts the client completes, in order (a small XML document).
     let request_xml = ctx
         .take_body()

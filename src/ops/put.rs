@@ -16,6 +16,7 @@ pub async fn put_object(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Bod
     let sse = sse_for_write(&ctx).await?;
     let obj = new_object::new_object(keys, sse, &bucket, &key).await?;
     let mut headers = ctx.forwarded_headers();
+    super::conditional::translate_if_match(&ctx, &mut headers).await?;
     let body = ctx.take_body();
     let len = body.length()?;
     let metrics = ctx.metrics;
