@@ -599,34 +599,7 @@ impl Hidden<'_> {
 /// Decode `%XX` and `+` (the way the AWS SDKs decode `encoding-type=url` listings); anything malformed is
 /// kept as is.
 fn percent_decode(encoded: &str) -> Vec<u8> {
-    let b = encoded.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    out
-}
-
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    percent_encoding::percent_decode_str(&encoded.replace('+', " ")).collect()
 }
 
 /// Whether the root has `<EncodingType>url</EncodingType>`; it may come after the entries, so look first.
