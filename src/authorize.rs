@@ -99,7 +99,8 @@ impl Authorizer {
             now: time::OffsetDateTime::now_utc(),
         };
         let mut keys = iam::context::condition_keys(&req.parts.headers, query, &facts);
-        upload_encryption_keys(op, req.query_param("uploadId"), &mut keys);
+        let upload = req.upload_id().and_then(Result::ok).and_then(|(_, env)| env.as_ref());
+        upload_encryption_keys(op, upload, &mut keys);
         let call = Evaluation {
             authorizer: self,
             buckets,
@@ -266,7 +267,11 @@ async fn check_blocked_encryption(
 /// UploadPart, UploadPartCopy and CompleteMultipartUpload carry no SSE headers of their own: their encryption
 /// condition keys are those of the upload, as recorded in the upload ID at CreateMultipartUpload (which was
 /// evaluated with the headers it was sent with).
-fn upload_encryption_keys(op: Operation, upload_id: Option<&str>, keys: &mut iam::ConditionKeys) {
+fn upload_encryption_keys(
+    op: Operation,
+    upload: Option<&crate::crypto::envelope::Envelope>,
+    keys: &mut iam::ConditionKeys,
+) {
     use crate::crypto::envelope::SseMode;
     const SSE: &str = "s3:x-amz-server-side-encryption";
     const SSE_C: &str = "s3:x-amz-server-side-encryption-customer-algorithm";
@@ -278,7 +283,7 @@ fn upload_encryption_keys(op: Operation, upload_id: Option<&str>, keys: &mut iam
     {
         return;
     }
-    let Some(Ok((_, Some(env)))) = upload_id.map(crate::sse::multipart::parse_upload_id) else {
+    let Some(env) = upload else {
         return;
     };
     match env.mode {

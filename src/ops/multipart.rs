@@ -38,7 +38,10 @@ struct Upload {
 impl Upload {
     fn of(ctx: &ReqCtx<'_>) -> Result<Self, S3Error> {
         let client_id = ctx.req.query_param("uploadId").unwrap_or_default().to_owned();
-        let (backend_id, envelope) = parse_upload_id(&client_id)?;
+        let (backend_id, envelope) = match ctx.req.upload_id() {
+            Some(parsed) => parsed?.clone(),
+            None => parse_upload_id("")?,
+        };
         // An upload the gateway did not start takes no SSE headers of its own: they are not looked at.
         let customer = match envelope {
             Some(_) => match crate::sse::request::parse(&ctx.req.parts.headers)? {

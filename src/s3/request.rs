@@ -8,6 +8,7 @@ use http::HeaderMap;
 use http::request::Parts;
 
 use crate::auth::canonical::{percent_decode, uri_encode};
+use crate::crypto::envelope::Envelope;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::s3::addressing::{self, Target};
 use crate::s3::copy_source::{CopySource, parse_copy_source};
@@ -30,6 +31,8 @@ pub struct S3Request {
     pub query: Vec<(String, String)>,
     /// `x-amz-copy-source`, parsed once (its error is reported by the policy phase, after authentication).
     copy_source: Option<Result<CopySource, S3Error>>,
+    /// `uploadId`, parsed once: the backend's upload ID and the envelope it carries (`sse::multipart`).
+    upload_id: Option<Result<(String, Option<Envelope>), S3Error>>,
 }
 
 /// `[limits] max_header_bytes`, counted as on the wire (`name: value\r\n`), before anything else is looked at.
@@ -55,12 +58,17 @@ pub fn classify(parts: Parts, domains: &[String], max_header_bytes: usize) -> Re
         .get("x-amz-copy-source")
         .map(|v| v.to_str().map_or_else(|_| parse_copy_source(""), parse_copy_source));
     let op = operation::classify(&parts.method, &target, &query, copy_source.is_some());
+    let upload_id = query
+        .iter()
+        .find(|(k, _)| k == "uploadId")
+        .map(|(_, v)| crate::sse::multipart::parse_upload_id(v));
     Ok(S3Request {
         op,
         parts,
         target,
         query,
         copy_source,
+        upload_id,
     })
 }
 
@@ -77,6 +85,12 @@ impl S3Request {
             Some(Ok(src)) => Ok(Some(src)),
             Some(Err(e)) => Err(e.clone()),
         }
+    }
+
+    /// The upload the request names (`uploadId`): the backend's ID, and the envelope of an upload begun through
+    /// the gateway. An upload ID that names no upload is the client's error (NoSuchUpload).
+    pub fn upload_id(&self) -> Option<Result<&(String, Option<Envelope>), S3Error>> {
+        self.upload_id.as_ref().map(|r| r.as_ref().map_err(Clone::clone))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
