@@ -1,6 +1,6 @@
 //! What s3s-fs keeps on disk, read where s3s-fs 0.14 offers no API: whether a key names an object (a regular file,
 //! not a directory), the ETag it recorded for it, and the write preconditions (`If-Match`, `If-None-Match`) that
-//! compare against that ETag. It never writes: s3s-fs owns the files.
+//! compare against that ETag. It writes only the ETag of an object the fast PUT path stored ([`super::put`]).
 
 use std::fs::Metadata;
 use std::io;
@@ -36,6 +36,31 @@ impl Store {
     fn internal_info_path(&self, bucket: &str, key: &str) -> PathBuf {
         let (b, k) = (URL_SAFE_NO_PAD.encode(bucket), URL_SAFE_NO_PAD.encode(key));
         self.root.join(format!(".bucket-{b}.object-{k}.internal.json"))
+    }
+
+    /// A temporary file in s3s-fs's root (so that it renames into any bucket), outside every bucket.
+    pub(super) fn temp_path(&self, unique: &str) -> PathBuf {
+        self.root.join(format!(".embedded-put.{unique}.part"))
+    }
+
+    /// Record `etag` as the ETag of the object `bucket/key` in s3s-fs's record of it, which s3s-fs then answers
+    /// on HEAD, GET and its own conditional checks.
+    pub(super) async fn record_etag(&self, bucket: &str, key: &str, etag: &str) -> S3Result<()> {
+        let path = self.internal_info_path(bucket, key);
+        let mut info: serde_json::Map<String, serde_json::Value> = match tokio::fs::read(&path).await {
+            Ok(json) => serde_json::from_slice(&json).map_err(|e| s3_error!(e, InternalError))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => serde_json::Map::new(),
+            Err(e) => return Err(s3_error!(e, InternalError)),
+        };
+        info.insert("e_tag".to_owned(), etag.into());
+        let tmp = self.temp_path(&format!("{}.etag", etag));
+        let json = serde_json::to_vec(&info).map_err(|e| s3_error!(e, InternalError))?;
+        tokio::fs::write(&tmp, json)
+            .await
+            .map_err(|e| s3_error!(e, InternalError))?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| s3_error!(e, InternalError))
     }
 
     /// The object `bucket/key`'s file metadata; NoSuchKey when the key names nothing or a directory (`dir` when

@@ -103,7 +103,7 @@ async fn backend_killed_mid_put_leaves_no_object() {
         let writing = all_files(&s.backend.root).into_iter().any(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(".tmp.") && n.ends_with(".internal.part"))
+                .is_some_and(|n| (n.starts_with(".tmp.") || n.starts_with(".embedded-put.")) && n.ends_with(".part"))
                 && file_len(&p) >= MIB as u64
         });
         if writing {
