@@ -173,6 +173,123 @@ impl BucketState {
         Ok(Some((keys, next)))
     }
 
+    /// One page of a ListObjectVersions of `bucket` under `prefix`: every version and delete marker as (key,
+    /// version id), and where the next page starts. `None` when the backend refuses the listing.
+    async fn versions_page(
+        &self,
+        op: Operation,
+        bucket: &str,
+        prefix: &str,
+        from: Option<&(String, String)>,
+    ) -> Result<Option<(Vec<(String, String)>, Option<(String, String)>)>, S3Error> {
+        let mut q = format!("versions&max-keys=1000&prefix={}", uri_encode(prefix));
+        if let Some((key, version)) = from {
+            q.push_str(&format!(
+                "&key-marker={}&version-id-marker={}",
+                uri_encode(key),
+                uri_encode(version)
+            ));
+        }
+        let uri = self.upstream.bucket_uri(bucket, Some(&q))?;
+        let resp = self.upstream.call(op, Method::GET, uri, HeaderMap::new()).await?;
+        if !resp.status().is_success() {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&read_small(resp).await?).into_owned();
+        let unescape = |raw: String| {
+            quick_xml::escape::unescape(&raw)
+                .map(std::borrow::Cow::into_owned)
+                .map_err(S3Error::internal)
+        };
+        let mut entries = Vec::new();
+        for entry in xml_all(&text, "Version")
+            .into_iter()
+            .chain(xml_all(&text, "DeleteMarker"))
+        {
+            let (Some(key), Some(version)) = (xml_text(&entry, "Key"), xml_text(&entry, "VersionId")) else {
+                continue;
+            };
+            entries.push((unescape(key)?, unescape(version)?));
+        }
+        let next = match (xml_text(&text, "NextKeyMarker"), xml_text(&text, "NextVersionIdMarker")) {
+            (Some(k), Some(v)) if xml_text(&text, "IsTruncated").as_deref() == Some("true") => {
+                Some((unescape(k)?, unescape(v)?))
+            }
+            _ => None,
+        };
+        Ok(Some((entries, next)))
+    }
+
+    /// DELETE one version of an object of `bucket` for good.
+    async fn delete_version(&self, op: Operation, bucket: &str, key: &str, version: &str) -> Result<(), S3Error> {
+        let q = format!("versionId={}", uri_encode(version));
+        let uri = self.upstream.object_uri(bucket, key, Some(&q))?;
+        let resp = self.upstream.call(op, Method::DELETE, uri, HeaderMap::new()).await?;
+        if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            Err(upstream::failure(resp, format!("deleting {bucket}/{key} version {version}")).await)
+        }
+    }
+
+    /// Remove one of the gateway's records with every version and delete marker it has (a plain DELETE in a
+    /// versioned bucket would only add a delete marker, and strand the record's versions).
+    pub async fn purge(&self, op: Operation, bucket: &str, key: &str) -> Result<(), S3Error> {
+        let Some((entries, _)) = self.versions_page(op, bucket, key, None).await? else {
+            // A backend without ListObjectVersions keeps no versions either.
+            let _ = self.delete(op, bucket, key).await?;
+            return Ok(());
+        };
+        for (k, version) in entries.iter().filter(|(k, _)| k == key) {
+            self.delete_version(op, bucket, k, version).await?;
+        }
+        Ok(())
+    }
+
+    /// If every version and delete marker left in `bucket` is one of the gateway's records, remove them all (so
+    /// that the backend can delete the bucket) and say so; otherwise touch nothing. Of a bucket that holds more
+    /// than `MAX_PAGES` pages of versions, nothing is removed (the client's versions are surely among them).
+    pub async fn purge_if_only_records(&self, op: Operation, bucket: &str) -> Result<bool, S3Error> {
+        const MAX_PAGES: usize = 10;
+        let mut records = Vec::new();
+        let mut from = None;
+        for _ in 0..MAX_PAGES {
+            let Some((entries, next)) = self.versions_page(op, bucket, "", from.as_ref()).await? else {
+                return self.purge_unversioned(op, bucket).await;
+            };
+            if entries.iter().any(|(k, _)| !k.starts_with(RESERVED_PREFIX)) {
+                return Ok(false);
+            }
+            records.extend(entries);
+            match next {
+                Some(n) => from = Some(n),
+                None => {
+                    for (key, version) in &records {
+                        self.delete_version(op, bucket, key, version).await?;
+                    }
+                    self.forget_adoption(bucket);
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// [`Self::purge_if_only_records`] for a backend without ListObjectVersions (hence without versions).
+    async fn purge_unversioned(&self, op: Operation, bucket: &str) -> Result<bool, S3Error> {
+        let Some((keys, None)) = self.list_page(op, bucket, "", 1000, None).await? else {
+            return Ok(false);
+        };
+        if keys.iter().any(|k| !k.key.starts_with(RESERVED_PREFIX)) {
+            return Ok(false);
+        }
+        for k in keys {
+            let _ = self.delete(op, bucket, &k.key).await?;
+        }
+        self.forget_adoption(bucket);
+        Ok(true)
+    }
+
     /// When the gateway began writing to `bucket` (unix ms, backend clock): every object listed with a
     /// later or equal LastModified was written through the gateway, hence encrypted. With `create`, the marker
     /// is written if absent (conditional PUT: the first writer's time wins).

@@ -45,6 +45,7 @@ pub enum S3ErrorCode {
     NoSuchBucketPolicy,
     NoSuchKey,
     NoSuchUpload,
+    NoSuchVersion,
     NotImplemented,
     PreconditionFailed,
     RequestHeaderSectionTooLarge,
@@ -65,6 +66,7 @@ impl S3ErrorCode {
             "InvalidBucketName" => Self::InvalidBucketName,
             "NoSuchBucket" => Self::NoSuchBucket,
             "NoSuchKey" => Self::NoSuchKey,
+            "NoSuchVersion" => Self::NoSuchVersion,
             "InvalidArgument" => Self::InvalidArgument,
             "InvalidRequest" => Self::InvalidRequest,
             _ => return None,
@@ -104,6 +106,7 @@ impl S3ErrorCode {
             Self::NoSuchBucketPolicy => "NoSuchBucketPolicy",
             Self::NoSuchKey => "NoSuchKey",
             Self::NoSuchUpload => "NoSuchUpload",
+            Self::NoSuchVersion => "NoSuchVersion",
             Self::NotImplemented => "NotImplemented",
             Self::PreconditionFailed => "PreconditionFailed",
             Self::RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
@@ -147,9 +150,11 @@ impl S3ErrorCode {
             | Self::RequestTimeout
             | Self::XAmzContentSHA256Mismatch => StatusCode::BAD_REQUEST,
             Self::MissingContentLength => StatusCode::LENGTH_REQUIRED,
-            Self::NoSuchBucket | Self::NoSuchBucketPolicy | Self::NoSuchKey | Self::NoSuchUpload => {
-                StatusCode::NOT_FOUND
-            }
+            Self::NoSuchBucket
+            | Self::NoSuchBucketPolicy
+            | Self::NoSuchKey
+            | Self::NoSuchUpload
+            | Self::NoSuchVersion => StatusCode::NOT_FOUND,
             Self::InvalidPartNumber | Self::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -194,6 +199,14 @@ impl S3Error {
 
     pub fn no_such_key() -> Self {
         Self::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+    }
+
+    pub fn no_such_version() -> Self {
+        Self::new(S3ErrorCode::NoSuchVersion, "The specified version does not exist.")
+    }
+
+    pub fn invalid_version_id() -> Self {
+        Self::new(S3ErrorCode::InvalidArgument, "Invalid version id specified")
     }
 
     pub fn precondition_failed() -> Self {

@@ -18,7 +18,7 @@ use s3_sse_proxy::crypto::{SEGMENT_SIZE, TAG_SIZE};
 use s3_sse_proxy::error::S3ErrorCode;
 use s3_sse_proxy::keyring::Keyring;
 use s3_sse_proxy::kms::kmip::blob::{self as kmip_blob, Blob};
-use s3_sse_proxy::sse::multipart::{Layout, layout_key, parse_upload_id, upload_token};
+use s3_sse_proxy::sse::multipart::{Layout, layout_key, parse_upload_id, upload_token, version_layout_key};
 use sha2::{Digest, Sha256};
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format.md");
@@ -603,7 +603,11 @@ fn run(
             Err(e) => return Err(format!("unexpected error {:?}", e.code)),
         },
         ("layout-key", None) => {
-            eq("layout key", layout_key(f.str("key")?).as_str(), f.str("layout_key")?)?;
+            let computed = match f.opt("version") {
+                None => layout_key(f.str("key")?),
+                Some(v) => version_layout_key(f.str("key")?, Some(v)),
+            };
+            eq("layout key", computed.as_str(), f.str("layout_key")?)?;
             return Ok(None);
         }
         ("layout", None) => {

@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 
 use super::ReqCtx;
 use super::conditional::backend_etag_list;
-use super::get::{ObjectRead, read_object};
+use super::get::{ObjectRead, read_layout, read_object};
 use crate::backend::upstream::Outbound;
 use crate::body::Body;
 use crate::error::{S3Error, S3ErrorCode};
@@ -42,6 +42,8 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
         .await?;
     match head.status() {
         s if s.is_success() => {}
+        StatusCode::NOT_FOUND if src.version_id.is_some() => return Err(S3Error::no_such_version()),
+        StatusCode::BAD_REQUEST if src.version_id.is_some() => return Err(S3Error::invalid_version_id()),
         StatusCode::NOT_FOUND => return Err(S3Error::no_such_key()),
         StatusCode::FORBIDDEN => return Err(S3Error::access_denied()),
         s => return Err(S3Error::internal(format!("copy source HEAD: backend status {s}"))),
@@ -77,26 +79,20 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
         let len = content_length_of(source.headers())?;
         strip_copy_headers(&mut headers);
         let obj = new_object::new_object(keys, sse, bucket, key).await?;
-        let resp = put_encrypted(&ctx, &obj, headers, len, source.into_body()).await?;
+        let (source_head, source_body) = source.into_parts();
+        let resp = put_encrypted(&ctx, &obj, headers, len, source_body).await?;
         if !resp.status().is_success() {
             return Ok(response::pass_through(resp));
         }
-        return Ok(copy_result("CopyObjectResult", &resp, &obj));
+        return Ok(copy_result("CopyObjectResult", &resp, &obj, &source_head.headers));
     };
 
     // An encrypted source: same data key, new seal (bound to the destination's name and mode).
     let dk = open_data_key(keys, &src_env, src_customer.as_ref(), &src.bucket, &src.key).await?;
     let obj = new_object::reseal(keys, sse, dk, &src_env, bucket, key).await?;
     let layout = if src_env.multipart {
-        let text = ctx
-            .buckets
-            .get(op, &src.bucket, &multipart::layout_key(&src.key))
-            .await?
-            .ok_or_else(|| S3Error::internal("copy source: part layout missing"))?;
-        Some(
-            multipart::Layout::decode(&String::from_utf8_lossy(&text))
-                .ok_or_else(|| S3Error::internal("copy source: part layout malformed"))?,
-        )
+        let version = header_str(head.headers(), "x-amz-version-id");
+        Some(read_layout(ctx.buckets, op, &src.bucket, &src.key, version).await?)
     } else {
         None
     };
@@ -129,13 +125,10 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
     .await?;
     if let (Some(l), Some(etag)) = (layout, backend_etag) {
         let new_layout = multipart::Layout { etag, ..l };
+        let version = header_str(resp.headers(), "x-amz-version-id");
+        let record = multipart::version_layout_key(key, version);
         ctx.buckets
-            .put(
-                op,
-                bucket,
-                &multipart::layout_key(key),
-                Bytes::from(new_layout.encode()),
-            )
+            .put(op, bucket, &record, Bytes::from(new_layout.encode()))
             .await?;
     }
     add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
@@ -229,10 +222,23 @@ fn source_uri(ctx: &ReqCtx<'_>, src: &CopySource) -> Result<http::Uri, S3Error> 
 
 /// The XML answer to a copy that the gateway performed as a PUT (re-encryption): S3's result document with the
 /// client ETag, and the destination's SSE headers.
-pub fn copy_result(element: &str, put: &Response<Incoming>, obj: &NewObject) -> Response<Body> {
+/// `source` is the source's read: its `x-amz-version-id` is the answer's `x-amz-copy-source-version-id`, and the
+/// PUT's `x-amz-version-id` is the new object's.
+pub fn copy_result(element: &str, put: &Response<Incoming>, obj: &NewObject, source: &HeaderMap) -> Response<Body> {
     let etag = client_etag(header_str(put.headers(), "etag").unwrap_or(""), true);
     let mut out = response::xml(copy_result_xml(element, &etag, &now_iso()));
-    add_sse_headers(out.headers_mut(), &obj.envelope, obj.customer.as_ref());
+    let h = out.headers_mut();
+    add_sse_headers(h, &obj.envelope, obj.customer.as_ref());
+    if let Some(v) = source.get("x-amz-version-id") {
+        h.insert("x-amz-copy-source-version-id", v.clone());
+    }
+    if let Some(v) = put
+        .headers()
+        .get("x-amz-version-id")
+        .filter(|_| element == "CopyObjectResult")
+    {
+        h.insert("x-amz-version-id", v.clone());
+    }
     out
 }
 

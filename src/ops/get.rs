@@ -45,10 +45,6 @@ impl ObjectRead<'_> {
     async fn fetch(&self, method: Method, headers: HeaderMap) -> Result<Response<Incoming>, S3Error> {
         self.upstream.call(self.op, method, self.uri.clone(), headers).await
     }
-
-    async fn fetch_small(&self, key: &str) -> Result<Option<bytes::Bytes>, S3Error> {
-        self.buckets.get(self.op, self.bucket, key).await
-    }
 }
 
 /// GetObject / HeadObject. partNumber is resolved by the gateway (part layout); the backend gets a byte range.
@@ -87,14 +83,7 @@ async fn object_parts(
         return Ok(vec![(0, cipher_total)]);
     }
     let etag = header_str(h, "etag").unwrap_or("").trim_matches('"');
-    let text = gw
-        .fetch_small(&multipart::layout_key(key))
-        .await?
-        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout missing")))?;
-    let layout = std::str::from_utf8(&text)
-        .ok()
-        .and_then(multipart::Layout::decode)
-        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout malformed")))?;
+    let layout = read_layout(gw.buckets, gw.op, gw.bucket, key, header_str(h, "x-amz-version-id")).await?;
     if layout.etag != etag || layout.part_sizes.iter().sum::<u64>() != cipher_total {
         return Err(S3Error::internal(format!(
             "multipart object {key}: part layout is stale"
@@ -106,6 +95,27 @@ async fn object_parts(
         .copied()
         .zip(layout.part_sizes.iter().copied())
         .collect())
+}
+
+/// The layout record of `key`'s version `version` (the backend's `x-amz-version-id`): the version's own, or for an
+/// object completed before versions had their own (or in a bucket without versions), the key's.
+pub async fn read_layout(
+    buckets: &BucketState,
+    op: Operation,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<multipart::Layout, S3Error> {
+    let own = multipart::version_layout_key(key, version);
+    let mut text = buckets.get(op, bucket, &own).await?;
+    if text.is_none() && own != multipart::layout_key(key) {
+        text = buckets.get(op, bucket, &multipart::layout_key(key)).await?;
+    }
+    let text = text.ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout missing")))?;
+    std::str::from_utf8(&text)
+        .ok()
+        .and_then(multipart::Layout::decode)
+        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout malformed")))
 }
 
 const CONDITIONALS: [&str; 4] = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];

@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderValue, Method, Response};
 
 use super::ReqCtx;
 use super::copy::{copy_result, put_encrypted, read_source, strip_copy_headers};
+use crate::auth::canonical::uri_encode;
 use crate::backend::upstream::Outbound;
 use crate::body::Body;
 use crate::crypto::envelope::{Envelope, SseMode};
@@ -18,7 +19,7 @@ use crate::s3::copy_source::{COPIED_HEADERS, CopySource};
 use crate::s3::request::{content_length_of, header_str, replace_query_param};
 use crate::s3::xml::{xml_all, xml_text};
 use crate::sse::multipart::{
-    Layout, backend_part_etags, check_upload_key, layout_key, open_part_key, parse_upload_id, upload_token,
+    Layout, backend_part_etags, check_upload_key, open_part_key, parse_upload_id, upload_token, version_layout_key,
 };
 use crate::sse::new_object::{self, NewObject};
 use crate::sse::request::{CustomerKey, SseRequest};
@@ -167,7 +168,8 @@ pub async fn upload_part_copy(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<B
         data_key: dk,
         customer: upload.customer.clone(),
     };
-    let body = new_object::encrypt_part(&obj, part, &mut headers, len, source.into_body(), ctx.metrics);
+    let (source_head, source_body) = source.into_parts();
+    let body = new_object::encrypt_part(&obj, part, &mut headers, len, source_body, ctx.metrics);
     let uri = upload.uri(&ctx)?;
     let resp = ctx
         .upstream
@@ -176,7 +178,7 @@ pub async fn upload_part_copy(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<B
     if !resp.status().is_success() {
         return Ok(response::pass_through(resp));
     }
-    Ok(copy_result("CopyPartResult", &resp, &obj))
+    Ok(copy_result("CopyPartResult", &resp, &obj, &source_head.headers))
 }
 
 pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, S3Error> {
@@ -249,14 +251,18 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
         part_sizes,
         part_numbers: chosen.iter().map(|&n| n as u32).collect(),
     };
+    // In a versioned bucket, the version just made: its layout is its own.
+    let version = header_str(resp.headers(), "x-amz-version-id").map(str::to_owned);
     if layout.etag.is_empty() {
         // Ceph RGW 16 answers CompleteMultipartUpload with an empty <ETag>: ask for the object's.
-        let uri = ctx.upstream.object_uri(&bucket, &key, None)?;
+        let q = version.as_ref().map(|v| format!("versionId={}", uri_encode(v)));
+        let uri = ctx.upstream.object_uri(&bucket, &key, q.as_deref())?;
         let head = ctx.upstream.call(op, Method::HEAD, uri, HeaderMap::new()).await?;
         layout.etag = header_str(head.headers(), "etag").unwrap_or("").replace('"', "");
     }
+    let record = version_layout_key(&key, version.as_deref());
     ctx.buckets
-        .put(op, &bucket, &layout_key(&key), Bytes::from(layout.encode()))
+        .put(op, &bucket, &record, Bytes::from(layout.encode()))
         .await?;
     // S3's CompleteMultipartUpload answer names SSE-S3 and SSE-KMS, never SSE-C.
     if env.mode != SseMode::C {
@@ -264,9 +270,12 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     }
     if !layout.is_aligned() && env.mode == SseMode::S3 {
         // Unaligned parts make the listed size underivable: rewrite once as one stream.
-        match realign(&ctx, keys, &env).await {
-            Ok(etag) => {
-                let (parts, body) = resp.into_parts();
+        match realign(&ctx, keys, &env, version.as_deref()).await {
+            Ok((etag, new_version)) => {
+                let (mut parts, body) = resp.into_parts();
+                if let Some(v) = new_version {
+                    parts.headers.insert("x-amz-version-id", v);
+                }
                 let xml = crate::body::collect_limited(body, SMALL_LIMIT)
                     .await
                     .map_err(|()| S3Error::internal("CompleteMultipartUpload response"))?;
@@ -364,14 +373,22 @@ async fn backend_part_sizes(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<(u
     }
 }
 
-/// Rewrite a just-completed SSE-S3 multipart object whose parts are not whole segments as one segment stream
-/// (same data key, fresh nonce prefix), so its size is derivable from listings. Returns the new backend ETag.
-async fn realign(ctx: &ReqCtx<'_>, keys: &Keys, env: &Envelope) -> Result<String, S3Error> {
+/// Rewrite a just-completed SSE-S3 multipart object (its `version`, in a versioned bucket) whose parts are not
+/// whole segments as one segment stream (same data key, fresh nonce prefix), so its size is derivable from
+/// listings. Returns the new backend ETag and, in a versioned bucket, the new version, which replaces the
+/// multipart one (deleted, with its layout): the client sees one version, as from S3.
+async fn realign(
+    ctx: &ReqCtx<'_>,
+    keys: &Keys,
+    env: &Envelope,
+    version: Option<&str>,
+) -> Result<(String, Option<HeaderValue>), S3Error> {
     let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let version = version.filter(|v| *v != "null");
     let src = CopySource {
         bucket: bucket.to_owned(),
         key: key.to_owned(),
-        version_id: None,
+        version_id: version.map(str::to_owned),
     };
     let source = read_source(ctx, keys, &src, &HeaderMap::new(), None).await?;
     if !source.status().is_success() {
@@ -393,6 +410,15 @@ async fn realign(ctx: &ReqCtx<'_>, keys: &Keys, env: &Envelope) -> Result<String
         return Err(S3Error::internal(format!("rewriting: status {}", resp.status())));
     }
     let etag = header_str(resp.headers(), "etag").unwrap_or("").to_owned();
-    let _ = ctx.buckets.delete(op, bucket, &layout_key(key)).await;
-    Ok(etag)
+    let new_version = resp.headers().get("x-amz-version-id").cloned();
+    if let Some(old) = version {
+        let q = format!("versionId={}", uri_encode(old));
+        let uri = ctx.upstream.object_uri(bucket, key, Some(&q))?;
+        let deleted = ctx.upstream.call(op, Method::DELETE, uri, HeaderMap::new()).await?;
+        if !deleted.status().is_success() {
+            tracing::warn!(bucket, key, version = old, status = %deleted.status(), "the multipart version replaced by its realigned copy was not deleted");
+        }
+    }
+    let _ = ctx.buckets.purge(op, bucket, &version_layout_key(key, version)).await;
+    Ok((etag, new_version))
 }

@@ -6,8 +6,9 @@
 //!   keyring (or the client's SSE-C key) opens it.
 //! - Each part is its own segment stream with its own key (HKDF of the data key and the part number).
 //! - CompleteMultipartUpload records the part layout (ciphertext size of each part) in a sidecar object,
-//!   `.s3-sse-proxy/layout/<sha256(key)>`, tagged with the completed object's backend ETag, because backends do
-//!   not reliably serve part boundaries after completion. Reads need it to know where each part's stream starts.
+//!   `.s3-sse-proxy/layout/<sha256(key)>[/<sha256(version id)>]`, tagged with the completed object's backend
+//!   ETag, because backends do not reliably serve part boundaries after completion. Reads need it to know where
+//!   each part's stream starts. In a versioned bucket every version has its own.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -114,12 +115,22 @@ fn backend_part_etag(etag: &str) -> String {
     if quoted { format!("\"{core}\"") } else { core.to_owned() }
 }
 
-/// Where the layout of `key` is recorded.
+/// Where the layout of `key` is recorded (of its current version where the backend keeps no versions, and of
+/// its `null` version).
 pub fn layout_key(key: &str) -> String {
     format!(
         "{RESERVED_PREFIX}layout/{}",
         hex::encode(Sha256::digest(key.as_bytes()))
     )
+}
+
+/// Where the layout of `key`'s version `version` (the backend's `x-amz-version-id`) is recorded: every version of
+/// a multipart object keeps its own, so older versions stay readable. The `null` version's is [`layout_key`]'s.
+pub fn version_layout_key(key: &str, version: Option<&str>) -> String {
+    match version.filter(|v| *v != "null") {
+        Some(v) => format!("{}/{}", layout_key(key), hex::encode(Sha256::digest(v.as_bytes()))),
+        None => layout_key(key),
+    }
 }
 
 /// The parts of a completed multipart object: ciphertext size of each, in part order (part numbers 1..=n).
