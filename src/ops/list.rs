@@ -9,7 +9,7 @@
 //!
 //! Also ListBuckets: a credential limited to some buckets does not learn the names of the others. Entries whose size fits no ciphertext layout are left as they are, whatever their time.
 
-use http::Response;
+use http::{Method, Response};
 
 use super::ReqCtx;
 use crate::body::Body;
@@ -18,7 +18,8 @@ use crate::crypto::size::plaintext_len;
 use crate::error::S3Error;
 use crate::response::listing::{self, EntryRewrite, EntryView};
 use crate::response::{self, filter_buckets};
-use crate::s3::xml::iso_millis;
+use crate::s3::request::remove_query_param;
+use crate::s3::xml::{iso_millis, xml_text};
 use crate::sse::client_etag;
 
 /// ListBuckets, without the buckets the credential may not access.
@@ -38,17 +39,62 @@ pub async fn list_buckets(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error
     .await
 }
 
+/// How many times a listing page is asked for again because the gateway's records took places in it.
+const REFILLS: usize = 3;
+
 /// ListObjects, ListObjectsV2, ListObjectVersions: plaintext sizes and client ETags, reserved keys hidden.
-pub async fn list_objects(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
-    let adopted = ctx.buckets.adoption_time(ctx.op(), ctx.bucket(), false).await?;
+///
+/// Hidden records take places of the page's `max-keys` at the backend (they sort early: `.` comes before digits
+/// and letters), so a page they filled would reach the client short or empty yet truncated. Such a page is asked
+/// for again from the same place with room for the records (`max-keys` plus what was hidden, at most S3's 1000),
+/// and answered with the client's own `MaxKeys`.
+pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
+    let (op, bucket) = (ctx.op(), ctx.bucket());
+    let adopted = ctx.buckets.adoption_time(op, bucket, false).await?;
     let headers = ctx.forwarded_headers();
-    let body = ctx.take_body();
-    let resp = ctx.send_as_is(headers, body).await?;
-    if !resp.status().is_success() {
-        return Ok(response::pass_through(resp));
+    let asked: u64 = ctx
+        .req
+        .query_param("max-keys")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(MAX_KEYS)
+        .min(MAX_KEYS);
+    let mut max_keys = asked;
+    let mut attempt = 0;
+    loop {
+        let query = format!(
+            "{}&max-keys={max_keys}",
+            remove_query_param(ctx.req.raw_query(), "max-keys")
+        );
+        let uri = ctx.uri_with_query(query.trim_start_matches('&'))?;
+        let resp = ctx.upstream.call(op, Method::GET, uri, headers.clone()).await?;
+        if !resp.status().is_success() {
+            return Ok(response::pass_through(resp));
+        }
+        let mut hidden = 0;
+        let mut truncated = false;
+        let page = response::restate(resp, |xml| {
+            truncated = xml_text(&String::from_utf8_lossy(&xml), "IsTruncated").as_deref() == Some("true");
+            let (out, n) =
+                listing::rewrite_counting(&xml, RESERVED_PREFIX, |e| decide(e, adopted)).map_err(S3Error::internal)?;
+            hidden = n;
+            if max_keys == asked {
+                return Ok(out);
+            }
+            listing::replace_leaf(&out, b"MaxKeys", |_| Some(asked.to_string())).map_err(S3Error::internal)
+        })
+        .await?;
+        // A truncated page holds `max_keys` entries, `hidden` of them records.
+        let full = hidden == 0 || !truncated || max_keys - hidden.min(max_keys) >= asked || max_keys >= MAX_KEYS;
+        if full || attempt == REFILLS {
+            return Ok(page);
+        }
+        max_keys = (asked + hidden).min(MAX_KEYS);
+        attempt += 1;
     }
-    response::restate(resp, |xml| rewrite(&xml, adopted)).await
 }
+
+/// S3's largest (and default) page.
+const MAX_KEYS: u64 = 1000;
 
 fn decide(e: &EntryView<'_>, adopted: Option<i64>) -> EntryRewrite {
     let ours = adopted.is_some_and(|t| iso_millis(e.last_modified).is_some_and(|m| m >= t));

@@ -84,8 +84,17 @@ fn xml_err(e: impl std::fmt::Display) -> ListingError {
 pub fn rewrite(
     xml: &[u8],
     hidden_prefix: &str,
-    mut decide: impl FnMut(&EntryView<'_>) -> EntryRewrite,
+    decide: impl FnMut(&EntryView<'_>) -> EntryRewrite,
 ) -> Result<Vec<u8>, ListingError> {
+    rewrite_counting(xml, hidden_prefix, decide).map(|(out, _)| out)
+}
+
+/// [`rewrite`], and how many entries it hid (of every kind: each took one of the page's `max-keys`).
+pub fn rewrite_counting(
+    xml: &[u8],
+    hidden_prefix: &str,
+    mut decide: impl FnMut(&EntryView<'_>) -> EntryRewrite,
+) -> Result<(Vec<u8>, u64), ListingError> {
     let mut doc = Doc::new(xml)?;
     let hidden = Hidden {
         prefix: hidden_prefix,
@@ -98,6 +107,7 @@ pub fn rewrite(
     // Where each `KeyCount` text landed in the output, and that text.
     let mut key_counts: Vec<(Range<usize>, String)> = Vec::new();
     let mut removed: u64 = 0;
+    let mut hidden_entries: u64 = 0;
 
     loop {
         let event = reader.read_event().map_err(xml_err)?;
@@ -116,6 +126,7 @@ pub fn rewrite(
                         match process_entry(kind, &events, &hidden, &mut decide)? {
                             Outcome::Remove => {
                                 pending_ws = None;
+                                hidden_entries += 1;
                                 if kind.counts_in_key_count() {
                                     removed += 1;
                                 }
@@ -158,7 +169,7 @@ pub fn rewrite(
             out.splice(range, adjusted.into_bytes());
         }
     }
-    Ok(out)
+    Ok((out, hidden_entries))
 }
 
 /// The document with every `<UploadId>` whose text is `from` saying `to` instead.

@@ -121,6 +121,27 @@ def listings():
             check_eq([p["Prefix"] for p in got["CommonPrefixes"]], ["p/q/"], "prefixes")
             check_entry(got["Contents"][0], 2000, "p/b.bin")
             check(got["Contents"][0].get("Owner", {}).get("ID"), "Owner ID")
+        # The gateway's own records sort first (`.s3-sse-proxy/`): they must not take the places of a page.
+        for name, call, page_key in [
+            ("ListObjectsV2", lambda **kw: s3.list_objects_v2(Bucket=b, **kw), "StartAfter"),
+            ("ListObjects", lambda **kw: s3.list_objects(Bucket=b, **kw), "Marker"),
+        ]:
+            with step(f"{name} MaxKeys=1: one key a page, every key once, MaxKeys as asked"):
+                seen, after = [], None
+                while True:
+                    got = call(MaxKeys=1, **({page_key: after} if after else {}))
+                    keys = [e["Key"] for e in got.get("Contents", [])]
+                    check_eq(len(keys), 1, f"keys on the page after {after!r}")
+                    check_eq(got["MaxKeys"], 1, "MaxKeys")
+                    seen += keys
+                    after = keys[-1]
+                    if not got["IsTruncated"]:
+                        break
+                check_eq(seen, ["a.txt", "p/b.bin", "p/q/c.bin"], "keys paged one by one")
+        with step("ListObjectsV2 MaxKeys=1 with a delimiter: the first entry is the client's"):
+            got = s3.list_objects_v2(Bucket=b, MaxKeys=1, Delimiter="/")
+            check_eq([e["Key"] for e in got.get("Contents", [])], ["a.txt"], "first page")
+            check_eq(got.get("KeyCount"), 1, "KeyCount")
         for key in etags:
             s3.delete_object(Bucket=b, Key=key)
 
