@@ -370,11 +370,12 @@ def multipart_version_overwritten_by_a_single_put():
             check_read(s3.get_object(Bucket=b, Key="big", VersionId=vm), whole, vm, "GET the multipart version")
             check_read(s3.get_object(Bucket=b, Key="big", VersionId=vs), single, vs, "GET the single-part version")
             check_read(s3.get_object(Bucket=b, Key="big"), single, vs, "GET without VersionId (latest)")
-        with step("HeadObject of the multipart version: its length and its multipart ETag"):
+        # Its ETag is the one Complete answered (the gateway may have re-encrypted odd-sized SSE-S3 parts into one
+        # stream at Complete, README "Listings without lookups", so not necessarily S3's `-2` form).
+        with step("HeadObject of the multipart version: its length and the ETag Complete answered"):
             head = s3.head_object(Bucket=b, Key="big", VersionId=vm)
             assert head["ContentLength"] == len(whole), f"HEAD multipart version: Content-Length {head['ContentLength']}"
             assert head["ETag"] == done["ETag"], f"HEAD multipart version: ETag {head['ETag']}, Complete said {done['ETag']}"
-            assert head["ETag"].endswith('-2"'), f"HEAD multipart version: ETag {head['ETag']} is not a 2-part ETag"
         with step("ranged GETs of both versions (one across the part boundary)"):
             for vid, data, lo, hi in [
                 (vm, whole, PART - 10, PART + 2000),
