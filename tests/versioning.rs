@@ -6,7 +6,10 @@
 //! `encoding-type=url`, the gateway's own records (`.s3-sse-proxy/…`) never shown nor counted in MaxKeys;
 //! emptying and deleting a versioned bucket; and a backend that holds no plaintext of any version.
 //!
-//! The backend is moto's S3 (`python3 -m moto.server`, with signature checking, see `common::moto`): the embedded
+//! The backend is moto's S3 (`python3 -m moto.server`, without signature checking: moto's check refuses every
+//! request whose query holds a `/`, among them the gateway's listing of its adoption marker, without which every
+//! listing shows stored sizes; see docs/compatibility.md and `common::moto`. The gateway's signing towards
+//! backends is tested against s3s-fs, Ceph and moto in the matrix). The embedded
 //! s3s-fs backend has no versioning (PutBucketVersioning answers 501) and Ceph RGW is only in the matrix runs,
 //! while moto implements versioned buckets (version ids, delete markers, suspended versioning, version listings)
 //! in a process started in a second. One moto and one gateway in front of it (local KMS, two keys made with
@@ -44,7 +47,7 @@ struct MotoStack {
 impl MotoStack {
     fn start() -> MotoStack {
         let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-        let moto = rt.block_on(Moto::start());
+        let moto = rt.block_on(Moto::start_without_signature_check());
         let s3 = S3Backend {
             endpoint: moto.endpoint.clone(),
             access_key_id: moto.access_key_id.clone(),

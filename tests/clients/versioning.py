@@ -348,8 +348,11 @@ def multipart_version_overwritten_by_a_single_put():
         p1, p2 = body("mpu part 1", PART + 1000), body("mpu part 2", MIB + 7)
         whole = p1 + p2
         single = body("mpu single", 300_001)
-        with step("multipart version: 2 parts (5 MiB + 1000 bytes, 1 MiB + 7 bytes), then a single-part PUT over it"):
-            up = s3.create_multipart_upload(Bucket=b, Key="big")
+        # SSE-KMS: an SSE-S3 upload with parts of odd sizes is re-encrypted into one stream at Complete (README,
+        # "Listings without lookups"), and has no parts to read by PartNumber afterwards.
+        (kms_id, _), _ = kms_keys()
+        with step("multipart version (SSE-KMS): 2 parts (5 MiB + 1000 bytes, 1 MiB + 7 bytes), then a single-part PUT over it"):
+            up = s3.create_multipart_upload(Bucket=b, Key="big", ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_id)
             etags = [
                 s3.upload_part(Bucket=b, Key="big", UploadId=up["UploadId"], PartNumber=n, Body=p)["ETag"]
                 for n, p in [(1, p1), (2, p2)]
@@ -363,7 +366,7 @@ def multipart_version_overwritten_by_a_single_put():
             vm = done.get("VersionId")
             assert vm and vm != "null", f"CompleteMultipartUpload in a versioned bucket answered x-amz-version-id {vm!r}"
             if ENCRYPTED:
-                assert done.get("ServerSideEncryption") == "AES256", "CompleteMultipartUpload: no SSE-S3 header"
+                assert done.get("ServerSideEncryption") == "aws:kms", "CompleteMultipartUpload: no SSE-KMS header"
             vs = put(s3, b, "big", single)["VersionId"]
             assert vs != vm, "the single-part PUT got the multipart version's id"
         with step("both versions read back whole"):
@@ -610,7 +613,8 @@ def list_object_versions():
             if aws_behaviour(
                 "ListObjectVersions encoding-type=url encodes keys and answers EncodingType",
                 "neither encodes the keys nor answers EncodingType",
-                gateway_answers=True,
+                # The gateway passes the backend's listing on (AWS and Ceph encode; so does the embedded backend).
+                gateway_answers=False,
             ):
                 assert page.get("EncodingType") == "url", f"EncodingType=url: the answer says {page.get('EncodingType')!r}"
                 assert "d e.txt" not in keys and ("d+e.txt" in keys or "d%20e.txt" in keys), (

@@ -36,11 +36,25 @@ pub struct Moto {
 
 impl Moto {
     pub async fn start() -> Moto {
+        Self::start_checking(true).await
+    }
+
+    /// moto that checks no signature at all. For S3 tests of features moto's signature check gets in the way
+    /// of: it refuses every request whose query holds a `/` (docs/compatibility.md), which includes the gateway's
+    /// own listings of its records (`prefix=.s3-sse-proxy%2F…`), so listings there show stored sizes.
+    #[allow(dead_code)] // not every test binary uses it
+    pub async fn start_without_signature_check() -> Moto {
+        Self::start_checking(false).await
+    }
+
+    async fn start_checking(check_signatures: bool) -> Moto {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let mut cmd = Command::new("python3");
-        cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", "3");
+        cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()]);
+        if check_signatures {
+            cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "3");
+        }
         let mut proc = Proc::spawn("moto", cmd, dir.path().join("moto.log"));
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
