@@ -123,6 +123,15 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
         .map_err(S3Error::internal)
     })
     .await?;
+    let source_versioned = header_str(head.headers(), "x-amz-version-id").is_some_and(|v| v != "null");
+    if source_versioned
+        && !resp.headers().contains_key("x-amz-version-id")
+        && let Some(etag) = &backend_etag
+        && let Some(v) = version_written(&ctx, etag).await?
+    {
+        // Ceph RGW 16 does not name the version its copy made.
+        resp.headers_mut().insert("x-amz-version-id", v);
+    }
     if let (Some(l), Some(etag)) = (layout, backend_etag) {
         let new_layout = multipart::Layout { etag, ..l };
         let version = header_str(resp.headers(), "x-amz-version-id");
@@ -132,7 +141,22 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
             .await?;
     }
     add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
+    if let Some(v) = head.headers().get("x-amz-version-id") {
+        // The version copied (Ceph RGW 16 leaves it out).
+        resp.headers_mut()
+            .entry("x-amz-copy-source-version-id")
+            .or_insert_with(|| v.clone());
+    }
     Ok(resp)
+}
+
+/// The version id of the request's object if it is still the one with backend ETag `etag` (what a write just
+/// made), from a HEAD.
+async fn version_written(ctx: &ReqCtx<'_>, etag: &str) -> Result<Option<HeaderValue>, S3Error> {
+    let uri = ctx.upstream.object_uri(ctx.bucket(), ctx.key(), None)?;
+    let head = ctx.upstream.call(ctx.op(), Method::HEAD, uri, HeaderMap::new()).await?;
+    let same = header_str(head.headers(), "etag").is_some_and(|e| e.trim_matches('"') == etag);
+    Ok(head.headers().get("x-amz-version-id").filter(|_| same).cloned())
 }
 
 fn is_copied(name: &str) -> bool {

@@ -311,6 +311,15 @@ async fn head_first(
 ) -> Result<HeadFirst, S3Error> {
     let head = gw.fetch(Method::HEAD, headers.clone()).await?;
     if !head.status().is_success() {
+        if !want.is_head {
+            // A HEAD's error has no body; a GET's carries S3's code (NoSuchKey, NoSuchVersion, …): ask the
+            // backend the client's own question. (Should the object have appeared in between, its bytes are not
+            // passed on: the HEAD's answer stands.)
+            let get = gw.fetch(Method::GET, headers.clone()).await?;
+            if !get.status().is_success() {
+                return Ok(HeadFirst::Answered(pass_through(get)));
+            }
+        }
         return Ok(HeadFirst::Answered(pass_through(head)));
     }
     let env = envelope_of(head.headers())?;

@@ -259,6 +259,14 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
         let uri = ctx.upstream.object_uri(&bucket, &key, q.as_deref())?;
         let head = ctx.upstream.call(op, Method::HEAD, uri, HeaderMap::new()).await?;
         layout.etag = header_str(head.headers(), "etag").unwrap_or("").replace('"', "");
+        // The client gets the ETag S3 would have answered.
+        let (parts, body) = resp.into_parts();
+        let xml = crate::body::collect_limited(body, SMALL_LIMIT)
+            .await
+            .map_err(|()| S3Error::internal("CompleteMultipartUpload response"))?;
+        let etag = format!("\"{}\"", layout.etag);
+        let out = replace_leaf(&xml, b"ETag", |_| Some(etag.clone())).map_err(S3Error::internal)?;
+        resp = Response::from_parts(parts, crate::body::full(out));
     }
     let record = version_layout_key(&key, version.as_deref());
     ctx.buckets
