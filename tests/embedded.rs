@@ -74,6 +74,11 @@ fn boto3_conditional_writes_with_the_current_etag_succeed() {
 }
 
 #[test]
+fn boto3_get_object_attributes_answers_plaintext_sizes_parts_and_sse_c_rules() {
+    boto3_case("object_attributes");
+}
+
+#[test]
 fn boto3_two_racing_if_none_match_puts_give_one_200_and_one_412() {
     boto3_case("racing_creates");
 }

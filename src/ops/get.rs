@@ -27,7 +27,7 @@ use crate::response::pass_through;
 use crate::s3::operation::Operation;
 use crate::s3::range::{self, ByteRange};
 use crate::s3::request::{header_str, parse_part_number, remove_query_param};
-use crate::sse::request::{self as sse, CustomerKey, SseRequest};
+use crate::sse::request::{self as sse, CustomerKey};
 use crate::sse::{Keys, add_sse_headers, client_etag, envelope_of, multipart, open_data_key, strip_backend_only};
 
 /// Where GetObject and HeadObject read from: the object's backend URI (with its version), and the bucket's
@@ -196,16 +196,7 @@ struct ReadRequest {
 impl ReadRequest {
     fn of(parts: &Parts) -> Result<Self, S3Error> {
         let is_head = parts.method == Method::HEAD;
-        let customer = match sse::parse(&parts.headers)? {
-            SseRequest::Unspecified => None,
-            SseRequest::Customer(c) => Some(c),
-            _ => {
-                return Err(S3Error::new(
-                    S3ErrorCode::InvalidArgument,
-                    "x-amz-server-side-encryption header is not supported for this operation.",
-                ));
-            }
-        };
+        let customer = sse::customer_for_read(&parts.headers)?;
         let range = if is_head {
             None
         } else {

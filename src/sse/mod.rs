@@ -41,6 +41,28 @@ pub fn envelope_of(headers: &HeaderMap) -> Result<Option<Envelope>, S3Error> {
         .map_err(|e| S3Error::internal(format!("object envelope: {e}")))
 }
 
+/// SSE-C's rules for a request on an existing object: a key is required for SSE-C objects (400), must be the
+/// right one (403), and is refused for other objects (400).
+pub fn check_customer_key(env: &Envelope, customer: Option<&CustomerKey>) -> Result<(), S3Error> {
+    match (env.mode, customer) {
+        (SseMode::C, None) => Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "The object was stored using a form of Server Side Encryption. The correct parameters must be \
+             provided to retrieve the object.",
+        )),
+        (SseMode::C, Some(ck)) => {
+            let check = env.key_check.as_deref().unwrap_or_default();
+            if envelope::customer_key_matches(ck.as_bytes(), check) {
+                Ok(())
+            } else {
+                Err(S3Error::access_denied())
+            }
+        }
+        (_, Some(_)) => Err(S3Error::not_applicable_to_object()),
+        (_, None) => Ok(()),
+    }
+}
+
 /// Open an object's data key with what the request supplied. Enforces SSE-C's rules: a key is required for
 /// SSE-C objects (400), must be the right one (403), and is refused for other objects (400). SSE-KMS keys come
 /// from the KMS (or its cache).
@@ -51,30 +73,15 @@ pub async fn open_data_key(
     bucket: &str,
     key: &str,
 ) -> Result<DataKey, S3Error> {
+    check_customer_key(env, customer)?;
     let kek = match (env.mode, customer) {
-        (SseMode::C, None) => {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidRequest,
-                "The object was stored using a form of Server Side Encryption. The correct parameters must be \
-                 provided to retrieve the object.",
-            ));
-        }
-        (SseMode::C, Some(ck)) => {
-            let check = env.key_check.as_deref().unwrap_or_default();
-            if !envelope::customer_key_matches(ck.as_bytes(), check) {
-                return Err(S3Error::access_denied());
-            }
-            Kek::new(env.kek_id.clone(), *ck.as_bytes())
-        }
-        (_, Some(_)) => {
-            return Err(S3Error::not_applicable_to_object());
-        }
-        (SseMode::S3, None) => keys
+        (SseMode::C, Some(ck)) => Kek::new(env.kek_id.clone(), *ck.as_bytes()),
+        (SseMode::Kms, _) => return keys.kms.open(env, bucket, key).await,
+        _ => keys
             .keyring
             .get(&env.kek_id)
             .cloned()
             .ok_or_else(|| S3Error::internal(format!("object sealed under unknown KEK {}", env.kek_id)))?,
-        (SseMode::Kms, None) => return keys.kms.open(env, bucket, key).await,
     };
     envelope::open_key(&kek, env.mode, &env.sealed_key, bucket, key)
         .map_err(|e| S3Error::internal(format!("data key of {bucket}/{key} did not open: {e}")))

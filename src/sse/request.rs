@@ -115,6 +115,19 @@ fn customer_key(h: &HeaderMap, prefix: &str) -> Result<Option<CustomerKey>, S3Er
     }))
 }
 
+/// The SSE-C key of a request that reads an existing object (GetObject, HeadObject, GetObjectAttributes): the
+/// object's encryption is its own, so any other SSE header is refused, as S3 does.
+pub fn customer_for_read(h: &HeaderMap) -> Result<Option<CustomerKey>, S3Error> {
+    match parse(h)? {
+        SseRequest::Unspecified => Ok(None),
+        SseRequest::Customer(c) => Ok(Some(c)),
+        _ => Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "x-amz-server-side-encryption header is not supported for this operation.",
+        )),
+    }
+}
+
 /// The destination / object SSE request of a PUT, POST, Create, Copy, GET or HEAD.
 pub fn parse(h: &HeaderMap) -> Result<SseRequest, S3Error> {
     let customer = customer_key(h, "x-amz-")?;
@@ -181,6 +194,7 @@ pub fn check_headers(op: Operation, headers: &HeaderMap, secure: bool) -> Result
         Operation::PostObject,
         Operation::GetObject,
         Operation::HeadObject,
+        Operation::GetObjectAttributes,
         Operation::CreateMultipartUpload,
         Operation::UploadPart,
         Operation::UploadPartCopy,

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""boto3 through the gateway on the embedded backend (s3s-fs): does it answer as S3 does? (issue 18)
+"""boto3 through the gateway on the embedded backend (s3s-fs): does it answer as S3 does? (issue 18; and
+GetObjectAttributes, issue 20)
 
 Usage: embedded_s3.py CASE, one of the functions in CASES below. Each case creates its own bucket (S3_BUCKET
 with a suffix) and removes it again.
@@ -342,10 +343,81 @@ def racing_creates():
                 s3.delete_object(Bucket=b, Key=key)
 
 
+def object_attributes():
+    """GetObjectAttributes answered by the gateway: the plaintext's size and parts, the client's ETag, SSE-C's key
+    rules (issue 20). The backend would describe the ciphertext."""
+    import base64
+    import hashlib
+
+    def sse_c(key):
+        # boto3 does not encode the key for GetObjectAttributes (it does for GetObject): send it as S3 wants it.
+        return {
+            "SSECustomerAlgorithm": "AES256",
+            "SSECustomerKey": base64.b64encode(key).decode(),
+            "SSECustomerKeyMD5": base64.b64encode(hashlib.md5(key).digest()).decode(),
+        }
+
+    every = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+    s3 = client()
+    with Bucket(s3, "attrs") as b:
+        with step("one PutObject (SSE-S3): ETag as PutObject said, plaintext ObjectSize, STANDARD, no parts"):
+            put = s3.put_object(Bucket=b, Key="one", Body=b"abc")
+            got = s3.get_object_attributes(Bucket=b, Key="one", ObjectAttributes=every)
+            check_eq(got["ETag"], put["ETag"].strip('"'), "ETag (S3 answers it unquoted)")
+            check_eq(got["ObjectSize"], 3, "ObjectSize")
+            check_eq(got["StorageClass"], "STANDARD", "StorageClass")
+            check("ObjectParts" not in got, f"ObjectParts of a single-part object: {got.get('ObjectParts')}")
+            # The gateway keeps no plaintext checksum yet (issue 20); never the backend's ciphertext one.
+            check("Checksum" not in got, f"Checksum: {got.get('Checksum')}")
+            check("LastModified" in got, "LastModified")
+        with step("a multipart object (SSE-KMS, parts of 5 MiB + 3 and 1000 bytes): plaintext part sizes, paginated"):
+            p1, p2 = b"p" * (5 * MIB + 3), b"q" * 1000
+            up = s3.create_multipart_upload(Bucket=b, Key="multi", ServerSideEncryption="aws:kms")
+            parts = [
+                {"PartNumber": n, "ETag": s3.upload_part(Bucket=b, Key="multi", UploadId=up["UploadId"], PartNumber=n, Body=p)["ETag"]}
+                for n, p in [(1, p1), (2, p2)]
+            ]
+            done = s3.complete_multipart_upload(Bucket=b, Key="multi", UploadId=up["UploadId"], MultipartUpload={"Parts": parts})
+            got = s3.get_object_attributes(Bucket=b, Key="multi", ObjectAttributes=every)
+            check_eq(got["ETag"], done["ETag"].strip('"'), "ETag")
+            check_eq(got["ObjectSize"], len(p1) + len(p2), "ObjectSize")
+            op = got["ObjectParts"]
+            check_eq(op["TotalPartsCount"], 2, "PartsCount")
+            check_eq([(p["PartNumber"], p["Size"]) for p in op["Parts"]], [(1, len(p1)), (2, len(p2))], "parts")
+            check_eq(op["IsTruncated"], False, "IsTruncated")
+            page = s3.get_object_attributes(Bucket=b, Key="multi", ObjectAttributes=["ObjectParts"], MaxParts=1)["ObjectParts"]
+            check_eq([p["PartNumber"] for p in page["Parts"]], [1], "MaxParts=1: first page")
+            check(page["IsTruncated"], "MaxParts=1: truncated")
+            rest = s3.get_object_attributes(
+                Bucket=b, Key="multi", ObjectAttributes=["ObjectParts"], MaxParts=1, PartNumberMarker=page["NextPartNumberMarker"]
+            )["ObjectParts"]
+            check_eq([(p["PartNumber"], p["Size"]) for p in rest["Parts"]], [(2, len(p2))], "the page after the marker")
+        with step("SSE-C: the key is needed (400 without, 403 with another), and opens the attributes"):
+            key = os.urandom(32)
+            s3.put_object(Bucket=b, Key="secret", Body=b"s" * 70_000, SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+            check_eq(error_of(s3.get_object_attributes, Bucket=b, Key="secret", ObjectAttributes=every), ("InvalidRequest", 400), "no key")
+            check_eq(
+                error_of(s3.get_object_attributes, Bucket=b, Key="secret", ObjectAttributes=every, **sse_c(os.urandom(32))),
+                ("AccessDenied", 403),
+                "another key",
+            )
+            got = s3.get_object_attributes(Bucket=b, Key="secret", ObjectAttributes=every, **sse_c(key))
+            check_eq(got["ObjectSize"], 70_000, "ObjectSize with the key")
+        with step("errors: a missing key is 404 NoSuchKey; an unknown attribute 400 InvalidArgument"):
+            check_eq(error_of(s3.get_object_attributes, Bucket=b, Key="nothing", ObjectAttributes=every), ("NoSuchKey", 404), "missing")
+            check_eq(
+                error_of(s3.get_object_attributes, Bucket=b, Key="one", ObjectAttributes=["ETag", "Size"]),
+                ("InvalidArgument", 400),
+                "unknown attribute",
+            )
+        for k in ["one", "multi", "secret"]:
+            s3.delete_object(Bucket=b, Key=k)
+
+
 CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
-                                  conditional_writes_with_the_current_etag, racing_creates]}
+                                  conditional_writes_with_the_current_etag, racing_creates, object_attributes]}
 
 if __name__ == "__main__":
     try:

@@ -260,6 +260,12 @@ def get_head_by_version_id():
                 assert got["ETag"] == puts[i]["ETag"], f"HEAD version {i + 1}: ETag {got['ETag']} is not PUT's"
                 if ENCRYPTED:
                     assert got.get("ServerSideEncryption") == "AES256", f"HEAD version {i + 1}: no SSE-S3 header"
+        with step("GetObjectAttributes with each VersionId: that version's ETag and plaintext ObjectSize"):
+            for i, (d, vid) in enumerate(zip(datas, vids)):
+                got = s3.get_object_attributes(Bucket=b, Key="doc", VersionId=vid, ObjectAttributes=["ETag", "ObjectSize"])
+                assert got["ObjectSize"] == len(d), f"GetObjectAttributes version {i + 1}: ObjectSize {got['ObjectSize']}"
+                assert got["ETag"] == puts[i]["ETag"].strip('"'), f"GetObjectAttributes version {i + 1}: ETag {got['ETag']}"
+                assert got.get("VersionId") == vid, f"GetObjectAttributes version {i + 1}: x-amz-version-id {got.get('VersionId')!r}"
         with step("GetObject without VersionId: the latest version"):
             check_read(s3.get_object(Bucket=b, Key="doc"), datas[2], vids[2], "GET doc")
         with step("ranged GetObject of old versions: the right slice of that version"):
