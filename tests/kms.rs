@@ -241,18 +241,43 @@ async fn kms_failures_are_the_errors_s3_returns_and_write_nothing() {
     )
     .await;
     r.assert_error(501, "NotImplemented");
-    let r = call(
-        &s.gw,
-        &c,
-        Method::PUT,
-        &path("keyid-only"),
-        "x",
-        &[("x-amz-server-side-encryption-aws-kms-key-id", "alias/aws/s3")],
-    )
-    .await;
-    r.assert_error(400, "InvalidArgument");
+    // SSE-KMS's headers without `aws:kms` (alone, or with AES256): 400 InvalidArgument, as S3 answers.
+    let context = b64(br#"{"a":"b"}"#);
+    for (name, headers) in [
+        (
+            "keyid-only",
+            vec![("x-amz-server-side-encryption-aws-kms-key-id", "alias/aws/s3")],
+        ),
+        (
+            "context-only",
+            vec![("x-amz-server-side-encryption-context", context.as_str())],
+        ),
+        (
+            "aes-keyid",
+            vec![
+                ("x-amz-server-side-encryption", "AES256"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", "alias/aws/s3"),
+            ],
+        ),
+        (
+            "aes-context",
+            vec![
+                ("x-amz-server-side-encryption", "AES256"),
+                ("x-amz-server-side-encryption-context", context.as_str()),
+            ],
+        ),
+    ] {
+        let r = call(&s.gw, &c, Method::PUT, &path(name), "x", &headers).await;
+        r.assert_error(400, "InvalidArgument");
+        assert!(
+            r.text()
+                .contains("requires HTTP header x-amz-server-side-encryption : aws:kms"),
+            "{name}: {}",
+            r.text()
+        );
+        s.backend.assert_absent(&bucket, name).await;
+    }
     s.backend.assert_absent(&bucket, "dsse").await;
-    s.backend.assert_absent(&bucket, "keyid-only").await;
 
     // An object under the default key, then the key is disabled.
     call(&s.gw, &c, Method::PUT, &path("before"), body(1000, 0), &[KMS])

@@ -137,15 +137,17 @@ pub fn parse(h: &HeaderMap) -> Result<SseRequest, S3Error> {
             "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
         )),
         (None, Some(c)) => Ok(SseRequest::Customer(c)),
-        (None, None) => {
-            if h.contains_key("x-amz-server-side-encryption-aws-kms-key-id") {
-                return Err(invalid_argument(
-                    "x-amz-server-side-encryption-aws-kms-key-id header is not supported for this request without \
-                     x-amz-server-side-encryption: aws:kms.",
-                ));
-            }
-            Ok(SseRequest::Unspecified)
+        // SSE-KMS's own headers without `aws:kms` (none, or AES256): S3 refuses them, nothing is stored.
+        (None | Some("AES256"), None)
+            if h.contains_key("x-amz-server-side-encryption-aws-kms-key-id")
+                || h.contains_key("x-amz-server-side-encryption-context") =>
+        {
+            Err(invalid_argument(
+                "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption \
+                 : aws:kms",
+            ))
         }
+        (None, None) => Ok(SseRequest::Unspecified),
         (Some("AES256"), None) => Ok(SseRequest::S3),
         (Some("aws:kms"), None) => Ok(SseRequest::Kms {
             key_id: header(h, "x-amz-server-side-encryption-aws-kms-key-id").map(str::to_owned),
