@@ -186,6 +186,51 @@ async fn sse_kms_objects_round_trip_and_are_audited() {
     }
 }
 
+/// SSE-KMS's headers without `aws:kms` (alone, or with AES256): 400 InvalidArgument, as S3 answers; nothing stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn kms_headers_without_aws_kms_are_refused_as_s3_does() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let bucket = unique_bucket("kms-hdr");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let path = |k: &str| format!("/{bucket}/{k}");
+    let context = b64(br#"{"a":"b"}"#);
+    for (name, headers) in [
+        (
+            "keyid-only",
+            vec![("x-amz-server-side-encryption-aws-kms-key-id", "alias/aws/s3")],
+        ),
+        (
+            "context-only",
+            vec![("x-amz-server-side-encryption-context", context.as_str())],
+        ),
+        (
+            "aes-keyid",
+            vec![
+                ("x-amz-server-side-encryption", "AES256"),
+                ("x-amz-server-side-encryption-aws-kms-key-id", "alias/aws/s3"),
+            ],
+        ),
+        (
+            "aes-context",
+            vec![
+                ("x-amz-server-side-encryption", "AES256"),
+                ("x-amz-server-side-encryption-context", context.as_str()),
+            ],
+        ),
+    ] {
+        let r = call(&s.gw, &c, Method::PUT, &path(name), "x", &headers).await;
+        r.assert_error(400, "InvalidArgument");
+        assert!(
+            r.text()
+                .contains("requires HTTP header x-amz-server-side-encryption : aws:kms"),
+            "{name}: {}",
+            r.text()
+        );
+        s.backend.assert_absent(&bucket, name).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kms_failures_are_the_errors_s3_returns_and_write_nothing() {
     // No key cache: every request asks the KMS, so a disabled key takes effect at once.
@@ -241,42 +286,6 @@ async fn kms_failures_are_the_errors_s3_returns_and_write_nothing() {
     )
     .await;
     r.assert_error(501, "NotImplemented");
-    // SSE-KMS's headers without `aws:kms` (alone, or with AES256): 400 InvalidArgument, as S3 answers.
-    let context = b64(br#"{"a":"b"}"#);
-    for (name, headers) in [
-        (
-            "keyid-only",
-            vec![("x-amz-server-side-encryption-aws-kms-key-id", "alias/aws/s3")],
-        ),
-        (
-            "context-only",
-            vec![("x-amz-server-side-encryption-context", context.as_str())],
-        ),
-        (
-            "aes-keyid",
-            vec![
-                ("x-amz-server-side-encryption", "AES256"),
-                ("x-amz-server-side-encryption-aws-kms-key-id", "alias/aws/s3"),
-            ],
-        ),
-        (
-            "aes-context",
-            vec![
-                ("x-amz-server-side-encryption", "AES256"),
-                ("x-amz-server-side-encryption-context", context.as_str()),
-            ],
-        ),
-    ] {
-        let r = call(&s.gw, &c, Method::PUT, &path(name), "x", &headers).await;
-        r.assert_error(400, "InvalidArgument");
-        assert!(
-            r.text()
-                .contains("requires HTTP header x-amz-server-side-encryption : aws:kms"),
-            "{name}: {}",
-            r.text()
-        );
-        s.backend.assert_absent(&bucket, name).await;
-    }
     s.backend.assert_absent(&bucket, "dsse").await;
 
     // An object under the default key, then the key is disabled.
