@@ -1,6 +1,7 @@
 //! The policy phase: every request that names a bucket is evaluated against the bucket's policies (pinned and
 //! stored) and the credential's identity policy as S3 does: an explicit Deny refuses; otherwise the credential's
-//! `allowed_buckets` (a boundary no policy widens) decide. A copy is also a read of its source, evaluated against
+//! `allowed_buckets` (a boundary no policy widens) decide. A request without credentials is allowed only by a
+//! bucket policy statement that grants everyone (`"Principal": "*"`). A copy is also a read of its source, evaluated against
 //! the source's bucket. Each decision is counted and audited.
 //!
 //! Also here, because they refuse a request before any byte reaches the backend: the gateway's reserved keys are
@@ -44,6 +45,9 @@ impl Authorizer {
         sse: bool,
     ) -> Result<(), S3Error> {
         self.evaluate(buckets, req, authed, conn).await?;
+        if sse && authed.credential.is_anonymous() {
+            crate::sse::request::check_anonymous(&req.parts.headers)?;
+        }
         // The gateway's own objects inside buckets are not the client's to touch.
         let src = req.copy_source()?;
         if let Some(src) = src {
@@ -81,7 +85,11 @@ impl Authorizer {
     ) -> Result<(), S3Error> {
         let (op, query) = (req.op, &req.query);
         let cred = &authed.credential;
-        let principal = Principal::user(&self.account_id, cred.display_name());
+        let principal = if cred.is_anonymous() {
+            Principal::anonymous()
+        } else {
+            Principal::user(&self.account_id, cred.display_name())
+        };
         let action = iam::actions::iam_action(op, req.query_param("versionId").is_some());
         let signed_at = req
             .header("x-amz-date")
@@ -154,6 +162,12 @@ struct Evaluation<'a> {
 impl Evaluation<'_> {
     /// ListBuckets and the like: only an identity policy has a say.
     fn without_bucket(&self, action: &str) -> Result<(), S3Error> {
+        if self.cred.is_anonymous() {
+            // ListBuckets: S3 answers a caller without credentials AccessDenied.
+            self.authorizer
+                .record(self.principal, action, "arn:aws:s3:::*", false, "anonymous", false);
+            return Err(S3Error::access_denied());
+        }
         let identity = self.authorizer.identity_policies.get(self.cred.access_key_id());
         let decision = identity.map(|p| {
             p.evaluate(&iam::Request {
@@ -208,9 +222,12 @@ impl Evaluation<'_> {
                 decision = Decision::Deny(sid);
             }
         }
-        // `allowed_buckets` is the operator's boundary: a bucket policy can narrow it, never widen it.
+        // `allowed_buckets` is the operator's boundary: a bucket policy can narrow it, never widen it. A caller
+        // without credentials has none: only a statement that allows everyone lets it in.
         let (allowed, rule, from_statement) = match decision {
             Decision::Deny(sid) => (false, sid, true),
+            Decision::Allow(sid) if self.cred.is_anonymous() => (true, sid, true),
+            _ if self.cred.is_anonymous() => (false, Some("anonymous".to_owned()), false),
             _ if !self.cred.may_access_bucket(bucket) => (false, Some("allowed-buckets".to_owned()), false),
             Decision::Allow(sid) => (true, sid, true),
             // With an identity policy, what no statement allows is denied (AWS's implicit deny).

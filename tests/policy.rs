@@ -558,3 +558,153 @@ fn aws_example_policies_with_awscli_v2() {
 fn aws_example_policies_with_awscli_v1() {
     run_policy_examples("pol-cli1", &["awscli", "python3", "-m", "awscli"]);
 }
+
+/// A request without credentials, as the gateway's HTTPS client sends it.
+async fn anonymous(
+    s: &Stack,
+    c: &HttpsClient,
+    method: Method,
+    path: &str,
+    body: &'static [u8],
+    h: &[(&str, &str)],
+) -> Resp {
+    let mut b = http::Request::builder().method(method).uri(s.gw.url(path));
+    if !body.is_empty() {
+        b = b.header("content-length", body.len());
+    }
+    for (n, v) in h {
+        b = b.header(*n, *v);
+    }
+    send(c, b.body(bytes::Bytes::from_static(body)).unwrap()).await
+}
+
+/// Requests without credentials are S3's anonymous requests: refused (403 AccessDenied) unless a bucket policy
+/// grants everyone (`"Principal": "*"`) the action; then an SSE-S3 object is served decrypted, while SSE-KMS (the
+/// KMS acts for an identity) and SSE-C stay refused. A principal that names an account never means everyone.
+#[tokio::test(flavor = "multi_thread")]
+async fn anonymous_requests_only_where_a_bucket_policy_grants_everyone() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let bucket = unique_bucket("anon");
+    let other = unique_bucket("anon-other");
+    create_bucket(&s.gw, &c, &bucket).await;
+    create_bucket(&s.gw, &c, &other).await;
+    let data = pseudo_random(200_000, 7);
+    for b in [&bucket, &other] {
+        put_object(&s.gw, &c, b, "public.bin", data.clone()).await.assert_ok();
+    }
+    call(&s.gw, &c, Method::PUT, &format!("/{bucket}/kms.bin"), "kms", &[KMS])
+        .await
+        .assert_ok();
+    let ck = b"0123456789abcdef0123456789abcdef";
+    let (ck_b64, ck_md5) = (b64(ck), md5_b64(ck));
+    let sse_c = [
+        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+        ("x-amz-server-side-encryption-customer-key", ck_b64.as_str()),
+        ("x-amz-server-side-encryption-customer-key-md5", ck_md5.as_str()),
+    ];
+    call(&s.gw, &c, Method::PUT, &format!("/{bucket}/c.bin"), "ssec", &sse_c)
+        .await
+        .assert_ok();
+    let get = |b: &str, k: &str| format!("/{b}/{k}");
+
+    // No policy: nothing for anyone without credentials.
+    anonymous(&s, &c, Method::GET, &get(&bucket, "public.bin"), b"", &[])
+        .await
+        .assert_error(403, "AccessDenied");
+
+    // A statement that names the account is not everyone.
+    let account_only = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#,
+        ACCOUNT = "000000000000"
+    );
+    set_policy(&s.gw, &c, &bucket, &account_only).await;
+    anonymous(&s, &c, Method::GET, &get(&bucket, "public.bin"), b"", &[])
+        .await
+        .assert_error(403, "AccessDenied");
+
+    let public_read = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"PublicRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    );
+    set_policy(&s.gw, &c, &bucket, &public_read).await;
+    let r = anonymous(&s, &c, Method::GET, &get(&bucket, "public.bin"), b"", &[]).await;
+    r.assert_ok();
+    assert_eq!(r.body[..], data[..], "anonymous GET: the plaintext");
+    let r = anonymous(
+        &s,
+        &c,
+        Method::GET,
+        &get(&bucket, "public.bin"),
+        b"",
+        &[("range", "bytes=70000-70009")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.body[..], data[70000..70010]);
+    let r = anonymous(&s, &c, Method::HEAD, &get(&bucket, "public.bin"), b"", &[]).await;
+    r.assert_ok();
+    assert_eq!(r.header("content-length"), Some("200000"));
+
+    // What the policy does not grant, or needs an identity, stays refused; nothing is written.
+    anonymous(&s, &c, Method::GET, &get(&bucket, "kms.bin"), b"", &[])
+        .await
+        .assert_error(400, "InvalidArgument");
+    anonymous(&s, &c, Method::GET, &get(&bucket, "c.bin"), b"", &sse_c)
+        .await
+        .assert_error(403, "AccessDenied");
+    anonymous(&s, &c, Method::GET, &get(&bucket, "c.bin"), b"", &[])
+        .await
+        .assert_error(400, "InvalidRequest");
+    anonymous(&s, &c, Method::PUT, &get(&bucket, "new.bin"), b"hello", &[])
+        .await
+        .assert_error(403, "AccessDenied");
+    s.backend.assert_absent(&bucket, "new.bin").await;
+    anonymous(&s, &c, Method::GET, &format!("/{bucket}?list-type=2"), b"", &[])
+        .await
+        .assert_error(403, "AccessDenied");
+    anonymous(&s, &c, Method::GET, &get(&other, "public.bin"), b"", &[])
+        .await
+        .assert_error(403, "AccessDenied");
+    anonymous(&s, &c, Method::GET, "/", b"", &[])
+        .await
+        .assert_error(403, "AccessDenied");
+    anonymous(&s, &c, Method::GET, &get(&bucket, ".s3-sse-proxy/adopted"), b"", &[])
+        .await
+        .assert_error(403, "AccessDenied");
+
+    // Writes granted to everyone: SSE-S3 only, never SSE-KMS (explicit or the bucket's default) or SSE-C.
+    let public_write = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:PutObject"],"Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    );
+    set_policy(&s.gw, &c, &bucket, &public_write).await;
+    anonymous(&s, &c, Method::PUT, &get(&bucket, "drop.bin"), b"hello", &[])
+        .await
+        .assert_ok();
+    let r = get_object(&s.gw, &c, &bucket, "drop.bin").await;
+    assert_eq!(&r.body[..], b"hello");
+    assert_eq!(r.header("x-amz-server-side-encryption"), Some("AES256"));
+    anonymous(&s, &c, Method::PUT, &get(&bucket, "k.bin"), b"hello", &[KMS])
+        .await
+        .assert_error(400, "InvalidArgument");
+    anonymous(&s, &c, Method::PUT, &get(&bucket, "c2.bin"), b"hello", &sse_c)
+        .await
+        .assert_error(403, "AccessDenied");
+    for k in ["k.bin", "c2.bin"] {
+        s.backend.assert_absent(&bucket, k).await;
+    }
+    // A body that claims chunk signatures cannot be checked without a key.
+    let r = anonymous(
+        &s,
+        &c,
+        Method::PUT,
+        &get(&bucket, "chunked.bin"),
+        b"0;chunk-signature=00\r\n\r\n",
+        &[
+            ("x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"),
+            ("x-amz-decoded-content-length", "0"),
+        ],
+    )
+    .await;
+    r.assert_error(403, "AccessDenied");
+    s.backend.assert_absent(&bucket, "chunked.bin").await;
+}

@@ -11,6 +11,24 @@ use crate::secret::SecretString;
 pub struct Credential(Arc<CredentialConfig>);
 
 impl Credential {
+    /// The caller of a request without credentials: no access key, no bucket of its own (only bucket policies
+    /// that grant everyone let it in), named `anonymous` in logs and metrics.
+    pub fn anonymous() -> Self {
+        Self(Arc::new(CredentialConfig {
+            access_key_id: String::new(),
+            secret_access_key: SecretString::new(String::new()),
+            display_name: Some("anonymous".to_owned()),
+            allowed_buckets: Vec::new(),
+            policy: None,
+            policy_file: None,
+        }))
+    }
+
+    /// Whether this is the caller of a request without credentials.
+    pub fn is_anonymous(&self) -> bool {
+        self.0.access_key_id.is_empty()
+    }
+
     pub fn access_key_id(&self) -> &str {
         &self.0.access_key_id
     }

@@ -33,6 +33,8 @@ pub enum AuthType {
     Presigned,
     /// A browser-based POST upload: the form's policy was signed.
     Post,
+    /// No credentials at all: allowed only where a bucket policy grants everyone (`"Principal": "*"`).
+    Anonymous,
 }
 
 impl AuthType {
@@ -42,6 +44,8 @@ impl AuthType {
             Self::Header => "REST-HEADER",
             Self::Presigned => "REST-QUERY-STRING",
             Self::Post => "POST",
+            // S3 evaluates an unsigned request as a REST request like any other.
+            Self::Anonymous => "REST-HEADER",
         }
     }
 }
@@ -217,9 +221,25 @@ pub fn authenticate(
         return authenticate_presigned(parts, store, limits, &query, now);
     }
 
-    Err(S3Error::access_denied_msg(
-        "Anonymous access is not allowed through this gateway.",
-    ))
+    anonymous(parts)
+}
+
+/// A request without credentials, as S3 takes it: an anonymous principal, which the policy phase allows only
+/// where a bucket policy grants everyone; its body is checked as an unsigned one (length, `Content-MD5`,
+/// `x-amz-checksum-*`). A body that claims chunk signatures has no key to check them with: refused.
+fn anonymous(parts: &Parts) -> Result<Authenticated, S3Error> {
+    let payload = header_str(parts, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
+    if payload.starts_with("STREAMING-AWS4-HMAC-SHA256") {
+        return Err(S3Error::access_denied_msg("A signed payload needs a signed request."));
+    }
+    let (body_checks, aws_chunked) = body_checks(parts, payload, None)?;
+    Ok(Authenticated {
+        credential: Credential::anonymous(),
+        auth_type: AuthType::Anonymous,
+        signature_version: SignatureVersion::V4,
+        body_checks,
+        aws_chunked,
+    })
 }
 
 /// SigV4 in the `Authorization` header.

@@ -11,6 +11,7 @@ use super::conditional::backend_etag_list;
 use super::get::{ObjectRead, read_layout, read_object};
 use crate::backend::upstream::Outbound;
 use crate::body::Body;
+use crate::crypto::envelope::SseMode;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::response::{self, listing::replace_leaf};
 use crate::s3::copy_source::{COPIED_HEADERS, CopySource, copy_result_xml, now_iso};
@@ -88,6 +89,9 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
     };
 
     // An encrypted source: same data key, new seal (bound to the destination's name and mode).
+    if ctx.anonymous() && src_env.mode == SseMode::Kms {
+        return Err(crate::sse::request::kms_needs_identity());
+    }
     let dk = open_data_key(keys, &src_env, src_customer.as_ref(), &src.bucket, &src.key).await?;
     let obj = new_object::reseal(keys, sse, dk, &src_env, bucket, key).await?;
     let layout = if src_env.multipart {
@@ -123,15 +127,7 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
         .map_err(S3Error::internal)
     })
     .await?;
-    let source_versioned = header_str(head.headers(), "x-amz-version-id").is_some_and(|v| v != "null");
-    if source_versioned
-        && !resp.headers().contains_key("x-amz-version-id")
-        && let Some(etag) = &backend_etag
-        && let Some(v) = version_written(&ctx, etag).await?
-    {
-        // Ceph RGW 16 does not name the version its copy made.
-        resp.headers_mut().insert("x-amz-version-id", v);
-    }
+    name_versions(&ctx, head.headers(), &mut resp, backend_etag.as_deref()).await?;
     if let (Some(l), Some(etag)) = (layout, backend_etag) {
         let new_layout = multipart::Layout { etag, ..l };
         let version = header_str(resp.headers(), "x-amz-version-id");
@@ -141,13 +137,32 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
             .await?;
     }
     add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
-    if let Some(v) = head.headers().get("x-amz-version-id") {
-        // The version copied (Ceph RGW 16 leaves it out).
+    Ok(resp)
+}
+
+/// The versions a backend-side copy's answer names: the one copied (`x-amz-copy-source-version-id`, from the
+/// source's HEAD) and the one made (`x-amz-version-id`). Ceph RGW 16 names neither; the version made is then
+/// read back, when the source is versioned.
+async fn name_versions(
+    ctx: &ReqCtx<'_>,
+    source: &HeaderMap,
+    resp: &mut Response<Body>,
+    backend_etag: Option<&str>,
+) -> Result<(), S3Error> {
+    let source_version = source.get("x-amz-version-id");
+    if source_version.is_some_and(|v| v != "null")
+        && !resp.headers().contains_key("x-amz-version-id")
+        && let Some(etag) = backend_etag
+        && let Some(v) = version_written(ctx, etag).await?
+    {
+        resp.headers_mut().insert("x-amz-version-id", v);
+    }
+    if let Some(v) = source_version {
         resp.headers_mut()
             .entry("x-amz-copy-source-version-id")
             .or_insert_with(|| v.clone());
     }
-    Ok(resp)
+    Ok(())
 }
 
 /// The version id of the request's object if it is still the one with backend ETag `etag` (what a write just
@@ -222,6 +237,7 @@ pub async fn read_source(
     parts.headers = h;
     let read = ObjectRead {
         upstream: ctx.upstream,
+        anonymous: ctx.anonymous(),
         buckets: ctx.buckets,
         metrics: ctx.metrics,
         op: ctx.op(),

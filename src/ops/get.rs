@@ -18,7 +18,7 @@ use crate::backend::upstream::Upstream;
 use crate::body::transform::TransformBody;
 use crate::body::{Body, empty};
 use crate::bucket_state::BucketState;
-use crate::crypto::envelope::Envelope;
+use crate::crypto::envelope::{Envelope, SseMode};
 use crate::crypto::size::{ReadPlan, ciphertext_range, plaintext_len, plaintext_total, plan_read};
 use crate::crypto::stream::{ChainOpener, StreamOpener};
 use crate::error::{S3Error, S3ErrorCode};
@@ -34,6 +34,8 @@ use crate::sse::{Keys, add_sse_headers, client_etag, envelope_of, multipart, ope
 /// records (a multipart object's part layout). Copies read their source through the same path.
 pub struct ObjectRead<'a> {
     pub upstream: &'a Upstream,
+    /// The reader came without credentials: it may not open SSE-KMS objects (the KMS acts for an identity).
+    pub anonymous: bool,
     pub buckets: &'a BucketState,
     pub metrics: &'a Arc<Metrics>,
     pub op: Operation,
@@ -42,6 +44,13 @@ pub struct ObjectRead<'a> {
 }
 
 impl ObjectRead<'_> {
+    fn check_identity(&self, env: &Envelope) -> Result<(), S3Error> {
+        if self.anonymous && env.mode == SseMode::Kms {
+            return Err(crate::sse::request::kms_needs_identity());
+        }
+        Ok(())
+    }
+
     async fn fetch(&self, method: Method, headers: HeaderMap) -> Result<Response<Incoming>, S3Error> {
         self.upstream.call(self.op, method, self.uri.clone(), headers).await
     }
@@ -52,6 +61,7 @@ pub async fn get_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, 
     let query = remove_query_param(ctx.req.raw_query(), "partNumber");
     let read = ObjectRead {
         upstream: ctx.upstream,
+        anonymous: ctx.anonymous(),
         buckets: ctx.buckets,
         metrics: ctx.metrics,
         op: ctx.op(),
@@ -404,6 +414,7 @@ async fn open_stream(
         Some((a, b, _)) => (a, b),
         None => (0, cipher_total.saturating_sub(1)),
     };
+    gw.check_identity(&env)?;
     let data_key = open_data_key(keys, &env, want.customer.as_ref(), bucket, key).await?;
     let parts_layout = object_parts(gw, &env, resp.headers(), key, cipher_total).await?;
     let plan = plan(&parts_layout, want.range)?;
@@ -480,6 +491,7 @@ async fn head_response(
         return Ok(Response::from_parts(rparts, empty()));
     };
     // HEAD checks the SSE-C key exactly as GET does.
+    gw.check_identity(&env)?;
     drop(open_data_key(keys, &env, customer, gw.bucket, key).await?);
     let c = content_length(&rparts.headers).unwrap_or(0);
     let p = plan(&object_parts(gw, &env, &rparts.headers, key, c).await?, None)?.plain_total;

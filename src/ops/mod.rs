@@ -53,6 +53,11 @@ impl ReqCtx<'_> {
         self.req.op
     }
 
+    /// Whether the request came without credentials (a bucket policy let everyone in).
+    pub fn anonymous(&self) -> bool {
+        self.credential.as_ref().is_some_and(Credential::is_anonymous)
+    }
+
     /// The request's bucket (every handler but ListBuckets' and forward's is dispatched with one).
     pub fn bucket(&self) -> &str {
         self.req.target.bucket.as_deref().unwrap_or_default()

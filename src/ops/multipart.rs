@@ -117,6 +117,9 @@ pub async fn upload_part(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Bo
     let upload = Upload::of(&ctx)?;
     let env = upload.envelope_for_data()?.clone();
     let part = part_number(&ctx)?;
+    if ctx.anonymous() && env.mode == SseMode::Kms {
+        return Err(crate::sse::request::kms_needs_identity());
+    }
     let dk = open_part_key(keys, &env, upload.customer.as_ref(), ctx.bucket(), ctx.key()).await?;
     let mut headers = ctx.forwarded_headers();
     let body = ctx.take_body();
@@ -149,6 +152,9 @@ pub async fn upload_part_copy(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<B
     let upload = Upload::of(&ctx)?;
     let env = upload.envelope_for_data()?.clone();
     let part = part_number(&ctx)?;
+    if ctx.anonymous() && env.mode == SseMode::Kms {
+        return Err(crate::sse::request::kms_needs_identity());
+    }
     let dk = open_part_key(keys, &env, upload.customer.as_ref(), ctx.bucket(), ctx.key()).await?;
     let src = ctx
         .req

@@ -33,5 +33,10 @@ pub async fn sse_for_write(ctx: &ReqCtx<'_>) -> Result<SseRequest, S3Error> {
         return Ok(requested);
     }
     let config = ctx.buckets.encryption(ctx.op(), ctx.bucket()).await?;
-    Ok(bucket_default::apply_default(config.as_deref(), requested))
+    let sse = bucket_default::apply_default(config.as_deref(), requested);
+    if ctx.anonymous() && matches!(sse, SseRequest::Kms { .. }) {
+        // The bucket's default is SSE-KMS, which needs the caller's identity.
+        return Err(crate::sse::request::kms_needs_identity());
+    }
+    Ok(sse)
 }

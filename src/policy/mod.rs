@@ -48,9 +48,11 @@ pub enum Effect {
 /// Who a request comes from, as policies name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// `arn:aws:iam::<account>:user/<name>`.
+    /// `arn:aws:iam::<account>:user/<name>`; `anonymous` for a request without credentials.
     pub arn: String,
     pub account: String,
+    /// A request without credentials: only `"*"` (everyone) names it.
+    pub anonymous: bool,
 }
 
 impl Principal {
@@ -59,6 +61,16 @@ impl Principal {
         Self {
             arn: format!("arn:aws:iam::{account_id}:user/{name}"),
             account: account_id.to_owned(),
+            anonymous: false,
+        }
+    }
+
+    /// The principal of a request that carries no credentials.
+    pub fn anonymous() -> Self {
+        Self {
+            arn: "anonymous".to_owned(),
+            account: String::new(),
+            anonymous: true,
         }
     }
 }
@@ -323,8 +335,11 @@ impl Statement {
 
     fn principal_matches(&self, p: &Principal) -> bool {
         let named = |list: &[String]| {
-            list.iter()
-                .any(|n| n == "*" || *n == p.arn || *n == p.account || *n == format!("arn:aws:iam::{}:root", p.account))
+            list.iter().any(|n| {
+                n == "*"
+                    || (!p.anonymous
+                        && (*n == p.arn || *n == p.account || *n == format!("arn:aws:iam::{}:root", p.account)))
+            })
         };
         match &self.principal {
             PrincipalMatch::Attached => true,

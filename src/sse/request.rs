@@ -169,6 +169,33 @@ pub fn parse_copy_source(h: &HeaderMap) -> Result<Option<CustomerKey>, S3Error> 
 }
 
 /// Request headers that carry SSE parameters: never forwarded to the backend.
+/// S3's answer to SSE-KMS without a signed request: the KMS acts for an identity, and there is none.
+pub fn kms_needs_identity() -> S3Error {
+    invalid_argument(
+        "Requests specifying Server Side Encryption with AWS KMS managed keys require AWS Signature Version 4.",
+    )
+}
+
+/// What a request without credentials may not ask for: SSE-KMS (it needs an identity for the KMS) and SSE-C (the
+/// gateway takes customer keys only from callers it knows).
+pub fn check_anonymous(headers: &HeaderMap) -> Result<(), S3Error> {
+    let kms = header(headers, "x-amz-server-side-encryption").is_some_and(|v| v.starts_with("aws:kms"))
+        || headers.contains_key("x-amz-server-side-encryption-aws-kms-key-id")
+        || headers.contains_key("x-amz-server-side-encryption-context");
+    if kms {
+        return Err(kms_needs_identity());
+    }
+    if headers
+        .keys()
+        .any(|n| n.as_str().contains("server-side-encryption-customer-"))
+    {
+        return Err(S3Error::access_denied_msg(
+            "Requests with customer-provided encryption keys need credentials.",
+        ));
+    }
+    Ok(())
+}
+
 pub fn is_sse_header(name: &str) -> bool {
     name.starts_with("x-amz-server-side-encryption") || name.starts_with("x-amz-copy-source-server-side-encryption")
 }
