@@ -68,6 +68,9 @@ pub struct Limits {
     /// Largest body of every other request (XML: CompleteMultipartUpload, DeleteObjects, configurations);
     /// larger gets 400 MaxMessageLengthExceeded. Bucket policies have their own 20 KB limit, as at AWS.
     pub max_xml_body_bytes: u64,
+    /// On SIGTERM/SIGINT: how long requests already under way may still take before the process exits (new
+    /// connections are refused and `/readyz` answers 503 from the signal on).
+    pub drain_timeout_secs: u64,
 }
 
 impl Default for Limits {
@@ -80,6 +83,7 @@ impl Default for Limits {
             idle_timeout_secs: 120,
             max_object_bytes: 5 * 1024 * 1024 * 1024,
             max_xml_body_bytes: 4 * 1024 * 1024,
+            drain_timeout_secs: 30,
         }
     }
 }

@@ -60,7 +60,12 @@ pub async fn serve_https(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut shutdown => {
+                // Out of the load balancer at once; no new connection from here on.
+                gateway.metrics.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+                drop(listener);
+                break;
+            }
         };
         // Over the limit: close at once rather than leave it in the backlog, where it would wait unanswered and
         // then take a slot ahead of newer clients; a client sees a reset and retries.
@@ -121,9 +126,14 @@ pub async fn serve_https(
             open.dec();
         });
     }
+    // In-flight requests finish (idle keep-alive connections close now; HTTP/2 gets GOAWAY), up to the drain
+    // timeout.
+    let drain = Duration::from_secs(limits.drain_timeout_secs);
     tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("shutdown: gave up waiting for connections"),
+        () = graceful.shutdown() => tracing::info!("shutdown: every connection finished"),
+        () = tokio::time::sleep(drain) => {
+            tracing::warn!(drain_timeout_secs = limits.drain_timeout_secs, "shutdown: drain timeout, closing the connections still open");
+        }
     }
 }
 

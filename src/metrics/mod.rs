@@ -59,6 +59,8 @@ pub struct Metrics {
     policy_rules: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Set once the listener and certificates are up.
     pub ready: AtomicBool,
+    /// Set on SIGTERM/SIGINT: `/readyz` answers 503 from then on, whatever the probes say.
+    pub draining: AtomicBool,
 }
 
 const PREFIX: &str = "s3_sse_proxy";
@@ -251,6 +253,7 @@ impl Metrics {
             policy_rules: std::sync::Mutex::new(std::collections::HashSet::new()),
             registry: r,
             ready: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
         });
         m.zero_series();
         m
@@ -354,7 +357,12 @@ impl crate::body::transform::Meter for StreamMeter {
 async fn route(m: Arc<Metrics>, req: Request<hyper::body::Incoming>) -> Result<Response<Body>, Infallible> {
     let (status, body): (StatusCode, Bytes) = match req.uri().path() {
         "/metrics" => (StatusCode::OK, m.render().into()),
-        "/healthz" => (StatusCode::OK, Bytes::from_static(b"ok\n")),
+        // Liveness: the process serves requests (restart it if not); readiness is `/readyz`.
+        "/healthz" | "/livez" => (StatusCode::OK, Bytes::from_static(b"ok\n")),
+        "/readyz" if m.draining.load(Ordering::Relaxed) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Bytes::from_static(b"not ready: shutting down\n"),
+        ),
         "/readyz" => match (m.ready.load(Ordering::Relaxed), m.backend_up.get(), m.kms_up.get()) {
             (true, 1, 1) => (StatusCode::OK, Bytes::from_static(b"ready\n")),
             (false, _, _) => (

@@ -1,0 +1,200 @@
+//! The gateway's lifecycle (issue 22): on SIGTERM it leaves the load balancer at once (`/readyz` 503, while
+//! `/livez` stays 200), refuses new connections, lets the uploads and downloads already under way finish, and
+//! exits; a request that would outlast `[limits] drain_timeout_secs` is cut at that time, and what it was
+//! uploading never appears.
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sigv4::http_request::SignableBody;
+use bytes::Bytes;
+use common::*;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+type StreamedBody = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
+
+const MIB: usize = 1024 * 1024;
+
+/// A PUT of `total` bytes whose body the test feeds through the returned sender; the task ends with the
+/// response (or the client's error).
+fn streamed_put(
+    gw: &Gateway,
+    path: &str,
+    total: usize,
+) -> (
+    tokio::sync::mpsc::Sender<Bytes>,
+    tokio::task::JoinHandle<Result<LossyResp, String>>,
+) {
+    let client = https_client_with_body::<StreamedBody>(tls_config(&[gw.ca_file()], TlsVersions::Both));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(Frame::data(b)), rx))
+    });
+    let mut head = Request::builder()
+        .method(Method::PUT)
+        .uri(gw.url(path))
+        .header("content-length", total)
+        .body(())
+        .unwrap();
+    sign_request(&mut head, CLIENT, SystemTime::now(), SignableBody::UnsignedPayload);
+    let (parts, ()) = head.into_parts();
+    let req = Request::from_parts(parts, StreamBody::new(stream).boxed());
+    let pending = tokio::spawn(async move {
+        match client.request(req).await {
+            Ok(resp) => Ok(LossyResp::read(resp).await),
+            Err(e) => Err(format!("{e:?}")),
+        }
+    });
+    (tx, pending)
+}
+
+/// Status and text of `GET path` on the metrics listener.
+async fn probe(gw: &Gateway, path: &str) -> (StatusCode, String) {
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = Request::get(format!("http://{}{path}", gw.metrics_addr))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let r = Resp::read(client.request(req).await.expect("metrics listener")).await;
+    (r.status, r.text())
+}
+
+/// Wait until the gateway process has exited; its exit status and how long it took.
+async fn exited(gw: &mut Gateway, within: Duration) -> (std::process::ExitStatus, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = gw.proc.try_wait() {
+            return (status, start.elapsed());
+        }
+        assert!(
+            start.elapsed() < within,
+            "the gateway did not exit within {within:?}:\n{}",
+            gw.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_uploads_and_downloads_in_flight_and_refuses_new_connections() {
+    let mut s = Stack::start();
+    let c = s.gw.client();
+    let bucket = unique_bucket("drain");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let big = Bytes::from(pseudo_random(24 * MIB, 1));
+    put_object(&s.gw, &c, &bucket, "big", big.clone()).await.assert_ok();
+    assert_eq!(probe(&s.gw, "/readyz").await.0, StatusCode::OK);
+
+    // A download under way: its head and first MiB read, the rest not yet.
+    let req = signed(&s.gw, CLIENT, Method::GET, &format!("/{bucket}/big"), Bytes::new());
+    let (parts, body) = req.into_parts();
+    let resp = c
+        .request(Request::from_parts(parts, Full::new(body)))
+        .await
+        .expect("GET big");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut download = resp.into_body();
+    let mut got = Vec::new();
+    while got.len() < MIB {
+        let frame = download.frame().await.expect("a frame").expect("no error");
+        got.extend_from_slice(&frame.into_data().unwrap_or_default());
+    }
+    // An upload under way: a third of its body sent.
+    let upload = Bytes::from(pseudo_random(12 * MIB, 2));
+    let (tx, pending) = streamed_put(&s.gw, &format!("/{bucket}/uploaded"), upload.len());
+    for piece in upload.slice(..4 * MIB).chunks(MIB) {
+        tx.send(Bytes::copy_from_slice(piece))
+            .await
+            .expect("the gateway reads the body");
+    }
+    // The requests are under way at the gateway (past the TLS handshake) before the signal.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.gw.metric_value("s3_sse_proxy_requests_in_flight").await < 2.0 {
+        assert!(Instant::now() < deadline, "the requests never reached the gateway");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    s.gw.proc.signal("TERM");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, text) = probe(&s.gw, "/readyz").await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert!(text.contains("shutting down"), "/readyz while draining: {text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "/readyz still {status} after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(probe(&s.gw, "/livez").await.0, StatusCode::OK, "/livez while draining");
+    assert!(
+        TcpStream::connect(s.gw.addr).is_err(),
+        "a new connection was accepted while draining"
+    );
+
+    // Both finish as if nothing had happened.
+    for piece in upload.slice(4 * MIB..).chunks(MIB) {
+        tx.send(Bytes::copy_from_slice(piece))
+            .await
+            .expect("the gateway still reads the body");
+    }
+    drop(tx);
+    let put = pending.await.expect("task").expect("the upload's response");
+    assert_eq!(
+        put.status,
+        StatusCode::OK,
+        "upload in flight at SIGTERM: {:?}",
+        put.body_error
+    );
+    while let Some(frame) = download.frame().await {
+        got.extend_from_slice(&frame.expect("the download is not cut").into_data().unwrap_or_default());
+    }
+    assert!(
+        got == big[..],
+        "the download in flight got {} of {} bytes",
+        got.len(),
+        big.len()
+    );
+
+    let (status, _) = exited(&mut s.gw, Duration::from_secs(20)).await;
+    assert!(status.success(), "exit status {status}:\n{}", s.gw.log());
+    s.backend.assert_present(&bucket, "uploaded").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_drain_timeout_cuts_a_request_that_would_not_end_and_nothing_partial_is_stored() {
+    let mut s = Stack::start_with("[limits]\ndrain_timeout_secs = 2\n");
+    let c = s.gw.client();
+    let bucket = unique_bucket("drain-cut");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let upload = Bytes::from(pseudo_random(8 * MIB, 3));
+    let (tx, pending) = streamed_put(&s.gw, &format!("/{bucket}/never"), upload.len());
+    tx.send(upload.slice(..MIB)).await.expect("the gateway reads the body");
+    // The requests are under way at the gateway (past the TLS handshake) before the signal.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.gw.metric_value("s3_sse_proxy_requests_in_flight").await < 1.0 {
+        assert!(Instant::now() < deadline, "the requests never reached the gateway");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    s.gw.proc.signal("TERM");
+    let (status, took) = exited(&mut s.gw, Duration::from_secs(15)).await;
+    assert!(status.success(), "exit status {status}:\n{}", s.gw.log());
+    assert!(
+        took >= Duration::from_millis(1500),
+        "exited after {took:?}, before the 2 s drain timeout"
+    );
+    assert!(s.gw.log().contains("drain timeout"), "no drain-timeout line in the log");
+    let put = pending.await.expect("task");
+    assert!(
+        put.as_ref().map_or(true, |r| r.status != StatusCode::OK),
+        "the cut upload succeeded: {put:?}"
+    );
+    drop(tx);
+    s.backend.assert_absent(&bucket, "never").await;
+}
