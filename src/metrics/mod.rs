@@ -261,14 +261,40 @@ impl Metrics {
 
     /// Create the series alerts and ratios divide by at zero, so that `rate()` sees their first increment.
     fn zero_series(&self) {
+        use crate::error::S3ErrorCode;
         use crate::s3::operation::Operation;
         for op in Operation::ALL {
             for class in ["2xx", "4xx", "5xx"] {
                 self.requests.with_label_values(&[op.as_str(), class]);
             }
             self.backend_errors.with_label_values(&[op.as_str()]);
+            // The dashboard's latency panels and error breakdown have a series per operation before its first
+            // request (errors: the two 5xx codes the alerts name).
+            self.request_duration.with_label_values(&[op.as_str()]);
+            self.time_to_first_byte.with_label_values(&[op.as_str()]);
+            self.backend_request_duration.with_label_values(&[op.as_str()]);
+            for code in [S3ErrorCode::InternalError, S3ErrorCode::ServiceUnavailable] {
+                self.errors.with_label_values(&[op.as_str(), code.as_str()]);
+            }
+        }
+        for code in [
+            S3ErrorCode::SignatureDoesNotMatch,
+            S3ErrorCode::InvalidAccessKeyId,
+            S3ErrorCode::RequestTimeTooSkewed,
+            S3ErrorCode::AuthorizationHeaderMalformed,
+            S3ErrorCode::AuthorizationQueryParametersError,
+        ] {
+            self.sigv4_failures.with_label_values(&[code.as_str()]);
+        }
+        for decision in ["allow", "deny"] {
+            self.policy_decisions.with_label_values(&[decision, "allowed-buckets"]);
+        }
+        for operation in ["encrypt", "decrypt"] {
+            self.crypto_seconds.with_label_values(&[operation]);
         }
         for op in ["GenerateDataKey", "Encrypt", "Decrypt"] {
+            // The latency histogram too: the dashboard's KMS panel has a series before the first KMS call.
+            self.kms_request_duration.with_label_values(&[op]);
             for result in [
                 "ok",
                 "NotFound",
@@ -398,5 +424,43 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
                 .serve_connection(TokioIo::new(tcp), svc)
                 .await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every metric the dashboard and the alert rules query, as `name` (histograms: `name_bucket`, …).
+    fn queried() -> std::collections::BTreeSet<String> {
+        let texts = [
+            include_str!("../../grafana/s3-sse-proxy.json"),
+            include_str!("../../grafana/alerts.yaml"),
+        ];
+        let mut names = std::collections::BTreeSet::new();
+        for text in texts {
+            let mut rest = text;
+            while let Some(i) = rest.find("s3_sse_proxy_") {
+                let tail = &rest[i..];
+                let end = tail
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(tail.len());
+                names.insert(tail[..end].to_owned());
+                rest = &tail[end..];
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn every_metric_the_dashboard_and_alerts_query_has_a_series_from_startup() {
+        let text = String::from_utf8(Metrics::new().render()).expect("UTF-8");
+        let names = queried();
+        assert!(names.len() > 10, "found only {names:?} in grafana/");
+        let missing: Vec<&String> = names
+            .iter()
+            .filter(|n| !text.lines().any(|l| !l.starts_with('#') && l.starts_with(n.as_str())))
+            .collect();
+        assert!(missing.is_empty(), "no series at startup for {missing:?}");
     }
 }
