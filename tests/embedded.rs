@@ -117,6 +117,17 @@ fn head_of_a_directory_key_is_a_bare_404_and_get_is_no_such_key() {
             call(&stack.gw, &c, Method::GET, &path, Bytes::new(), &[])
                 .await
                 .assert_error(404, "NoSuchKey");
+            // With partNumber too: the error document, not a HEAD's empty 404 (issue 23).
+            call(
+                &stack.gw,
+                &c,
+                Method::GET,
+                &format!("{path}?partNumber=1"),
+                Bytes::new(),
+                &[],
+            )
+            .await
+            .assert_error(404, "NoSuchKey");
         }
     });
 }
