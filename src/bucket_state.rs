@@ -220,6 +220,49 @@ impl BucketState {
         Ok(Some((entries, next)))
     }
 
+    /// Whether `bucket` holds anything of the client's under `prefix`, a prefix the gateway's records also fall
+    /// under (`.s3-` for `.s3-sse-proxy/…`): an object, or with `versions` a version or delete marker, before or
+    /// after the records. Every record's name starts with a lowercase letter after [`RESERVED_PREFIX`], so all
+    /// sort before `RESERVED_PREFIX~`. When the backend does not answer, the answer is yes (nothing is hidden).
+    pub async fn holds_client_entries(
+        &self,
+        op: Operation,
+        bucket: &str,
+        prefix: &str,
+        versions: bool,
+    ) -> Result<bool, S3Error> {
+        let after_records = format!("{RESERVED_PREFIX}~");
+        let (list, marker) = if versions {
+            ("versions", "key-marker")
+        } else {
+            ("list-type=2", "start-after")
+        };
+        for after in [None, Some(after_records.as_str())] {
+            let mut q = format!("{list}&max-keys=1&prefix={}", uri_encode(prefix));
+            if let Some(a) = after {
+                q.push_str(&format!("&{marker}={}", uri_encode(a)));
+            }
+            let uri = self.upstream.bucket_uri(bucket, Some(&q))?;
+            let resp = self.upstream.call(op, Method::GET, uri, HeaderMap::new()).await?;
+            if !resp.status().is_success() {
+                return Ok(true);
+            }
+            let text = String::from_utf8_lossy(&read_small(resp).await?).into_owned();
+            let keys: Vec<String> = ["Contents", "Version", "DeleteMarker"]
+                .iter()
+                .flat_map(|e| xml_all(&text, e))
+                .filter_map(|e| xml_text(&e, "Key"))
+                .collect();
+            if keys.iter().any(|k| !k.starts_with(RESERVED_PREFIX)) {
+                return Ok(true);
+            }
+            if keys.is_empty() && after.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(false)
+    }
+
     /// DELETE one version of an object of `bucket` for good.
     async fn delete_version(&self, op: Operation, bucket: &str, key: &str, version: &str) -> Result<(), S3Error> {
         let q = format!("versionId={}", uri_encode(version));

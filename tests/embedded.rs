@@ -74,6 +74,11 @@ fn boto3_conditional_writes_with_the_current_etag_succeed() {
 }
 
 #[test]
+fn boto3_listings_with_any_delimiter_never_show_the_gateways_records() {
+    boto3_case("delimiters_never_show_records");
+}
+
+#[test]
 fn boto3_get_object_attributes_answers_plaintext_sizes_parts_and_sse_c_rules() {
     boto3_case("object_attributes");
 }

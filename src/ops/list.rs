@@ -70,19 +70,18 @@ pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
         if !resp.status().is_success() {
             return Ok(response::pass_through(resp));
         }
-        let mut hidden = 0;
-        let mut truncated = false;
-        let page = response::restate(resp, |xml| {
-            truncated = xml_text(&String::from_utf8_lossy(&xml), "IsTruncated").as_deref() == Some("true");
-            let (out, n) =
-                listing::rewrite_counting(&xml, RESERVED_PREFIX, |e| decide(e, adopted)).map_err(S3Error::internal)?;
-            hidden = n;
-            if max_keys == asked {
-                return Ok(out);
-            }
-            listing::replace_leaf(&out, b"MaxKeys", |_| Some(asked.to_string())).map_err(S3Error::internal)
-        })
-        .await?;
+        let (parts, body) = resp.into_parts();
+        let xml = crate::body::collect_limited(body, response::SMALL_LIMIT)
+            .await
+            .map_err(|()| S3Error::internal("reading a listing failed or exceeded its limit"))?;
+        let leaking = leaking_prefixes(&ctx, &xml).await?;
+        let truncated = xml_text(&String::from_utf8_lossy(&xml), "IsTruncated").as_deref() == Some("true");
+        let (mut out, hidden) = listing::rewrite_counting(&xml, RESERVED_PREFIX, &leaking, |e| decide(e, adopted))
+            .map_err(S3Error::internal)?;
+        if max_keys != asked {
+            out = listing::replace_leaf(&out, b"MaxKeys", |_| Some(asked.to_string())).map_err(S3Error::internal)?;
+        }
+        let page = response::restated(parts, out);
         // A truncated page holds `max_keys` entries, `hidden` of them records.
         let full = hidden == 0 || !truncated || max_keys - hidden.min(max_keys) >= asked || max_keys >= MAX_KEYS;
         if full || attempt == REFILLS {
@@ -91,6 +90,26 @@ pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
         max_keys = (asked + hidden).min(MAX_KEYS);
         attempt += 1;
     }
+}
+
+/// The common prefixes of a listing page that the gateway's records made (`.s3-` with delimiter `-`, `.` with
+/// delimiter `.`: prefixes of [`RESERVED_PREFIX`]) and under which the client has nothing: hidden like the
+/// records. At most a few per page, each checked with one or two one-entry listings.
+async fn leaking_prefixes(ctx: &ReqCtx<'_>, xml: &[u8]) -> Result<Vec<String>, S3Error> {
+    let versions = ctx.op() == crate::s3::operation::Operation::ListObjectVersions;
+    let mut leaking = Vec::new();
+    for p in listing::common_prefixes(xml).map_err(S3Error::internal)? {
+        let made_by_records = !p.is_empty() && RESERVED_PREFIX.starts_with(&p) && p != RESERVED_PREFIX;
+        if made_by_records
+            && !ctx
+                .buckets
+                .holds_client_entries(ctx.op(), ctx.bucket(), &p, versions)
+                .await?
+        {
+            leaking.push(p);
+        }
+    }
+    Ok(leaking)
 }
 
 /// S3's largest (and default) page.

@@ -86,19 +86,22 @@ pub fn rewrite(
     hidden_prefix: &str,
     decide: impl FnMut(&EntryView<'_>) -> EntryRewrite,
 ) -> Result<Vec<u8>, ListingError> {
-    rewrite_counting(xml, hidden_prefix, decide).map(|(out, _)| out)
+    rewrite_counting(xml, hidden_prefix, &[], decide).map(|(out, _)| out)
 }
 
-/// [`rewrite`], and how many entries it hid (of every kind: each took one of the page's `max-keys`).
+/// [`rewrite`], also hiding the `<CommonPrefixes>` whose (decoded) prefix is one of `hidden_common_prefixes`, and
+/// how many entries it hid (of every kind: each took one of the page's `max-keys`).
 pub fn rewrite_counting(
     xml: &[u8],
     hidden_prefix: &str,
+    hidden_common_prefixes: &[String],
     mut decide: impl FnMut(&EntryView<'_>) -> EntryRewrite,
 ) -> Result<(Vec<u8>, u64), ListingError> {
     let mut doc = Doc::new(xml)?;
     let hidden = Hidden {
         prefix: hidden_prefix,
         url_encoded: url_encoded_keys(xml)?,
+        common_prefixes: hidden_common_prefixes,
     };
     let mut reader = Reader::from_reader(xml);
     let mut listing = None;
@@ -170,6 +173,24 @@ pub fn rewrite_counting(
         }
     }
     Ok((out, hidden_entries))
+}
+
+/// The `<CommonPrefixes>` of a listing page, decoded (XML entities, and `encoding-type=url`).
+pub fn common_prefixes(xml: &[u8]) -> Result<Vec<String>, ListingError> {
+    let url = url_encoded_keys(xml)?;
+    let text = std::str::from_utf8(xml).map_err(xml_err)?;
+    crate::s3::xml::xml_all(text, "CommonPrefixes")
+        .iter()
+        .filter_map(|cp| crate::s3::xml::xml_text(cp, "Prefix"))
+        .map(|raw| {
+            let unescaped = quick_xml::escape::unescape(&raw).map_err(xml_err)?.into_owned();
+            Ok(if url {
+                String::from_utf8_lossy(&percent_decode(&unescaped)).into_owned()
+            } else {
+                unescaped
+            })
+        })
+        .collect()
 }
 
 /// The document with every `<UploadId>` whose text is `from` saying `to` instead.
@@ -565,6 +586,9 @@ fn process_entry(
     if kind != EntryKind::Part && hidden.matches(key) {
         return Ok(Outcome::Remove);
     }
+    if kind == EntryKind::CommonPrefixes && hidden.is_hidden_common_prefix(key) {
+        return Ok(Outcome::Remove);
+    }
     if matches!(kind, EntryKind::DeleteMarker | EntryKind::CommonPrefixes) {
         return Ok(Outcome::Write(None));
     }
@@ -592,9 +616,24 @@ struct Hidden<'p> {
     prefix: &'p str,
     /// Keys in the listing are URL-encoded (`<EncodingType>url</EncodingType>`).
     url_encoded: bool,
+    /// Common prefixes (decoded) hidden as a whole.
+    common_prefixes: &'p [String],
 }
 
 impl Hidden<'_> {
+    fn is_hidden_common_prefix(&self, prefix: &str) -> bool {
+        let decoded = self.decoded(prefix);
+        self.common_prefixes.iter().any(|p| p.as_bytes() == decoded.as_slice())
+    }
+
+    fn decoded(&self, key: &str) -> Vec<u8> {
+        if self.url_encoded {
+            percent_decode(key)
+        } else {
+            key.as_bytes().to_vec()
+        }
+    }
+
     fn matches(&self, key: &str) -> bool {
         if self.prefix.is_empty() {
             return false;

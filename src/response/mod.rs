@@ -43,15 +43,20 @@ pub async fn restate(
     resp: Response<Incoming>,
     edit: impl FnOnce(Bytes) -> Result<Vec<u8>, S3Error>,
 ) -> Result<Response<Body>, S3Error> {
-    let (mut parts, body) = resp.into_parts();
+    let (parts, body) = resp.into_parts();
     let xml = crate::body::collect_limited(body, SMALL_LIMIT)
         .await
         .map_err(|()| S3Error::internal("reading a small backend response failed or exceeded its limit"))?;
     let out = edit(xml)?;
+    Ok(restated(parts, out))
+}
+
+/// A backend answer's head with a body the gateway wrote in place of the backend's (see [`restate`]).
+pub fn restated(mut parts: http::response::Parts, body: Vec<u8>) -> Response<Body> {
     crate::backend::strip_hop_by_hop(&mut parts.headers);
     crate::sse::strip_backend_only(&mut parts.headers);
     parts.headers.remove(http::header::CONTENT_LENGTH);
-    Ok(Response::from_parts(parts, full(out)))
+    Response::from_parts(parts, full(body))
 }
 
 /// The gateway's own answer: an XML document.

@@ -343,6 +343,38 @@ def racing_creates():
                 s3.delete_object(Bucket=b, Key=key)
 
 
+def delimiters_never_show_records():
+    """The gateway's records (`.s3-sse-proxy/…`) never show as a common prefix, whatever the delimiter (issue 23),
+    and a prefix the client's own keys share with them stays."""
+    s3 = client()
+    with Bucket(s3, "delims") as b:
+        for key in ["a.txt", "p/b.bin", "z-1"]:
+            s3.put_object(Bucket=b, Key=key, Body=b"x")
+
+        def prefixes(call, **kw):
+            got = call(Bucket=b, **kw)
+            return sorted(p["Prefix"] for p in got.get("CommonPrefixes", [])), got
+
+        with step("Delimiter '-' and '.': no prefix made of the records alone; KeyCount counts what is shown"):
+            for name, call in [("V2", s3.list_objects_v2), ("V1", s3.list_objects), ("versions", s3.list_object_versions)]:
+                got, page = prefixes(call, Delimiter="-")
+                check_eq(got, ["z-"], f"{name} Delimiter='-' prefixes")
+                got, page = prefixes(call, Delimiter=".")
+                check_eq(got, ["a.", "p/b."], f"{name} Delimiter='.' prefixes")
+                if name == "V2":
+                    shown = len(page.get("Contents", [])) + len(page.get("CommonPrefixes", []))
+                    check_eq(page["KeyCount"], shown, "V2 KeyCount")
+                got, _ = prefixes(call, Delimiter="s")
+                check(all(not ".s3-sse-proxy".startswith(p) for p in got), f"{name} Delimiter='s': {got}")
+        with step("a key of the client's under '.s3-': that prefix is shown"):
+            s3.put_object(Bucket=b, Key=".s3-mine", Body=b"m")
+            for name, call in [("V2", s3.list_objects_v2), ("V1", s3.list_objects), ("versions", s3.list_object_versions)]:
+                got, _ = prefixes(call, Delimiter="-")
+                check_eq(got, [".s3-", "z-"], f"{name} Delimiter='-' with .s3-mine")
+        for key in ["a.txt", "p/b.bin", "z-1", ".s3-mine"]:
+            s3.delete_object(Bucket=b, Key=key)
+
+
 def object_attributes():
     """GetObjectAttributes answered by the gateway: the plaintext's size and parts, the client's ETag, SSE-C's key
     rules (issue 20). The backend would describe the ciphertext."""
@@ -417,7 +449,8 @@ def object_attributes():
 CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
-                                  conditional_writes_with_the_current_etag, racing_creates, object_attributes]}
+                                  conditional_writes_with_the_current_etag, racing_creates, object_attributes,
+                                  delimiters_never_show_records]}
 
 if __name__ == "__main__":
     try:
