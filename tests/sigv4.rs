@@ -264,6 +264,20 @@ async fn no_authentication_is_access_denied() {
         .body(Bytes::new())
         .unwrap();
     send(&client, req).await.assert_error(403, "AccessDenied");
+
+    // Half a presigned URL is neither signed nor anonymous.
+    for (q, status, code) in [
+        ("X-Amz-Signature=00", 400, "AuthorizationQueryParametersError"),
+        ("X-Amz-Credential=x", 400, "AuthorizationQueryParametersError"),
+        // SigV2's own answer to an incomplete query signature.
+        ("AWSAccessKeyId=x", 403, "AccessDenied"),
+        ("Signature=x", 403, "AccessDenied"),
+    ] {
+        let req = Request::get(s.gw.url(&format!("/{bucket}/exists?{q}")))
+            .body(Bytes::new())
+            .unwrap();
+        send(&client, req).await.assert_error(status, code);
+    }
 }
 
 /// SigV2 is accepted by default (tests/sigv2.rs); with `[s3] sigv2 = false` it is refused as S3's SigV4-only

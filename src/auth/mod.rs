@@ -221,6 +221,17 @@ pub fn authenticate(
         return authenticate_presigned(parts, store, limits, &query, now);
     }
 
+    if ["X-Amz-Credential", "X-Amz-Signature", "AWSAccessKeyId", "Signature"]
+        .iter()
+        .any(|name| q(name).is_some())
+    {
+        // Half a signature is no signature, and not an anonymous request either.
+        return Err(S3Error::new(
+            S3ErrorCode::AuthorizationQueryParametersError,
+            "Query-string authentication requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, \
+             X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.",
+        ));
+    }
     anonymous(parts)
 }
 
