@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import steps  # noqa: E402
-from steps import check, check_eq, step  # noqa: E402
+from steps import check, check_eq, error_of, step  # noqa: E402
 
 ENDPOINT = os.environ["S3_ENDPOINT"]
 CA_FILE = os.environ["S3_CA_FILE"]
@@ -43,13 +43,6 @@ def client():
     )
 
 
-def error_of(fn, **kwargs):
-    """(error code, HTTP status) of the ClientError that `fn(**kwargs)` must raise."""
-    try:
-        fn(**kwargs)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    raise AssertionError(f"{fn.__name__}({kwargs}) succeeded where it must fail")
 
 
 class Bucket:

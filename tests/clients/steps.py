@@ -67,3 +67,14 @@ def check_eq(actual, expected, what):
                 f"expected {len(expected)} bytes (sha256 {hashlib.sha256(expected).hexdigest()})"
             )
         raise AssertionError(f"{what}: got {actual!r}, expected {expected!r}")
+
+
+def error_of(fn, **kwargs):
+    """(error code, HTTP status) of the botocore ClientError that `fn(**kwargs)` must raise."""
+    from botocore.exceptions import ClientError
+
+    try:
+        fn(**kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+    raise AssertionError(f"{fn.__name__}({kwargs}) succeeded where S3 answers an error")

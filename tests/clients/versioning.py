@@ -46,7 +46,7 @@ from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import steps  # noqa: E402
-from steps import step  # noqa: E402
+from steps import error_of, step  # noqa: E402
 
 ENDPOINT = os.environ["S3_ENDPOINT"]
 REGION = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
@@ -120,13 +120,6 @@ def body(tag, size):
     return (head + random.Random(tag).randbytes(size))[:size]
 
 
-def error_of(fn, **kwargs):
-    """(error code, HTTP status) of the ClientError that `fn(**kwargs)` must raise."""
-    try:
-        fn(**kwargs)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
-    raise AssertionError(f"{fn.__name__} succeeded where S3 answers an error ({kwargs.get('Key')!r})")
 
 
 def all_versions(s3, b, **kwargs):
