@@ -235,6 +235,7 @@ mod tests {
             bucket_key: None,
             context: None,
             multipart: true,
+            checksum: None,
         };
         let t = upload_token("abc-123", &env);
         assert_eq!(parse_upload_id(&t).unwrap(), ("abc-123".to_owned(), Some(env)));

@@ -37,7 +37,6 @@ import hashlib
 import os
 import random
 import sys
-import traceback
 import urllib.parse
 
 import boto3
@@ -923,17 +922,10 @@ CASES = {
     ]
 }
 
-if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(__doc__)
-        print("cases:", " ".join(CASES))
-        sys.exit(2)
-    try:
-        CASES[sys.argv[1]]()
-    except Exception:  # noqa: BLE001
-        traceback.print_exc(file=sys.stdout)
-        print(f"FAIL at step: {steps.CURRENT}", flush=True)
-        sys.exit(1)
+def note_skipped():
     if SKIPPED:
         print(f"skipped (moto differs from AWS): {'; '.join(SKIPPED)}", flush=True)
-    print(f"{sys.argv[1]}: all checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    steps.run_case(CASES, __doc__, after=note_skipped)
