@@ -407,3 +407,12 @@ async fn every_listing_states_exact_sizes_of_multipart_objects_in_every_mode() {
     let want_sizes: Vec<(String, u64)> = want.iter().map(|(k, s, _)| (k.clone(), *s)).collect();
     assert_eq!(listed_versions(&r.text()), want_sizes, "ListObjectVersions");
 }
+
+/// boto3's upload_file and `aws s3 cp` with parts of 5 MiB + 1 in every SSE mode: both send the SSE-C key on
+/// CompleteMultipartUpload, so every listing shows the exact size (`tests/clients/listing_sizes.py`).
+#[test]
+fn sdk_multipart_uploads_with_odd_parts_list_exact_sizes() {
+    let stack = Stack::start();
+    let out = run_python_part(&stack, "listing_sizes.py", "listing-sizes");
+    assert!(out.contains("listing_sizes: all checks passed"), "{out}");
+}
