@@ -482,12 +482,18 @@ async fn open_stream(
     if let Some(c) = stored_checksum {
         c.add_headers(h);
     }
+    // The head waits for the first segment: a first segment that fails authentication (or a backend that fails
+    // before it) is still a 500, not a 200 cut short; so is a later segment that came in the same backend read.
+    // Failures after the head is sent cut the connection.
     let body = TransformBody::new(
         rbody.map_err(Into::into).boxed(),
         ChainOpener::new(openers),
         Some(take),
         Box::new(gw.metrics.stream_meter(env.mode.label(), false)),
-    );
+    )
+    .first_output()
+    .await
+    .map_err(|e| S3Error::internal(format!("{bucket}/{key}: first segment: {e}")))?;
     Ok(Response::from_parts(rparts, crate::body::boxed(body)))
 }
 
