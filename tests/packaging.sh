@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The Debian package, end to end (issue 22): build it with cargo-deb from the release build, install it with
+# dpkg -i, check its unit with systemd-analyze verify and its conffile, run the installed binary's quick start
+# (embedded backend, in a temp dir) and do one PUT and GET with curl's SigV4, check the secret files it created
+# are 0600, then dpkg -r. Needs root (dpkg), cargo-deb, curl, systemd (systemd-analyze). Run after
+# `cargo build --release`; exit status 0 only if every check held.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+fail() { echo "packaging.sh: FAIL: $*" >&2; exit 1; }
+step() { echo "packaging.sh: $*"; }
+
+[[ -x target/release/s3-sse-proxy ]] || fail "no target/release/s3-sse-proxy: run cargo build --release first"
+step "cargo deb --no-build"
+cargo deb --no-build >/dev/null
+DEB=$(ls -t target/debian/s3-sse-proxy_*.deb | head -1)
+
+WORK=$(mktemp -d /tmp/s3sp-packaging.XXXXXX)
+GW_PID=""
+cleanup() {
+    [[ -n "$GW_PID" ]] && kill "$GW_PID" 2>/dev/null || true
+    dpkg -r s3-sse-proxy >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step "dpkg -i $DEB"
+dpkg -i "$DEB" >/dev/null
+[[ -x /usr/bin/s3-sse-proxy ]] || fail "/usr/bin/s3-sse-proxy not installed"
+dpkg-query -W -f='${Conffiles}\n' s3-sse-proxy | grep -q '/etc/s3-sse-proxy/config.toml' \
+    || fail "/etc/s3-sse-proxy/config.toml is not a conffile"
+[[ "$(stat -c '%U:%G %a' /etc/s3-sse-proxy/config.toml)" == "root:s3-sse-proxy 640" ]] \
+    || fail "config.toml is $(stat -c '%U:%G %a' /etc/s3-sse-proxy/config.toml), want root:s3-sse-proxy 640"
+getent passwd s3-sse-proxy >/dev/null || fail "no s3-sse-proxy user"
+
+UNIT=/lib/systemd/system/s3-sse-proxy.service
+step "systemd-analyze verify $UNIT"
+systemd-analyze verify "$UNIT" 2>&1 | tee "$WORK/verify.txt"
+grep -v -e '^$' "$WORK/verify.txt" | grep -q . && fail "systemd-analyze verify complained (above)"
+for want in 'NoNewPrivileges=yes' 'ProtectSystem=strict' 'PrivateTmp=yes' 'CapabilityBoundingSet=$' \
+    'StateDirectory=s3-sse-proxy' 'LimitNOFILE=' 'User=s3-sse-proxy'; do
+    grep -q "^${want}" "$UNIT" || fail "the unit lacks ${want}"
+done
+# LimitNOFILE covers twice the shipped max_connections (a client and a backend socket each).
+nofile=$(sed -n 's/^LimitNOFILE=//p' "$UNIT")
+maxconn=$(sed -n 's/^max_connections = //p' /etc/s3-sse-proxy/config.toml)
+(( nofile >= 2 * maxconn )) || fail "LimitNOFILE=$nofile < 2 x max_connections ($maxconn)"
+step "the shipped config passes check-config"
+/usr/bin/s3-sse-proxy check-config --config /etc/s3-sse-proxy/config.toml >/dev/null
+
+step "the installed binary's quick start"
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PORT=$(port)
+MPORT=$(port)
+AK=PACKAGINGAKID0000001
+SK=packagingSecretKey/Example+0123456789abcd
+(cd "$WORK" && env -u S3_SSE_PROXY_LOG S3_SSE_PROXY_ACCESS_KEY_ID=$AK S3_SSE_PROXY_SECRET_ACCESS_KEY=$SK \
+    /usr/bin/s3-sse-proxy --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --metrics-listen "127.0.0.1:$MPORT" \
+    >"$WORK/out.txt" 2>"$WORK/err.txt") &
+GW_PID=$!
+for _ in $(seq 100); do
+    grep -q 'metrics:' "$WORK/out.txt" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q 'metrics:' "$WORK/out.txt" || { cat "$WORK/out.txt" "$WORK/err.txt"; fail "the gateway did not start"; }
+curl -sf "http://127.0.0.1:$MPORT/readyz" >/dev/null || fail "/readyz is not 200"
+
+S3=(curl -sS --fail-with-body --cacert "$WORK/data/tls/ca.pem" --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK"
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+URL="https://127.0.0.1:$PORT"
+head -c 100000 /dev/urandom >"$WORK/object"
+"${S3[@]}" -X PUT --data-binary "" "$URL/packaging"
+"${S3[@]}" -T "$WORK/object" -H 'x-amz-server-side-encryption: AES256' "$URL/packaging/object" >/dev/null
+"${S3[@]}" -o "$WORK/back" "$URL/packaging/object"
+cmp "$WORK/object" "$WORK/back" || fail "GET returned other bytes than the PUT sent"
+# The object is encrypted at the backend: its bytes appear nowhere under the data dir.
+python3 - "$WORK/object" "$WORK/data" <<'PY' || fail "the object's plaintext is stored at the backend"
+import os, sys
+needle = open(sys.argv[1], "rb").read()[:4096]
+for root, _, files in os.walk(sys.argv[2]):
+    for f in files:
+        if needle in open(os.path.join(root, f), "rb").read():
+            sys.exit(1)
+PY
+
+step "secret files are 0600"
+for f in tls/key.pem keyring.toml kms-keys.toml backend-credentials.toml; do
+    [[ -e "$WORK/data/$f" ]] || fail "no $f in the data dir"
+    mode=$(stat -c '%a' "$WORK/data/$f")
+    [[ "$mode" == 600 ]] || fail "$f is $mode, not 600"
+done
+kill "$GW_PID"
+wait "$GW_PID" || true
+GW_PID=""
+
+step "dpkg -r"
+dpkg -r s3-sse-proxy >/dev/null
+[[ ! -e /usr/bin/s3-sse-proxy ]] || fail "/usr/bin/s3-sse-proxy left after dpkg -r"
+step "OK"
