@@ -3,9 +3,9 @@
 # dpkg -i, check its unit with systemd-analyze verify and its conffile, run the installed binary's quick start
 # (embedded backend, in a temp dir) and do one PUT and GET with curl's SigV4, check the secret files it created
 # are 0600; build the container image (packaging/Containerfile) from the installed binary with podman and do the
-# same PUT and GET against it running as uid 65532 on a read-only root file system; then dpkg -r. Needs root
-# (dpkg), cargo-deb, curl, systemd (systemd-analyze), podman and runc. Run after `cargo build --release`; exit
-# status 0 only if every check held.
+# same PUT and GET against it running as uid 65532 on a read-only root file system; then dpkg -r (the conffile
+# stays) and dpkg -P (it goes). Needs root (dpkg), cargo-deb, curl, systemd (systemd-analyze), podman and runc.
+# Run after `cargo build --release`; exit status 0 only if every check held.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,7 +23,7 @@ CONTAINER=""
 cleanup() {
     [[ -n "$GW_PID" ]] && kill "$GW_PID" 2>/dev/null || true
     [[ -n "$CONTAINER" ]] && podman --runtime runc rm -f "$CONTAINER" >/dev/null 2>&1 || true
-    dpkg -r s3-sse-proxy >/dev/null 2>&1 || true
+    dpkg -P s3-sse-proxy >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -136,4 +136,7 @@ roundtrip "https://127.0.0.1:$CPORT" "$WORK/cdata/tls/ca.pem" "$WORK/cdata" cont
 step "dpkg -r"
 dpkg -r s3-sse-proxy >/dev/null
 [[ ! -e /usr/bin/s3-sse-proxy ]] || fail "/usr/bin/s3-sse-proxy left after dpkg -r"
+[[ -e /etc/s3-sse-proxy/config.toml ]] || fail "dpkg -r removed the conffile (only a purge may)"
+dpkg -P s3-sse-proxy >/dev/null
+[[ ! -e /etc/s3-sse-proxy/config.toml ]] || fail "/etc/s3-sse-proxy/config.toml left after dpkg -P"
 step "OK"
