@@ -192,6 +192,37 @@ async fn null_condition_deny_applies_before_default_encryption() {
     .assert_ok();
 }
 
+/// `s3:if-none-match` evaluates: a bucket policy that denies PutObject without `If-None-Match` (AWS's example for
+/// enforcing conditional writes) refuses plain PUTs and lets conditional ones through, which then fail or succeed
+/// as the condition says.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_can_require_conditional_writes() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let b = unique_bucket("pol-cond");
+    create_bucket(&s.gw, &c, &b).await;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"RequireIfNoneMatch","Effect":"Deny","Principal":"*",
+        "Action":"s3:PutObject","Resource":"arn:aws:s3:::{b}/*",
+        "Condition":{{"Null":{{"s3:if-none-match":"true"}}}}}}]}}"#
+    );
+    set_policy(&s.gw, &c, &b, &policy).await;
+    expect_put(&s, &c, &b, "plain", &[], false).await;
+    expect_put(&s, &c, &b, "conditional", &[("if-none-match", "*")], true).await;
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{b}/conditional"),
+        "again",
+        &[("if-none-match", "*")],
+    )
+    .await;
+    r.assert_error(412, "PreconditionFailed");
+    let r = get_object(&s.gw, &c, &b, "conditional").await;
+    assert_eq!(r.text(), "data", "the object the first conditional PUT wrote");
+}
+
 /// A copy reads its source: the source bucket's policy is evaluated for s3:GetObject.
 #[tokio::test(flavor = "multi_thread")]
 async fn copy_source_is_judged_by_its_bucket_policy() {

@@ -18,6 +18,8 @@ pub const KNOWN_KEYS: &[&str] = &[
     "s3:x-amz-acl",
     "s3:x-amz-copy-source",
     "s3:x-amz-metadata-directive",
+    "s3:if-none-match",
+    "s3:if-match",
     "s3:prefix",
     "s3:delimiter",
     "s3:max-keys",

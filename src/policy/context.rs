@@ -26,8 +26,9 @@ pub struct Facts<'a> {
     pub now: OffsetDateTime,
 }
 
-/// Request headers that are condition keys of the same name (`s3:<header>`), when sent.
-const HEADER_KEYS: [&str; 7] = [
+/// Request headers that are condition keys of the same name (`s3:<header>`), when sent. `s3:if-none-match` and
+/// `s3:if-match` let a bucket policy require conditional writes (AWS, 2025).
+const HEADER_KEYS: [&str; 9] = [
     "x-amz-server-side-encryption",
     "x-amz-server-side-encryption-aws-kms-key-id",
     "x-amz-server-side-encryption-customer-algorithm",
@@ -35,6 +36,8 @@ const HEADER_KEYS: [&str; 7] = [
     "x-amz-acl",
     "x-amz-copy-source",
     "x-amz-metadata-directive",
+    "if-none-match",
+    "if-match",
 ];
 
 /// Query parameters that are condition keys (`s3:<name>`, ListObjects and friends), when sent.
