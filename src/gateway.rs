@@ -71,7 +71,7 @@ impl Gateway {
         let authed = self.authenticate(&req, form.as_ref())?;
         meter.principal(authed.credential.display_name());
         crate::audit::set_principal(authed.credential.display_name());
-        let sse = self.keys.is_some();
+        let sse = self.keys.as_ref().map(|k| k.rules);
         self.authorizer.check(&self.buckets, &req, &authed, conn, sse).await?;
         check_declared(
             req.op,

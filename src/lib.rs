@@ -197,6 +197,9 @@ fn sse_keys(config: &Config, data_dir: &std::path::Path, metrics: Arc<metrics::M
     Ok(sse::Keys {
         keyring,
         kms: sse::kms::SseKms::new(client, k.default_key_id.clone(), cache, metrics),
+        rules: sse::SseRules {
+            block_sse_c_by_default: config.sse.block_sse_c_by_default,
+        },
     })
 }
 

@@ -22,10 +22,18 @@ use crate::sse::request::CustomerKey;
 /// Backend header carrying the envelope.
 pub const ENVELOPE_HEADER: &str = "x-amz-meta-s3sp";
 
-/// The key material the gateway can use to encrypt and decrypt.
+/// The key material the gateway can use to encrypt and decrypt, and the `[sse]` rules it applies.
 pub struct Keys {
     pub keyring: Keyring,
     pub kms: kms::SseKms,
+    pub rules: SseRules,
+}
+
+/// The `[sse]` switches that change what clients may do (see `config::SseConfig`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SseRules {
+    /// A bucket whose encryption configuration does not say `NONE` blocks SSE-C writes.
+    pub block_sse_c_by_default: bool,
 }
 
 /// The envelope of a backend response, if the object is one the gateway encrypted.

@@ -971,3 +971,107 @@ async fn blocked_encryption_types_refuse_sse_c_writes() {
         "plaintext at the backend"
     );
 }
+
+/// `[sse] block_sse_c_by_default`, as S3 does for new buckets since April 2026: a bucket without a configuration,
+/// or with one that does not say `NONE`, refuses SSE-C writes with S3's 403 and stores nothing, and
+/// GetBucketEncryption shows the block; `NONE` allows SSE-C, and SSE-C objects stay readable once blocked again.
+#[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
+async fn sse_c_blocked_by_default_when_configured() {
+    let s = Stack::start_with("[sse]\nblock_sse_c_by_default = true\n");
+    let c = s.gw.client();
+    let bucket = unique_bucket("sse-c-default-block");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let k = CustomerKey::new(111);
+    let data = marker_body(MARKER, 3, 70_000);
+    let path = |key: &str| format!("/{bucket}/{key}");
+    let enc_path = format!("/{bucket}?encryption");
+    let rule = |inner: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ServerSideEncryptionConfiguration \
+             xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Rule>{inner}</Rule></ServerSideEncryptionConfiguration>"
+        )
+    };
+    let aes_default = "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>\
+                       </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>false</BucketKeyEnabled>";
+    let blocked_types =
+        |t: &str| format!("<BlockedEncryptionTypes><EncryptionType>{t}</EncryptionType></BlockedEncryptionTypes>");
+    let refused = |key: &str| {
+        format!(
+            "User: {CLIENT_AK} is not authorized to perform: s3:PutObject on resource: \"arn:aws:s3:::{bucket}/{key}\" \
+             because this bucket has blocked upload requests that specify Server Side Encryption with Customer \
+             provided keys (SSE-C). Please specify a different server-side encryption type"
+        )
+    };
+    let assert_refused =
+        |r: Resp, key: &str, what: &str| r.assert_error_message(403, "AccessDenied", &refused(key), what);
+
+    // No configuration: S3's default rule, with the block.
+    let r = call(&s.gw, &c, Method::GET, &enc_path, Bytes::new(), &[]).await;
+    r.assert_ok();
+    assert_eq!(r.text(), rule(&format!("{aes_default}{}", blocked_types("SSE-C"))));
+    let r = call(&s.gw, &c, Method::PUT, &path("new"), data.clone(), &k.headers()).await;
+    assert_refused(r, "new", "PutObject into a bucket without a configuration");
+    let r = call(
+        &s.gw,
+        &c,
+        Method::POST,
+        &format!("{}?uploads", path("new")),
+        Bytes::new(),
+        &k.headers(),
+    )
+    .await;
+    assert_refused(r, "new", "CreateMultipartUpload into a bucket without a configuration");
+    s.backend.assert_absent(&bucket, "new").await;
+    put_object(&s.gw, &c, &bucket, "plain", "SSE-S3 is not blocked")
+        .await
+        .assert_ok();
+
+    // `NONE` allows SSE-C, and is reported as stored.
+    let allowing = rule(&format!("{aes_default}{}", blocked_types("NONE")));
+    call(&s.gw, &c, Method::PUT, &enc_path, allowing.clone(), &[])
+        .await
+        .assert_ok();
+    assert_eq!(
+        call(&s.gw, &c, Method::GET, &enc_path, Bytes::new(), &[]).await.text(),
+        allowing
+    );
+    call(&s.gw, &c, Method::PUT, &path("old"), data.clone(), &k.headers())
+        .await
+        .assert_ok();
+
+    // A configuration that does not mention blocked types keeps the default block, and says so.
+    let kms_default = "<ApplyServerSideEncryptionByDefault><SSEAlgorithm>aws:kms</SSEAlgorithm>\
+                       </ApplyServerSideEncryptionByDefault><BucketKeyEnabled>true</BucketKeyEnabled>";
+    call(&s.gw, &c, Method::PUT, &enc_path, rule(kms_default), &[])
+        .await
+        .assert_ok();
+    assert_eq!(
+        call(&s.gw, &c, Method::GET, &enc_path, Bytes::new(), &[]).await.text(),
+        rule(&format!("{kms_default}{}", blocked_types("SSE-C")))
+    );
+    let r = call(&s.gw, &c, Method::PUT, &path("new"), data.clone(), &k.headers()).await;
+    assert_refused(
+        r,
+        "new",
+        "PutObject into a bucket whose configuration is silent on SSE-C",
+    );
+
+    // Deleted configuration: blocked again; the SSE-C object written while allowed stays readable.
+    let r = call(&s.gw, &c, Method::DELETE, &enc_path, Bytes::new(), &[]).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let r = call(&s.gw, &c, Method::PUT, &path("new"), data.clone(), &k.headers()).await;
+    assert_refused(r, "new", "PutObject after DeleteBucketEncryption");
+    let g = get_with(&s.gw, &c, &path("old"), &k.headers()).await;
+    assert_body(
+        &g,
+        &data,
+        "GET of an SSE-C object in a bucket that blocks SSE-C by default",
+    );
+    head_with(&s.gw, &c, &path("old"), &k.headers()).await.assert_ok();
+    s.backend.assert_absent(&bucket, "new").await;
+    assert!(
+        files_containing(&s.backend.root, MARKER).is_empty(),
+        "plaintext at the backend"
+    );
+}
