@@ -276,16 +276,37 @@ async fn kms_failures_are_the_errors_s3_returns_and_write_nothing() {
         r.assert_error(status, code);
     }
     s.backend.assert_absent(&bucket, "badctx").await;
-    let r = call(
-        &s.gw,
-        &c,
-        Method::PUT,
-        &path("dsse"),
-        "x",
-        &[("x-amz-server-side-encryption", "aws:kms:dsse")],
-    )
-    .await;
-    r.assert_error(501, "NotImplemented");
+    // aws:kms:dsse is an encryption method the gateway does not support: S3's 400 for one, whatever the write,
+    // and nothing stored (never an object under another mode).
+    call(&s.gw, &c, Method::PUT, &path("dsse-src"), "source", &[])
+        .await
+        .assert_ok();
+    let dsse = ("x-amz-server-side-encryption", "aws:kms:dsse");
+    let src = path("dsse-src");
+    let writes: [(&str, Method, String, Vec<(&str, &str)>); 3] = [
+        ("PutObject", Method::PUT, path("dsse"), vec![dsse]),
+        (
+            "CreateMultipartUpload",
+            Method::POST,
+            format!("{}?uploads", path("dsse")),
+            vec![dsse],
+        ),
+        (
+            "CopyObject",
+            Method::PUT,
+            path("dsse"),
+            vec![dsse, ("x-amz-copy-source", src.as_str())],
+        ),
+    ];
+    for (what, method, p, h) in writes {
+        let r = call(&s.gw, &c, method, &p, if what == "PutObject" { "x" } else { "" }, &h).await;
+        r.assert_error_message(
+            400,
+            "InvalidArgument",
+            "The encryption method specified is not supported",
+            what,
+        );
+    }
     s.backend.assert_absent(&bucket, "dsse").await;
 
     // An object under the default key, then the key is disabled.
@@ -770,11 +791,23 @@ async fn bucket_default_sse_kms_applies_to_writes_without_headers() {
     let g = call(&s.gw, &c, Method::GET, &format!("/{bucket}/plain-put"), "", &[]).await;
     assert_eq!(g.body.as_ref(), &data[..]);
 
-    // dsse is refused at PutBucketEncryption; deleting the configuration brings SSE-S3 back.
+    // dsse is refused at PutBucketEncryption as at PutObject, and the stored configuration stays; deleting the
+    // configuration brings SSE-S3 back.
     let dsse = config.replace("<SSEAlgorithm>aws:kms<", "<SSEAlgorithm>aws:kms:dsse<");
     call(&s.gw, &c, Method::PUT, &format!("/{bucket}?encryption"), dsse, &[])
         .await
-        .assert_error(501, "NotImplemented");
+        .assert_error_message(
+            400,
+            "InvalidArgument",
+            "The encryption method specified is not supported",
+            "PutBucketEncryption",
+        );
+    let stored = call(&s.gw, &c, Method::GET, &format!("/{bucket}?encryption"), "", &[]).await;
+    assert!(
+        stored.text().contains("<SSEAlgorithm>aws:kms</SSEAlgorithm>"),
+        "{}",
+        stored.text()
+    );
     let r = call(&s.gw, &c, Method::DELETE, &format!("/{bucket}?encryption"), "", &[]).await;
     assert!(r.status.is_success(), "{}", r.text());
     let r = call(&s.gw, &c, Method::PUT, &format!("/{bucket}/after-delete"), "x", &[]).await;

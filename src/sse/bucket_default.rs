@@ -42,12 +42,7 @@ pub fn validate(xml: &[u8]) -> Result<(), S3Error> {
         match a {
             "AES256" => {}
             "aws:kms" => {}
-            "aws:kms:dsse" => {
-                return Err(S3Error::new(
-                    S3ErrorCode::NotImplemented,
-                    "Dual-layer SSE-KMS (aws:kms:dsse) is not supported by this gateway; use aws:kms.",
-                ));
-            }
+            // `aws:kms:dsse` included: refused as PutObject refuses it, nothing stored.
             _ => {
                 return Err(S3Error::new(
                     S3ErrorCode::InvalidArgument,
@@ -178,7 +173,10 @@ mod tests {
         let kms = DEFAULT_CONFIG.replace("AES256", "aws:kms");
         assert!(validate(kms.as_bytes()).is_ok());
         let dsse = DEFAULT_CONFIG.replace("AES256", "aws:kms:dsse");
-        assert_eq!(validate(dsse.as_bytes()).unwrap_err().code, S3ErrorCode::NotImplemented);
+        assert_eq!(
+            validate(dsse.as_bytes()).unwrap_err().code,
+            S3ErrorCode::InvalidArgument
+        );
         assert_eq!(validate(b"<x/>").unwrap_err().code, S3ErrorCode::MalformedXML);
         let des = DEFAULT_CONFIG.replace("AES256", "DES");
         assert_eq!(validate(des.as_bytes()).unwrap_err().code, S3ErrorCode::InvalidArgument);
