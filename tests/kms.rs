@@ -813,3 +813,57 @@ async fn bucket_default_sse_kms_applies_to_writes_without_headers() {
     let r = call(&s.gw, &c, Method::PUT, &format!("/{bucket}/after-delete"), "x", &[]).await;
     assert_eq!(r.header("x-amz-server-side-encryption"), Some("AES256"));
 }
+
+/// A key the KMS refuses stops working at once on this instance, not after the key cache's TTL: once the KMS
+/// answers DisabledException for it (here to a PutObject), the data keys and bucket keys of that key cached by
+/// earlier requests are dropped, so a GET of an object whose data key was cached, and a bucket-key PUT whose
+/// bucket key was cached, are refused too; enabled again, the key works again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disabled_key_stops_working_at_once_despite_the_cache() {
+    let s = Stack::start_with("[kms]\ncache_ttl_secs = 300\n");
+    let c = s.gw.client();
+    let bucket = unique_bucket("kms-disable");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let id = kms_admin(&s.gw, &["create-key", "--alias", "alias/soon-disabled"])
+        .trim()
+        .to_owned();
+    let with_key = [
+        KMS,
+        ("x-amz-server-side-encryption-aws-kms-key-id", "alias/soon-disabled"),
+    ];
+    let mut with_bucket_key = with_key.to_vec();
+    with_bucket_key.push(("x-amz-server-side-encryption-bucket-key-enabled", "true"));
+    let path = |k: &str| format!("/{bucket}/{k}");
+    call(&s.gw, &c, Method::PUT, &path("a"), body(1000, 1), &with_key)
+        .await
+        .assert_ok();
+    call(&s.gw, &c, Method::PUT, &path("bk-1"), body(1000, 2), &with_bucket_key)
+        .await
+        .assert_ok();
+    let hits_before =
+        s.gw.metric_value("s3_sse_proxy_kms_key_cache_lookups_total{result=\"hit\"}")
+            .await;
+    let g = call(&s.gw, &c, Method::GET, &path("a"), "", &[]).await;
+    assert_eq!(g.body.as_ref(), &body(1000, 1)[..]);
+    let hits =
+        s.gw.metric_value("s3_sse_proxy_kms_key_cache_lookups_total{result=\"hit\"}")
+            .await;
+    assert!(hits > hits_before, "the GET was served from the key cache");
+
+    kms_admin(&s.gw, &["disable", &id]);
+    call(&s.gw, &c, Method::PUT, &path("b"), body(1000, 3), &with_key)
+        .await
+        .assert_error(400, "KMS.DisabledException");
+    call(&s.gw, &c, Method::GET, &path("a"), "", &[])
+        .await
+        .assert_error(400, "KMS.DisabledException");
+    call(&s.gw, &c, Method::PUT, &path("bk-2"), body(1000, 4), &with_bucket_key)
+        .await
+        .assert_error(400, "KMS.DisabledException");
+    s.backend.assert_absent(&bucket, "b").await;
+    s.backend.assert_absent(&bucket, "bk-2").await;
+
+    kms_admin(&s.gw, &["enable", &id]);
+    let g = call(&s.gw, &c, Method::GET, &path("a"), "", &[]).await;
+    assert_eq!(g.body.as_ref(), &body(1000, 1)[..], "enabled again");
+}
