@@ -60,6 +60,29 @@ pub fn key_use(operation: &str, key_id: &str, bucket: &str, key: &str, cached: b
     );
 }
 
+/// One UpdateObjectEncryption: the object's data key re-wrapped from the key `from` (a keyring KEK id or a KMS
+/// key ARN) to the KMS key `to` as the request named it; `result` is `ok` or the error code.
+pub fn encryption_update(bucket: &str, key: &str, from: &str, to: &str, result: &str) {
+    let (request_id, principal) = REQUEST
+        .try_with(|r| (r.id.clone(), r.principal.get().cloned().unwrap_or_else(|| "-".into())))
+        .unwrap_or_else(|_| ("-".into(), "gateway".into()));
+    tracing::info!(
+        target: "audit",
+        time = %time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        request_id = %request_id,
+        principal = %principal,
+        operation = "UpdateObjectEncryption",
+        bucket = bucket,
+        key = key,
+        from_key_id = from,
+        to_key_id = to,
+        result = result,
+        "encryption update"
+    );
+}
+
 /// One policy decision: `decision` is `allow` or `deny`; `rule` the deciding statement's Sid, `allowed-buckets`
 /// (the credential's own permission decided) or `implicit`.
 pub fn policy_decision(principal: &str, action: &str, resource: &str, decision: &str, rule: &str) {

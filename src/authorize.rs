@@ -124,6 +124,10 @@ impl Authorizer {
         };
         let resource = iam::actions::resource_arn(bucket, req.target.key.as_deref());
         call.decide(action, &resource, bucket).await?;
+        if op == Operation::UpdateObjectEncryption {
+            // S3 requires both s3:UpdateObjectEncryption and s3:PutObject.
+            call.decide("s3:PutObject", &resource, bucket).await?;
+        }
         if let Some(src) = req.copy_source()? {
             let action = if src.version_id.is_some() {
                 "s3:GetObjectVersion"

@@ -94,18 +94,8 @@ impl Rekey {
         active: &str,
         env: &crate::crypto::envelope::Envelope,
     ) -> Result<ReqCtx<'_>, S3Error> {
-        let path = format!("/{}/{}", uri_encode(bucket), uri_encode_path(key));
-        let (mut parts, ()) = Request::builder()
-            .method(Method::PUT)
-            .uri(&path)
-            .body(())
-            .map_err(S3Error::internal)?
-            .into_parts();
-        let h = &mut parts.headers;
-        h.insert(
-            "x-amz-copy-source",
-            HeaderValue::from_str(&path).map_err(S3Error::internal)?,
-        );
+        let mut req = self_copy_request(bucket, key)?;
+        let h = &mut req.parts.headers;
         if mode == SseMode::S3 {
             h.insert("x-amz-server-side-encryption", HeaderValue::from_static("AES256"));
         } else {
@@ -121,16 +111,9 @@ impl Rekey {
                 );
             }
             if let Some(ctx) = &env.context {
-                let ctx = crate::kms::context_header(
-                    &serde_json::from_slice(ctx).map_err(|_| S3Error::internal("stored context"))?,
-                );
-                h.insert(
-                    "x-amz-server-side-encryption-context",
-                    HeaderValue::from_str(&ctx).map_err(S3Error::internal)?,
-                );
+                h.insert("x-amz-server-side-encryption-context", context_value(ctx)?);
             }
         }
-        let req = crate::s3::request::classify(parts, &[], usize::MAX)?;
         Ok(ReqCtx {
             upstream: &self.upstream,
             buckets: &self.buckets,
@@ -142,4 +125,27 @@ impl Rekey {
             form: None,
         })
     }
+}
+
+/// A CopyObject of `bucket/key` onto itself, as a client would send it (no SSE headers yet: the caller adds them).
+pub fn self_copy_request(bucket: &str, key: &str) -> Result<crate::s3::request::S3Request, S3Error> {
+    let path = format!("/{}/{}", uri_encode(bucket), uri_encode_path(key));
+    let (mut parts, ()) = Request::builder()
+        .method(Method::PUT)
+        .uri(&path)
+        .body(())
+        .map_err(S3Error::internal)?
+        .into_parts();
+    parts.headers.insert(
+        "x-amz-copy-source",
+        HeaderValue::from_str(&path).map_err(S3Error::internal)?,
+    );
+    crate::s3::request::classify(parts, &[], usize::MAX)
+}
+
+/// An envelope's stored SSE-KMS encryption context as the `x-amz-server-side-encryption-context` header value.
+pub fn context_value(stored: &[u8]) -> Result<HeaderValue, S3Error> {
+    let ctx =
+        crate::kms::context_header(&serde_json::from_slice(stored).map_err(|_| S3Error::internal("stored context"))?);
+    HeaderValue::from_str(&ctx).map_err(S3Error::internal)
 }

@@ -867,3 +867,194 @@ async fn a_disabled_key_stops_working_at_once_despite_the_cache() {
     let g = call(&s.gw, &c, Method::GET, &path("a"), "", &[]).await;
     assert_eq!(g.body.as_ref(), &body(1000, 1)[..], "enabled again");
 }
+
+/// UpdateObjectEncryption's request document (botocore's serialisation), with `inner` inside `<SSE-KMS>`.
+fn object_encryption(inner: &str) -> String {
+    format!(
+        "<ObjectEncryption xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><SSE-KMS>{inner}</SSE-KMS></ObjectEncryption>"
+    )
+}
+
+/// `PUT /bucket/key?encryption` with `doc` and its Content-MD5 (S3 requires a checksum).
+async fn update_encryption(s: &Stack, c: &HttpsClient, bucket: &str, key: &str, doc: &str) -> Resp {
+    let md5 = md5_b64(doc.as_bytes());
+    call(
+        &s.gw,
+        c,
+        Method::PUT,
+        &format!("/{bucket}/{key}?encryption"),
+        doc.to_owned(),
+        &[("content-md5", &md5)],
+    )
+    .await
+}
+
+/// UpdateObjectEncryption (AWS, January 2026): SSE-S3 → SSE-KMS and SSE-KMS → another KMS key without rewriting
+/// data: the stored bytes, the ETag, the metadata and the encryption context stay; the object reads back under
+/// the new key; each refusal is AWS's and changes nothing; the change is audited and needs
+/// s3:UpdateObjectEncryption.
+#[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
+async fn update_object_encryption_rewraps_without_rewriting_data() {
+    let backend = Backend::start();
+    let audit = tempfile::tempdir().unwrap();
+    let audit_path = audit.path().join("audit.jsonl");
+    let gw = Gateway::start_with_env_args(&backend, "", &[], &["--audit-log", audit_path.to_str().unwrap()]);
+    let s = Stack { gw, backend };
+    let c = s.gw.client();
+    let bucket = unique_bucket("update-enc");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let next_id = kms_admin(&s.gw, &["create-key", "--alias", "alias/next"])
+        .trim()
+        .to_owned();
+    let ctx = b64(br#"{"team":"a"}"#);
+    let meta = [("x-amz-meta-owner", "alice"), ("content-type", "text/x-test")];
+    let mut kms_h = vec![KMS, ("x-amz-server-side-encryption-context", ctx.as_str())];
+    kms_h.extend(meta);
+    for (k, h, seed) in [("s3", meta.to_vec(), 1), ("kms", kms_h, 2)] {
+        call(
+            &s.gw,
+            &c,
+            Method::PUT,
+            &format!("/{bucket}/{k}"),
+            body(150_000, seed),
+            &h,
+        )
+        .await
+        .assert_ok();
+    }
+    let data_of = |k: &str| std::fs::read(s.backend.root.join(&bucket).join(k)).unwrap();
+    let head = |k: &'static str| {
+        let (gw, c, bucket) = (&s.gw, &c, &bucket);
+        async move { call(gw, c, Method::HEAD, &format!("/{bucket}/{k}"), "", &[]).await }
+    };
+    let before = [data_of("s3"), data_of("kms")];
+    let etags = [
+        head("s3").await.header("etag").unwrap().to_owned(),
+        head("kms").await.header("etag").unwrap().to_owned(),
+    ];
+
+    let listed = kms_admin(&s.gw, &["list"]);
+    let next_arn = listed
+        .lines()
+        .find(|l| l.contains(&next_id))
+        .and_then(|l| l.split('\t').next())
+        .unwrap()
+        .to_owned();
+    let to_next = object_encryption(&format!(
+        "<KMSKeyArn>{next_arn}</KMSKeyArn><BucketKeyEnabled>true</BucketKeyEnabled>"
+    ));
+    for k in ["s3", "kms"] {
+        let r = update_encryption(&s, &c, &bucket, k, &to_next).await;
+        r.assert_ok();
+        assert!(r.body.is_empty(), "{k}: {}", r.text());
+    }
+    for (i, (k, seed)) in [("s3", 1), ("kms", 2)].into_iter().enumerate() {
+        assert_eq!(data_of(k), before[i], "{k}: object data not rewritten");
+        let h = head(k).await;
+        assert_eq!(h.header("etag"), Some(etags[i].as_str()), "{k}: ETag preserved");
+        assert_eq!(h.header("x-amz-server-side-encryption"), Some("aws:kms"), "{k}");
+        assert_eq!(
+            h.header("x-amz-server-side-encryption-aws-kms-key-id"),
+            Some(next_arn.as_str()),
+            "{k}"
+        );
+        assert_eq!(
+            h.header("x-amz-server-side-encryption-bucket-key-enabled"),
+            Some("true"),
+            "{k}"
+        );
+        assert_eq!(h.header("x-amz-meta-owner"), Some("alice"), "{k}: metadata kept");
+        assert_eq!(h.header("content-type"), Some("text/x-test"), "{k}: content type kept");
+        let g = call(&s.gw, &c, Method::GET, &format!("/{bucket}/{k}"), "", &[]).await;
+        assert_eq!(g.body.as_ref(), &body(150_000, seed)[..], "{k}");
+        let l = call(
+            &s.gw,
+            &c,
+            Method::GET,
+            &format!("/{bucket}?list-type=2&prefix={k}"),
+            "",
+            &[],
+        )
+        .await;
+        let listed_etag = l.xml_tag("ETag").map(|e| e.replace("&quot;", "\""));
+        assert_eq!(listed_etag.as_deref(), Some(etags[i].as_str()), "{k}: listed ETag");
+    }
+    assert_eq!(
+        head("kms").await.header("x-amz-server-side-encryption-context"),
+        Some(ctx.as_str()),
+        "the encryption context is kept"
+    );
+
+    // Refusals, as AWS words them; none changes the object.
+    let k = ("x-amz-server-side-encryption-customer-algorithm", "AES256");
+    let key = [7u8; 32];
+    let (kb, km) = (b64(&key), md5_b64(&key));
+    call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{bucket}/ssec"),
+        "secret",
+        &[
+            k,
+            ("x-amz-server-side-encryption-customer-key", &kb),
+            ("x-amz-server-side-encryption-customer-key-md5", &km),
+        ],
+    )
+    .await
+    .assert_ok();
+    let ssec_before = data_of("ssec");
+    update_encryption(&s, &c, &bucket, "ssec", &to_next)
+        .await
+        .assert_error(400, "InvalidRequest");
+    assert_eq!(data_of("ssec"), ssec_before);
+    update_encryption(&s, &c, &bucket, "missing", &to_next)
+        .await
+        .assert_error(404, "NoSuchKey");
+    let unknown = object_encryption("<KMSKeyArn>arn:aws:kms:local:000000000000:key/nope</KMSKeyArn>");
+    update_encryption(&s, &c, &bucket, "s3", &unknown)
+        .await
+        .assert_error(400, "KMS.NotFoundException");
+    let no_key = object_encryption("<BucketKeyEnabled>true</BucketKeyEnabled>");
+    update_encryption(&s, &c, &bucket, "s3", &no_key)
+        .await
+        .assert_error(400, "InvalidRequest");
+    let r = call(
+        &s.gw,
+        &c,
+        Method::PUT,
+        &format!("/{bucket}/s3?encryption"),
+        to_next.clone(),
+        &[],
+    )
+    .await;
+    r.assert_error(400, "InvalidRequest");
+    assert!(r.text().contains("Content-MD5"), "{}", r.text());
+    assert_eq!(
+        head("s3").await.header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(next_arn.as_str())
+    );
+
+    // The audit trail names the change.
+    let audit_text = std::fs::read_to_string(&audit_path).unwrap();
+    let line = audit_text
+        .lines()
+        .find(|l| l.contains("encryption update") && l.contains("\"key\":\"s3\""))
+        .unwrap_or_else(|| panic!("no encryption update line: {audit_text}"));
+    assert!(line.contains(&next_arn) && line.contains("\"result\":\"ok\""), "{line}");
+
+    // A bucket policy that denies s3:UpdateObjectEncryption refuses it.
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"NoUpdate","Effect":"Deny","Principal":"*","Action":"s3:UpdateObjectEncryption","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    );
+    let r = call(&s.gw, &c, Method::PUT, &format!("/{bucket}?policy"), policy, &[]).await;
+    assert!(r.status.is_success(), "{}", r.text());
+    update_encryption(&s, &c, &bucket, "kms", &to_next)
+        .await
+        .assert_error(403, "AccessDenied");
+    assert!(
+        files_containing(&s.backend.root, MARKER).is_empty(),
+        "plaintext at the backend"
+    );
+}
