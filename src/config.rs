@@ -221,6 +221,11 @@ pub struct SseConfig {
     /// existing gateway's clients may rely on SSE-C (AWS too left buckets of accounts with SSE-C data alone).
     #[serde(default)]
     pub block_sse_c_by_default: bool,
+    /// GET, HEAD and copies of an object without the gateway's envelope are refused (500) instead of served as
+    /// stored, so a backend writer cannot substitute plaintext of their choice. Off by default: buckets with
+    /// objects from before the gateway (migrate them first with `rekey --encrypt-plaintext`).
+    #[serde(default)]
+    pub require_envelope_on_read: bool,
 }
 
 impl Default for SseConfig {
@@ -229,6 +234,7 @@ impl Default for SseConfig {
             enabled: true,
             keyring: None,
             block_sse_c_by_default: false,
+            require_envelope_on_read: false,
         }
     }
 }
