@@ -231,6 +231,9 @@ async fn kms_headers_without_aws_kms_are_refused_as_s3_does() {
     }
 }
 
+/// A write that asks for `aws:kms:dsse`: (operation, method, path, headers).
+type DsseWrite<'a> = (&'a str, Method, String, Vec<(&'a str, &'a str)>);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kms_failures_are_the_errors_s3_returns_and_write_nothing() {
     // No key cache: every request asks the KMS, so a disabled key takes effect at once.
@@ -283,7 +286,7 @@ async fn kms_failures_are_the_errors_s3_returns_and_write_nothing() {
         .assert_ok();
     let dsse = ("x-amz-server-side-encryption", "aws:kms:dsse");
     let src = path("dsse-src");
-    let writes: [(&str, Method, String, Vec<(&str, &str)>); 3] = [
+    let writes: [DsseWrite; 3] = [
         ("PutObject", Method::PUT, path("dsse"), vec![dsse]),
         (
             "CreateMultipartUpload",
@@ -1056,5 +1059,57 @@ async fn update_object_encryption_rewraps_without_rewriting_data() {
     assert!(
         files_containing(&s.backend.root, MARKER).is_empty(),
         "plaintext at the backend"
+    );
+}
+
+/// boto3's own `update_object_encryption` (botocore's model of the January 2026 API: its URI, XML body and
+/// checksum) against the gateway: the object moves to SSE-KMS under the named key with its ETag and bytes.
+const BOTO3_UPDATE_ENCRYPTION: &str = r#"
+import os, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+b, arn = os.environ["S3_BUCKET"], os.environ["KMS_ARN"]
+s3.put_object(Bucket=b, Key="o", Body=b"boto3 body " * 1000)
+before = s3.head_object(Bucket=b, Key="o")
+assert before["ServerSideEncryption"] == "AES256", before
+s3.update_object_encryption(Bucket=b, Key="o", ObjectEncryption={"SSEKMS": {"KMSKeyArn": arn, "BucketKeyEnabled": False}})
+after = s3.head_object(Bucket=b, Key="o")
+assert after["ServerSideEncryption"] == "aws:kms", after
+assert after["SSEKMSKeyId"] == arn, after
+assert after["ETag"] == before["ETag"], (before["ETag"], after["ETag"])
+assert s3.get_object(Bucket=b, Key="o")["Body"].read() == b"boto3 body " * 1000
+try:
+    s3.update_object_encryption(Bucket=b, Key="missing", ObjectEncryption={"SSEKMS": {"KMSKeyArn": arn}})
+    raise SystemExit("updating a missing key succeeded")
+except s3.exceptions.NoSuchKey:
+    pass
+print("boto3 update_object_encryption ok")
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn update_object_encryption_with_boto3() {
+    let s = Stack::start();
+    let c = s.gw.client();
+    let bucket = unique_bucket("update-enc-boto3");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let id = kms_admin(&s.gw, &["create-key"]).trim().to_owned();
+    let arn = kms_admin(&s.gw, &["list"])
+        .lines()
+        .find(|l| l.contains(&id))
+        .and_then(|l| l.split('\t').next())
+        .unwrap()
+        .to_owned();
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg("-c").arg(BOTO3_UPDATE_ENCRYPTION);
+    for (k, v) in s.gw.client_env(&bucket) {
+        cmd.env(k, v);
+    }
+    cmd.env("KMS_ARN", &arn);
+    let out = cmd.output().expect("python3");
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        tail(&s.gw.log(), 30)
     );
 }

@@ -1076,6 +1076,9 @@ async fn sse_c_blocked_by_default_when_configured() {
     );
 }
 
+/// One row of the SSE header table: (what, request headers, S3 error code, S3 message).
+type HeaderRow<'a> = (&'a str, Vec<(&'static str, String)>, &'a str, &'a str);
+
 /// AWS's SSE request-header table, the combinations it refuses: each row on PutObject, CreateMultipartUpload and
 /// CopyObject is 400 with S3's code and message, and writes nothing. (The SSE-C triple's own defects are
 /// `sse_c_errors_in_aws_words`; SSE-KMS headers without `aws:kms` and bad contexts are in tests/kms.rs.)
@@ -1096,7 +1099,7 @@ async fn sse_header_combinations_aws_refuses() {
     };
     let sse = |v: &str| vec![("x-amz-server-side-encryption", v.to_owned())];
     // (row, headers, code, message)
-    let rows: Vec<(&str, Vec<(&str, String)>, &str, &str)> = vec![
+    let rows: Vec<HeaderRow> = vec![
         (
             "SSE-C with AES256",
             with_c(("x-amz-server-side-encryption", "AES256")),
