@@ -112,17 +112,7 @@ impl Rekey {
         if let Some(etag) = head.get("etag") {
             h.insert("x-amz-copy-source-if-match", etag.clone());
         }
-        let ctx = ReqCtx {
-            upstream: &self.upstream,
-            buckets: &self.buckets,
-            metrics: &self.metrics,
-            keys: Some(&self.keys),
-            req,
-            credential: None,
-            body: ClientBody::empty(),
-            form: None,
-        };
-        let resp = match copy::copy_object(ctx, &self.keys).await {
+        let resp = match copy::copy_object(self.ctx(req), &self.keys).await {
             Err(e) if e.code == crate::error::S3ErrorCode::PreconditionFailed => {
                 println!("skipped {bucket}/{key}: it changed while being examined (run again)");
                 return Ok(false);
@@ -168,7 +158,12 @@ impl Rekey {
                 h.insert("x-amz-server-side-encryption-context", context_value(ctx)?);
             }
         }
-        Ok(ReqCtx {
+        Ok(self.ctx(req))
+    }
+
+    /// The gateway's own request `req` (no credential, no body), as the handlers take it.
+    fn ctx(&self, req: crate::s3::request::S3Request) -> ReqCtx<'_> {
+        ReqCtx {
             upstream: &self.upstream,
             buckets: &self.buckets,
             metrics: &self.metrics,
@@ -177,7 +172,7 @@ impl Rekey {
             credential: None,
             body: ClientBody::empty(),
             form: None,
-        })
+        }
     }
 }
 

@@ -944,13 +944,7 @@ async fn blocked_encryption_types_refuse_sse_c_writes() {
     let r = call(&s.gw, &c, Method::GET, &enc_path, Bytes::new(), &[]).await;
     assert_eq!(r.text(), blocking, "a refused configuration replaces nothing");
     let allowing = config("NONE");
-    call(&s.gw, &c, Method::PUT, &enc_path, allowing.clone(), &[])
-        .await
-        .assert_ok();
-    assert_eq!(
-        call(&s.gw, &c, Method::GET, &enc_path, Bytes::new(), &[]).await.text(),
-        allowing
-    );
+    put_encryption_and_read_it_back(&s.gw, &c, &enc_path, &allowing).await;
     call(&s.gw, &c, Method::PUT, &path("new"), data.clone(), &k.headers())
         .await
         .assert_ok();
@@ -1029,13 +1023,7 @@ async fn sse_c_blocked_by_default_when_configured() {
 
     // `NONE` allows SSE-C, and is reported as stored.
     let allowing = rule(&format!("{aes_default}{}", blocked_types("NONE")));
-    call(&s.gw, &c, Method::PUT, &enc_path, allowing.clone(), &[])
-        .await
-        .assert_ok();
-    assert_eq!(
-        call(&s.gw, &c, Method::GET, &enc_path, Bytes::new(), &[]).await.text(),
-        allowing
-    );
+    put_encryption_and_read_it_back(&s.gw, &c, &enc_path, &allowing).await;
     call(&s.gw, &c, Method::PUT, &path("old"), data.clone(), &k.headers())
         .await
         .assert_ok();
@@ -1074,6 +1062,15 @@ async fn sse_c_blocked_by_default_when_configured() {
         files_containing(&s.backend.root, MARKER).is_empty(),
         "plaintext at the backend"
     );
+}
+
+/// PutBucketEncryption of `doc`, then GetBucketEncryption answers it as stored.
+async fn put_encryption_and_read_it_back(gw: &Gateway, c: &HttpsClient, enc_path: &str, doc: &str) {
+    call(gw, c, Method::PUT, enc_path, doc.to_owned(), &[])
+        .await
+        .assert_ok();
+    let r = call(gw, c, Method::GET, enc_path, Bytes::new(), &[]).await;
+    assert_eq!(r.text(), doc, "GetBucketEncryption answers the configuration as stored");
 }
 
 /// One row of the SSE header table: (what, request headers, S3 error code, S3 message).
