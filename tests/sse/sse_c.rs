@@ -1161,3 +1161,48 @@ async fn sse_header_combinations_aws_refuses() {
     }
     s.backend.assert_absent(&bucket, "new").await;
 }
+
+/// `block_sse_c_by_default` as boto3 sees it: GetBucketEncryption's `BlockedEncryptionTypes`, the 403 of an SSE-C
+/// `put_object`, and `NONE` through `put_bucket_encryption` letting SSE-C in.
+const BOTO3_SSE_C_BLOCKED: &str = r#"
+import os, boto3, botocore
+s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+b = os.environ["S3_BUCKET"]
+rule = s3.get_bucket_encryption(Bucket=b)["ServerSideEncryptionConfiguration"]["Rules"][0]
+assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", rule
+assert rule["BlockedEncryptionTypes"]["EncryptionType"] == ["SSE-C"], rule
+key = bytes(range(32))
+try:
+    s3.put_object(Bucket=b, Key="c", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+    raise SystemExit("an SSE-C put_object was accepted")
+except botocore.exceptions.ClientError as e:
+    assert e.response["Error"]["Code"] == "AccessDenied", e.response
+    assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 403, e.response
+s3.put_bucket_encryption(Bucket=b, ServerSideEncryptionConfiguration={"Rules": [{
+    "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+    "BlockedEncryptionTypes": {"EncryptionType": ["NONE"]}}]})
+s3.put_object(Bucket=b, Key="c", Body=b"x", SSECustomerAlgorithm="AES256", SSECustomerKey=key)
+assert s3.get_object(Bucket=b, Key="c", SSECustomerAlgorithm="AES256", SSECustomerKey=key)["Body"].read() == b"x"
+print("boto3 sse-c blocked by default ok")
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sse_c_blocked_by_default_with_boto3() {
+    let s = Stack::start_with("[sse]\nblock_sse_c_by_default = true\n");
+    let c = s.gw.client();
+    let bucket = unique_bucket("sse-c-block-boto3");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg("-c").arg(BOTO3_SSE_C_BLOCKED);
+    for (k, v) in s.gw.client_env(&bucket) {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("python3");
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        tail(&s.gw.log(), 30)
+    );
+}
