@@ -1,7 +1,11 @@
 //! Typed, validated configuration (TOML). Loading never logs a secret.
 //!
 //! Two ways to run: with no `--config`, the embedded quick start (an in-process s3s-fs backend under
-//! `--data-dir`); with `--config FILE`, against any S3-compatible backend. See `config/*.toml`.
+//! `--data-dir`); with `--config FILE`, against any S3-compatible backend. See `config/*.toml`. Either way, every
+//! setting can also come from an `S3_SSE_PROXY_<SECTION>_<FIELD>` environment variable ([`env`]), which wins
+//! over the file.
+
+pub mod env;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -384,37 +388,37 @@ pub enum ConfigError {
     },
     #[error("invalid config: {0}")]
     Invalid(String),
+    #[error("invalid config: {0}")]
+    Env(#[from] env::EnvError),
+    #[error("invalid config{file} with the environment's {vars}: {source}")]
+    Merged {
+        file: String,
+        vars: String,
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl ConfigError {
+    /// The error for a log line: a parse error keeps its message and line but not the quoted text of the line,
+    /// which may hold a secret.
+    pub fn without_source_text(self) -> String {
+        match self {
+            Self::Parse { path, source } => {
+                let line = std::fs::read_to_string(&path)
+                    .ok()
+                    .zip(source.span())
+                    .map_or_else(String::new, |(t, s)| {
+                        let before = &t.as_bytes()[..s.start.min(t.len())];
+                        format!(" at line {}", before.iter().filter(|&&b| b == b'\n').count() + 1)
+                    });
+                format!("invalid config {}{line}: {}", path.display(), source.message())
+            }
+            e => e.to_string(),
+        }
+    }
 }
 
 impl Config {
-    /// The configuration of the embedded quick start: every default, nothing to write.
-    pub fn embedded(data_dir: PathBuf) -> Self {
-        Self {
-            listen: default_listen(),
-            metrics_listen: default_metrics_listen(),
-            data_dir,
-            tls: TlsConfig::default(),
-            backend: BackendConfig {
-                kind: BackendKind::Embedded,
-                endpoint: None,
-                region: default_region(),
-                access_key_id: None,
-                secret_access_key: None,
-                ca_file: None,
-                addressing: Addressing::Path,
-                connect_timeout_secs: default_connect_timeout(),
-                response_timeout_secs: default_response_timeout(),
-                payload: BackendPayload::default(),
-            },
-            s3: S3Config::default(),
-            sse: SseConfig::default(),
-            kms: KmsConfig::default(),
-            credentials: Vec::new(),
-            policies: Vec::new(),
-            limits: Limits::default(),
-        }
-    }
-
     /// The `[[policies]]`, read and parsed: bucket → policies. Any unreadable or malformed one is an error that
     /// names it.
     pub fn pinned_policies(
@@ -481,17 +485,51 @@ impl Config {
         Ok(out)
     }
 
+    /// The file at `path`, completed and overridden by the process's `S3_SSE_PROXY_*` variables, validated.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let config: Self = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
+        Self::load_effective(Some(path)).map(|(c, _)| c)
+    }
+
+    /// The effective configuration: `file` (without one, the quick start's: an embedded backend and every
+    /// default), then the process's `S3_SSE_PROXY_*` variables, validated. Also returns the names of the
+    /// variables applied.
+    pub fn load_effective(file: Option<&Path>) -> Result<(Self, Vec<String>), ConfigError> {
+        let vars = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        Self::from_sources(file, vars)
+    }
+
+    /// [`Config::load_effective`] with the variables given.
+    pub fn from_sources(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Self, Vec<String>), ConfigError> {
+        let text = match file {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?,
+            None => "[backend]\nkind = \"embedded\"\n".to_owned(),
+        };
+        let parse_error = |source| ConfigError::Parse {
+            path: file.map_or_else(|| PathBuf::from("(no file)"), Path::to_owned),
             source: Box::new(source),
-        })?;
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+        let applied = env::merge(&mut table, vars)?;
+        // Without variables, the text itself is deserialized so that errors point at its lines.
+        let config: Self = if applied.is_empty() {
+            toml::from_str(&text).map_err(parse_error)?
+        } else {
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|source| ConfigError::Merged {
+                    file: file.map(|p| format!(" {}", p.display())).unwrap_or_default(),
+                    vars: applied.join(", "),
+                    source: Box::new(source),
+                })?
+        };
         config.validate()?;
-        Ok(config)
+        Ok((config, applied))
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

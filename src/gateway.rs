@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{Request, Response};
 
@@ -28,19 +29,26 @@ use crate::sse::{self, Keys};
 
 pub use crate::s3::request::ConnInfo;
 
+/// What SIGHUP reloads from the config file: who the clients are, what they may do, what they may cost. Swapped
+/// whole, so that a request sees one version from its first phase to its last.
+pub struct Settings {
+    pub credentials: CredentialStore,
+    pub authorizer: Authorizer,
+    /// `[limits]`: header and body sizes here; connections and timeouts in `accept`.
+    pub limits: crate::config::Limits,
+}
+
 pub struct Gateway {
     pub upstream: Arc<Upstream>,
     pub buckets: BucketState,
-    pub credentials: CredentialStore,
+    /// The reloadable settings in force.
+    pub settings: ArcSwap<Settings>,
     pub auth_limits: AuthLimits,
-    pub authorizer: Authorizer,
     /// Encryption keys; `None` runs the gateway as a verifying pass-through proxy (SSE off).
     pub keys: Option<Keys>,
     pub metrics: Arc<Metrics>,
     /// The virtual-host domains buckets may be addressed under.
     pub virtual_host_domains: Vec<String>,
-    /// `[limits]`: header and body sizes here, connections and timeouts in `accept`.
-    pub limits: crate::config::Limits,
 }
 
 impl Gateway {
@@ -63,22 +71,26 @@ impl Gateway {
         conn: ConnInfo,
         meter: &mut RequestMeter,
     ) -> Result<Response<Body>, S3Error> {
+        let settings = self.settings.load_full();
         let (parts, body) = req.into_parts();
-        let req = request::classify(parts, &self.virtual_host_domains, self.limits.max_header_bytes)?;
+        let req = request::classify(parts, &self.virtual_host_domains, settings.limits.max_header_bytes)?;
         meter.operation(req.op);
         let (req, body, form) = ops::post::as_put(req, body).await?;
         sse::request::check_headers(req.op, &req.parts.headers, conn.secure)?;
-        let authed = self.authenticate(&req, form.as_ref())?;
+        let authed = self.authenticate(&settings.credentials, &req, form.as_ref())?;
         meter.principal(authed.credential.display_name());
         crate::audit::set_principal(authed.credential.display_name());
         let sse = self.keys.as_ref().map(|k| k.rules);
-        self.authorizer.check(&self.buckets, &req, &authed, conn, sse).await?;
+        settings
+            .authorizer
+            .check(&self.buckets, &req, &authed, conn, sse)
+            .await?;
         check_declared(
             req.op,
             &req.parts.method,
             authed.body_checks.length,
             authed.aws_chunked,
-            &self.limits,
+            &settings.limits,
         )?;
         let body = ClientBody::verify(body, authed.body_checks).await?;
         ops::dispatch(ReqCtx {
@@ -95,14 +107,19 @@ impl Gateway {
     }
 
     /// SigV4 / SigV2 in the header or the query, or a browser form's signature and policy.
-    fn authenticate(&self, req: &S3Request, form: Option<&PostForm>) -> Result<Authenticated, S3Error> {
+    fn authenticate(
+        &self,
+        credentials: &CredentialStore,
+        req: &S3Request,
+        form: Option<&PostForm>,
+    ) -> Result<Authenticated, S3Error> {
         match form {
             None => {
                 let host = auth::request_host(&req.parts);
                 let virtual_bucket = addressing::host_bucket(host, &self.virtual_host_domains);
                 auth::authenticate(
                     &req.parts,
-                    &self.credentials,
+                    credentials,
                     self.auth_limits,
                     virtual_bucket,
                     SystemTime::now(),
@@ -112,7 +129,7 @@ impl Gateway {
                 &form.fields,
                 form.file_len,
                 req.target.bucket.as_deref().unwrap_or_default(),
-                &self.credentials,
+                credentials,
                 self.auth_limits,
             ),
         }

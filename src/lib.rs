@@ -52,13 +52,9 @@ use crate::backend::{Backend, BackendSettings};
 use crate::config::{BackendKind, Config};
 use crate::secret::SecretString;
 
-pub const ENV_BACKEND_ACCESS_KEY_ID: &str = "S3_SSE_PROXY_BACKEND_ACCESS_KEY_ID";
-pub const ENV_BACKEND_SECRET_ACCESS_KEY: &str = "S3_SSE_PROXY_BACKEND_SECRET_ACCESS_KEY";
-pub const ENV_KMS_ACCESS_KEY_ID: &str = "S3_SSE_PROXY_KMS_ACCESS_KEY_ID";
-pub const ENV_KMS_SECRET_ACCESS_KEY: &str = "S3_SSE_PROXY_KMS_SECRET_ACCESS_KEY";
-
-/// Start everything described by `config` and serve until SIGINT/SIGTERM.
-pub async fn run(mut config: Config) -> Result<(), String> {
+/// Start everything described by `config` and serve until SIGINT/SIGTERM. On SIGHUP, the certificate is read
+/// again, and so is `config_file` (with the environment), for the settings [`gateway::Settings`] holds.
+pub async fn run(mut config: Config, config_file: Option<std::path::PathBuf>) -> Result<(), String> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let data_dir = config.data_dir.clone();
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("creating {}: {e}", data_dir.display()))?;
@@ -80,18 +76,6 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     let cert = accept::tls::ReloadableCert::new(cert_path, key_path)?;
     let tls_config = accept::tls::server_config(cert.clone())?;
 
-    // Client credentials: the configured ones, plus the environment's / generated quick-start one.
-    let identity_policies = config.identity_policies().map_err(|e| e.to_string())?;
-    let mut creds = std::mem::take(&mut config.credentials);
-    let mut secret_hint = None;
-    let env_set = std::env::var_os(quickstart::ENV_ACCESS_KEY_ID).is_some();
-    if creds.is_empty() || env_set {
-        let (c, hint) = quickstart::quickstart_credential(&data_dir)?;
-        secret_hint = Some((c.access_key_id.clone(), hint));
-        creds.push(c);
-    }
-    let credentials = CredentialStore::new(creds);
-
     let backend = start_backend(&config).await?;
     let metrics = metrics::Metrics::new();
     let keys = if config.sse.enabled {
@@ -100,22 +84,16 @@ pub async fn run(mut config: Config) -> Result<(), String> {
         tracing::warn!("SSE is disabled: objects pass through unencrypted");
         None
     };
+    let (settings, secret_hint) = reloadable_settings(&config, &data_dir, &metrics)?;
     let upstream = Arc::new(backend::upstream::Upstream::new(backend, metrics.clone()));
     let gateway = Arc::new(gateway::Gateway {
         buckets: bucket_state::BucketState::new(upstream.clone()),
         upstream,
-        credentials,
+        settings: arc_swap::ArcSwap::from_pointee(settings),
         auth_limits: auth_limits(&config),
-        authorizer: authorize::Authorizer {
-            account_id: config.s3.account_id.clone(),
-            pinned_policies: config.pinned_policies().map_err(|e| e.to_string())?,
-            identity_policies,
-            metrics: metrics.clone(),
-        },
         keys,
         metrics: metrics.clone(),
         virtual_host_domains: config.s3.virtual_host_domains.clone(),
-        limits: config.limits,
     });
 
     let metrics_listener = TcpListener::bind(config.metrics_listen)
@@ -128,7 +106,15 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     let metrics_addr = accept::local_addr(&metrics_listener);
     tokio::spawn(metrics::serve(metrics_listener, metrics.clone()));
     set_certificate_expiry(&metrics, &cert);
-    spawn_cert_reloader(cert, metrics.clone());
+    spawn_reloader(
+        Reload {
+            cert,
+            config_file,
+            data_dir: data_dir.clone(),
+            gateway: gateway.clone(),
+        },
+        metrics.clone(),
+    );
     gateway.probe().await;
     let prober = gateway.clone();
     tokio::spawn(async move {
@@ -143,6 +129,37 @@ pub async fn run(mut config: Config) -> Result<(), String> {
     accept::serve_https(listener, tls_config, gateway, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The settings SIGHUP reloads, from `config`: the configured credentials (plus the environment's or the generated
+/// quick-start one when none is configured or the environment names one), their identity policies, the pinned
+/// bucket policies, the limits. Also the quick-start credential's hint for the banner.
+fn reloadable_settings(
+    config: &Config,
+    data_dir: &std::path::Path,
+    metrics: &Arc<metrics::Metrics>,
+) -> Result<(gateway::Settings, Option<(String, String)>), String> {
+    let identity_policies = config.identity_policies().map_err(|e| e.to_string())?;
+    let pinned_policies = config.pinned_policies().map_err(|e| e.to_string())?;
+    let mut creds = config.credentials.clone();
+    let mut secret_hint = None;
+    let env_set = std::env::var_os(quickstart::ENV_ACCESS_KEY_ID).is_some();
+    if creds.is_empty() || env_set {
+        let (c, hint) = quickstart::quickstart_credential(data_dir)?;
+        secret_hint = Some((c.access_key_id.clone(), hint));
+        creds.push(c);
+    }
+    let settings = gateway::Settings {
+        credentials: CredentialStore::new(creds),
+        authorizer: authorize::Authorizer {
+            account_id: config.s3.account_id.clone(),
+            pinned_policies,
+            identity_policies,
+            metrics: metrics.clone(),
+        },
+        limits: config.limits,
+    };
+    Ok((settings, secret_hint))
 }
 
 /// The keys SSE needs: the SSE-S3 keyring and the KMS, as configured (both created for the quick start).
@@ -160,17 +177,13 @@ fn sse_keys(config: &Config, data_dir: &std::path::Path, metrics: Arc<metrics::M
             kms::KmsClient::Local(kms::local::LocalKms::open(&path, k.key_file.is_none())?)
         }
         config::KmsKind::Aws => {
-            let access_key_id = std::env::var(ENV_KMS_ACCESS_KEY_ID)
-                .ok()
-                .or_else(|| k.access_key_id.clone())
+            let access_key_id = k
+                .access_key_id
+                .clone()
                 .ok_or("kms.access_key_id (or S3_SSE_PROXY_KMS_ACCESS_KEY_ID) is required for kms.kind = \"aws\"")?;
-            let secret_access_key = std::env::var(ENV_KMS_SECRET_ACCESS_KEY)
-                .ok()
-                .map(SecretString::new)
-                .or_else(|| k.secret_access_key.clone())
-                .ok_or(
-                    "kms.secret_access_key (or S3_SSE_PROXY_KMS_SECRET_ACCESS_KEY) is required for kms.kind = \"aws\"",
-                )?;
+            let secret_access_key = k.secret_access_key.clone().ok_or(
+                "kms.secret_access_key (or S3_SSE_PROXY_KMS_SECRET_ACCESS_KEY) is required for kms.kind = \"aws\"",
+            )?;
             let ca_pem = match &k.ca_file {
                 Some(p) => Some(std::fs::read(p).map_err(|e| format!("kms.ca_file {}: {e}", p.display()))?),
                 None => None,
@@ -281,18 +294,14 @@ pub async fn rekey(config: Config, bucket: &str, prefix: &str, what: RekeyWhat<'
 
 async fn start_backend(config: &Config) -> Result<Arc<Backend>, String> {
     let b = &config.backend;
-    let env = |n: &str| std::env::var(n).ok().filter(|s| !s.is_empty());
     let (endpoint, ak, sk) = match b.kind {
         BackendKind::S3 => {
-            let ak = env(ENV_BACKEND_ACCESS_KEY_ID).or_else(|| b.access_key_id.clone());
-            let sk = env(ENV_BACKEND_SECRET_ACCESS_KEY)
-                .map(SecretString::new)
-                .or_else(|| b.secret_access_key.clone());
-            let (Some(ak), Some(sk)) = (ak, sk) else {
-                return Err(format!(
+            let (Some(ak), Some(sk)) = (b.access_key_id.clone(), b.secret_access_key.clone()) else {
+                return Err(
                     "backend credentials missing: set backend.access_key_id/secret_access_key or \
-                     {ENV_BACKEND_ACCESS_KEY_ID}/{ENV_BACKEND_SECRET_ACCESS_KEY}"
-                ));
+                     S3_SSE_PROXY_BACKEND_ACCESS_KEY_ID/S3_SSE_PROXY_BACKEND_SECRET_ACCESS_KEY"
+                        .into(),
+                );
             };
             (b.endpoint.clone().expect("validated"), ak, sk)
         }
@@ -340,19 +349,65 @@ fn set_certificate_expiry(metrics: &metrics::Metrics, cert: &accept::tls::Reload
     }
 }
 
-fn spawn_cert_reloader(cert: Arc<accept::tls::ReloadableCert>, metrics: Arc<metrics::Metrics>) {
+/// What a SIGHUP reloads: the certificate, and the gateway's [`gateway::Settings`] from the config file.
+struct Reload {
+    cert: Arc<accept::tls::ReloadableCert>,
+    /// `None` (the quick start): nothing to read again but the certificate.
+    config_file: Option<std::path::PathBuf>,
+    /// The data directory in force (the quick-start credential lives there); a reload does not move it.
+    data_dir: std::path::PathBuf,
+    gateway: Arc<gateway::Gateway>,
+}
+
+impl Reload {
+    /// The config file read, validated and swapped in whole, or refused with one log line (the settings in force
+    /// stay). The line never carries the file's text: it may hold a secret.
+    fn settings(&self, metrics: &Arc<metrics::Metrics>) {
+        let Some(path) = &self.config_file else {
+            return;
+        };
+        let loaded = Config::load(path)
+            .map_err(|e| e.without_source_text())
+            .and_then(|c| reloadable_settings(&c, &self.data_dir, metrics).map(|(s, _)| (c, s)));
+        match loaded {
+            Ok((config, settings)) => {
+                let before = self.gateway.settings.load().limits;
+                if (
+                    before.max_connections,
+                    before.header_read_timeout_secs,
+                    before.max_header_bytes,
+                ) != (
+                    config.limits.max_connections,
+                    config.limits.header_read_timeout_secs,
+                    config.limits.max_header_bytes,
+                ) {
+                    tracing::warn!(
+                        "SIGHUP: limits.max_connections, header_read_timeout_secs and the HTTP parser's header \
+                         buffer (4 x max_header_bytes) take effect at the next start"
+                    );
+                }
+                self.gateway.settings.store(Arc::new(settings));
+                tracing::info!(config = %path.display(), "SIGHUP: credentials, policies and limits reloaded");
+            }
+            Err(e) => tracing::error!(error = %e, "SIGHUP: config refused; the settings in force stay"),
+        }
+    }
+}
+
+fn spawn_reloader(reload: Reload, metrics: Arc<metrics::Metrics>) {
     tokio::spawn(async move {
         let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
             return;
         };
         while hup.recv().await.is_some() {
-            match cert.reload() {
+            match reload.cert.reload() {
                 Ok(()) => {
-                    set_certificate_expiry(&metrics, &cert);
+                    set_certificate_expiry(&metrics, &reload.cert);
                     tracing::info!("SIGHUP: TLS certificate reloaded");
                 }
                 Err(e) => tracing::error!(error = %e, "SIGHUP: certificate reload failed; keeping the old one"),
             }
+            reload.settings(&metrics);
         }
     });
 }

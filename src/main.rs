@@ -16,9 +16,9 @@ struct Cli {
     /// Configuration file (TOML). Without it: the embedded quick start in --data-dir.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// Where generated certificates, credentials and embedded backend data live.
-    #[arg(long, default_value = "./s3-sse-proxy-data")]
-    data_dir: PathBuf,
+    /// Where generated certificates, credentials and embedded backend data live [default: ./s3-sse-proxy-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// HTTPS listener for S3 traffic [default: 127.0.0.1:8443].
     #[arg(long)]
     listen: Option<SocketAddr>,
@@ -102,17 +102,37 @@ enum KmsAction {
     Alias { alias: String, key: String },
 }
 
-/// `check-config`: the file (or, without `--config`, the quick start's settings) loaded and checked as `run`
-/// does, then printed with `Debug`, which shows every secret as `<redacted>`.
-fn check_config(path: Option<&std::path::Path>, data_dir: &std::path::Path) -> Result<(), String> {
-    let config = match path {
-        Some(p) => Config::load(p).map_err(|e| e.to_string())?,
-        None => Config::embedded(data_dir.to_owned()),
-    };
+/// The effective configuration: the file (or the quick start's), the `S3_SSE_PROXY_*` variables, then the
+/// command line's `--listen`, `--metrics-listen` and `--data-dir`. Also the names of the variables applied.
+fn effective_config(cli: &Cli) -> Result<(Config, Vec<String>), String> {
+    let (mut c, applied) = Config::load_effective(cli.config.as_deref()).map_err(|e| e.to_string())?;
+    if let Some(l) = cli.listen {
+        c.listen = l;
+    }
+    if let Some(m) = cli.metrics_listen {
+        c.metrics_listen = m;
+    }
+    if let Some(d) = &cli.data_dir {
+        c.data_dir.clone_from(d);
+    }
+    Ok((c, applied))
+}
+
+/// `check-config`: the effective configuration loaded and checked as `run` does, then printed with `Debug`,
+/// which shows every secret as `<redacted>`.
+fn check_config(cli: &Cli) -> Result<(), String> {
+    let (config, applied) = effective_config(cli)?;
     config.pinned_policies().map_err(|e| e.to_string())?;
     config.identity_policies().map_err(|e| e.to_string())?;
-    let source = path.map_or_else(|| "the quick start's defaults".to_owned(), |p| p.display().to_string());
-    println!("configuration OK: {source}\n{config:#?}");
+    let source = cli
+        .config
+        .as_ref()
+        .map_or_else(|| "the quick start's defaults".to_owned(), |p| p.display().to_string());
+    println!("configuration OK: {source}");
+    if !applied.is_empty() {
+        println!("overridden by the environment: {}", applied.join(", "));
+    }
+    println!("{config:#?}");
     Ok(())
 }
 
@@ -162,65 +182,37 @@ async fn main() -> std::process::ExitCode {
         eprintln!("s3-sse-proxy: {e}");
         return std::process::ExitCode::FAILURE;
     }
-    let result = match cli.command {
+    let config = || effective_config(&cli).map(|(c, _)| c);
+    let result = match &cli.command {
         Some(Command::Rekey {
             bucket,
             prefix,
             new_key,
             kms_key_id,
             encrypt_plaintext,
-        }) => {
-            let config = match &cli.config {
-                Some(path) => Config::load(path).map_err(|e| e.to_string()),
-                None => Ok(Config::embedded(cli.data_dir.clone())),
-            };
-            match config {
-                Ok(c) => {
-                    let what = s3_sse_proxy::RekeyWhat {
-                        new_key,
-                        kms_key: kms_key_id.as_deref(),
-                        encrypt_plaintext,
-                    };
-                    s3_sse_proxy::rekey(c, &bucket, &prefix, what).await
-                }
-                Err(e) => Err(e),
+        }) => match config() {
+            Ok(c) => {
+                let what = s3_sse_proxy::RekeyWhat {
+                    new_key: *new_key,
+                    kms_key: kms_key_id.as_deref(),
+                    encrypt_plaintext: *encrypt_plaintext,
+                };
+                s3_sse_proxy::rekey(c, bucket, prefix, what).await
             }
-        }
-        Some(Command::Kms { action }) => {
-            let config = match &cli.config {
-                Some(path) => Config::load(path).map_err(|e| e.to_string()),
-                None => Ok(Config::embedded(cli.data_dir.clone())),
-            };
-            config.and_then(|c| kms_admin(&c, action))
-        }
-        Some(Command::CheckConfig) => check_config(cli.config.as_deref(), &cli.data_dir),
+            Err(e) => Err(e),
+        },
+        Some(Command::Kms { action }) => config().and_then(|c| kms_admin(&c, action)),
+        Some(Command::CheckConfig) => check_config(&cli),
         Some(Command::FsBackend {
             listen,
             root,
             access_key,
             secret_key,
-        }) => fs_backend(listen, root, access_key, secret_key).await,
-        None => {
-            let config = match &cli.config {
-                Some(path) => Config::load(path).map_err(|e| e.to_string()),
-                None => Ok(Config::embedded(cli.data_dir.clone())),
-            };
-            match config {
-                Ok(mut c) => {
-                    if let Some(l) = cli.listen {
-                        c.listen = l;
-                    }
-                    if let Some(m) = cli.metrics_listen {
-                        c.metrics_listen = m;
-                    }
-                    if cli.config.is_some() && cli.data_dir != config::default_data_dir() {
-                        c.data_dir = cli.data_dir.clone();
-                    }
-                    s3_sse_proxy::run(c).await
-                }
-                Err(e) => Err(e),
-            }
-        }
+        }) => fs_backend(*listen, root.clone(), access_key.clone(), secret_key.clone()).await,
+        None => match config() {
+            Ok(c) => s3_sse_proxy::run(c, cli.config.clone()).await,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -231,7 +223,7 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-fn kms_admin(c: &Config, action: KmsAction) -> Result<(), String> {
+fn kms_admin(c: &Config, action: &KmsAction) -> Result<(), String> {
     use s3_sse_proxy::kms::local::admin;
     if c.kms.kind != config::KmsKind::Local {
         return Err("the kms subcommand manages the local KMS only (kms.kind = \"local\")".into());
@@ -252,10 +244,10 @@ fn kms_admin(c: &Config, action: KmsAction) -> Result<(), String> {
             admin::create_if_missing(&path)?;
             println!("{}", admin::create_key(&path, alias.as_deref())?);
         }
-        KmsAction::Disable { key } => admin::set_enabled(&path, &key, false)?,
-        KmsAction::Enable { key } => admin::set_enabled(&path, &key, true)?,
-        KmsAction::Rotate { key } => println!("version {}", admin::rotate(&path, &key)?),
-        KmsAction::Alias { alias, key } => admin::set_alias(&path, &alias, &key)?,
+        KmsAction::Disable { key } => admin::set_enabled(&path, key, false)?,
+        KmsAction::Enable { key } => admin::set_enabled(&path, key, true)?,
+        KmsAction::Rotate { key } => println!("version {}", admin::rotate(&path, key)?),
+        KmsAction::Alias { alias, key } => admin::set_alias(&path, alias, key)?,
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The embedded backend (s3s-fs behind `src/embedded/`) through the gateway, as S3 clients see it: missing and
 //! directory keys, listings with ETags, versions of an unversioned bucket, DeleteObjects, bucket names,
-//! conditional writes (issue 18). boto3 runs `tests/clients/embedded_s3.py`, one case per test; aws-cli and rclone
-//! run here.
+//! conditional writes (issue 18); stored checksums (issue 20). boto3 runs `tests/clients/embedded_s3.py` and
+//! `tests/clients/checksums.py`, one case per test; aws-cli and rclone run here.
 
 mod common;
 
@@ -31,6 +31,47 @@ fn boto3_case(case: &str) {
     let stack = shared_stack();
     let out = run_python_part(&stack, "embedded_s3.py", case);
     assert!(out.contains(&format!("{case}: all checks passed")), "{out}");
+}
+
+fn checksums_case(case: &str) {
+    let stack = shared_stack();
+    let out = run_python_part(&stack, "checksums.py", case);
+    assert!(out.contains(&format!("{case}: all checks passed")), "{out}");
+}
+
+#[test]
+fn checksums_round_trip_for_every_algorithm_as_header_or_trailer() {
+    checksums_case("round_trip_per_algorithm");
+}
+
+#[test]
+fn checksums_default_to_a_crc64nvme_of_the_plaintext() {
+    checksums_case("default_crc64nvme");
+}
+
+#[test]
+fn checksums_are_answered_only_for_whole_object_reads() {
+    checksums_case("ranges_and_parts_answer_none");
+}
+
+#[test]
+fn checksums_that_do_not_match_are_400_bad_digest_and_store_nothing() {
+    checksums_case("wrong_checksum_stores_nothing");
+}
+
+#[test]
+fn checksums_in_get_object_attributes_and_only_with_the_sse_c_key() {
+    checksums_case("attributes_and_sse_c");
+}
+
+#[test]
+fn checksums_survive_copies() {
+    checksums_case("copies_keep_the_checksum");
+}
+
+#[test]
+fn checksum_records_are_sealed_bound_to_their_object_and_deleted_with_it() {
+    checksums_case("records_follow_their_objects");
 }
 
 #[test]

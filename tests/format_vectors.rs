@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use hmac::{Hmac, KeyInit, Mac};
 use s3_sse_proxy::crypto::CryptoError;
-use s3_sse_proxy::crypto::envelope::{self, Envelope, SealedKey, SseMode};
+use s3_sse_proxy::crypto::checksum;
+use s3_sse_proxy::crypto::envelope::{self, ChecksumPlace, Envelope, SealedKey, SseMode};
 use s3_sse_proxy::crypto::keys::{DataKey, Kek};
 use s3_sse_proxy::crypto::kms_blob;
 use s3_sse_proxy::crypto::segment::{NONCE_PREFIX_LEN, NoncePrefix, PartCipher};
@@ -457,6 +458,22 @@ fn run(
                 .map(drop)
                 .map_err(Failure::from)
         }
+        ("checksum", None) => {
+            let (dk, part) = (f.dk()?, f.str("part")?.parse::<u32>().map_err(|_| "part")?);
+            let text = String::from_utf8(f.hex("pt")?).map_err(|_| "pt is not UTF-8")?;
+            let sealed = checksum::seal_checksum_with_nonce(&dk, part, &text, f.hex_n("nonce")?);
+            eq("sealed", hex::encode(&sealed), f.str("sealed")?.to_owned())?;
+            let opened = checksum::open_checksum(&dk, part, &sealed).map_err(|e| format!("open: {e}"))?;
+            eq("opened", opened, text)?;
+            return Ok(Some(sealed));
+        }
+        ("checksum", Some(_)) => {
+            let sealed = alter(base_bytes.ok_or("needs from=")?.to_vec(), f)?;
+            let part = f.str("part")?.parse::<u32>().map_err(|_| "part")?;
+            checksum::open_checksum(&f.dk()?, part, &sealed)
+                .map(drop)
+                .map_err(Failure::from)
+        }
         ("kms-blob", _) => {
             let master = Kek::new(f.str("key_id")?, f.hex_n("master")?);
             let ctx: BTreeMap<String, String> = serde_json::from_str(f.str("ctx")?).map_err(|e| format!("ctx: {e}"))?;
@@ -571,6 +588,11 @@ fn run(
                 bucket_key: f.opt("bucket_key").map(|_| f.hex("bucket_key")).transpose()?,
                 context: f.opt("context").map(|c| c.as_bytes().to_vec()),
                 multipart: f.opt("layout").is_some_and(|l| l == "m"),
+                checksum: match f.opt("checksum") {
+                    None => None,
+                    Some("r") => Some(ChecksumPlace::Record),
+                    Some(_) => Some(ChecksumPlace::Inline(f.hex("checksum")?)),
+                },
             };
             let text = f.str("text")?;
             eq("encode", env.encode().as_str(), text)?;

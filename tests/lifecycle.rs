@@ -1,7 +1,8 @@
 //! The gateway's lifecycle (issue 22): on SIGTERM it leaves the load balancer at once (`/readyz` 503, while
 //! `/livez` stays 200), refuses new connections, lets the uploads and downloads already under way finish, and
 //! exits; a request that would outlast `[limits] drain_timeout_secs` is cut at that time, and what it was
-//! uploading never appears.
+//! uploading never appears. SIGHUP reloads the credentials and limits from the file, or refuses an invalid one;
+//! `check-config` shows the file merged with the `S3_SSE_PROXY_*` variables.
 
 mod common;
 
@@ -252,4 +253,128 @@ secret_access_key = "client-secret-do-not-print"
             "check-config of {bad:?} says: {text}"
         );
     }
+}
+
+/// `check-config` shows the file merged with the `S3_SSE_PROXY_*` variables: a variable overrides the file, another
+/// completes it (a secret among them, redacted), the variables applied are named; a variable that does not fit
+/// its setting's type exits 1 naming it, without its value.
+#[test]
+fn check_config_merges_the_environment_over_the_file_and_redacts_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "[backend]\nkind = \"s3\"\nendpoint = \"http://127.0.0.1:9\"\naccess_key_id = \"FILEKEY\"\n\
+         [limits]\nmax_connections = 10\n",
+    )
+    .unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["check-config", "--config"]).arg(&path);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("running check-config");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        (out.status, text)
+    };
+    let (status, text) = run(&[
+        ("S3_SSE_PROXY_LIMITS_MAX_CONNECTIONS", "77"),
+        ("S3_SSE_PROXY_BACKEND_SECRET_ACCESS_KEY", "env-secret-do-not-print"),
+        ("S3_SSE_PROXY_S3_ACCOUNT_ID", "000000000042"),
+    ]);
+    assert!(status.success(), "{text}");
+    assert!(
+        text.contains("max_connections: 77"),
+        "the variable wins over the file: {text}"
+    );
+    assert!(
+        text.contains("\"000000000042\""),
+        "a digit string stays a string: {text}"
+    );
+    assert!(text.contains("FILEKEY"), "the file's other settings stay: {text}");
+    assert!(!text.contains("do-not-print"), "a secret printed:\n{text}");
+    assert!(
+        text.contains("S3_SSE_PROXY_BACKEND_SECRET_ACCESS_KEY") && text.contains("S3_SSE_PROXY_LIMITS_MAX_CONNECTIONS"),
+        "the variables applied are named: {text}"
+    );
+
+    let (status, text) = run(&[("S3_SSE_PROXY_LIMITS_MAX_CONNECTIONS", "lots-do-not-print")]);
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(text.contains("S3_SSE_PROXY_LIMITS_MAX_CONNECTIONS"), "{text}");
+    assert!(!text.contains("do-not-print"), "{text}");
+}
+
+/// Waits until the gateway's log has `n` lines containing `needle`.
+async fn log_lines(gw: &Gateway, needle: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gw.log().matches(needle).count() < n {
+        assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{}", gw.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// SIGHUP reads the config file again and swaps the credentials and limits in whole: the key the file no longer
+/// names gets 403 InvalidAccessKeyId, the new key works, the new `max_object_bytes` applies. A file that does not
+/// parse, or does not validate, is refused with one log line (without the file's text, which may hold a secret)
+/// and the settings in force stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_credentials_and_limits_and_refuses_an_invalid_file() {
+    const KEY_B: Creds = Creds {
+        ak: "RELOADEDAKIDEXAMPLE1",
+        sk: "reloadedSecretKey/Example+0123456789abcd",
+    };
+    let s = Stack::start();
+    let gw = &s.gw;
+    let c = gw.client();
+    let bucket = unique_bucket("reload");
+    create_bucket(gw, &c, &bucket).await;
+    let list = |creds: Creds| send(&c, signed(gw, creds, Method::GET, &format!("/{bucket}"), Bytes::new()));
+    let put = |creds: Creds, len: usize| {
+        send(
+            &c,
+            signed(
+                gw,
+                creds,
+                Method::PUT,
+                &format!("/{bucket}/o{len}"),
+                pseudo_random(len, 7),
+            ),
+        )
+    };
+    list(CLIENT).await.assert_ok();
+    list(KEY_B).await.assert_error(403, "InvalidAccessKeyId");
+    put(CLIENT, 4096).await.assert_ok();
+
+    let original = std::fs::read_to_string(&gw.config_path).unwrap();
+    let with_b =
+        original.replace(CLIENT_AK, KEY_B.ak).replace(CLIENT_SK, KEY_B.sk) + "\n[limits]\nmax_object_bytes = 2048\n";
+    std::fs::write(&gw.config_path, &with_b).unwrap();
+    gw.proc.signal("HUP");
+    log_lines(gw, "credentials, policies and limits reloaded", 1).await;
+    list(CLIENT).await.assert_error(403, "InvalidAccessKeyId");
+    list(KEY_B).await.assert_ok();
+    put(KEY_B, 4096).await.assert_error(400, "EntityTooLarge");
+    put(KEY_B, 1024).await.assert_ok();
+
+    let refused = [
+        // Bad TOML, on the line of a secret.
+        original.replace(CLIENT_SK, "leaked-secret-do-not-log\n[oops"),
+        // Good TOML, an invalid value.
+        with_b.clone() + "idle_timeout_secs = 0\n",
+    ];
+    for (i, bad) in refused.iter().enumerate() {
+        std::fs::write(&gw.config_path, bad).unwrap();
+        gw.proc.signal("HUP");
+        log_lines(gw, "config refused", i + 1).await;
+        list(CLIENT).await.assert_error(403, "InvalidAccessKeyId");
+        list(KEY_B).await.assert_ok();
+        put(KEY_B, 4096).await.assert_error(400, "EntityTooLarge");
+    }
+    let log = gw.log();
+    assert!(
+        !log.contains("do-not-log"),
+        "the refused file's text in the log:\n{log}"
+    );
+    assert_eq!(log.matches("config refused").count(), 2, "one line per refusal:\n{log}");
 }

@@ -31,6 +31,47 @@ fn refused_posts_leave_no_object() {
     assert!(out.contains("post-refused: all checks passed"), "{out}");
 }
 
+/// An empty starts-with condition admits a form without the field (bucket default encryption), fields after a
+/// small file are ignored (AWS's example form ends with its submit button), and an x-amz-checksum-crc32 field
+/// is verified as the header is: a wrong one is 400 BadDigest and stores nothing.
+#[test]
+fn post_fields_as_s3_reads_them() {
+    let stack = Stack::start();
+    let out = run_python_part(&stack, "sigv2_post.py", "post-fields");
+    assert!(out.contains("post-fields: all checks passed"), "{out}");
+}
+
+/// The `tagging` field becomes the object's tags, read back with GetObjectTagging through the gateway. The
+/// embedded backend keeps no tags, so the gateway is in front of moto's S3.
+#[test]
+fn post_tagging_field_tags_the_object() {
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let moto = rt.block_on(common::moto::Moto::start_without_signature_check());
+    let backend = S3Backend {
+        endpoint: moto.endpoint.clone(),
+        access_key_id: moto.access_key_id.clone(),
+        secret_access_key: moto.secret_access_key().to_owned(),
+        backend_toml: String::new(),
+    };
+    let gw = Gateway::start_at(&backend, "", &[], &[]);
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(client_script("sigv2_post.py"))
+        .arg("post-tagging")
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in gw.client_env(&unique_bucket("post-tagging")) {
+        cmd.env(k, v);
+    }
+    cmd.env("S3_BACKEND_ROOT", "unused");
+    let out = run_with_timeout(cmd, &gw.work_dir().join("post-tagging.out"), Duration::from_secs(300));
+    assert!(
+        out.status.success() && out.output.contains("post-tagging: all checks passed"),
+        "post-tagging: {}\n{}\n===== gateway log (tail) =====\n{}",
+        out.status,
+        out.output,
+        tail(&gw.log(), 40)
+    );
+}
+
 // ------------------------------------------------------------------------------------------------
 // Violations found while the file streams (the form is built and SigV4-signed here, from the AWS docs).
 // ------------------------------------------------------------------------------------------------

@@ -31,9 +31,9 @@ pub async fn serve_https(
     gateway: Arc<Gateway>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let limits = gateway.limits;
-    let handshake_timeout = Duration::from_secs(limits.tls_handshake_timeout_secs);
-    let idle_timeout = Duration::from_secs(limits.idle_timeout_secs);
+    // The connection count and the HTTP parser's limits are fixed at start; the rest of `[limits]` is read where
+    // it applies, so that a SIGHUP reload takes effect on the next connection.
+    let limits = gateway.settings.load().limits;
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let acceptor = TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -79,6 +79,9 @@ pub async fn serve_https(
         let acceptor = acceptor.clone();
         let gateway = gateway.clone();
         let builder = builder.clone();
+        let now = gateway.settings.load().limits;
+        let handshake_timeout = Duration::from_secs(now.tls_handshake_timeout_secs);
+        let idle_timeout = Duration::from_secs(now.idle_timeout_secs);
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             let _slot = slot;
@@ -128,11 +131,11 @@ pub async fn serve_https(
     }
     // In-flight requests finish (idle keep-alive connections close now; HTTP/2 gets GOAWAY), up to the drain
     // timeout.
-    let drain = Duration::from_secs(limits.drain_timeout_secs);
+    let drain_timeout_secs = gateway.settings.load().limits.drain_timeout_secs;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("shutdown: every connection finished"),
-        () = tokio::time::sleep(drain) => {
-            tracing::warn!(drain_timeout_secs = limits.drain_timeout_secs, "shutdown: drain timeout, closing the connections still open");
+        () = tokio::time::sleep(Duration::from_secs(drain_timeout_secs)) => {
+            tracing::warn!(drain_timeout_secs, "shutdown: drain timeout, closing the connections still open");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The gateway's own credential store: access key id → secret, display name, allowed buckets.
-//! Immutable once built (reloaded by restarting); secrets never leave this module except to derive keys.
+//! Immutable once built (SIGHUP builds a new one from the config file and swaps it in whole); secrets never leave
+//! this module except to derive keys.
 
 use std::collections::HashMap;
 use std::sync::Arc;

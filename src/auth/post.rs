@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use super::checksum::ct_eq;
+use super::checksum::{ChecksumAlgorithm, ct_eq};
 use super::{ALGORITHM, AuthLimits, AuthType, Authenticated, CredentialStore, SignatureVersion, lookup, sigv2};
 use crate::body::verify::BodyChecks;
 use crate::error::{S3Error, S3ErrorCode};
@@ -96,6 +96,7 @@ pub fn authenticate(
     };
     let body_checks = BodyChecks {
         length: Some(file_len),
+        header_checksum: form_checksum(fields)?,
         ..BodyChecks::default()
     };
     Ok((
@@ -108,4 +109,20 @@ pub fn authenticate(
         },
         signed_at,
     ))
+}
+
+/// An `x-amz-checksum-*` field: the file is checked against it as a PutObject body against the header.
+fn form_checksum(fields: &[(String, String)]) -> Result<Option<(ChecksumAlgorithm, String)>, S3Error> {
+    let mut found = None;
+    for (name, value) in fields {
+        if let Some(alg) = ChecksumAlgorithm::from_header_name(name)
+            && found.replace((alg, value.clone())).is_some()
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+            ));
+        }
+    }
+    Ok(found)
 }

@@ -2,7 +2,8 @@
 //! Encryption of request bodies and decryption of response bodies are the same shape.
 //!
 //! On an authentication failure the stream ends with an error: hyper then aborts the connection, so a client
-//! that already has the status line sees a short body, never a wrong one.
+//! that already has the status line sees a short body, never a wrong one. A response can hold its head until
+//! the first output ([`TransformBody::first_output`]), so that a failure there is still an error status.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -84,14 +85,66 @@ impl<T: Transform> TransformBody<T> {
         }
     }
 
-    fn fail(&mut self, e: CryptoError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    /// End the stream on a transform error (metered once), giving the error to return.
+    fn fail(&mut self, e: CryptoError) -> BoxError {
         self.ended = true;
         self.ready.clear();
         if !self.failed {
             self.failed = true;
             self.meter.failed(&e);
         }
-        Poll::Ready(Some(Err(Box::new(e))))
+        Box::new(e)
+    }
+
+    /// Read the inner body until the transform has produced its first output (for a decrypting body: the first
+    /// segment has been authenticated) or has ended. The caller can still answer with an error status when this
+    /// fails, instead of cutting a response whose head is already sent; no first-byte latency is added, since
+    /// no byte could be sent before this point anyway. Holds at most one segment's output.
+    pub async fn first_output(mut self) -> Result<Self, BoxError> {
+        std::future::poll_fn(|cx| {
+            loop {
+                if !self.ready.is_empty() || self.ended {
+                    return Poll::Ready(Ok::<(), BoxError>(()));
+                }
+                ready!(self.poll_fill(cx))?;
+            }
+        })
+        .await?;
+        Ok(self)
+    }
+
+    /// Read one frame of the inner body through the transform into `ready` (or end the stream).
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        match ready!(Pin::new(&mut self.inner).poll_frame(cx)) {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    let started = Instant::now();
+                    let r = self.transform.push(&data, &mut self.scratch);
+                    self.produced(data.len(), started);
+                    r.map_err(|e| self.fail(e))?;
+                }
+            }
+            Some(Err(e)) => {
+                self.ended = true;
+                self.ready.clear();
+                return Poll::Ready(Err(e));
+            }
+            None => {
+                let started = Instant::now();
+                let r = self.transform.finish(&mut self.scratch);
+                self.produced(0, started);
+                r.map_err(|e| self.fail(e))?;
+                self.ended = true;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Move what the transform produced to `ready`, and meter it.
+    fn produced(&mut self, input: usize, started: Instant) {
+        let output: usize = self.scratch.iter().map(Bytes::len).sum();
+        self.meter.progress(input, output, started.elapsed());
+        self.ready.extend(self.scratch.drain(..));
     }
 }
 
@@ -108,35 +161,8 @@ impl<T: Transform> HttpBody for TransformBody<T> {
             if this.ended {
                 return Poll::Ready(None);
             }
-            match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        let started = Instant::now();
-                        let r = this.transform.push(&data, &mut this.scratch);
-                        let produced: usize = this.scratch.iter().map(Bytes::len).sum();
-                        this.meter.progress(data.len(), produced, started.elapsed());
-                        this.ready.extend(this.scratch.drain(..));
-                        if let Err(e) = r {
-                            return this.fail(e);
-                        }
-                    }
-                }
-                Some(Err(e)) => {
-                    this.ended = true;
-                    this.ready.clear();
-                    return Poll::Ready(Some(Err(e)));
-                }
-                None => {
-                    let started = Instant::now();
-                    let r = this.transform.finish(&mut this.scratch);
-                    let produced: usize = this.scratch.iter().map(Bytes::len).sum();
-                    this.meter.progress(0, produced, started.elapsed());
-                    this.ready.extend(this.scratch.drain(..));
-                    if let Err(e) = r {
-                        return this.fail(e);
-                    }
-                    this.ended = true;
-                }
+            if let Err(e) = ready!(this.poll_fill(cx)) {
+                return Poll::Ready(Some(Err(e)));
             }
         }
     }

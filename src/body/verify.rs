@@ -36,19 +36,48 @@ pub struct BodyChecks {
     pub length: Option<u64>,
 }
 
+/// The plaintext checksum of a verified body: the one the client sent (header or trailer), verified; or, when
+/// it sent none, a CRC64NVME the gateway computed (as S3 stores for every new object). Set once the body has
+/// passed every check; handlers store it with the object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BodyChecksum {
+    pub algorithm: ChecksumAlgorithm,
+    /// Base64 of the big-endian digest, as S3 sends it.
+    pub value: String,
+    /// The client sent it (S3 answers it on the write); otherwise the gateway computed it.
+    pub from_client: bool,
+}
+
+/// Where a verified body's [`BodyChecksum`] appears.
+#[derive(Clone, Default)]
+pub struct ChecksumSlot(Arc<std::sync::OnceLock<BodyChecksum>>);
+
+impl ChecksumSlot {
+    /// The body's checksum, once the body has been read to its end and verified.
+    pub fn get(&self) -> Option<BodyChecksum> {
+        self.0.get().cloned()
+    }
+}
+
 /// Incremental state of the checks while the body streams.
 struct Running {
     sha256: Option<(Sha256Hasher, String)>,
     md5: Option<(Md5Hasher, String)>,
     header_checksum: Option<(Checksummer, String, ChecksumAlgorithm)>,
     trailer_checksum: Option<(Checksummer, ChecksumAlgorithm)>,
+    /// CRC64NVME of a body that carries no checksum of its own.
+    computed: Option<Checksummer>,
+    checksum: ChecksumSlot,
     length: Option<u64>,
     seen: u64,
 }
 
 impl Running {
     fn new(c: &mut BodyChecks) -> Self {
+        let own = c.header_checksum.is_some() || c.trailer_checksum.is_some();
         Self {
+            computed: (!own).then(|| Checksummer::new(ChecksumAlgorithm::Crc64Nvme)),
+            checksum: ChecksumSlot::default(),
             sha256: c.sha256.take().map(|v| (Sha256Hasher::new(), v)),
             md5: c.content_md5.take().map(|v| (Md5Hasher::new(), v)),
             header_checksum: c.header_checksum.take().map(|(a, v)| (Checksummer::new(a), v, a)),
@@ -80,6 +109,9 @@ impl Running {
         if let Some((h, _)) = &mut self.trailer_checksum {
             h.update(data);
         }
+        if let Some(h) = &mut self.computed {
+            h.update(data);
+        }
         Ok(())
     }
 
@@ -108,12 +140,13 @@ impl Running {
                 "The Content-MD5 you specified did not match what we received.",
             ));
         }
+        let mut verified = None;
         if let Some((h, expected, alg)) = self.header_checksum.take() {
-            check_checksum(h, &expected, alg)?;
+            verified = Some((alg, check_checksum(h, &expected, alg)?));
         }
         if let Some((h, alg)) = self.trailer_checksum.take() {
             match trailer {
-                Some((got_alg, value)) if got_alg == alg => check_checksum(h, &value, alg)?,
+                Some((got_alg, value)) if got_alg == alg => verified = Some((alg, check_checksum(h, &value, alg)?)),
                 _ => {
                     return Err(S3Error::new(
                         S3ErrorCode::MalformedTrailerError,
@@ -123,13 +156,29 @@ impl Running {
                 }
             }
         }
+        let checksum = match (verified, self.computed.take()) {
+            (Some((algorithm, value)), _) => BodyChecksum {
+                algorithm,
+                value,
+                from_client: true,
+            },
+            (None, Some(h)) => BodyChecksum {
+                algorithm: h.algorithm(),
+                value: h.finish(),
+                from_client: false,
+            },
+            (None, None) => return Ok(()),
+        };
+        let _ = self.checksum.0.set(checksum);
         Ok(())
     }
 }
 
-fn check_checksum(h: Checksummer, expected: &str, alg: ChecksumAlgorithm) -> Result<(), S3Error> {
-    if ct_eq(&h.finish(), expected) {
-        Ok(())
+/// The verified value, or S3's BadDigest.
+fn check_checksum(h: Checksummer, expected: &str, alg: ChecksumAlgorithm) -> Result<String, S3Error> {
+    let got = h.finish();
+    if ct_eq(&got, expected) {
+        Ok(got)
     } else {
         Err(S3Error::new(
             S3ErrorCode::BadDigest,
@@ -370,6 +419,10 @@ pub struct ClientBody {
     pub declared: Option<u64>,
     pub sent: watch::Receiver<bool>,
     pub failure: FailureSlot,
+    /// The plaintext checksum, once the body has passed its checks: already there for a body read whole.
+    pub checksum: ChecksumSlot,
+    /// The checksum the client's header claims, known before the body is read (the body fails unless it matches).
+    pub claimed_checksum: Option<BodyChecksum>,
 }
 
 impl ClientBody {
@@ -377,8 +430,14 @@ impl ClientBody {
     pub async fn verify(raw: Body, checks: BodyChecks) -> Result<Self, S3Error> {
         use http_body_util::{BodyExt, Limited};
         let declared = checks.length;
+        let claimed_checksum = checks.header_checksum.clone().map(|(algorithm, value)| BodyChecksum {
+            algorithm,
+            value,
+            from_client: true,
+        });
         let failure = FailureSlot::default();
         let (verified, sent) = VerifiedBody::new(raw, checks, failure.clone());
+        let checksum = verified.running.checksum.clone();
         let body = if declared.is_none_or(|n| n <= PREVERIFY_LIMIT) {
             let limit = usize::try_from(declared.unwrap_or(0)).unwrap_or(usize::MAX);
             match Limited::new(verified, limit).collect().await {
@@ -398,6 +457,8 @@ impl ClientBody {
             declared,
             sent,
             failure,
+            checksum,
+            claimed_checksum,
         })
     }
 
@@ -409,6 +470,8 @@ impl ClientBody {
             declared: None,
             sent,
             failure: FailureSlot::default(),
+            checksum: ChecksumSlot::default(),
+            claimed_checksum: None,
         }
     }
 

@@ -79,7 +79,23 @@ pub struct Envelope {
     pub context: Option<Vec<u8>>,
     /// Written by a multipart upload: one segment stream per part, located by the layout record.
     pub multipart: bool,
+    /// Where the plaintext's stored checksum is (envelope text version 2); `None`: the object has none.
+    pub checksum: Option<ChecksumPlace>,
 }
+
+/// Where an object's stored checksum (sealed, see [`super::checksum`]) is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChecksumPlace {
+    /// In the envelope itself: known before the object was sent (a checksum header, or a body small enough
+    /// to be read whole first).
+    Inline(Vec<u8>),
+    /// In the object's checksum record, written once the object is stored (a trailer checksum, or one the
+    /// gateway computed, of a body that streamed).
+    Record,
+}
+
+/// Envelope text version 2: version 1 plus the checksum field `x`.
+const VERSION_WITH_CHECKSUM: &str = "2";
 
 const SEAL_LABEL: &[u8] = b"s3-sse-proxy/v1/data-key";
 const KEY_CHECK_LABEL: &[u8] = b"s3-sse-proxy/v1/sse-c-key-check";
@@ -183,8 +199,12 @@ const KEK_ID_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUME
 impl Envelope {
     /// The metadata value (see the module doc).
     pub fn encode(&self) -> String {
+        let version = match self.checksum {
+            Some(_) => VERSION_WITH_CHECKSUM.to_owned(),
+            None => VERSION.to_string(),
+        };
         let mut s = format!(
-            "v={VERSION};s={SUITE_AES256GCM_64K};m={};k={};n={};d={}",
+            "v={version};s={SUITE_AES256GCM_64K};m={};k={};n={};d={}",
             self.mode.as_str(),
             percent_encoding::utf8_percent_encode(&self.kek_id, KEK_ID_SET),
             B64.encode(self.nonce_prefix.0),
@@ -205,6 +225,14 @@ impl Envelope {
         if self.multipart {
             s.push_str(";l=m");
         }
+        match &self.checksum {
+            Some(ChecksumPlace::Inline(sealed)) => {
+                s.push_str(";x=");
+                s.push_str(&B64.encode(sealed));
+            }
+            Some(ChecksumPlace::Record) => s.push_str(";x=r"),
+            None => {}
+        }
         s
     }
 
@@ -212,7 +240,7 @@ impl Envelope {
     pub fn decode(s: &str) -> Result<Self, CryptoError> {
         let (mut v, mut suite, mut m, mut k, mut n, mut d, mut h, mut l) =
             (None, None, None, None, None, None, None, None);
-        let (mut b, mut c) = (None, None);
+        let (mut b, mut c, mut x) = (None, None, None);
         for field in s.split(';') {
             let (name, value) = field
                 .split_once('=')
@@ -228,14 +256,20 @@ impl Envelope {
                 "l" => &mut l,
                 "b" => &mut b,
                 "c" => &mut c,
+                "x" => &mut x,
                 _ => return Err(CryptoError::Malformed("unknown field")),
             };
             if slot.replace(value).is_some() {
                 return Err(CryptoError::Malformed("repeated field"));
             }
         }
-        if v != Some("1") {
-            return Err(CryptoError::Malformed("unsupported version"));
+        // Version 2 is version 1 with the checksum field, which it must carry.
+        match (v, x.is_some()) {
+            (Some("1"), false) => {}
+            (Some(VERSION_WITH_CHECKSUM), true) => {}
+            (Some("1"), true) => return Err(CryptoError::Malformed("unknown field")),
+            // A version 2 envelope without the field it exists for is no known version.
+            _ => return Err(CryptoError::Malformed("unsupported version")),
         }
         if suite != Some("1") {
             return Err(CryptoError::Malformed("unsupported cipher suite"));
@@ -269,6 +303,11 @@ impl Envelope {
             Some("m") => true,
             Some(_) => return Err(CryptoError::Malformed("unknown layout")),
         };
+        let checksum = match x {
+            None => None,
+            Some("r") => Some(ChecksumPlace::Record),
+            Some(sealed) => Some(ChecksumPlace::Inline(b64(Some(sealed), "checksum")?)),
+        };
         Ok(Self {
             mode,
             kek_id,
@@ -278,6 +317,7 @@ impl Envelope {
             bucket_key,
             context,
             multipart,
+            checksum,
         })
     }
 }
@@ -323,8 +363,20 @@ mod tests {
             bucket_key: None,
             context: None,
             multipart: true,
+            checksum: None,
         };
         assert_eq!(Envelope::decode(&e.encode()).unwrap(), e);
+        for place in [ChecksumPlace::Record, ChecksumPlace::Inline(vec![4; 40])] {
+            let with = Envelope {
+                checksum: Some(place),
+                ..e.clone()
+            };
+            assert!(with.encode().starts_with("v=2;"));
+            assert_eq!(Envelope::decode(&with.encode()).unwrap(), with);
+            assert!(Envelope::decode(&with.encode().replace("v=2", "v=1")).is_err());
+        }
+        assert!(Envelope::decode(&format!("{};x=r", e.encode())).is_err());
+        assert!(Envelope::decode(&e.encode().replace("v=1", "v=2")).is_err());
         let text = e.encode();
         assert!(Envelope::decode(&text.replace("v=1", "v=2")).is_err());
         assert!(Envelope::decode(&text.replace("s=1", "s=9")).is_err());

@@ -5,8 +5,10 @@
 //! - [`segment`]: one 64 KiB plaintext segment ↔ AES-256-GCM ciphertext, nonce = prefix ‖ index ‖ final flag.
 //! - [`size`]: plaintext ↔ ciphertext sizes and ranges (HEAD, GET ranges, listings without lookups).
 //! - [`envelope`]: the sealed data key and everything a read needs, as backend user metadata.
+//! - [`checksum`]: a stored checksum of the plaintext, sealed under the data key.
 //! - [`stream`]: whole streams (objects, parts), sealed and opened one segment at a time.
 
+pub mod checksum;
 pub mod envelope;
 pub mod keys;
 pub mod kms_blob;

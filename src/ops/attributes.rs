@@ -3,7 +3,8 @@
 //!
 //! Attributes: `ETag` (the client's), `ObjectSize` (plaintext), `StorageClass`, and `ObjectParts` for an object
 //! uploaded in parts (plaintext part sizes from the part layout, paginated with `x-amz-max-parts` and
-//! `x-amz-part-number-marker`). `Checksum` is not answered: the gateway keeps no checksum of the plaintext yet.
+//! `x-amz-part-number-marker`), and `Checksum`, the stored checksum of the plaintext (opened with the object's
+//! data key, so an SSE-KMS object's needs the KMS, as its GET does).
 //! Objects without an envelope (written before the gateway) are the backend's to describe.
 
 use http::{HeaderMap, Method, Response, StatusCode};
@@ -12,17 +13,18 @@ use super::ReqCtx;
 use super::get::read_layout;
 use crate::auth::canonical::uri_encode;
 use crate::body::Body;
+use crate::crypto::envelope::SseMode;
 use crate::crypto::size::plaintext_len;
 use crate::error::{S3Error, S3ErrorCode, xml_escape};
 use crate::response;
 use crate::s3::request::header_str;
 use crate::sse::request as sse;
-use crate::sse::{check_customer_key, client_etag, envelope_of};
+use crate::sse::{Keys, check_customer_key, client_etag, envelope_of, open_data_key};
 
 /// The attributes S3 knows, as `x-amz-object-attributes` names them.
 const KNOWN: [&str; 5] = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"];
 
-pub async fn get_object_attributes(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
+pub async fn get_object_attributes(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, S3Error> {
     let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
     let h = &ctx.req.parts.headers;
     let wanted = wanted(h)?;
@@ -82,6 +84,16 @@ pub async fn get_object_attributes(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3
         None => plaintext_len(cipher_total).ok_or_else(|| S3Error::internal("ciphertext length fits no plaintext"))?,
     };
     let etag = client_etag(backend_etag, !env.multipart);
+    let checksum = match wanted.contains(&"Checksum") && env.checksum.is_some() {
+        true => {
+            if ctx.anonymous() && env.mode == SseMode::Kms {
+                return Err(sse::kms_needs_identity());
+            }
+            let dk = open_data_key(keys, &env, customer.as_ref(), bucket, key).await?;
+            super::checksum::read(ctx.buckets, op, bucket, key, &env, hh, &dk).await?
+        }
+        false => None,
+    };
 
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<GetObjectAttributesResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
@@ -99,7 +111,17 @@ pub async fn get_object_attributes(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3
                     xml.push_str(&object_parts(p, h)?);
                 }
             }
-            _ => {} // Checksum: none kept (see the module's documentation).
+            "Checksum" => {
+                if let Some(c) = &checksum {
+                    let name = format!("Checksum{}", c.algorithm.sdk_name());
+                    xml.push_str(&format!(
+                        "<Checksum><{name}>{}</{name}><ChecksumType>{}</ChecksumType></Checksum>",
+                        xml_escape(&c.value),
+                        c.kind.as_str()
+                    ));
+                }
+            }
+            _ => {}
         }
     }
     xml.push_str("</GetObjectAttributesResponse>");

@@ -11,7 +11,7 @@ use super::conditional::backend_etag_list;
 use super::get::{ObjectRead, read_layout, read_object};
 use crate::backend::upstream::Outbound;
 use crate::body::Body;
-use crate::crypto::envelope::SseMode;
+use crate::crypto::envelope::{ChecksumPlace, SseMode};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::response::{self, listing::replace_leaf};
 use crate::s3::copy_source::{COPIED_HEADERS, CopySource, copy_result_xml, now_iso};
@@ -128,6 +128,15 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
     })
     .await?;
     name_versions(&ctx, head.headers(), &mut resp, backend_etag.as_deref()).await?;
+    if let (Some(ChecksumPlace::Record), Some(etag)) = (&src_env.checksum, &backend_etag) {
+        // The source's record, under the same data key, is the copy's too.
+        let sealed =
+            super::checksum::sealed_of(ctx.buckets, op, &src.bucket, &src.key, &src_env, head.headers()).await?;
+        if let Some(sealed) = sealed {
+            let version = header_str(resp.headers(), "x-amz-version-id");
+            super::checksum::write_record_at(ctx.buckets, op, bucket, key, etag, version, sealed).await;
+        }
+    }
     if let (Some(l), Some(etag)) = (layout, backend_etag) {
         let new_layout = multipart::Layout { etag, ..l };
         let version = header_str(resp.headers(), "x-amz-version-id");

@@ -1,4 +1,4 @@
-//! DeleteObject (and the part layout that belonged to the object) and DeleteBucket (and the gateway's records in
+//! DeleteObject (and the part layout and checksum records that belonged to the object) and DeleteBucket (and the gateway's records in
 //! it, when they are all that is left).
 
 use http::Response;
@@ -8,6 +8,7 @@ use crate::body::Body;
 use crate::error::S3Error;
 use crate::response;
 use crate::s3::request::header_str;
+use crate::sse::checksum;
 use crate::sse::multipart::version_layout_key;
 
 pub async fn delete_object(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
@@ -20,16 +21,21 @@ pub async fn delete_object(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Erro
         // backend names its version) deleted nothing; one of the `null` version did. Best effort: a stale layout
         // is never used (it names its object's ETag).
         let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+        let records = |v| (version_layout_key(key, v), checksum::record_key(key, v));
         match (
             ctx.req.query_param("versionId"),
             header_str(resp.headers(), "x-amz-version-id"),
         ) {
             // A bucket without versions: its records have none either.
             (None, None) => {
-                let _ = ctx.buckets.delete(op, bucket, &version_layout_key(key, None)).await;
+                let (layout, checksum) = records(None);
+                let b = ctx.buckets;
+                let _ = tokio::join!(b.delete(op, bucket, &layout), b.delete(op, bucket, &checksum));
             }
             (Some(v), _) | (None, Some(v @ "null")) => {
-                let _ = ctx.buckets.purge(op, bucket, &version_layout_key(key, Some(v))).await;
+                let (layout, checksum) = records(Some(v));
+                let b = ctx.buckets;
+                let _ = tokio::join!(b.purge(op, bucket, &layout), b.purge(op, bucket, &checksum));
             }
             (None, Some(_delete_marker)) => {}
         }

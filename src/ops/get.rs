@@ -201,6 +201,8 @@ struct ReadRequest {
     /// The object's number of parts, once the HEAD has read the layout (asked with `partNumber`).
     parts_count: Option<usize>,
     conditional: bool,
+    /// `x-amz-checksum-mode: ENABLED`: the stored checksum is answered for a whole-object read.
+    checksum_mode: bool,
 }
 
 impl ReadRequest {
@@ -222,7 +224,13 @@ impl ReadRequest {
             part_number,
             parts_count: None,
             conditional,
+            checksum_mode: crate::sse::checksum::wanted(&parts.headers),
         })
+    }
+
+    /// S3 answers the stored checksum only when asked, and only for the whole object.
+    fn answers_checksum(&self) -> bool {
+        self.checksum_mode && self.range.is_none() && self.part_number.is_none()
     }
 
     /// A HEAD first when the answer depends on the object's size or client ETag before the data is fetched.
@@ -356,7 +364,7 @@ async fn head_first(
         });
     }
     if want.is_head {
-        let mut r = head_response(keys, gw, head, key, want.customer.as_ref()).await?;
+        let mut r = head_response(keys, gw, head, key, want).await?;
         if let (Some(count), Some(ByteRange::From { start, end: Some(end) })) = (want.parts_count, want.range) {
             let total = content_length(r.headers()).unwrap_or(0);
             let h = r.headers_mut();
@@ -416,6 +424,10 @@ async fn open_stream(
     };
     gw.check_identity(&env)?;
     let data_key = open_data_key(keys, &env, want.customer.as_ref(), bucket, key).await?;
+    let stored_checksum = match want.answers_checksum() {
+        true => super::checksum::read(gw.buckets, gw.op, bucket, key, &env, resp.headers(), &data_key).await?,
+        false => None,
+    };
     let parts_layout = object_parts(gw, &env, resp.headers(), key, cipher_total).await?;
     let plan = plan(&parts_layout, want.range)?;
     // The speculative fetch assumed one stream; a multipart range may need other bytes (start or end).
@@ -467,12 +479,21 @@ async fn open_stream(
     if let Some(count) = want.parts_count {
         h.insert("x-amz-mp-parts-count", HeaderValue::from(count));
     }
+    if let Some(c) = stored_checksum {
+        c.add_headers(h);
+    }
+    // The head waits for the first segment: a first segment that fails authentication (or a backend that fails
+    // before it) is still a 500, not a 200 cut short; so is a later segment that came in the same backend read.
+    // Failures after the head is sent cut the connection.
     let body = TransformBody::new(
         rbody.map_err(Into::into).boxed(),
         ChainOpener::new(openers),
         Some(take),
         Box::new(gw.metrics.stream_meter(env.mode.label(), false)),
-    );
+    )
+    .first_output()
+    .await
+    .map_err(|e| S3Error::internal(format!("{bucket}/{key}: first segment: {e}")))?;
     Ok(Response::from_parts(rparts, crate::body::boxed(body)))
 }
 
@@ -481,8 +502,9 @@ async fn head_response(
     gw: &ObjectRead<'_>,
     head: Response<Incoming>,
     key: &str,
-    customer: Option<&crate::sse::request::CustomerKey>,
+    want: &ReadRequest,
 ) -> Result<Response<Body>, S3Error> {
+    let customer = want.customer.as_ref();
     let (mut rparts, _) = head.into_parts();
     let Some(env) = keys.envelope_for_read(&rparts.headers, gw.bucket, key)? else {
         if customer.is_some() {
@@ -492,11 +514,19 @@ async fn head_response(
     };
     // HEAD checks the SSE-C key exactly as GET does.
     gw.check_identity(&env)?;
-    drop(open_data_key(keys, &env, customer, gw.bucket, key).await?);
+    let data_key = open_data_key(keys, &env, customer, gw.bucket, key).await?;
+    let stored_checksum = match want.answers_checksum() {
+        true => super::checksum::read(gw.buckets, gw.op, gw.bucket, key, &env, &rparts.headers, &data_key).await?,
+        false => None,
+    };
+    drop(data_key);
     let c = content_length(&rparts.headers).unwrap_or(0);
     let p = plan(&object_parts(gw, &env, &rparts.headers, key, c).await?, None)?.plain_total;
     restate_object_headers(&mut rparts.headers, p);
     add_sse_headers(&mut rparts.headers, &env, customer);
+    if let Some(c) = stored_checksum {
+        c.add_headers(&mut rparts.headers);
+    }
     Ok(Response::from_parts(rparts, empty()))
 }
 

@@ -18,6 +18,7 @@ use crate::crypto::size::plaintext_len;
 use crate::error::S3Error;
 use crate::response::listing::{self, EntryRewrite, EntryView};
 use crate::response::{self, filter_buckets};
+use crate::s3::operation::Operation;
 use crate::s3::request::remove_query_param;
 use crate::s3::xml::{iso_millis, xml_text};
 use crate::sse::client_etag;
@@ -41,13 +42,17 @@ pub async fn list_buckets(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error
 
 /// How many times a listing page is asked for again because the gateway's records took places in it.
 const REFILLS: usize = 3;
+/// How many pages made only of records a listing walks through (a full page each) before it answers one.
+const WALKS: usize = 20;
 
 /// ListObjects, ListObjectsV2, ListObjectVersions: plaintext sizes and client ETags, reserved keys hidden.
 ///
 /// Hidden records take places of the page's `max-keys` at the backend (they sort early: `.` comes before digits
-/// and letters), so a page they filled would reach the client short or empty yet truncated. Such a page is asked
-/// for again from the same place with room for the records (`max-keys` plus what was hidden, at most S3's 1000),
-/// and answered with the client's own `MaxKeys`.
+/// and letters), and a bucket may hold more of them than a page. A page that shows nothing of the client's and
+/// ends among the records is walked past: the listing goes on from where it ended (the backend's own next
+/// marker or token), a full page at a time. A page with records in it is asked for again from the same place
+/// with room for them (`max-keys` plus what was hidden, at most S3's 1000), and answered with the client's own
+/// `MaxKeys`.
 pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
     let (op, bucket) = (ctx.op(), ctx.bucket());
     let adopted = ctx.buckets.adoption_time(op, bucket, false).await?;
@@ -59,12 +64,10 @@ pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
         .unwrap_or(MAX_KEYS)
         .min(MAX_KEYS);
     let mut max_keys = asked;
-    let mut attempt = 0;
+    let mut from = ctx.req.raw_query().unwrap_or("").to_owned();
+    let (mut walks, mut refills) = (0, 0);
     loop {
-        let query = format!(
-            "{}&max-keys={max_keys}",
-            remove_query_param(ctx.req.raw_query(), "max-keys")
-        );
+        let query = format!("{}&max-keys={max_keys}", remove_query_param(Some(&from), "max-keys"));
         let uri = ctx.uri_with_query(query.trim_start_matches('&'))?;
         let resp = ctx.upstream.call(op, Method::GET, uri, headers.clone()).await?;
         if !resp.status().is_success() {
@@ -76,19 +79,93 @@ pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
             .map_err(|()| S3Error::internal("reading a listing failed or exceeded its limit"))?;
         let leaking = leaking_prefixes(&ctx, &xml).await?;
         let truncated = xml_text(&String::from_utf8_lossy(&xml), "IsTruncated").as_deref() == Some("true");
+        let entries = listing::entry_count(&xml).map_err(S3Error::internal)?;
         let (mut out, hidden) = listing::rewrite_counting(&xml, RESERVED_PREFIX, &leaking, |e| decide(e, adopted))
             .map_err(S3Error::internal)?;
+        let shown = entries - hidden.min(entries);
+        if shown == 0 && truncated && walks < WALKS {
+            let last = listing::last_entry(&xml).map_err(S3Error::internal)?;
+            if let Some(next) = last
+                .filter(|k| k.starts_with(RESERVED_PREFIX))
+                .and_then(|k| continue_after(op, &from, &xml, &k))
+            {
+                // Nothing of the client's: walk on past the records.
+                (from, max_keys, walks) = (next, MAX_KEYS, walks + 1);
+                continue;
+            }
+        }
+        // A page that shows more than the client asked for (after a walk, or with records inside it): from
+        // the same place, with room for exactly this page's records.
+        let over = shown > asked;
+        // A truncated page holds `max_keys` entries, `hidden` of them records.
+        let short = hidden > 0 && truncated && shown < asked && max_keys < MAX_KEYS;
+        if (over || short) && refills < REFILLS {
+            (max_keys, refills) = ((asked + hidden).min(MAX_KEYS), refills + 1);
+            continue;
+        }
         if max_keys != asked {
             out = listing::replace_leaf(&out, b"MaxKeys", |_| Some(asked.to_string())).map_err(S3Error::internal)?;
         }
-        let page = response::restated(parts, out);
-        // A truncated page holds `max_keys` entries, `hidden` of them records.
-        let full = hidden == 0 || !truncated || max_keys - hidden.min(max_keys) >= asked || max_keys >= MAX_KEYS;
-        if full || attempt == REFILLS {
-            return Ok(page);
+        if walks > 0 {
+            // The page echoes where the client asked to start, not where the walk did.
+            for (element, param) in [
+                (b"Marker".as_slice(), "marker"),
+                (b"StartAfter".as_slice(), "start-after"),
+                (b"ContinuationToken".as_slice(), "continuation-token"),
+                (b"KeyMarker".as_slice(), "key-marker"),
+                (b"VersionIdMarker".as_slice(), "version-id-marker"),
+            ] {
+                let theirs = ctx.req.query_param(param).unwrap_or("").to_owned();
+                out = listing::replace_leaf(&out, element, |_| Some(theirs.clone())).map_err(S3Error::internal)?;
+            }
         }
-        max_keys = (asked + hidden).min(MAX_KEYS);
-        attempt += 1;
+        return Ok(response::restated(parts, out));
+    }
+}
+
+/// The query that lists on from where the page `xml` (which ended with `last`) ended: the backend's own next
+/// marker or token, which names an entry that exists (some backends mishandle markers that do not).
+fn continue_after(op: Operation, query: &str, xml: &[u8], last: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(xml);
+    let set = |q: &str, name: &str, value: &str| {
+        let q = remove_query_param(Some(q), name);
+        format!("{q}&{name}={}", crate::auth::canonical::uri_encode(value))
+    };
+    let url = xml_text(&text, "EncodingType").as_deref() == Some("url");
+    let decoded = |v: String| {
+        let v = quick_xml::escape::unescape(&v).ok()?.into_owned();
+        Some(match url {
+            true => percent_encoding::percent_decode_str(&v.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned(),
+            false => v,
+        })
+    };
+    match op {
+        Operation::ListObjectsV2 => {
+            let token = decoded(xml_text(&text, "NextContinuationToken")?)?;
+            Some(set(
+                &remove_query_param(Some(query), "start-after"),
+                "continuation-token",
+                &token,
+            ))
+        }
+        Operation::ListObjectVersions => {
+            let key = decoded(xml_text(&text, "NextKeyMarker")?)?;
+            let version = xml_text(&text, "NextVersionIdMarker").and_then(decoded);
+            let q = set(query, "key-marker", &key);
+            Some(match version {
+                Some(v) => set(&q, "version-id-marker", &v),
+                None => remove_query_param(Some(&q), "version-id-marker"),
+            })
+        }
+        // ListObjects: NextMarker with a delimiter, else the last key.
+        _ => {
+            let marker = xml_text(&text, "NextMarker")
+                .and_then(decoded)
+                .unwrap_or_else(|| last.to_owned());
+            Some(set(query, "marker", &marker))
+        }
     }
 }
 
@@ -96,7 +173,7 @@ pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
 /// delimiter `.`: prefixes of [`RESERVED_PREFIX`]) and under which the client has nothing: hidden like the
 /// records. At most a few per page, each checked with one or two one-entry listings.
 async fn leaking_prefixes(ctx: &ReqCtx<'_>, xml: &[u8]) -> Result<Vec<String>, S3Error> {
-    let versions = ctx.op() == crate::s3::operation::Operation::ListObjectVersions;
+    let versions = ctx.op() == Operation::ListObjectVersions;
     let mut leaking = Vec::new();
     for p in listing::common_prefixes(xml).map_err(S3Error::internal)? {
         let made_by_records = !p.is_empty() && RESERVED_PREFIX.starts_with(&p) && p != RESERVED_PREFIX;

@@ -7,6 +7,7 @@
 pub mod attributes;
 pub mod bucket_encryption;
 pub mod bucket_policy;
+pub mod checksum;
 pub mod conditional;
 pub mod copy;
 pub mod delete;
@@ -128,7 +129,7 @@ pub async fn dispatch(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
         (Op::CopyObject, Some(keys), true, true) => copy::copy_object(ctx, keys).await,
         (Op::GetObject | Op::HeadObject, Some(keys), true, true) => get::get_object(ctx, keys).await,
         (Op::DeleteObject, Some(_), true, true) => delete::delete_object(ctx).await,
-        (Op::GetObjectAttributes, Some(_), true, true) => attributes::get_object_attributes(ctx).await,
+        (Op::GetObjectAttributes, Some(keys), true, true) => attributes::get_object_attributes(ctx, keys).await,
         (Op::CreateMultipartUpload, Some(keys), true, true) => multipart::create(ctx, keys).await,
         (Op::UploadPart, Some(keys), true, true) => multipart::upload_part(ctx, keys).await,
         (Op::UploadPartCopy, Some(keys), true, true) => multipart::upload_part_copy(ctx, keys).await,

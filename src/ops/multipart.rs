@@ -1,7 +1,7 @@
 //! The multipart operations: CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload,
 //! ListParts, AbortMultipartUpload. Upload IDs carry the envelope (`sse::multipart`); each part is encrypted as
-//! its own stream; Complete records the part layout, and rewrites an SSE-S3 object whose parts are not whole
-//! segments as one stream so that listings can state its size.
+//! its own stream; Complete records the part layout, and rewrites an object whose parts are not whole segments
+//! as one stream so that listings can state its size (SSE-C ones when Complete carries the key).
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response};
@@ -282,8 +282,9 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     if env.mode != SseMode::C {
         add_sse_headers(resp.headers_mut(), &env, None);
     }
-    if !layout.is_aligned() && env.mode == SseMode::S3 {
-        // Unaligned parts make the listed size underivable: rewrite once as one stream.
+    // Unaligned parts make the listed size underivable: rewrite once as one stream, when the gateway can open the
+    // data key (SSE-C: only with the key, which the SDKs send on Complete when the upload used it).
+    if !layout.is_aligned() && (env.mode != SseMode::C || upload.customer.is_some()) {
         match realign(&ctx, keys, &env, version.as_deref()).await {
             Ok((etag, new_version)) => {
                 let (mut parts, body) = resp.into_parts();
@@ -387,9 +388,10 @@ async fn backend_part_sizes(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<(u
     }
 }
 
-/// Rewrite a just-completed SSE-S3 multipart object (its `version`, in a versioned bucket) whose parts are not
-/// whole segments as one segment stream (same data key, fresh nonce prefix), so its size is derivable from
-/// listings. Returns the new backend ETag and, in a versioned bucket, the new version, which replaces the
+/// Rewrite a just-completed multipart object (its `version`, in a versioned bucket) whose parts are not whole
+/// segments as one segment stream (same data key and envelope, fresh nonce prefix), so its size is derivable
+/// from listings. An SSE-C object is read with the key the Complete request carries (already checked against the
+/// upload's). Returns the new backend ETag and, in a versioned bucket, the new version, which replaces the
 /// multipart one (deleted, with its layout): the client sees one version, as from S3.
 async fn realign(
     ctx: &ReqCtx<'_>,
@@ -404,7 +406,25 @@ async fn realign(
         key: key.to_owned(),
         version_id: version.map(str::to_owned),
     };
-    let source = read_source(ctx, keys, &src, &HeaderMap::new(), None).await?;
+    let customer = match env.mode {
+        SseMode::C => Upload::of(ctx)?.customer,
+        SseMode::S3 | SseMode::Kms => None,
+    };
+    // The source is read as a copy reads it: an SSE-C key as the copy-source key.
+    let mut source_keys = HeaderMap::new();
+    for name in [
+        "server-side-encryption-customer-algorithm",
+        "server-side-encryption-customer-key",
+        "server-side-encryption-customer-key-md5",
+    ] {
+        if let (Some(v), Some(_)) = (ctx.req.parts.headers.get(format!("x-amz-{name}")), &customer) {
+            source_keys.insert(
+                http::HeaderName::try_from(format!("x-amz-copy-source-{name}")).expect("a header name"),
+                v.clone(),
+            );
+        }
+    }
+    let source = read_source(ctx, keys, &src, &source_keys, None).await?;
     if !source.status().is_success() {
         return Err(S3Error::internal(format!("reading back: status {}", source.status())));
     }
@@ -415,10 +435,17 @@ async fn realign(
             headers.append(n.clone(), v.clone());
         }
     }
-    let dk = open_data_key(keys, env, None, bucket, key).await?;
-    let mut obj = new_object::reseal(keys, SseRequest::S3, dk, env, bucket, key).await?;
-    obj.envelope.nonce_prefix = crate::crypto::segment::NoncePrefix::generate();
-    obj.envelope.multipart = false;
+    let dk = open_data_key(keys, env, customer.as_ref(), bucket, key).await?;
+    // The sealed data key is bound to mode, key-encryption key, bucket and key, none of which changes: the
+    // envelope is kept (no KMS call, the SSE-C key check stays), with a fresh nonce prefix for the new stream.
+    let mut envelope = env.clone();
+    envelope.nonce_prefix = crate::crypto::segment::NoncePrefix::generate();
+    envelope.multipart = false;
+    let obj = NewObject {
+        envelope,
+        data_key: dk,
+        customer,
+    };
     let resp = put_encrypted(ctx, &obj, headers, len, source.into_body()).await?;
     if !resp.status().is_success() {
         return Err(S3Error::internal(format!("rewriting: status {}", resp.status())));

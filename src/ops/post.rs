@@ -3,10 +3,13 @@
 //!
 //! The fields before the file are read into memory (at most [`FORM_HEAD_LIMIT`] bytes); the file part is never
 //! collected: it streams on through the same verify-and-encrypt path as a PutObject body. An encrypted PUT to the
-//! backend needs its length up front, so the file's length is derived from `Content-Length`: the file must be the
-//! form's last part, followed only by the closing delimiter (as browsers, curl and the SDKs send it; S3 ignores
-//! fields after the file, this gateway refuses them). [`FileBody`] checks that as the data flows and fails the
-//! stream otherwise, which aborts the backend request so no object appears.
+//! backend needs its length up front, so the file's length is derived from `Content-Length`: a file part longer
+//! than [`SMALL_FILE_LIMIT`] must be the form's last part, followed only by the closing delimiter (as curl and
+//! the SDKs send it). [`FileBody`] checks that as the data flows and fails the stream otherwise, which aborts the
+//! backend request so no object appears. A shorter file part is read whole first (bounded, like the fields
+//! before it), so fields after it are ignored, as S3 ignores them (AWS's example form has its submit button
+//! there). A streamed file followed by fields would need its length before its end is seen: that would take a
+//! multipart upload at the backend, which the gateway does not do for a POST.
 //!
 //! Hand-written rather than `multer`: multer cannot say at which byte offset the file part's data begins, which
 //! is what the length derivation needs.
@@ -19,6 +22,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Status
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt as _;
 
+use crate::auth::checksum::ChecksumAlgorithm;
 use crate::body::{Body, BoxError, full};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::s3::addressing::{self, Target};
@@ -30,6 +34,10 @@ use super::ReqCtx;
 
 /// Most bytes of form data accepted before the file part.
 pub const FORM_HEAD_LIMIT: usize = 64 * 1024;
+
+/// A form whose file part (with what follows it) is at most this long is read whole before the upload starts,
+/// so that fields after the file can be ignored; a longer file part streams and must be the form's last.
+pub const SMALL_FILE_LIMIT: u64 = 64 * 1024;
 
 /// Form fields that become request headers of the upload (matched case-insensitively), besides every
 /// `x-amz-meta-*` and the SSE fields.
@@ -215,17 +223,19 @@ pub async fn read_form(headers: &HeaderMap, mut body: Body) -> Result<(PostForm,
         }
     };
     let closing = format!("\r\n--{boundary}--\r\n");
-    let file_len = total
-        .checked_sub(data_start as u64 + closing.len() as u64)
-        .ok_or_else(not_well_formed)?;
-    let key = crate::auth::post::field(&fields, "key")
-        .ok_or_else(|| {
-            S3Error::new(
-                S3ErrorCode::InvalidArgument,
-                "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.",
-            )
-        })?
-        .replace("${filename}", filename.rsplit(['/', '\\']).next().unwrap_or(""));
+    let rest_len = total.checked_sub(data_start as u64).ok_or_else(not_well_formed)?;
+    if rest_len <= SMALL_FILE_LIMIT {
+        let file = read_small_file(&mut body, buf, data_start, total, &boundary).await?;
+        let key = form_key(&fields, &filename)?;
+        let form = PostForm {
+            fields,
+            key,
+            file_len: file.len() as u64,
+        };
+        return Ok((form, full(file)));
+    }
+    let file_len = rest_len.checked_sub(closing.len() as u64).ok_or_else(not_well_formed)?;
+    let key = form_key(&fields, &filename)?;
     let rest = buf.split_off(data_start).freeze();
     let file = FileBody {
         inner: body,
@@ -241,27 +251,106 @@ pub async fn read_form(headers: &HeaderMap, mut body: Body) -> Result<(PostForm,
     Ok((form, crate::body::boxed(file)))
 }
 
+/// The object key: the `key` field with `${filename}` replaced by the file part's file name.
+fn form_key(fields: &[(String, String)], filename: &str) -> Result<String, S3Error> {
+    Ok(crate::auth::post::field(fields, "key")
+        .ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.",
+            )
+        })?
+        .replace("${filename}", filename.rsplit(['/', '\\']).next().unwrap_or("")))
+}
+
+/// A form whose rest after the file part's headers is at most [`SMALL_FILE_LIMIT`] bytes: read to its end, so
+/// the file ends at the first delimiter and any fields after it are ignored, as S3 ignores them.
+async fn read_small_file(
+    body: &mut Body,
+    mut buf: BytesMut,
+    data_start: usize,
+    total: u64,
+    boundary: &str,
+) -> Result<Bytes, S3Error> {
+    let incomplete = || S3Error::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly.");
+    while (buf.len() as u64) < total {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(d) = frame.into_data() {
+                    buf.extend_from_slice(&d);
+                }
+            }
+            Some(Err(_)) | None => return Err(incomplete()),
+        }
+    }
+    if buf.len() as u64 != total || body.frame().await.is_some() {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "The request body is longer than the declared content length.",
+        ));
+    }
+    let rest = buf.split_off(data_start).freeze();
+    let delimiter = format!("\r\n--{boundary}");
+    let end = memchr::memmem::find(&rest, delimiter.as_bytes()).ok_or_else(not_well_formed)?;
+    match rest.get(end + delimiter.len()..end + delimiter.len() + 2) {
+        Some(b"--" | b"\r\n") => Ok(rest.slice(..end)),
+        _ => Err(not_well_formed()),
+    }
+}
+
+/// The `tagging` field's `<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag>…` as PutObject's
+/// `x-amz-tagging` header (`k=v&…`, URL-encoded).
+fn tagging_header(xml: &str) -> Result<String, S3Error> {
+    use crate::s3::xml::{xml_all, xml_text};
+    let malformed_xml = || {
+        S3Error::new(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        )
+    };
+    let unescape = |s: String| {
+        quick_xml::escape::unescape(&s)
+            .map(std::borrow::Cow::into_owned)
+            .map_err(|_| malformed_xml())
+    };
+    let set = xml_text(xml, "Tagging")
+        .and_then(|t| xml_text(&t, "TagSet"))
+        .ok_or_else(malformed_xml)?;
+    let enc = crate::auth::canonical::uri_encode;
+    let mut pairs = Vec::new();
+    for tag in xml_all(&set, "Tag") {
+        let key = unescape(xml_text(&tag, "Key").ok_or_else(malformed_xml)?)?;
+        let value = unescape(xml_text(&tag, "Value").unwrap_or_default())?;
+        pairs.push(format!("{}={}", enc(&key), enc(&value)));
+    }
+    Ok(pairs.join("&"))
+}
+
 impl PostForm {
-    /// The request head the upload is made with: the form's header-like fields as headers.
-    pub fn headers(&self) -> HeaderMap {
+    /// The request head the upload is made with: the form's header-like fields as headers, `tagging` as
+    /// `x-amz-tagging` and the `x-amz-checksum-*` fields as the checksum headers (checked as the file streams).
+    pub fn headers(&self) -> Result<HeaderMap, S3Error> {
         let mut h = HeaderMap::new();
         for (name, value) in &self.fields {
             let lower = name.to_ascii_lowercase();
-            let header = if lower == "acl" {
-                "x-amz-acl".to_owned()
+            let (header, value) = if lower == "acl" {
+                ("x-amz-acl".to_owned(), value.clone())
+            } else if lower == "tagging" {
+                ("x-amz-tagging".to_owned(), tagging_header(value)?)
             } else if HEADER_FIELDS.contains(&lower.as_str())
                 || lower.starts_with("x-amz-meta-")
                 || crate::sse::request::is_sse_header(&lower)
+                || ChecksumAlgorithm::from_header_name(&lower).is_some()
             {
-                lower
+                (lower, value.clone())
             } else {
                 continue;
             };
-            if let (Ok(n), Ok(v)) = (HeaderName::try_from(header), HeaderValue::from_str(value)) {
+            if let (Ok(n), Ok(v)) = (HeaderName::try_from(header), HeaderValue::from_str(&value)) {
                 h.append(n, v);
             }
         }
-        h
+        Ok(h)
     }
 
     fn field(&self, name: &str) -> Option<&str> {
@@ -385,7 +474,7 @@ fn post_as_put(
         .body(())
         .map_err(|_| S3Error::new(S3ErrorCode::InvalidArgument, "Invalid key."))?
         .into_parts();
-    put.headers = form.headers();
+    put.headers = form.headers()?;
     if let Some(host) = parts.headers.get(http::header::HOST) {
         put.headers.insert(http::header::HOST, host.clone());
     }
@@ -457,7 +546,10 @@ impl FileBody {
 }
 
 fn fields_after_file() -> S3Error {
-    malformed("The file must be the last field of the form (this gateway does not accept fields after it).")
+    malformed(
+        "A file of more than 64 KiB must be the last field of the form (this gateway does not accept fields after \
+         it).",
+    )
 }
 
 impl HttpBody for FileBody {
@@ -580,24 +672,87 @@ mod tests {
             assert_eq!(f.key, "up/a.txt");
             assert_eq!(f.file_len, 5000);
             assert_eq!(data, file, "frame {frame}");
-            let h = f.headers();
+            let h = f.headers().unwrap();
             assert_eq!(h.get("content-type").unwrap(), "text/plain");
             assert_eq!(h.get("x-amz-meta-a").unwrap(), "b");
             assert!(h.get("key").is_none());
         }
     }
 
+    const AFTER: &str = "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\ny\r\n--XyZ--\r\n";
+
     #[tokio::test]
-    async fn a_part_after_the_file_fails_the_stream() {
-        let after = "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\ny\r\n--XyZ--\r\n";
-        for frame in [1, 3, 50, 100_000] {
-            let body = form("XyZ", &[("key", "k")], b"hello", after);
+    async fn a_part_after_a_streamed_file_fails_the_stream() {
+        let file = vec![7u8; SMALL_FILE_LIMIT as usize + 1];
+        for frame in [1000, 4096, 100_000] {
+            let body = form("XyZ", &[("key", "k")], &file, AFTER);
             let e = run(body, frame).await.unwrap_err();
             assert_eq!(e.code, S3ErrorCode::MalformedPOSTRequest, "frame {frame}");
         }
         // A different ending.
-        let body = form("XyZ", &[("key", "k")], b"hello", "\r\n--XyZ--\r\nXX");
+        let body = form("XyZ", &[("key", "k")], &file, "\r\n--XyZ--\r\nXX");
+        assert_eq!(
+            run(body, 4096).await.unwrap_err().code,
+            S3ErrorCode::MalformedPOSTRequest
+        );
+    }
+
+    #[tokio::test]
+    async fn parts_after_a_small_file_are_ignored() {
+        for frame in [1, 3, 50, 100_000] {
+            let body = form("XyZ", &[("key", "k")], b"hello", AFTER);
+            let (f, data) = run(body, frame).await.unwrap();
+            assert_eq!((f.file_len, data.as_slice()), (5, &b"hello"[..]), "frame {frame}");
+            assert!(f.headers().unwrap().get("x").is_none(), "the late field is not used");
+        }
+        // The file's data with what follows it: exactly SMALL_FILE_LIMIT bytes, then one more (streamed).
+        let exact = SMALL_FILE_LIMIT as usize - AFTER.len();
+        let file = vec![1u8; exact];
+        let (f, data) = run(form("XyZ", &[("key", "k")], &file, AFTER), 4096).await.unwrap();
+        assert_eq!((f.file_len as usize, data), (exact, file));
+        let body = form("XyZ", &[("key", "k")], &vec![1u8; exact + 1], AFTER);
+        assert_eq!(
+            run(body, 4096).await.unwrap_err().code,
+            S3ErrorCode::MalformedPOSTRequest
+        );
+        // A small form that is not well-formed after the file, or ends early.
+        let body = form("XyZ", &[("key", "k")], b"hello", "\r\n--XyZ");
         assert_eq!(run(body, 4).await.unwrap_err().code, S3ErrorCode::MalformedPOSTRequest);
+    }
+
+    #[test]
+    fn tagging_and_checksum_fields_become_headers() {
+        let f = PostForm {
+            fields: vec![
+                ("key".into(), "k".into()),
+                (
+                    "tagging".into(),
+                    "<Tagging><TagSet><Tag><Key>a b</Key><Value>x&amp;y</Value></Tag>\
+                     <Tag><Key>c</Key><Value></Value></Tag></TagSet></Tagging>"
+                        .into(),
+                ),
+                ("X-Amz-Checksum-CRC32".into(), "AAAAAA==".into()),
+                ("x-amz-checksum-algorithm".into(), "CRC32".into()),
+            ],
+            key: "k".into(),
+            file_len: 0,
+        };
+        let h = f.headers().unwrap();
+        assert_eq!(h.get("x-amz-tagging").unwrap(), "a%20b=x%26y&c=");
+        assert_eq!(h.get("x-amz-checksum-crc32").unwrap(), "AAAAAA==");
+        assert!(h.get("tagging").is_none() && h.get("x-amz-checksum-algorithm").is_none());
+        for bad in [
+            "<Tagging>",
+            "<TagSet><Tag><Key>a</Key></Tag></TagSet>",
+            "<Tagging><TagSet><Tag><Value>v</Value></Tag></TagSet></Tagging>",
+        ] {
+            let f = PostForm {
+                fields: vec![("tagging".into(), bad.into())],
+                key: "k".into(),
+                file_len: 0,
+            };
+            assert_eq!(f.headers().unwrap_err().code, S3ErrorCode::MalformedXML, "{bad}");
+        }
     }
 
     #[tokio::test]

@@ -5,8 +5,10 @@ use http::Response;
 
 use super::ReqCtx;
 use crate::body::Body;
+use crate::crypto::envelope::ChecksumPlace;
 use crate::error::S3Error;
 use crate::response;
+use crate::sse::checksum::StoredChecksum;
 use crate::sse::request::SseRequest;
 use crate::sse::{Keys, bucket_default, new_object};
 
@@ -14,15 +16,37 @@ pub async fn put_object(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Bod
     let (op, bucket, key) = (ctx.op(), ctx.bucket().to_owned(), ctx.key().to_owned());
     ctx.buckets.adoption_time(op, &bucket, true).await?;
     let sse = sse_for_write(&ctx).await?;
-    let obj = new_object::new_object(keys, sse, &bucket, &key).await?;
+    let mut obj = new_object::new_object(keys, sse, &bucket, &key).await?;
     let mut headers = ctx.forwarded_headers();
     super::conditional::translate_if_match(&ctx, &mut headers).await?;
     let body = ctx.take_body();
     let len = body.length()?;
+    // The plaintext's checksum: in the envelope when it is known before the object is sent (a checksum header,
+    // or a body read whole), else in a record once the object is stored.
+    let slot = body.checksum.clone();
+    let known = slot.get().or_else(|| body.claimed_checksum.clone());
+    obj.envelope.checksum = Some(match &known {
+        Some(c) => ChecksumPlace::Inline(StoredChecksum::of_body(c).seal(&obj.data_key)),
+        None => ChecksumPlace::Record,
+    });
     let metrics = ctx.metrics;
     let body = body.map(|b| new_object::encrypt_request(&obj, &mut headers, len, b, metrics));
     let resp = ctx.send_as_is(headers, body).await?;
-    Ok(new_object::respond(&obj, response::pass_through(resp)))
+    let checksum = slot.get();
+    if resp.status().is_success()
+        && known.is_none()
+        && let Some(c) = &checksum
+    {
+        let sealed = StoredChecksum::of_body(c).seal(&obj.data_key);
+        super::checksum::write_record(ctx.buckets, op, &bucket, &key, resp.headers(), sealed).await;
+    }
+    let mut resp = new_object::respond(&obj, response::pass_through(resp));
+    if resp.status().is_success()
+        && let Some(c) = checksum
+    {
+        StoredChecksum::of_body(&c).add_headers(resp.headers_mut());
+    }
+    Ok(resp)
 }
 
 /// The SSE a write gets: what its headers ask for, completed by the bucket's default encryption (read only

@@ -193,6 +193,40 @@ pub fn common_prefixes(xml: &[u8]) -> Result<Vec<String>, ListingError> {
         .collect()
 }
 
+/// The keys (and common prefixes) of a listing page's entries, decoded, in the page's order.
+fn entry_keys(xml: &[u8]) -> Result<Vec<String>, ListingError> {
+    let url = url_encoded_keys(xml)?;
+    let text = std::str::from_utf8(xml).map_err(xml_err)?;
+    let mut keys = Vec::new();
+    for (element, field) in [
+        ("Contents", "Key"),
+        ("Version", "Key"),
+        ("DeleteMarker", "Key"),
+        ("CommonPrefixes", "Prefix"),
+    ] {
+        for entry in crate::s3::xml::xml_all(text, element) {
+            let raw = crate::s3::xml::xml_text(&entry, field).unwrap_or_default();
+            let unescaped = quick_xml::escape::unescape(&raw).map_err(xml_err)?.into_owned();
+            keys.push(if url {
+                String::from_utf8_lossy(&percent_decode(&unescaped)).into_owned()
+            } else {
+                unescaped
+            });
+        }
+    }
+    Ok(keys)
+}
+
+/// How many entries (objects, versions, delete markers, common prefixes) a listing page holds.
+pub fn entry_count(xml: &[u8]) -> Result<u64, ListingError> {
+    Ok(entry_keys(xml)?.len() as u64)
+}
+
+/// The last key (or common prefix) of a listing page in key order: where the page ends.
+pub fn last_entry(xml: &[u8]) -> Result<Option<String>, ListingError> {
+    Ok(entry_keys(xml)?.into_iter().max())
+}
+
 /// The document with every `<UploadId>` whose text is `from` saying `to` instead.
 pub fn replace_upload_id(xml: &[u8], from: &str, to: &str) -> Result<Vec<u8>, ListingError> {
     replace_leaf(xml, b"UploadId", |text| (text == from).then(|| to.to_owned()))

@@ -2,7 +2,8 @@
 //! conditions every form field must meet. Pure: the form's fields go in, S3's error comes out.
 //!
 //! Rules, as S3 applies them: the policy must not have expired; each condition must hold (exact match, `eq`,
-//! `starts-with`, `content-length-range`); and every form field except the file, the policy, the signature
+//! `starts-with`, where an empty prefix also admits a form without the field, `content-length-range`); and every
+//! form field except the file, the policy, the signature
 //! fields and `x-ignore-*` must be named by some condition.
 
 use base64::Engine as _;
@@ -127,7 +128,8 @@ impl PostPolicy {
                 Condition::StartsWith(f, p) if f == "content-type" && p.contains(',') => {
                     value(f).is_some_and(|val| p.split(',').any(|p| val.starts_with(p.trim())))
                 }
-                Condition::StartsWith(f, p) => value(f).is_some_and(|val| val.starts_with(p.as_str())),
+                // S3: an empty prefix matches any value, none included (a form may leave the field out).
+                Condition::StartsWith(f, p) => value(f).map_or(p.is_empty(), |val| val.starts_with(p.as_str())),
                 Condition::ContentLengthRange(min, max) => {
                     if file_len > *max {
                         return Err(S3Error::new(
@@ -269,6 +271,34 @@ mod tests {
         assert_eq!(
             e.message,
             "Invalid according to Policy: Extra input fields: $x-amz-meta-extra"
+        );
+    }
+
+    #[test]
+    fn an_empty_starts_with_admits_any_value_and_none() {
+        let doc = r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[
+            ["starts-with", "$x-amz-server-side-encryption", ""], ["starts-with", "$key", "a/"]]}"#;
+        let p = PostPolicy::decode(&b64(doc)).unwrap();
+        p.check(&fields(&[("key", "a/1")]), "b", 1, now()).unwrap();
+        p.check(
+            &fields(&[("key", "a/1"), ("x-amz-server-side-encryption", "AES256")]),
+            "b",
+            1,
+            now(),
+        )
+        .unwrap();
+        p.check(
+            &fields(&[("key", "a/1"), ("X-Amz-Server-Side-Encryption", "")]),
+            "b",
+            1,
+            now(),
+        )
+        .unwrap();
+        // A non-empty prefix still needs the field.
+        let e = p.check(&[], "b", 1, now()).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Invalid according to Policy: Policy Condition failed: [\"starts-with\", \"$key\", \"a/\"]"
         );
     }
 

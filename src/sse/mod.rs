@@ -1,11 +1,12 @@
 //! An object's encryption apart from its bytes (Garage's `encryption.rs`): the SSE request headers
 //! ([`request`]), the keys the gateway holds, a new object's envelope and encrypting body ([`new_object`]),
-//! SSE-KMS ([`kms`]), the bucket default ([`bucket_default`]) and multipart uploads ([`multipart`]); how an
+//! stored checksums ([`checksum`]), SSE-KMS ([`kms`]), the bucket default ([`bucket_default`]) and multipart uploads ([`multipart`]); how an
 //! object's envelope is found in backend headers, and how the client-visible headers (SSE, ETag) are restored.
 //!
 //! Never does I/O with the backend: handlers in `ops` fetch, this module decides.
 
 pub mod bucket_default;
+pub mod checksum;
 pub mod kms;
 pub mod multipart;
 pub mod new_object;

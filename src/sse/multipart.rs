@@ -200,7 +200,8 @@ impl Layout {
         })
     }
 
-    /// Every part but the last holds whole segments: the object then has the layout of one stream, and its
+    /// Every part but the last holds whole segments, and a last part after others is not empty (its one
+    /// tag-only segment would be one segment too many): the object then has the layout of one stream, and its
     /// size can be derived from a listing.
     pub fn is_aligned(&self) -> bool {
         let Some(sizes) = self.plaintext_sizes() else {
@@ -210,6 +211,7 @@ impl Layout {
         sizes[..n.saturating_sub(1)]
             .iter()
             .all(|&p| p > 0 && p % crate::crypto::SEGMENT_SIZE == 0)
+            && (n < 2 || sizes[n - 1] > 0)
     }
 
     /// Plaintext size of every part, or `None` if a part size fits no plaintext (corrupt layout).
@@ -235,6 +237,7 @@ mod tests {
             bucket_key: None,
             context: None,
             multipart: true,
+            checksum: None,
         };
         let t = upload_token("abc-123", &env);
         assert_eq!(parse_upload_id(&t).unwrap(), ("abc-123".to_owned(), Some(env)));
@@ -293,5 +296,7 @@ mod tests {
         };
         assert!(l(vec![c(five_mib), c(five_mib), c(7)]).is_aligned());
         assert!(!l(vec![c(five_mib + 1), c(1000)]).is_aligned());
+        assert!(!l(vec![c(five_mib), c(0)]).is_aligned(), "an empty last part");
+        assert!(l(vec![c(0)]).is_aligned(), "one empty part is one stream");
     }
 }

@@ -39,6 +39,8 @@ pub async fn reseal(
     let mut obj = protect(keys, sse, Some(data_key), bucket, key).await?;
     obj.envelope.nonce_prefix = source.nonce_prefix;
     obj.envelope.multipart = source.multipart;
+    // Sealed under the data key, which the copy keeps: it opens as before. A record is the copy's to write.
+    obj.envelope.checksum = source.checksum.clone();
     Ok(obj)
 }
 
@@ -59,6 +61,7 @@ async fn protect(
         bucket_key: None,
         context: None,
         multipart: false,
+        checksum: None,
     };
     let mut customer = None;
     let data_key = match sse {

@@ -12,6 +12,9 @@ PART (each run against a fresh stack by tests/sigv2.rs or tests/post_upload.rs):
                    the backend, SSE-C, success_action_status 201 and redirect 303
     post-refused   expired policy, extra field, starts-with violation, content-length-range exceeded (object
                    absent after), bad signature, a bucket policy denying s3:PutObject
+    post-fields    an empty starts-with for a missing SSE field (bucket default encryption), fields after the
+                   file ignored, x-amz-checksum-crc32 fields verified (a wrong one stores nothing)
+    post-tagging   the tagging field becomes the object's tags (needs a backend with tagging: moto's S3)
 
 Environment: what tests/common's Gateway::client_env sets (S3_ENDPOINT, S3_CA_FILE, S3_BUCKET, WORK_DIR,
 AWS_*), plus S3_BACKEND_ROOT. Exit status 0 only if every check held; each step is printed.
@@ -241,8 +244,9 @@ def part_sigv2_off():
 # ------------------------------------------------------------------------------------------------
 
 
-def curl_post(post, data, extra_fields=(), filename="upload.bin"):
-    """POST the form with curl -F (fields in order, the file last, as a browser sends it)."""
+def curl_post(post, data, extra_fields=(), filename="upload.bin", after_file=()):
+    """POST the form with curl -F (fields in order, the file last as curl sends it, unless `after_file` names
+    fields to send after it, as AWS's example HTML form does with its submit button)."""
     path = os.path.join(WORK_DIR, filename)
     with open(path, "wb") as f:
         f.write(data)
@@ -250,7 +254,10 @@ def curl_post(post, data, extra_fields=(), filename="upload.bin"):
     args = ["curl", "-sS", "--cacert", CA_FILE, "-o", out, "-D", "-", "-w", "%{http_code}"]
     for k, v in list(post["fields"].items()) + list(extra_fields):
         args += ["--form-string", f"{k}={v}"]
-    args += ["-F", f"file=@{path}", post["url"]]
+    args += ["-F", f"file=@{path}"]
+    for k, v in after_file:
+        args += ["--form-string", f"{k}={v}"]
+    args += [post["url"]]
     p = subprocess.run(args, capture_output=True, check=True)
     lines = p.stdout.decode().splitlines()
     status = int(lines[-1][-3:])
@@ -408,11 +415,97 @@ def part_post_refused():
         check_eq(curl_post(post, b"x")["status"], 204, "outside the denied prefix")
 
 
+def crc32_b64(data):
+    import zlib
+
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def part_post_fields():
+    v4 = client("s3v4")
+    v4.create_bucket(Bucket=BUCKET)
+    with step("starts-with $x-amz-server-side-encryption '': a form without the field, into a bucket with a default"):
+        v4.put_bucket_encryption(
+            Bucket=BUCKET,
+            ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+            },
+        )
+        conds = [["starts-with", "$x-amz-server-side-encryption", ""]]
+        post = v4.generate_presigned_post(BUCKET, "default-sse", Conditions=conds)
+        check("x-amz-server-side-encryption" not in post["fields"], f"the form has no SSE field: {post}")
+        data = os.urandom(20 * 1024) + b"post-default-sse-plaintext"
+        r = curl_post(post, data)
+        check_eq(r["status"], 204, f"status ({r['body']!r})")
+        got = v4.get_object(Bucket=BUCKET, Key="default-sse")
+        check_eq((got["Body"].read(), got["ServerSideEncryption"]), (data, "AES256"), "reads back, SSE-S3")
+        no_plaintext(data, "post-default-sse")
+        # (generate_presigned_post appends the key's condition to the list it is given: a fresh list each time.)
+        post = v4.generate_presigned_post(
+            BUCKET,
+            "default-sse-named",
+            Fields={"x-amz-server-side-encryption": "AES256"},
+            Conditions=[["starts-with", "$x-amz-server-side-encryption", ""]],
+        )
+        r = curl_post(post, b"named")
+        check_eq(r["status"], 204, f"with the field ({r['body']!r})")
+        check_eq(v4.get_object(Bucket=BUCKET, Key="default-sse-named")["Body"].read(), b"named", "reads back")
+    with step("fields after the file (AWS's example form: the submit button) are ignored, not checked"):
+        post = v4.generate_presigned_post(BUCKET, "after-file")
+        data = os.urandom(30 * 1024) + b"post-after-file-plaintext"
+        after = [("submit", "Upload to Amazon S3"), ("x-amz-meta-late", "1")]
+        r = curl_post(post, data, after_file=after)
+        check_eq(r["status"], 204, f"status ({r['body']!r})")
+        got = v4.get_object(Bucket=BUCKET, Key="after-file")
+        check_eq((got["Body"].read(), got["Metadata"]), (data, {}), "reads back, the late metadata ignored")
+        no_plaintext(data, "post-after-file")
+    with step("x-amz-checksum-crc32 field: verified like the header (wrong: 400 BadDigest, nothing stored)"):
+        data = os.urandom(300 * 1024)
+        fields = {"x-amz-checksum-crc32": crc32_b64(data)}
+        post = v4.generate_presigned_post(BUCKET, "summed", Fields=fields, Conditions=[fields])
+        r = curl_post(post, data)
+        check_eq(r["status"], 204, f"right checksum ({r['body']!r})")
+        check_eq(v4.get_object(Bucket=BUCKET, Key="summed")["Body"].read(), data, "reads back")
+        fields = {"x-amz-checksum-crc32": crc32_b64(data + b"x")}
+        post = v4.generate_presigned_post(BUCKET, "missummed", Fields=fields, Conditions=[fields])
+        expect_post_error(curl_post(post, data), 400, "BadDigest", "", "wrong checksum, streamed file")
+        expect_post_error(curl_post(post, b"small"), 400, "BadDigest", "", "wrong checksum, small file")
+        assert_absent(v4, "missummed")
+
+
+def part_post_tagging():
+    """Needs a backend with object tagging (tests/post_upload.rs runs it in front of moto's S3)."""
+    v4 = client("s3v4")
+    v4.create_bucket(Bucket=BUCKET)
+    with step("tagging field: the object's tags (GetObjectTagging through the gateway)"):
+        xml = (
+            "<Tagging><TagSet><Tag><Key>project</Key><Value>blue green+x=1</Value></Tag>"
+            "<Tag><Key>tier</Key><Value>2</Value></Tag></TagSet></Tagging>"
+        )
+        fields = {"tagging": xml}
+        post = v4.generate_presigned_post(BUCKET, "tagged", Fields=fields, Conditions=[fields])
+        data = os.urandom(100 * 1024)
+        r = curl_post(post, data)
+        check_eq(r["status"], 204, f"status ({r['body']!r})")
+        check_eq(v4.get_object(Bucket=BUCKET, Key="tagged")["Body"].read(), data, "reads back")
+        tags = v4.get_object_tagging(Bucket=BUCKET, Key="tagged")["TagSet"]
+        check_eq(
+            sorted((t["Key"], t["Value"]) for t in tags), [("project", "blue green+x=1"), ("tier", "2")], "tags"
+        )
+    with step("a tagging field that is not a Tagging document: 400 MalformedXML, nothing stored"):
+        fields = {"tagging": "<Tagging><TagSet><Tag><Value>v</Value></Tag></TagSet></Tagging>"}
+        post = v4.generate_presigned_post(BUCKET, "badtags", Fields=fields, Conditions=[fields])
+        expect_post_error(curl_post(post, b"x"), 400, "MalformedXML", "", "bad tagging")
+        assert_absent(v4, "badtags")
+
+
 PARTS = {
     "sigv2": part_sigv2,
     "sigv2-off": part_sigv2_off,
     "post": part_post,
     "post-refused": part_post_refused,
+    "post-fields": part_post_fields,
+    "post-tagging": part_post_tagging,
 }
 
 if __name__ == "__main__":

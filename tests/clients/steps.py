@@ -78,3 +78,21 @@ def error_of(fn, **kwargs):
     except ClientError as e:
         return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
     raise AssertionError(f"{fn.__name__}({kwargs}) succeeded where S3 answers an error")
+
+
+def run_case(cases, doc, after=None):
+    """A script's main: run the case `sys.argv[1]` names, print `FAIL at step: …` and exit 1 at the first failed
+    check, else `after()`'s note (if any) and `<case>: all checks passed`. An unknown case prints the usage."""
+    if len(sys.argv) != 2 or sys.argv[1] not in cases:
+        print(doc)
+        print("cases:", " ".join(cases))
+        sys.exit(2)
+    try:
+        cases[sys.argv[1]]()
+    except Exception:  # noqa: BLE001 - reported as the failed step
+        traceback.print_exc(file=sys.stdout)
+        print(f"FAIL at step: {CURRENT}", flush=True)
+        sys.exit(1)
+    if after is not None:
+        after()
+    print(f"{sys.argv[1]}: all checks passed", flush=True)

@@ -211,3 +211,192 @@ async fn ranges_read_only_the_segments_they_need() {
     let after = s.gw.metric_value(TAG_FAILURES).await;
     assert!(after >= before + 4.0, "{TAG_FAILURES}: {before} -> {after}");
 }
+
+/// The metric of authentication-tag failures, waited for (the stream reports it as it fails).
+async fn tag_failures_after(gw: &Gateway, before: f64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut after = gw.metric_value(TAG_FAILURES).await;
+    while after <= before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        after = gw.metric_value(TAG_FAILURES).await;
+    }
+    assert!(
+        after > before,
+        "{what}: {TAG_FAILURES} did not increase ({before} -> {after})"
+    );
+}
+
+/// A GET whose first needed segment fails authentication is answered before its head is sent: 500
+/// InternalError, S3's XML, no object byte.
+async fn assert_500_before_any_byte(gw: &Gateway, c: &HttpsClient, path: &str, range: Option<&str>, what: &str) {
+    let before = gw.metric_value(TAG_FAILURES).await;
+    let h: Vec<(&str, &str)> = range.iter().map(|r| ("range", *r)).collect();
+    let r = get_with(gw, c, path, &h).await;
+    r.assert_error(500, "InternalError");
+    assert_eq!(r.header("content-type"), Some("application/xml"), "{what}");
+    assert!(
+        r.header("content-range").is_none(),
+        "{what}: an error has no Content-Range"
+    );
+    tag_failures_after(gw, before, what).await;
+}
+
+/// A GET whose failing segment comes after the first: the head (200/206) is gone, so the body is cut short,
+/// and what was sent is the original's.
+async fn assert_cut_after_good_bytes(
+    gw: &Gateway,
+    c: &HttpsClient,
+    path: &str,
+    range: Option<&str>,
+    expected: &[u8],
+    what: &str,
+) {
+    let before = gw.metric_value(TAG_FAILURES).await;
+    let h: Vec<(&str, &str)> = range.iter().map(|r| ("range", *r)).collect();
+    let r = call_lossy(gw, c, Method::GET, path, &h).await;
+    let status = if range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    assert_eq!(r.status, status, "{what}");
+    assert!(
+        r.body_error.is_some(),
+        "{what}: the body completed ({} bytes)",
+        r.body.len()
+    );
+    assert!(r.body.len() < expected.len(), "{what}: whole body served");
+    assert!(
+        expected.starts_with(&r.body),
+        "{what}: bytes served before the cut are not the original's"
+    );
+    tag_failures_after(gw, before, what).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_first_segment_is_a_500_and_a_later_one_cuts_the_body() {
+    let (s, c, bucket, body, f) = tamper_setup("tamper-first").await;
+    let path = format!("/{bucket}/victim");
+    let original = std::fs::read(&f).unwrap();
+    let seg = (SEG + TAG) as usize;
+
+    // Segment 0 tampered: every read that starts in it is a 500; one that starts after it is served.
+    let mut d = original.clone();
+    d[100] ^= 0x01;
+    std::fs::write(&f, &d).unwrap();
+    assert_500_before_any_byte(&s.gw, &c, &path, None, "segment 0 tampered, whole GET").await;
+    assert_500_before_any_byte(
+        &s.gw,
+        &c,
+        &path,
+        Some("bytes=10-70000"),
+        "segment 0 tampered, range from it",
+    )
+    .await;
+    let r = get_with(&s.gw, &c, &path, &[("range", "bytes=65536-65635")]).await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT, "{}", r.text());
+    assert_eq!(
+        r.body.as_ref(),
+        &body[65536..65636],
+        "a range after the tampered segment"
+    );
+
+    // Segment 2 tampered: a range starting in it is a 500. A read starting before it fails either way: a 500 if
+    // the failure shows before the head is sent (the backend's first frames may hold several segments), else cut.
+    let mut d = original.clone();
+    d[2 * seg + 7] ^= 0x01;
+    std::fs::write(&f, &d).unwrap();
+    assert_500_before_any_byte(
+        &s.gw,
+        &c,
+        &path,
+        Some("bytes=131072-"),
+        "segment 2 tampered, range from it",
+    )
+    .await;
+    assert_500_before_any_byte(
+        &s.gw,
+        &c,
+        &path,
+        Some("bytes=-60000"),
+        "segment 2 tampered, suffix range",
+    )
+    .await;
+    let r = try_call_lossy(&s.gw, &c, Method::GET, &path, &[]).await;
+    assert_not_served(&r, &body, "segment 2 tampered, whole GET");
+
+    // Far into a larger object, the head is long gone: the body is cut after good bytes.
+    let big = pseudo_random(4 * MIB, 44);
+    put_object(&s.gw, &c, &bucket, "big", big.clone()).await.assert_ok();
+    let bf = data_file(&s.backend, &bucket, "big");
+    let mut d = std::fs::read(&bf).unwrap();
+    d[48 * seg + 5] ^= 0x01; // segment 48, at 3 MiB
+    std::fs::write(&bf, d).unwrap();
+    let big_path = format!("/{bucket}/big");
+    assert_cut_after_good_bytes(&s.gw, &c, &big_path, None, &big, "segment 48 tampered, whole GET").await;
+    assert_cut_after_good_bytes(
+        &s.gw,
+        &c,
+        &big_path,
+        Some("bytes=1000-3500000"),
+        &big[1000..=3_500_000],
+        "segment 48 tampered, range across it",
+    )
+    .await;
+    assert_500_before_any_byte(
+        &s.gw,
+        &c,
+        &big_path,
+        Some("bytes=3145728-"),
+        "segment 48 tampered, range from it",
+    )
+    .await;
+
+    // The empty object's one segment is its first.
+    put_object(&s.gw, &c, &bucket, "empty", Vec::new()).await.assert_ok();
+    let e = data_file(&s.backend, &bucket, "empty");
+    let mut d = std::fs::read(&e).unwrap();
+    d[0] ^= 0x01;
+    std::fs::write(&e, d).unwrap();
+    assert_500_before_any_byte(&s.gw, &c, &format!("/{bucket}/empty"), None, "empty object tampered").await;
+}
+
+/// The same across the parts of a multipart object: the first segment the read needs decides.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_first_segment_of_a_multipart_read_is_a_500() {
+    let (s, c, bucket) = stack_with_bucket("tamper-first-mp").await;
+    let p1 = pseudo_random(5 * MIB, 93);
+    let p2 = pseudo_random(70_000, 94);
+    multipart_put(&s.gw, &c, &bucket, "mp", &[&p1, &p2], &[])
+        .await
+        .assert_ok();
+    let body = [p1, p2].concat();
+    let path = format!("/{bucket}/mp");
+    let f = data_file(&s.backend, &bucket, "mp");
+    let mut d = std::fs::read(&f).unwrap();
+    // Part 2's first segment.
+    d[ct_len(5 * MIB as u64) as usize + 3] ^= 0x01;
+    std::fs::write(&f, d).unwrap();
+
+    assert_cut_after_good_bytes(&s.gw, &c, &path, None, &body, "part 2 tampered, whole GET").await;
+    let start = 5 * MIB;
+    assert_500_before_any_byte(
+        &s.gw,
+        &c,
+        &path,
+        Some(&format!("bytes={start}-")),
+        "part 2 tampered, range from it",
+    )
+    .await;
+    assert_500_before_any_byte(
+        &s.gw,
+        &c,
+        &format!("{path}?partNumber=2"),
+        None,
+        "part 2 tampered, partNumber=2",
+    )
+    .await;
+    let r = get_with(&s.gw, &c, &format!("{path}?partNumber=1"), &[]).await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT, "{}", r.text());
+    assert_eq!(r.body.as_ref(), &body[..5 * MIB], "part 1 untouched");
+}
