@@ -12,14 +12,14 @@ async fn unknown_envelope_version_is_internal_error() {
     put_object(&s.gw, &c, &bucket, "k", body.clone()).await.assert_ok();
     let meta = metadata_file(&s.backend, &bucket, "k");
     let text = std::fs::read_to_string(&meta).unwrap_or_else(|e| panic!("{}: {e}", meta.display()));
-    assert!(text.contains("v=1;s=1;m=S3;"), "metadata side file: {text}");
-    std::fs::write(&meta, text.replace("v=1;s=1;", "v=2;s=1;")).unwrap();
+    assert!(text.contains("v=2;s=1;m=S3;"), "metadata side file: {text}");
+    std::fs::write(&meta, text.replace("v=2;s=1;", "v=3;s=1;")).unwrap();
     let h = s
         .backend
         .send_signed(BACKEND, Method::HEAD, &format!("/{bucket}/k"), Bytes::new())
         .await;
     assert!(
-        h.header("x-amz-meta-s3sp").is_some_and(|e| e.starts_with("v=2;")),
+        h.header("x-amz-meta-s3sp").is_some_and(|e| e.starts_with("v=3;")),
         "the edit reached the backend's metadata: {:?}",
         h.headers
     );
@@ -31,7 +31,7 @@ async fn unknown_envelope_version_is_internal_error() {
         assert_eq!(
             r.status,
             StatusCode::INTERNAL_SERVER_ERROR,
-            "GET (range {range:?}) of an object with envelope v=2: {} {}",
+            "GET (range {range:?}) of an object with envelope v=3: {} {}",
             r.status,
             r.text()
         );
@@ -58,7 +58,7 @@ async fn altered_envelope_fields_are_refused() {
     put_object(&s.gw, &c, &bucket, "k", body.clone()).await.assert_ok();
     let meta = metadata_file(&s.backend, &bucket, "k");
     let original = std::fs::read_to_string(&meta).unwrap();
-    let env_start = original.find("v=1;").expect("envelope in the metadata file");
+    let env_start = original.find("v=2;").expect("envelope in the metadata file");
     let env_end = env_start + original[env_start..].find('"').expect("end of the envelope string");
     let env = original[env_start..env_end].to_owned();
     let field = |name: &str| {
