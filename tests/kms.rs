@@ -936,6 +936,26 @@ async fn update_object_encryption_rewraps_without_rewriting_data() {
         head("s3").await.header("etag").unwrap().to_owned(),
         head("kms").await.header("etag").unwrap().to_owned(),
     ];
+    let checksum_of = |k: &'static str| {
+        let (gw, c, bucket) = (&s.gw, &c, &bucket);
+        async move {
+            let h = call(
+                gw,
+                c,
+                Method::HEAD,
+                &format!("/{bucket}/{k}"),
+                "",
+                &[("x-amz-checksum-mode", "ENABLED")],
+            )
+            .await;
+            h.header("x-amz-checksum-crc64nvme").map(str::to_owned)
+        }
+    };
+    let checksums = [checksum_of("s3").await, checksum_of("kms").await];
+    assert!(
+        checksums.iter().all(Option::is_some),
+        "the gateway keeps a checksum: {checksums:?}"
+    );
 
     let listed = kms_admin(&s.gw, &["list"]);
     let next_arn = listed
@@ -956,6 +976,7 @@ async fn update_object_encryption_rewraps_without_rewriting_data() {
         assert_eq!(data_of(k), before[i], "{k}: object data not rewritten");
         let h = head(k).await;
         assert_eq!(h.header("etag"), Some(etags[i].as_str()), "{k}: ETag preserved");
+        assert_eq!(checksum_of(k).await, checksums[i], "{k}: checksum preserved");
         assert_eq!(h.header("x-amz-server-side-encryption"), Some("aws:kms"), "{k}");
         assert_eq!(
             h.header("x-amz-server-side-encryption-aws-kms-key-id"),
