@@ -37,17 +37,26 @@ pub fn set_principal(principal: &str) {
     let _ = REQUEST.try_with(|r| r.principal.set(principal.to_owned()));
 }
 
+/// The id and principal of the request in scope (`gateway` outside any: a `rekey` run).
+fn request_and_principal() -> (String, String) {
+    REQUEST
+        .try_with(|r| (r.id.clone(), r.principal.get().cloned().unwrap_or_else(|| "-".into())))
+        .unwrap_or_else(|_| ("-".into(), "gateway".into()))
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// One key use. `operation` is the KMS operation (`GenerateDataKey`, `Encrypt`, `Decrypt`); `cached` tells a use
 /// served from the data-key cache (no KMS call) from one the KMS answered; `result` is `ok` or the error kind.
 pub fn key_use(operation: &str, key_id: &str, bucket: &str, key: &str, cached: bool, result: &str) {
-    let (request_id, principal) = REQUEST
-        .try_with(|r| (r.id.clone(), r.principal.get().cloned().unwrap_or_else(|| "-".into())))
-        .unwrap_or_else(|_| ("-".into(), "gateway".into()));
+    let (request_id, principal) = request_and_principal();
     tracing::info!(
         target: "audit",
-        time = %time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        time = %now_rfc3339(),
         request_id = %request_id,
         principal = %principal,
         kms_operation = operation,
@@ -57,6 +66,25 @@ pub fn key_use(operation: &str, key_id: &str, bucket: &str, key: &str, cached: b
         source = if cached { "cache" } else { "kms" },
         result = result,
         "key use"
+    );
+}
+
+/// One UpdateObjectEncryption: the object's data key re-wrapped from the key `from` (a keyring KEK id or a KMS
+/// key ARN) to the KMS key `to` as the request named it; `result` is `ok` or the error code.
+pub fn encryption_update(bucket: &str, key: &str, from: &str, to: &str, result: &str) {
+    let (request_id, principal) = request_and_principal();
+    tracing::info!(
+        target: "audit",
+        time = %now_rfc3339(),
+        request_id = %request_id,
+        principal = %principal,
+        operation = "UpdateObjectEncryption",
+        bucket = bucket,
+        key = key,
+        from_key_id = from,
+        to_key_id = to,
+        result = result,
+        "encryption update"
     );
 }
 

@@ -20,6 +20,7 @@ use crate::policy::{self as iam, Decision, Policy, Principal};
 use crate::s3::addressing::{self, Target};
 use crate::s3::operation::Operation;
 use crate::s3::request::{ConnInfo, S3Request};
+use crate::sse::SseRules;
 use crate::sse::bucket_default::{blocks_sse_c, sse_c_blocked};
 
 /// Who may do what: the configured policies and the account the principals belong to.
@@ -34,18 +35,18 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    /// The whole policy phase for one authenticated request. `sse` says whether the gateway encrypts (the
-    /// bucket's blocked encryption types apply only then).
+    /// The whole policy phase for one authenticated request. `sse` holds the `[sse]` rules when the gateway
+    /// encrypts (the bucket's blocked encryption types apply only then).
     pub async fn check(
         &self,
         buckets: &BucketState,
         req: &S3Request,
         authed: &Authenticated,
         conn: ConnInfo,
-        sse: bool,
+        sse: Option<SseRules>,
     ) -> Result<(), S3Error> {
         self.evaluate(buckets, req, authed, conn).await?;
-        if sse && authed.credential.is_anonymous() {
+        if sse.is_some() && authed.credential.is_anonymous() {
             crate::sse::request::check_anonymous(&req.parts.headers)?;
         }
         // The gateway's own objects inside buckets are not the client's to touch.
@@ -62,9 +63,10 @@ impl Authorizer {
         {
             return Err(S3Error::access_denied());
         }
-        if let (true, Some(bucket), Some(key)) = (sse, &req.target.bucket, &req.target.key) {
+        if let (Some(rules), Some(bucket), Some(key)) = (sse, &req.target.bucket, &req.target.key) {
             check_blocked_encryption(
                 buckets,
+                rules,
                 req.op,
                 &req.parts.headers,
                 bucket,
@@ -122,6 +124,10 @@ impl Authorizer {
         };
         let resource = iam::actions::resource_arn(bucket, req.target.key.as_deref());
         call.decide(action, &resource, bucket).await?;
+        if op == Operation::UpdateObjectEncryption {
+            // S3 requires both s3:UpdateObjectEncryption and s3:PutObject.
+            call.decide("s3:PutObject", &resource, bucket).await?;
+        }
         if let Some(src) = req.copy_source()? {
             let action = if src.version_id.is_some() {
                 "s3:GetObjectVersion"
@@ -250,9 +256,11 @@ impl Evaluation<'_> {
 /// S3's `BlockedEncryptionTypes`: in a bucket that blocks SSE-C, a write that asks for SSE-C (by any of its
 /// headers, before they are checked) is refused before a byte reaches the backend. Reads, and copies *from*
 /// SSE-C objects, are not writes that ask for SSE-C. The setting is read from the backend on each such write
-/// (cached briefly), so every instance enforces the latest one.
+/// (cached briefly), so every instance enforces the latest one; with `[sse] block_sse_c_by_default`, a bucket whose
+/// configuration does not say `NONE` (or that has none) blocks SSE-C.
 async fn check_blocked_encryption(
     buckets: &BucketState,
+    rules: SseRules,
     op: Operation,
     headers: &HeaderMap,
     bucket: &str,
@@ -275,9 +283,11 @@ async fn check_blocked_encryption(
     if !asks_for_sse_c {
         return Ok(());
     }
-    match buckets.encryption(op, bucket).await? {
-        Some(config) if blocks_sse_c(&config) => Err(sse_c_blocked(principal, action, bucket, key)),
-        _ => Ok(()),
+    let config = buckets.encryption(op, bucket).await?;
+    if blocks_sse_c(config.as_deref(), rules.block_sse_c_by_default) {
+        Err(sse_c_blocked(principal, action, bucket, key))
+    } else {
+        Ok(())
     }
 }
 

@@ -220,6 +220,16 @@ pub struct SseConfig {
     pub enabled: bool,
     /// SSE-S3 key file (TOML). Default: `<data_dir>/keyring.toml`, generated (0600) on first start.
     pub keyring: Option<PathBuf>,
+    /// As AWS does for new buckets since April 2026: SSE-C writes are refused (403) in a bucket whose encryption
+    /// configuration does not explicitly allow them (`<BlockedEncryptionTypes>` `NONE`). Off by default: an
+    /// existing gateway's clients may rely on SSE-C (AWS too left buckets of accounts with SSE-C data alone).
+    #[serde(default)]
+    pub block_sse_c_by_default: bool,
+    /// GET, HEAD and copies of an object without the gateway's envelope are refused (500) instead of served as
+    /// stored, so a backend writer cannot substitute plaintext of their choice. Off by default: buckets with
+    /// objects from before the gateway (migrate them first with `rekey --encrypt-plaintext`).
+    #[serde(default)]
+    pub require_envelope_on_read: bool,
 }
 
 impl Default for SseConfig {
@@ -227,6 +237,8 @@ impl Default for SseConfig {
         Self {
             enabled: true,
             keyring: None,
+            block_sse_c_by_default: false,
+            require_envelope_on_read: false,
         }
     }
 }

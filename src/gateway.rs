@@ -80,7 +80,7 @@ impl Gateway {
         let authed = self.authenticate(&settings.credentials, &req, form.as_ref())?;
         meter.principal(authed.credential.display_name());
         crate::audit::set_principal(authed.credential.display_name());
-        let sse = self.keys.is_some();
+        let sse = self.keys.as_ref().map(|k| k.rules);
         settings
             .authorizer
             .check(&self.buckets, &req, &authed, conn, sse)

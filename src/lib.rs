@@ -210,6 +210,10 @@ fn sse_keys(config: &Config, data_dir: &std::path::Path, metrics: Arc<metrics::M
     Ok(sse::Keys {
         keyring,
         kms: sse::kms::SseKms::new(client, k.default_key_id.clone(), cache, metrics),
+        rules: sse::SseRules {
+            block_sse_c_by_default: config.sse.block_sse_c_by_default,
+            require_envelope_on_read: config.sse.require_envelope_on_read,
+        },
     })
 }
 
@@ -224,13 +228,22 @@ fn auth_limits(config: &Config) -> AuthLimits {
 /// `s3-sse-proxy rekey`: re-wrap the data keys of `bucket`'s objects (metadata only). SSE-S3 objects: optionally
 /// add a fresh active keyring key first, then re-wrap under the active key. With `kms_key`: SSE-KMS objects
 /// under another KMS key are re-wrapped under `kms_key`. Prints progress; safe to interrupt and run again.
-pub async fn rekey(
-    config: Config,
-    bucket: &str,
-    prefix: &str,
-    new_key: bool,
-    kms_key: Option<&str>,
-) -> Result<(), String> {
+/// What a `rekey` run does besides re-wrapping under the active SSE-S3 key.
+pub struct RekeyWhat<'a> {
+    /// First add a fresh active key to the keyring.
+    pub new_key: bool,
+    /// Re-wrap SSE-KMS objects under this key instead of SSE-S3 ones.
+    pub kms_key: Option<&'a str>,
+    /// Also encrypt objects without an envelope (SSE-S3, in place).
+    pub encrypt_plaintext: bool,
+}
+
+pub async fn rekey(config: Config, bucket: &str, prefix: &str, what: RekeyWhat<'_>) -> Result<(), String> {
+    let RekeyWhat {
+        new_key,
+        kms_key,
+        encrypt_plaintext,
+    } = what;
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let path = config
         .sse
@@ -245,7 +258,9 @@ pub async fn rekey(
         println!("added key {id} to {} and made it active", path.display());
     }
     let metrics = metrics::Metrics::new();
-    let keys = sse_keys(&config, &config.data_dir, metrics.clone())?;
+    let mut keys = sse_keys(&config, &config.data_dir, metrics.clone())?;
+    // The migration tool reads the plaintext objects that a locked-down gateway refuses to serve.
+    keys.rules.require_envelope_on_read = false;
     match kms_key {
         None => println!(
             "re-wrapping SSE-S3 data keys in bucket {bucket:?} (prefix {prefix:?}) under {}",
@@ -262,10 +277,17 @@ pub async fn rekey(
         upstream,
         keys,
         metrics,
+        encrypt_plaintext,
     };
-    let (examined, rewrapped) = rekey.run(bucket, prefix, kms_key).await.map_err(|e| e.to_string())?;
+    let done = rekey.run(bucket, prefix, kms_key).await.map_err(|e| e.to_string())?;
+    let encrypted = if encrypt_plaintext {
+        format!(", {} plaintext objects encrypted", done.encrypted)
+    } else {
+        String::new()
+    };
     println!(
-        "done: {examined} objects examined, {rewrapped} re-wrapped; running gateways pick up the new key on restart"
+        "done: {} objects examined, {} re-wrapped{encrypted}; running gateways pick up the new key on restart",
+        done.examined, done.rewrapped
     );
     Ok(())
 }

@@ -56,6 +56,10 @@ enum Command {
         /// Re-wrap SSE-KMS objects under this KMS key (id, ARN or alias) instead.
         #[arg(long)]
         kms_key_id: Option<String>,
+        /// Also encrypt (SSE-S3, in place) the objects stored without the gateway's envelope, e.g. from before the
+        /// gateway, so that `[sse] require_envelope_on_read` can be turned on.
+        #[arg(long, conflicts_with = "kms_key_id")]
+        encrypt_plaintext: bool,
     },
     /// Manage the local KMS's master keys (SSE-KMS with `kms.kind = "local"`); running gateways see changes at once.
     Kms {
@@ -185,8 +189,16 @@ async fn main() -> std::process::ExitCode {
             prefix,
             new_key,
             kms_key_id,
+            encrypt_plaintext,
         }) => match config() {
-            Ok(c) => s3_sse_proxy::rekey(c, bucket, prefix, *new_key, kms_key_id.as_deref()).await,
+            Ok(c) => {
+                let what = s3_sse_proxy::RekeyWhat {
+                    new_key: *new_key,
+                    kms_key: kms_key_id.as_deref(),
+                    encrypt_plaintext: *encrypt_plaintext,
+                };
+                s3_sse_proxy::rekey(c, bucket, prefix, what).await
+            }
             Err(e) => Err(e),
         },
         Some(Command::Kms { action }) => config().and_then(|c| kms_admin(&c, action)),

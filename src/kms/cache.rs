@@ -2,8 +2,10 @@
 //! TTL, at most `capacity` entries. Keys zeroize when evicted or dropped (`DataKey` does on drop). A cache hit
 //! is a key use without a KMS call: it is still audited. Never authoritative: a miss asks the KMS.
 //!
-//! Trade-off, documented for operators: a key disabled in the KMS keeps opening objects whose data key is
-//! cached, for at most the TTL.
+//! A key the KMS reports disabled or deleted is dropped from the cache at once ([`KeyCache::forget_key`]), so
+//! the next use of any of its data keys asks the KMS (and fails). Trade-off, documented for operators: until
+//! some request makes the KMS say so, a key disabled in the KMS keeps opening objects whose data key is cached,
+//! for at most the TTL.
 
 use std::time::{Duration, Instant};
 
@@ -106,6 +108,14 @@ impl KeyCache {
         );
     }
 
+    /// Drop every entry made under the KMS key `key_arn` (data keys and bucket keys); returns how many. A scan
+    /// of the whole cache, done only when the KMS refuses a key.
+    pub fn forget_key(&self, key_arn: &str) -> usize {
+        let before = self.map.len();
+        self.map.retain(|_, e| e.key_arn != key_arn);
+        before.saturating_sub(self.map.len())
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }
@@ -135,6 +145,35 @@ mod tests {
         let off = KeyCache::new(Duration::ZERO, 3);
         off.insert([0; 32], &DataKey::from_bytes([1; 32]), "arn", &[]);
         assert!(off.get(&[0; 32]).is_none());
+    }
+
+    #[test]
+    fn a_refused_key_is_forgotten_with_all_its_entries() {
+        let c = KeyCache::new(Duration::from_secs(300), 20_000);
+        let ctx = EncryptionContext::new();
+        for i in 0..10_000u32 {
+            let arn = if i % 2 == 0 { "arn:k/even" } else { "arn:k/odd" };
+            c.insert(
+                digest(&[&i.to_be_bytes()], &ctx),
+                &DataKey::from_bytes([1; 32]),
+                arn,
+                &[],
+            );
+        }
+        let started = Instant::now();
+        assert_eq!(c.forget_key("arn:k/even"), 5_000);
+        // The cost of one invalidation of a full default-size cache (BENCHMARKS.md, "KMS key cache").
+        println!("forget_key over 10000 entries: {:?}", started.elapsed());
+        assert!(
+            c.get(&digest(&[&0u32.to_be_bytes()], &ctx)).is_none(),
+            "the refused key's entry"
+        );
+        assert!(
+            c.get(&digest(&[&1u32.to_be_bytes()], &ctx)).is_some(),
+            "another key's entry stays"
+        );
+        assert_eq!(c.forget_key("arn:k/even"), 0);
+        assert_eq!(c.len(), 5_000);
     }
 
     #[test]

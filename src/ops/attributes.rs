@@ -45,7 +45,11 @@ pub async fn get_object_attributes(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Respo
             )));
         }
     }
-    let Some(env) = envelope_of(head.headers())? else {
+    let env = match ctx.keys {
+        Some(keys) => keys.envelope_for_read(head.headers(), bucket, key)?,
+        None => envelope_of(head.headers())?,
+    };
+    let Some(env) = env else {
         if customer.is_some() {
             return Err(S3Error::not_applicable_to_object());
         }

@@ -11,11 +11,12 @@ use crate::bucket_state::ENCRYPTION_KEY;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::response::{self, SMALL_LIMIT};
 use crate::s3::operation::Operation;
-use crate::sse::bucket_default::{DEFAULT_CONFIG, validate};
+use crate::sse::bucket_default::{reported, validate};
 
 pub async fn handle(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
     let (op, bucket) = (ctx.op(), ctx.bucket().to_owned());
     let buckets = ctx.buckets;
+    let sse_c_blocked_by_default = ctx.keys.is_some_and(|k| k.rules.block_sse_c_by_default);
     let resp = match op {
         Operation::PutBucketEncryption => {
             let xml = ctx
@@ -41,7 +42,11 @@ pub async fn handle(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
     }
     let status = resp.status();
     if status.is_success() && op == Operation::GetBucketEncryption {
-        return Ok(response::xml(response::read_small(resp).await?));
+        let stored = response::read_small(resp).await?;
+        return Ok(response::xml(Bytes::from(reported(
+            Some(&stored),
+            sse_c_blocked_by_default,
+        ))));
     }
     if status == StatusCode::NOT_FOUND {
         // No configuration object: the bucket itself may be missing, which S3 reports as NoSuchBucket.
@@ -49,7 +54,7 @@ pub async fn handle(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
             return Err(S3Error::no_such_bucket());
         }
         return Ok(match op {
-            Operation::GetBucketEncryption => response::xml(Bytes::from_static(DEFAULT_CONFIG.as_bytes())),
+            Operation::GetBucketEncryption => response::xml(Bytes::from(reported(None, sse_c_blocked_by_default))),
             _ => response::status(StatusCode::NO_CONTENT),
         });
     }

@@ -17,7 +17,7 @@ use crate::response::{self, listing::replace_leaf};
 use crate::s3::copy_source::{COPIED_HEADERS, CopySource, copy_result_xml, now_iso};
 use crate::s3::request::{content_length_of, header_str, remove_prefixed};
 use crate::sse::new_object::{self, NewObject};
-use crate::sse::{ENVELOPE_HEADER, Keys, add_sse_headers, client_etag, envelope_of, multipart, open_data_key};
+use crate::sse::{ENVELOPE_HEADER, Keys, add_sse_headers, client_etag, multipart, open_data_key};
 
 /// The largest object CopyObject copies (S3's limit).
 const MAX_COPY: u64 = 5 * 1024 * 1024 * 1024;
@@ -68,7 +68,7 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
         }
     }
 
-    let Some(src_env) = envelope_of(head.headers())? else {
+    let Some(src_env) = keys.envelope_for_read(head.headers(), &src.bucket, &src.key)? else {
         // A plaintext source: stream it through the encryptor.
         if src_customer.is_some() {
             return Err(S3Error::not_applicable_to_object());

@@ -28,7 +28,7 @@ use crate::s3::operation::Operation;
 use crate::s3::range::{self, ByteRange};
 use crate::s3::request::{header_str, parse_part_number, remove_query_param};
 use crate::sse::request::{self as sse, CustomerKey};
-use crate::sse::{Keys, add_sse_headers, client_etag, envelope_of, multipart, open_data_key, strip_backend_only};
+use crate::sse::{Keys, add_sse_headers, client_etag, multipart, open_data_key, strip_backend_only};
 
 /// Where GetObject and HeadObject read from: the object's backend URI (with its version), and the bucket's
 /// records (a multipart object's part layout). Copies read their source through the same path.
@@ -292,7 +292,7 @@ pub async fn read_object(
     if !resp.status().is_success() {
         return Ok(pass_through(resp));
     }
-    let Some(env) = envelope_of(resp.headers())? else {
+    let Some(env) = keys.envelope_for_read(resp.headers(), gw.bucket, key)? else {
         if want.customer.is_some() {
             return Err(S3Error::not_applicable_to_object());
         }
@@ -331,7 +331,7 @@ async fn head_first(
         }
         return Ok(HeadFirst::Answered(pass_through(head)));
     }
-    let env = envelope_of(head.headers())?;
+    let env = keys.envelope_for_read(head.headers(), gw.bucket, key)?;
     let lm = http_date(head.headers(), "last-modified");
     if let Err(status) = check_conditions(&parts.headers, &visible_etag(head.headers(), env.is_some()), lm) {
         return Ok(HeadFirst::Answered(condition_response(
@@ -506,7 +506,7 @@ async fn head_response(
 ) -> Result<Response<Body>, S3Error> {
     let customer = want.customer.as_ref();
     let (mut rparts, _) = head.into_parts();
-    let Some(env) = envelope_of(&rparts.headers)? else {
+    let Some(env) = keys.envelope_for_read(&rparts.headers, gw.bucket, key)? else {
         if customer.is_some() {
             return Err(S3Error::not_applicable_to_object());
         }

@@ -17,6 +17,7 @@ pub mod list;
 pub mod multipart;
 pub mod post;
 pub mod put;
+pub mod update_encryption;
 
 use std::sync::Arc;
 
@@ -135,6 +136,9 @@ pub async fn dispatch(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
         (Op::CompleteMultipartUpload, Some(keys), true, true) => multipart::complete(ctx, keys).await,
         (Op::ListParts, Some(_), true, true) => multipart::list_parts(ctx).await,
         (Op::AbortMultipartUpload, Some(_), true, true) => multipart::abort(ctx).await,
+        (Op::UpdateObjectEncryption, Some(keys), true, true) => {
+            update_encryption::update_object_encryption(ctx, keys).await
+        }
         _ => forward::handle(ctx).await,
     }
 }

@@ -61,6 +61,8 @@ pub fn iam_action(op: Operation, versioned: bool) -> &'static str {
         | CompleteMultipartUpload => "s3:PutObject",
         AbortMultipartUpload => "s3:AbortMultipartUpload",
         ListParts => "s3:ListMultipartUploadParts",
+        // S3 also requires s3:PutObject for it (evaluated in addition by the policy phase).
+        UpdateObjectEncryption => "s3:UpdateObjectEncryption",
         Other => UNCLASSIFIED,
     }
 }
@@ -92,6 +94,7 @@ mod tests {
             (DeleteBucketEncryption, false, "s3:PutEncryptionConfiguration"),
             (ListParts, false, "s3:ListMultipartUploadParts"),
             (DeleteObject, true, "s3:DeleteObjectVersion"),
+            (UpdateObjectEncryption, false, "s3:UpdateObjectEncryption"),
         ] {
             assert_eq!(iam_action(op, versioned), action, "{op:?}");
         }

@@ -31,6 +31,7 @@ operations! {
     GetObject, HeadObject, PutObject, PostObject, CopyObject, DeleteObject, GetObjectAttributes,
     GetObjectTagging, PutObjectTagging, DeleteObjectTagging, GetObjectAcl, PutObjectAcl,
     CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts,
+    UpdateObjectEncryption,
     Other,
 }
 
@@ -110,6 +111,7 @@ pub fn classify(method: &Method, target: &Target, query: &[(String, String)], ha
         }
         Method::PUT if has("tagging") => PutObjectTagging,
         Method::PUT if has("acl") => PutObjectAcl,
+        Method::PUT if has("encryption") => UpdateObjectEncryption,
         Method::PUT if has_copy_source => CopyObject,
         Method::PUT => PutObject,
         Method::POST if has("uploads") => CreateMultipartUpload,
@@ -195,5 +197,6 @@ mod tests {
         assert_eq!(op(Method::HEAD, "/bucket/key", false), HeadObject);
         assert_eq!(op(Method::GET, "/bucket/key", false), GetObject);
         assert_eq!(op(Method::GET, "/bucket?notification", false), Other);
+        assert_eq!(op(Method::PUT, "/bucket/key?encryption", false), UpdateObjectEncryption);
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! A rule may also carry S3's `<BlockedEncryptionTypes>` (`SSE-C` or `NONE`): a bucket that blocks SSE-C refuses
 //! writes that ask for it with 403 `AccessDenied` (PutObject, CopyObject, CreateMultipartUpload, UploadPart,
-//! UploadPartCopy), while its SSE-C objects stay readable. Unlike S3 since April 2026, a bucket without a
-//! configuration does not block SSE-C.
+//! UploadPartCopy), while its SSE-C objects stay readable. With `[sse] block_sse_c_by_default` (as S3 does for new
+//! buckets since April 2026) SSE-C is blocked unless the configuration says `NONE`, and GetBucketEncryption
+//! reports the block; without it (the default), only a stored `SSE-C` blocks.
 
 use crate::error::{S3Error, S3ErrorCode};
 use crate::sse::request::SseRequest;
@@ -41,12 +42,7 @@ pub fn validate(xml: &[u8]) -> Result<(), S3Error> {
         match a {
             "AES256" => {}
             "aws:kms" => {}
-            "aws:kms:dsse" => {
-                return Err(S3Error::new(
-                    S3ErrorCode::NotImplemented,
-                    "Dual-layer SSE-KMS (aws:kms:dsse) is not supported by this gateway; use aws:kms.",
-                ));
-            }
+            // `aws:kms:dsse` included: refused as PutObject refuses it, nothing stored.
             _ => {
                 return Err(S3Error::new(
                     S3ErrorCode::InvalidArgument,
@@ -121,9 +117,37 @@ fn validate_blocked_types(text: &str) -> Result<(), S3Error> {
     }
 }
 
-/// Whether a stored configuration blocks SSE-C writes.
-pub fn blocks_sse_c(config: &[u8]) -> bool {
-    std::str::from_utf8(config).is_ok_and(|text| blocked_types(text).contains(&"SSE-C"))
+/// Whether a bucket with this stored configuration (or none) blocks SSE-C writes: a stored `SSE-C` blocks, a
+/// stored `NONE` allows; otherwise `by_default` decides.
+pub fn blocks_sse_c(config: Option<&[u8]>, by_default: bool) -> bool {
+    let text = config.and_then(|c| std::str::from_utf8(c).ok()).unwrap_or("");
+    let types = blocked_types(text);
+    if types.contains(&"SSE-C") {
+        true
+    } else if types.contains(&"NONE") {
+        false
+    } else {
+        by_default
+    }
+}
+
+/// The GetBucketEncryption answer for a bucket with this stored configuration (or none): the stored document, or
+/// S3's default rule; when SSE-C is blocked only by default, with the `<BlockedEncryptionTypes>` S3 shows for it.
+pub fn reported(config: Option<&[u8]>, by_default: bool) -> Vec<u8> {
+    let doc = config.unwrap_or(DEFAULT_CONFIG.as_bytes());
+    let implicit = by_default
+        && std::str::from_utf8(doc)
+            .is_ok_and(|text| blocked_types(text).is_empty() && !text.contains("<BlockedEncryptionTypes"));
+    match std::str::from_utf8(doc) {
+        Ok(text) if implicit => text
+            .replacen(
+                "</Rule>",
+                "<BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes></Rule>",
+                1,
+            )
+            .into_bytes(),
+        _ => doc.to_vec(),
+    }
 }
 
 /// S3's answer to an SSE-C write into a bucket that blocks SSE-C (its message names the requester, the action
@@ -149,7 +173,10 @@ mod tests {
         let kms = DEFAULT_CONFIG.replace("AES256", "aws:kms");
         assert!(validate(kms.as_bytes()).is_ok());
         let dsse = DEFAULT_CONFIG.replace("AES256", "aws:kms:dsse");
-        assert_eq!(validate(dsse.as_bytes()).unwrap_err().code, S3ErrorCode::NotImplemented);
+        assert_eq!(
+            validate(dsse.as_bytes()).unwrap_err().code,
+            S3ErrorCode::InvalidArgument
+        );
         assert_eq!(validate(b"<x/>").unwrap_err().code, S3ErrorCode::MalformedXML);
         let des = DEFAULT_CONFIG.replace("AES256", "DES");
         assert_eq!(validate(des.as_bytes()).unwrap_err().code, S3ErrorCode::InvalidArgument);
@@ -210,17 +237,27 @@ mod tests {
         };
         let blocked = with("<EncryptionType>SSE-C</EncryptionType>");
         assert!(validate(blocked.as_bytes()).is_ok());
-        assert!(blocks_sse_c(blocked.as_bytes()));
         let none = with("<EncryptionType>NONE</EncryptionType>");
         assert!(validate(none.as_bytes()).is_ok());
-        assert!(!blocks_sse_c(none.as_bytes()));
-        assert!(!blocks_sse_c(DEFAULT_CONFIG.as_bytes()));
-        assert!(!blocks_sse_c(with("").as_bytes()));
-        let other = with("<EncryptionType>SSE-KMS</EncryptionType>");
-        assert_eq!(validate(other.as_bytes()).unwrap_err().code, S3ErrorCode::MalformedXML);
         // An `EncryptionType` outside `BlockedEncryptionTypes` blocks nothing.
         let stray = DEFAULT_CONFIG.replace("</Rule>", "<EncryptionType>SSE-C</EncryptionType></Rule>");
-        assert!(!blocks_sse_c(stray.as_bytes()));
+        let empty = with("");
+        // (configuration, blocked without the switch, blocked with `block_sse_c_by_default`)
+        let cases: [(Option<&str>, bool, bool); 6] = [
+            (None, false, true),
+            (Some(DEFAULT_CONFIG), false, true),
+            (Some(&blocked), true, true),
+            (Some(&none), false, false),
+            (Some(&empty), false, true),
+            (Some(&stray), false, true),
+        ];
+        for (config, off, on) in cases {
+            let config = config.map(str::as_bytes);
+            assert_eq!(blocks_sse_c(config, false), off, "{config:?}");
+            assert_eq!(blocks_sse_c(config, true), on, "{config:?}");
+        }
+        let other = with("<EncryptionType>SSE-KMS</EncryptionType>");
+        assert_eq!(validate(other.as_bytes()).unwrap_err().code, S3ErrorCode::MalformedXML);
         let e = sse_c_blocked("alice", "s3:PutObject", "b", "k/1");
         assert_eq!((e.code, e.code.status().as_u16()), (S3ErrorCode::AccessDenied, 403));
         assert!(
@@ -230,5 +267,26 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    /// GetBucketEncryption states a block that comes only from `block_sse_c_by_default`, in the place S3's
+    /// schema gives it (after `BucketKeyEnabled`), and leaves a stored choice as stored.
+    #[test]
+    fn reported_configuration() {
+        let implicit = DEFAULT_CONFIG.replace(
+            "</Rule>",
+            "<BlockedEncryptionTypes><EncryptionType>SSE-C</EncryptionType></BlockedEncryptionTypes></Rule>",
+        );
+        assert_eq!(reported(None, false), DEFAULT_CONFIG.as_bytes());
+        assert_eq!(reported(None, true), implicit.as_bytes());
+        assert_eq!(reported(Some(DEFAULT_CONFIG.as_bytes()), true), implicit.as_bytes());
+        let none = DEFAULT_CONFIG.replace(
+            "</Rule>",
+            "<BlockedEncryptionTypes><EncryptionType>NONE</EncryptionType></BlockedEncryptionTypes></Rule>",
+        );
+        assert_eq!(reported(Some(none.as_bytes()), true), none.as_bytes());
+        assert_eq!(reported(Some(implicit.as_bytes()), false), implicit.as_bytes());
+        let kms = DEFAULT_CONFIG.replace("AES256", "aws:kms");
+        assert_eq!(reported(Some(kms.as_bytes()), false), kms.as_bytes());
     }
 }

@@ -91,10 +91,37 @@ impl SseKms {
         self.metrics.kms_requests.with_label_values(&[operation, result]).inc();
         let used = r.as_ref().map_or(key_id, &arn_of).to_owned();
         crate::audit::key_use(operation, &used, object.0, object.1, false, result);
-        r.map_err(|e| {
-            tracing::warn!(kms_operation = operation, key_id = %used, error = %e, "KMS call failed");
-            e.to_s3()
-        })
+        match r {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                tracing::warn!(kms_operation = operation, key_id = %used, error = %e, "KMS call failed");
+                if let KmsError::Disabled(named) | KmsError::NotFound(named) = &e {
+                    self.forget_key(key_id, named).await;
+                }
+                Err(e.to_s3())
+            }
+        }
+    }
+
+    /// The KMS says the key a request named `requested` (and the KMS `named`) is disabled or gone: drop its
+    /// cached data keys and bucket keys at once, so that no further use of it on this instance is served from the
+    /// cache. Cached entries are by ARN; an id or alias is resolved with DescribeKey (still answered for a
+    /// disabled key), one call on this rare path.
+    async fn forget_key(&self, requested: &str, named: &str) {
+        let mut arns = vec![requested.to_owned(), named.to_owned()];
+        for id in [requested, named] {
+            if !id.contains(":key/")
+                && let Ok(info) = self.client.describe(id).await
+            {
+                arns.push(info.arn);
+            }
+        }
+        arns.sort();
+        arns.dedup();
+        let dropped: usize = arns.iter().map(|a| self.cache.forget_key(a)).sum();
+        if dropped > 0 {
+            tracing::info!(key_id = %named, dropped, "dropped the cached keys of a key the KMS refused");
+        }
     }
 
     fn cached(&self, id: &[u8; 32], operation: &str, object: (&str, &str)) -> Option<cache::Cached> {

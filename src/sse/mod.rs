@@ -23,10 +23,20 @@ use crate::sse::request::CustomerKey;
 /// Backend header carrying the envelope.
 pub const ENVELOPE_HEADER: &str = "x-amz-meta-s3sp";
 
-/// The key material the gateway can use to encrypt and decrypt.
+/// The key material the gateway can use to encrypt and decrypt, and the `[sse]` rules it applies.
 pub struct Keys {
     pub keyring: Keyring,
     pub kms: kms::SseKms,
+    pub rules: SseRules,
+}
+
+/// The `[sse]` switches that change what clients may do (see `config::SseConfig`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SseRules {
+    /// A bucket whose encryption configuration does not say `NONE` blocks SSE-C writes.
+    pub block_sse_c_by_default: bool,
+    /// Reads of objects without an envelope are refused.
+    pub require_envelope_on_read: bool,
 }
 
 /// The envelope of a backend response, if the object is one the gateway encrypted.
@@ -40,6 +50,35 @@ pub fn envelope_of(headers: &HeaderMap) -> Result<Option<Envelope>, S3Error> {
     Envelope::decode(text)
         .map(Some)
         .map_err(|e| S3Error::internal(format!("object envelope: {e}")))
+}
+
+impl Keys {
+    /// The envelope of an object about to be read (GET, HEAD, a copy's source, GetObjectAttributes). With
+    /// `[sse] require_envelope_on_read`, an object without one is refused rather than served as stored: it was
+    /// not written through the gateway, so a backend writer may have put it there in place of an encrypted one.
+    pub fn envelope_for_read(&self, headers: &HeaderMap, bucket: &str, key: &str) -> Result<Option<Envelope>, S3Error> {
+        let env = envelope_of(headers)?;
+        if env.is_none() && self.rules.require_envelope_on_read {
+            tracing::warn!(
+                bucket,
+                key,
+                "refused a read of an object without the gateway's envelope"
+            );
+            return Err(not_encrypted_here());
+        }
+        Ok(env)
+    }
+}
+
+/// The answer to a read of an object without an envelope under `require_envelope_on_read`: 500, as for any
+/// object whose integrity the gateway cannot establish (a tampered envelope or segment is one too), not 403,
+/// which would send the client looking for a permission it cannot be given.
+pub fn not_encrypted_here() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::InternalError,
+        "The object was not encrypted by this gateway, which is set to serve only objects it encrypted \
+         (require_envelope_on_read).",
+    )
 }
 
 /// SSE-C's rules for a request on an existing object: a key is required for SSE-C objects (400), must be the

@@ -132,21 +132,19 @@ pub fn customer_for_read(h: &HeaderMap) -> Result<Option<CustomerKey>, S3Error> 
 pub fn parse(h: &HeaderMap) -> Result<SseRequest, S3Error> {
     let customer = customer_key(h, "x-amz-")?;
     let sse = header(h, "x-amz-server-side-encryption");
+    let kms_headers = h.contains_key("x-amz-server-side-encryption-aws-kms-key-id")
+        || h.contains_key("x-amz-server-side-encryption-context");
     match (sse, customer) {
         (Some(_), Some(_)) => Err(invalid_argument(
             "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
         )),
-        (None, Some(c)) => Ok(SseRequest::Customer(c)),
-        // SSE-KMS's own headers without `aws:kms` (none, or AES256): S3 refuses them, nothing is stored.
-        (None | Some("AES256"), None)
-            if h.contains_key("x-amz-server-side-encryption-aws-kms-key-id")
-                || h.contains_key("x-amz-server-side-encryption-context") =>
-        {
-            Err(invalid_argument(
-                "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption \
+        // SSE-KMS's own headers without `aws:kms` (none, AES256, or with SSE-C): S3 refuses them, nothing is
+        // stored.
+        (None | Some("AES256"), _) if kms_headers => Err(invalid_argument(
+            "Server Side Encryption with AWS KMS managed key requires HTTP header x-amz-server-side-encryption \
                  : aws:kms",
-            ))
-        }
+        )),
+        (None, Some(c)) => Ok(SseRequest::Customer(c)),
         (None, None) => Ok(SseRequest::Unspecified),
         (Some("AES256"), None) => Ok(SseRequest::S3),
         (Some("aws:kms"), None) => Ok(SseRequest::Kms {
@@ -155,10 +153,8 @@ pub fn parse(h: &HeaderMap) -> Result<SseRequest, S3Error> {
             bucket_key: header(h, "x-amz-server-side-encryption-bucket-key-enabled")
                 .map(|v| v.eq_ignore_ascii_case("true")),
         }),
-        (Some("aws:kms:dsse"), None) => Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "Dual-layer SSE-KMS (aws:kms:dsse) is not supported by this gateway; use aws:kms.",
-        )),
+        // Any other value, `aws:kms:dsse` (dual-layer SSE-KMS, not offered here) included: S3's answer to an
+        // encryption method it does not support (400, nothing written).
         (Some(_), None) => Err(invalid_argument("The encryption method specified is not supported")),
     }
 }
@@ -325,10 +321,18 @@ mod tests {
             parse(&h(&[("x-amz-server-side-encryption", "aws:kms")])),
             Ok(SseRequest::Kms { .. })
         ));
-        assert_eq!(
-            code(parse(&h(&[("x-amz-server-side-encryption", "DES")]))),
-            "InvalidArgument"
-        );
+        for unsupported in ["DES", "aws:kms:dsse", "aws:kms ", "AES-256", ""] {
+            let e = parse(&h(&[("x-amz-server-side-encryption", unsupported)])).unwrap_err();
+            assert_eq!(
+                (e.code.as_str(), e.code.status().as_u16(), e.message.as_ref()),
+                (
+                    "InvalidArgument",
+                    400,
+                    "The encryption method specified is not supported"
+                ),
+                "{unsupported:?}"
+            );
+        }
         assert!(matches!(parse(&HeaderMap::new()), Ok(SseRequest::Unspecified)));
     }
 }

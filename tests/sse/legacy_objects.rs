@@ -269,3 +269,117 @@ async fn keys_with_special_characters_round_trip() {
     got.sort();
     assert_eq!(got, want, "listing: {}", r.text());
 }
+
+/// `[sse] require_envelope_on_read`: an object without the gateway's envelope — from before the gateway, or put at
+/// the backend in place of an encrypted one — is refused (500, S3's InternalError, with a message that says why)
+/// by GET, ranged GET, HEAD, GetObjectAttributes and as a copy source, while a gateway without the switch serves
+/// it; `rekey --encrypt-plaintext` encrypts such objects in place, after which they read normally.
+#[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
+async fn require_envelope_on_read_refuses_plaintext_until_rekey_encrypts_it() {
+    let s = Stack::start_with("[sse]\nrequire_envelope_on_read = true\n");
+    let c = s.gw.client();
+    let bucket = unique_bucket("envelope-required");
+    let direct_put = |key: &str, data: Vec<u8>| {
+        let (backend, path) = (&s.backend, format!("/{bucket}/{key}"));
+        async move {
+            backend
+                .send_signed(BACKEND, Method::PUT, &path, Bytes::from(data))
+                .await
+                .assert_ok();
+        }
+    };
+    s.backend
+        .send_signed(BACKEND, Method::PUT, &format!("/{bucket}"), Bytes::new())
+        .await
+        .assert_ok();
+    let legacy = marker_body(MARKER, 0, 1000);
+    direct_put("legacy.txt", legacy.clone()).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let enc = pseudo_random(70_000, 3);
+    put_object(&s.gw, &c, &bucket, "enc", enc.clone()).await.assert_ok();
+    assert_body(
+        &get_object(&s.gw, &c, &bucket, "enc").await,
+        &enc,
+        "an encrypted object reads",
+    );
+    // A backend writer replaces the encrypted object with plaintext of their choice.
+    let substitute = marker_body(MARKER, 5, 500);
+    direct_put("enc", substitute.clone()).await;
+
+    const WHY: &str = "The object was not encrypted by this gateway, which is set to serve only objects it encrypted \
+                       (require_envelope_on_read).";
+    for key in ["legacy.txt", "enc"] {
+        let path = format!("/{bucket}/{key}");
+        get_with(&s.gw, &c, &path, &[])
+            .await
+            .assert_error_message(500, "InternalError", WHY, &format!("GET {key}"));
+        let r = get_with(&s.gw, &c, &path, &[("range", "bytes=0-9")]).await;
+        r.assert_error_message(500, "InternalError", WHY, &format!("ranged GET {key}"));
+        let h = head_with(&s.gw, &c, &path, &[]).await;
+        assert_eq!(h.status, StatusCode::INTERNAL_SERVER_ERROR, "HEAD {key}");
+        let r = get_with(
+            &s.gw,
+            &c,
+            &format!("{path}?attributes"),
+            &[("x-amz-object-attributes", "ObjectSize")],
+        )
+        .await;
+        r.assert_error_message(500, "InternalError", WHY, &format!("GetObjectAttributes {key}"));
+        let r = call(
+            &s.gw,
+            &c,
+            Method::PUT,
+            &format!("/{bucket}/copy-of-{key}"),
+            Bytes::new(),
+            &[("x-amz-copy-source", path.as_str())],
+        )
+        .await;
+        r.assert_error_message(500, "InternalError", WHY, &format!("CopyObject from {key}"));
+        s.backend.assert_absent(&bucket, &format!("copy-of-{key}")).await;
+    }
+    // Without the switch, the same objects are served as stored.
+    let open_gw = Gateway::start(&s.backend, "");
+    let oc = open_gw.client();
+    assert_body(
+        &get_object(&open_gw, &oc, &bucket, "legacy.txt").await,
+        &legacy,
+        "without the switch",
+    );
+
+    let out = gateway_command(&s.gw, &["rekey", "--bucket", &bucket, "--encrypt-plaintext"]);
+    assert!(
+        out.contains("2 objects examined, 0 re-wrapped, 2 plaintext objects encrypted"),
+        "{out}"
+    );
+    let out = gateway_command(&s.gw, &["rekey", "--bucket", &bucket, "--encrypt-plaintext"]);
+    assert!(out.contains("0 plaintext objects encrypted"), "idempotent: {out}");
+    for (key, data) in [("legacy.txt", &legacy), ("enc", &substitute)] {
+        let g = get_object(&s.gw, &c, &bucket, key).await;
+        assert_body(&g, data, &format!("{key} after rekey --encrypt-plaintext"));
+        assert_eq!(g.header("x-amz-server-side-encryption"), Some("AES256"), "{key}");
+        assert_eq!(
+            file_len(&data_file(&s.backend, &bucket, key)),
+            ct_len(data.len() as u64),
+            "{key} is ciphertext"
+        );
+        let h = head_with(&s.gw, &c, &format!("/{bucket}/{key}"), &[]).await;
+        assert_eq!(
+            h.header("content-length"),
+            Some(data.len().to_string().as_str()),
+            "HEAD {key}"
+        );
+    }
+    let r = get_with(&s.gw, &c, &format!("/{bucket}?list-type=2"), &[]).await;
+    let got: Vec<(String, u64)> = listed(&r.text()).into_iter().map(|(k, s, _)| (k, s)).collect();
+    assert_eq!(
+        got,
+        vec![("enc".to_owned(), 500), ("legacy.txt".to_owned(), 1000)],
+        "{}",
+        r.text()
+    );
+    assert!(
+        files_containing(&s.backend.root, MARKER).is_empty(),
+        "plaintext left at the backend"
+    );
+}
