@@ -308,6 +308,19 @@ fn main() -> std::process::ExitCode {
                 })
             }),
         ),
+        // The stored checksum the gateway computes when a client sends none (docs/format.md §5.7).
+        (
+            "CRC64NVME (crc-fast, the stored default checksum)",
+            Box::new(|| {
+                timed(|| {
+                    let mut h = Checksummer::new(ChecksumAlgorithm::Crc64Nvme);
+                    for start in (0..total).step_by(frame.len()) {
+                        h.update(&frame[..frame.len().min(total - start)]);
+                    }
+                    black_box(h.finish());
+                })
+            }),
+        ),
         (
             "SHA-256 (sha2)",
             Box::new(|| {

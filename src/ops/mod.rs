@@ -129,6 +129,7 @@ pub async fn dispatch(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
         (Op::CopyObject, Some(keys), true, true) => copy::copy_object(ctx, keys).await,
         (Op::GetObject | Op::HeadObject, Some(keys), true, true) => get::get_object(ctx, keys).await,
         (Op::DeleteObject, Some(_), true, true) => delete::delete_object(ctx).await,
+        (Op::DeleteObjects, Some(_), true, false) => delete::delete_objects(ctx).await,
         (Op::GetObjectAttributes, Some(keys), true, true) => attributes::get_object_attributes(ctx, keys).await,
         (Op::CreateMultipartUpload, Some(keys), true, true) => multipart::create(ctx, keys).await,
         (Op::UploadPart, Some(keys), true, true) => multipart::upload_part(ctx, keys).await,
