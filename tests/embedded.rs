@@ -110,6 +110,11 @@ fn boto3_conditional_writes_answer_412_and_404_as_s3() {
 }
 
 #[test]
+fn boto3_conditional_copies_compare_the_destinations_client_etag() {
+    boto3_case("conditional_copies");
+}
+
+#[test]
 fn boto3_conditional_writes_with_the_current_etag_succeed() {
     boto3_case("conditional_writes_with_the_current_etag");
 }

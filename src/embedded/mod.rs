@@ -172,6 +172,19 @@ impl_s3! {
         if let Some((bucket, key)) = copy_source(&req.input.copy_source) {
             self.store.object_file(bucket, key).await?;
         }
+        // The destination's conditions (S3, 2025), which s3s's CopyObjectInput does not carry: from the headers.
+        let condition = |name: &str| {
+            req.headers
+                .get(name)
+                .map(|v| ETagCondition::parse_http_header(v.as_bytes()))
+                .transpose()
+                .map_err(|_| s3_error!(InvalidArgument, "malformed {name}"))
+        };
+        let (if_match, if_none_match) = (condition("if-match")?, condition("if-none-match")?);
+        let i = &req.input;
+        self.store
+            .check_write(&i.bucket, &i.key, if_match.as_ref(), if_none_match.as_ref())
+            .await?;
         self.fs.copy_object(req).await
     }
 

@@ -33,6 +33,8 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
         .ok_or_else(|| S3Error::internal("CopyObject without a copy source"))?;
     let client = &ctx.req.parts.headers;
     let mut headers = ctx.forwarded_headers();
+    // The destination's If-Match names the client's ETag; the backend decides on its own, atomically.
+    super::conditional::translate_if_match(&ctx, &mut headers).await?;
     ctx.buckets.adoption_time(op, bucket, true).await?;
     let sse = super::put::sse_for_write(&ctx).await?;
     let src_customer = crate::sse::request::parse_copy_source(client)?;

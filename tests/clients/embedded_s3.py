@@ -284,6 +284,35 @@ def conditional_writes():
             s3.delete_object(Bucket=b, Key=k)
 
 
+def conditional_copies():
+    """CopyObject's destination conditions (S3, 2025): If-None-Match: * refuses to overwrite, If-Match compares the
+    ETag the client sees (the gateway translates it to the backend's), and a refused copy changes nothing."""
+    s3 = client()
+    with Bucket(s3, "condcopy") as b:
+        s3.put_object(Bucket=b, Key="src", Body=b"source")
+        etag = s3.put_object(Bucket=b, Key="dst", Body=b"dest")["ETag"]
+        src = {"Bucket": b, "Key": "src"}
+        with step("If-None-Match: * onto an existing key: 412 PreconditionFailed, the destination unchanged"):
+            check_eq(error_of(s3.copy_object, Bucket=b, Key="dst", CopySource=src, IfNoneMatch="*"),
+                     ("PreconditionFailed", 412), "copy")
+            check_eq(s3.get_object(Bucket=b, Key="dst")["Body"].read(), b"dest", "destination")
+        with step("If-Match with a stale ETag: 412, unchanged"):
+            check_eq(error_of(s3.copy_object, Bucket=b, Key="dst", CopySource=src, IfMatch='"0123abcd"'),
+                     ("PreconditionFailed", 412), "copy")
+            check_eq(s3.get_object(Bucket=b, Key="dst")["Body"].read(), b"dest", "destination")
+        with step("If-Match on a key that does not exist: 404 NoSuchKey"):
+            check_eq(error_of(s3.copy_object, Bucket=b, Key="none", CopySource=src, IfMatch=etag),
+                     ("NoSuchKey", 404), "copy")
+        with step("If-Match with the ETag the client saw: copied"):
+            s3.copy_object(Bucket=b, Key="dst", CopySource=src, IfMatch=etag)
+            check_eq(s3.get_object(Bucket=b, Key="dst")["Body"].read(), b"source", "destination")
+        with step("If-None-Match: * onto a new key: copied"):
+            s3.copy_object(Bucket=b, Key="new", CopySource=src, IfNoneMatch="*")
+            check_eq(s3.get_object(Bucket=b, Key="new")["Body"].read(), b"source", "new")
+        for k in ["src", "dst", "new"]:
+            s3.delete_object(Bucket=b, Key=k)
+
+
 def conditional_writes_with_the_current_etag():
     """If-Match with the ETag the client was given (HEAD, PutObject) succeeds."""
     s3 = client()
@@ -444,7 +473,7 @@ def object_attributes():
 CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
-                                  conditional_writes_with_the_current_etag, racing_creates, object_attributes,
+                                  conditional_writes_with_the_current_etag, conditional_copies, racing_creates, object_attributes,
                                   delimiters_never_show_records]}
 
 if __name__ == "__main__":
