@@ -44,7 +44,8 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let _ = validate(xml);
-    let _ = blocks_sse_c(xml);
+    let _ = blocks_sse_c(Some(xml), false);
+    let _ = blocks_sse_c(Some(xml), true);
     for requested in [
         SseRequest::Unspecified,
         SseRequest::S3,
