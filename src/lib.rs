@@ -368,24 +368,9 @@ impl Reload {
         };
         let loaded = Config::load(path)
             .map_err(|e| e.without_source_text())
-            .and_then(|c| reloadable_settings(&c, &self.data_dir, metrics).map(|(s, _)| (c, s)));
+            .and_then(|c| reloadable_settings(&c, &self.data_dir, metrics).map(|(s, _)| s));
         match loaded {
-            Ok((config, settings)) => {
-                let before = self.gateway.settings.load().limits;
-                if (
-                    before.max_connections,
-                    before.header_read_timeout_secs,
-                    before.max_header_bytes,
-                ) != (
-                    config.limits.max_connections,
-                    config.limits.header_read_timeout_secs,
-                    config.limits.max_header_bytes,
-                ) {
-                    tracing::warn!(
-                        "SIGHUP: limits.max_connections, header_read_timeout_secs and the HTTP parser's header \
-                         buffer (4 x max_header_bytes) take effect at the next start"
-                    );
-                }
+            Ok(settings) => {
                 self.gateway.settings.store(Arc::new(settings));
                 tracing::info!(config = %path.display(), "SIGHUP: credentials, policies and limits reloaded");
             }

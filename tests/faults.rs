@@ -556,6 +556,52 @@ async fn connections_over_the_limit_are_closed_at_once() {
     still_serving(&s.gw, &bucket).await;
 }
 
+/// Write `text` as the gateway's config file, SIGHUP it, and wait for its `n`th reload.
+async fn reload(gw: &Gateway, text: String, n: usize) {
+    std::fs::write(&gw.config_path, text).expect("write config");
+    gw.proc.signal("HUP");
+    for _ in 0..100 {
+        if gw.log().matches("credentials, policies and limits reloaded").count() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no reload in the log:\n{}", gw.log());
+}
+
+/// `max_connections` reloads with SIGHUP: lowered below the connections already open, it closes the next one at
+/// once and leaves the open ones be; raised again, new connections get in.
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_changes_the_connection_limit_for_the_next_connection() {
+    // Held connections must outlive the reloads (a long idle timeout), and a connection over the limit must be
+    // told apart from one that times out its handshake (a long handshake timeout).
+    let s = Stack::start_with(
+        "[limits]\nmax_connections = 20\nidle_timeout_secs = 120\ntls_handshake_timeout_secs = 120\n",
+    );
+    let bucket = unique_bucket("maxconn-reload");
+    create_bucket(&s.gw, &s.gw.client(), &bucket).await;
+    let original = std::fs::read_to_string(&s.gw.config_path).expect("config");
+    let mut held = vec![tls_connect(&s.gw).await, tls_connect(&s.gw).await];
+    reload(
+        &s.gw,
+        original.replace("max_connections = 20", "max_connections = 2"),
+        1,
+    )
+    .await;
+    let mut extra = TcpStream::connect(s.gw.addr).await.expect("connect");
+    let mut b = [0u8; 1];
+    let r = tokio::time::timeout(Duration::from_secs(10), extra.read(&mut b)).await;
+    assert!(
+        matches!(r, Ok(Ok(0) | Err(_))),
+        "a third connection over the reloaded limit of 2: {r:?}"
+    );
+    assert!(s.gw.metric_value("s3_sse_proxy_connections_rejected_total").await >= 1.0);
+    reload(&s.gw, original, 2).await;
+    held.push(tls_connect(&s.gw).await);
+    still_serving(&s.gw, &bucket).await;
+    drop(held);
+}
+
 /// A TCP proxy between the gateway and the real backend that can be told to stop forwarding (a backend that
 /// has gone slow without closing anything). Bytes read while stalled are held, not dropped.
 struct StallProxy {

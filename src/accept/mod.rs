@@ -7,6 +7,7 @@ pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -24,6 +25,54 @@ fn parser_header_limit(limits: &Limits) -> usize {
     limits.max_header_bytes.saturating_mul(4).max(64 * 1024)
 }
 
+/// One of the `max_connections` places, given back when the connection ends. A counter, not a semaphore, so that
+/// the limit can change (a SIGHUP reload) without anything but the next accept noticing.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(open: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| Self(open.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The HTTP parser's limits, which its connection builder fixes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ParserLimits {
+    header_read_timeout: Duration,
+    header_limit: usize,
+}
+
+impl ParserLimits {
+    fn of(limits: &Limits) -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(limits.header_read_timeout_secs),
+            header_limit: parser_header_limit(limits),
+        }
+    }
+
+    fn builder(self) -> Builder<TokioExecutor> {
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            .max_buf_size(self.header_limit);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(self.header_limit).unwrap_or(u32::MAX));
+        builder
+    }
+}
+
 /// Serve HTTPS until `shutdown` resolves, then let in-flight requests finish (up to 30 s).
 pub async fn serve_https(
     listener: TcpListener,
@@ -31,24 +80,14 @@ pub async fn serve_https(
     gateway: Arc<Gateway>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    // The connection count and the HTTP parser's limits are fixed at start; the rest of `[limits]` is read where
-    // it applies, so that a SIGHUP reload takes effect on the next connection.
-    let limits = gateway.settings.load().limits;
-    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    // Every `[limits]` value is read where it applies, so that a SIGHUP reload takes effect on the next
+    // connection: the connection count against the current `max_connections`, the HTTP parser's limits by a
+    // builder made again when they change.
+    let open = Arc::new(AtomicUsize::new(0));
     let acceptor = TlsAcceptor::from(tls);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new());
-    let header_limit = parser_header_limit(&limits);
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(limits.header_read_timeout_secs))
-        .max_buf_size(header_limit);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(header_limit).unwrap_or(u32::MAX));
-    let builder = Arc::new(builder);
+    let mut parser = ParserLimits::of(&gateway.settings.load().limits);
+    let mut builder = Arc::new(parser.builder());
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -62,24 +101,28 @@ pub async fn serve_https(
             },
             () = &mut shutdown => {
                 // Out of the load balancer at once; no new connection from here on.
-                gateway.metrics.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+                gateway.metrics.draining.store(true, Ordering::Relaxed);
                 drop(listener);
                 break;
             }
         };
         // Over the limit: close at once rather than leave it in the backlog, where it would wait unanswered and
         // then take a slot ahead of newer clients; a client sees a reset and retries.
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
+        let now = gateway.settings.load().limits;
+        let Some(slot) = Slot::take(&open, now.max_connections) else {
             gateway.metrics.connections_rejected.inc();
             tracing::debug!(%peer, "connection limit reached: closed");
             drop(tcp);
             continue;
         };
+        if ParserLimits::of(&now) != parser {
+            parser = ParserLimits::of(&now);
+            builder = Arc::new(parser.builder());
+        }
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let gateway = gateway.clone();
         let builder = builder.clone();
-        let now = gateway.settings.load().limits;
         let handshake_timeout = Duration::from_secs(now.tls_handshake_timeout_secs);
         let idle_timeout = Duration::from_secs(now.idle_timeout_secs);
         let watcher = graceful.watcher();
