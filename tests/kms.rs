@@ -1119,20 +1119,7 @@ async fn update_object_encryption_with_boto3() {
         .and_then(|l| l.split('\t').next())
         .unwrap()
         .to_owned();
-    let mut cmd = std::process::Command::new("python3");
-    cmd.arg("-c").arg(BOTO3_UPDATE_ENCRYPTION);
-    for (k, v) in s.gw.client_env(&bucket) {
-        cmd.env(k, v);
-    }
-    cmd.env("KMS_ARN", &arn);
-    let out = cmd.output().expect("python3");
-    assert!(
-        out.status.success(),
-        "{}\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        tail(&s.gw.log(), 30)
-    );
+    run_python_inline(&s.gw, &bucket, BOTO3_UPDATE_ENCRYPTION, &[("KMS_ARN", &arn)]);
 }
 
 /// UpdateObjectEncryption in front of moto's S3, whose ETags are S3's (the MD5 of the stored bytes): the backend's

@@ -79,20 +79,20 @@ pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
             .map_err(|()| S3Error::internal("reading a listing failed or exceeded its limit"))?;
         let leaking = leaking_prefixes(&ctx, &xml).await?;
         let truncated = xml_text(&String::from_utf8_lossy(&xml), "IsTruncated").as_deref() == Some("true");
-        let entries = listing::entry_count(&xml).map_err(S3Error::internal)?;
+        let (entries, last) = listing::entries_and_last(&xml).map_err(S3Error::internal)?;
         let (mut out, hidden) = listing::rewrite_counting(&xml, RESERVED_PREFIX, &leaking, |e| decide(e, adopted))
             .map_err(S3Error::internal)?;
         let shown = entries - hidden.min(entries);
-        if shown == 0 && truncated && walks < WALKS {
-            let last = listing::last_entry(&xml).map_err(S3Error::internal)?;
-            if let Some(next) = last
+        if shown == 0
+            && truncated
+            && walks < WALKS
+            && let Some(next) = last
                 .filter(|k| k.starts_with(RESERVED_PREFIX))
                 .and_then(|k| continue_after(op, &from, &xml, &k))
-            {
-                // Nothing of the client's: walk on past the records.
-                (from, max_keys, walks) = (next, MAX_KEYS, walks + 1);
-                continue;
-            }
+        {
+            // Nothing of the client's: walk on past the records.
+            (from, max_keys, walks) = (next, MAX_KEYS, walks + 1);
+            continue;
         }
         // A page that shows more than the client asked for (after a walk, or with records inside it): from
         // the same place, with room for exactly this page's records.

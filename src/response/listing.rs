@@ -217,14 +217,11 @@ fn entry_keys(xml: &[u8]) -> Result<Vec<String>, ListingError> {
     Ok(keys)
 }
 
-/// How many entries (objects, versions, delete markers, common prefixes) a listing page holds.
-pub fn entry_count(xml: &[u8]) -> Result<u64, ListingError> {
-    Ok(entry_keys(xml)?.len() as u64)
-}
-
-/// The last key (or common prefix) of a listing page in key order: where the page ends.
-pub fn last_entry(xml: &[u8]) -> Result<Option<String>, ListingError> {
-    Ok(entry_keys(xml)?.into_iter().max())
+/// How many entries (objects, versions, delete markers, common prefixes) a listing page holds, and the last of
+/// them in key order (where the page ends).
+pub fn entries_and_last(xml: &[u8]) -> Result<(u64, Option<String>), ListingError> {
+    let keys = entry_keys(xml)?;
+    Ok((keys.len() as u64, keys.into_iter().max()))
 }
 
 /// The document with every `<UploadId>` whose text is `from` saying `to` instead.

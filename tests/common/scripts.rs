@@ -65,6 +65,27 @@ pub fn run_python_part(stack: &Stack, script: &str, part: &str) -> String {
     out.output
 }
 
+/// Run the Python program `code` (`python3 -c`) as a client of `gw` in `bucket`, with `env` added; it must exit 0
+/// (its output and the gateway's log tail say why not).
+pub fn run_python_inline(gw: &super::Gateway, bucket: &str, code: &str, env: &[(&str, &str)]) {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(code);
+    for (k, v) in gw.client_env(bucket) {
+        cmd.env(k, v);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("python3");
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        tail(&gw.log(), 30)
+    );
+}
+
 /// The last `n` lines of `text`.
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();

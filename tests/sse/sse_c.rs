@@ -1192,17 +1192,5 @@ async fn sse_c_blocked_by_default_with_boto3() {
     let c = s.gw.client();
     let bucket = unique_bucket("sse-c-block-boto3");
     create_bucket(&s.gw, &c, &bucket).await;
-    let mut cmd = std::process::Command::new("python3");
-    cmd.arg("-c").arg(BOTO3_SSE_C_BLOCKED);
-    for (k, v) in s.gw.client_env(&bucket) {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("python3");
-    assert!(
-        out.status.success(),
-        "{}\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        tail(&s.gw.log(), 30)
-    );
+    run_python_inline(&s.gw, &bucket, BOTO3_SSE_C_BLOCKED, &[]);
 }
