@@ -118,7 +118,9 @@ pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
 /// when they were sent; ListObjects' `Marker` and ListObjectVersions' `KeyMarker` and `VersionIdMarker` are always
 /// there (empty when not sent). With `encoding-type=url` the echoed value is URL-encoded, like the keys.
 fn echo_request(ctx: &ReqCtx<'_>, xml: Vec<u8>) -> Result<Vec<u8>, S3Error> {
-    let (always, sent_only): (&[(&str, &str)], &[(&str, &str)]) = match ctx.op() {
+    // (element, query parameter) pairs: always echoed, and echoed only when sent.
+    type Echoes = &'static [(&'static str, &'static str)];
+    let (always, sent_only): (Echoes, Echoes) = match ctx.op() {
         Operation::ListObjectsV2 => (
             &[],
             &[
