@@ -116,7 +116,8 @@ pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
 /// A page answered after a walk echoes where the walk went on from, not where the client asked to start: make it
 /// echo the client's own parameters, as S3 does. ListObjectsV2 shows `ContinuationToken` and `StartAfter` only
 /// when they were sent; ListObjects' `Marker` and ListObjectVersions' `KeyMarker` and `VersionIdMarker` are always
-/// there (empty when not sent). With `encoding-type=url` the echoed value is URL-encoded, like the keys.
+/// there (empty when not sent). With `encoding-type=url` the echoed key (`StartAfter`, `Marker`, `KeyMarker`) is
+/// URL-encoded, like the listed keys.
 fn echo_request(ctx: &ReqCtx<'_>, xml: Vec<u8>) -> Result<Vec<u8>, S3Error> {
     // (element, query parameter) pairs: always echoed, and echoed only when sent.
     type Echoes = &'static [(&'static str, &'static str)];
@@ -137,8 +138,10 @@ fn echo_request(ctx: &ReqCtx<'_>, xml: Vec<u8>) -> Result<Vec<u8>, S3Error> {
     let url = ctx.req.query_param("encoding-type") == Some("url");
     let theirs = |param: &str| {
         ctx.req.query_param(param).map(|v| match url {
-            // The continuation token is the gateway's backend's own, never encoded.
-            true if param != "continuation-token" => crate::auth::canonical::uri_encode(v),
+            // S3 encodes the key markers; a token or version id is echoed as it is.
+            true if !matches!(param, "continuation-token" | "version-id-marker") => {
+                crate::auth::canonical::uri_encode(v)
+            }
             _ => v.to_owned(),
         })
     };
