@@ -248,6 +248,180 @@ fn aws_cli_sees_404_and_versions_and_removes_the_bucket() {
     assert!(!st.success() && out.contains("(404)"), "head-bucket after rb: {out}");
 }
 
+/// aws-cli's JSON answer to `args`, which must succeed.
+fn aws_json(stack: &Stack, args: &[&str]) -> serde_json::Value {
+    let (st, out) = aws(stack, args);
+    assert!(st.success(), "aws {args:?}: {out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("aws {args:?} prints JSON ({e}): {out}"))
+}
+
+#[test]
+fn aws_cli_checksum_mode_and_get_object_attributes_answer_the_plaintext_checksums() {
+    use base64::Engine as _;
+    use sha2::{Digest as _, Sha256};
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let stack = shared_stack();
+    let bucket = "emb-cli-checksums";
+    let dir = stack.gw.work_dir();
+    let (st, out) = aws(&stack, &["s3api", "create-bucket", "--bucket", bucket]);
+    assert!(st.success(), "create-bucket: {out}");
+
+    // One PUT of 300 KB with the SHA256 aws-cli computes: answered on PUT, HEAD with checksum mode, attributes.
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let file = dir.join("sums-one.bin");
+    std::fs::write(&file, &data).unwrap();
+    let want = b64(&Sha256::digest(&data));
+    let f = file.to_str().unwrap();
+    let put = aws_json(
+        &stack,
+        &[
+            "s3api",
+            "put-object",
+            "--bucket",
+            bucket,
+            "--key",
+            "one",
+            "--body",
+            f,
+            "--checksum-algorithm",
+            "SHA256",
+        ],
+    );
+    assert_eq!(put["ChecksumSHA256"], want.as_str(), "put-object: {put}");
+    let head = aws_json(
+        &stack,
+        &[
+            "s3api",
+            "head-object",
+            "--bucket",
+            bucket,
+            "--key",
+            "one",
+            "--checksum-mode",
+            "ENABLED",
+        ],
+    );
+    assert_eq!(
+        head["ChecksumSHA256"],
+        want.as_str(),
+        "head-object --checksum-mode ENABLED: {head}"
+    );
+    let head = aws_json(&stack, &["s3api", "head-object", "--bucket", bucket, "--key", "one"]);
+    assert!(
+        head.get("ChecksumSHA256").is_none(),
+        "head-object without checksum mode: {head}"
+    );
+    let attrs = aws_json(
+        &stack,
+        &[
+            "s3api",
+            "get-object-attributes",
+            "--bucket",
+            bucket,
+            "--key",
+            "one",
+            "--object-attributes",
+            "Checksum",
+            "ObjectSize",
+        ],
+    );
+    assert_eq!(attrs["ObjectSize"], data.len(), "{attrs}");
+    assert_eq!(attrs["Checksum"]["ChecksumSHA256"], want.as_str(), "{attrs}");
+
+    // A multipart upload with SHA256 parts (aws-cli computes each): COMPOSITE, the SHA256 of the parts' SHA256s, -2.
+    let parts: [Vec<u8>; 2] = [data.repeat(18), data[..1000].to_vec()];
+    let up = aws_json(
+        &stack,
+        &[
+            "s3api",
+            "create-multipart-upload",
+            "--bucket",
+            bucket,
+            "--key",
+            "multi",
+            "--checksum-algorithm",
+            "SHA256",
+        ],
+    );
+    let upload_id = up["UploadId"].as_str().expect("UploadId").to_owned();
+    let mut listed = Vec::new();
+    for (n, part) in parts.iter().enumerate() {
+        let path = dir.join(format!("sums-part-{n}.bin"));
+        std::fs::write(&path, part).unwrap();
+        let number = (n + 1).to_string();
+        let r = aws_json(
+            &stack,
+            &[
+                "s3api",
+                "upload-part",
+                "--bucket",
+                bucket,
+                "--key",
+                "multi",
+                "--upload-id",
+                &upload_id,
+                "--part-number",
+                &number,
+                "--body",
+                path.to_str().unwrap(),
+                "--checksum-algorithm",
+                "SHA256",
+            ],
+        );
+        assert_eq!(
+            r["ChecksumSHA256"],
+            b64(&Sha256::digest(part)).as_str(),
+            "upload-part {number}: {r}"
+        );
+        listed.push(serde_json::json!({"PartNumber": n + 1, "ETag": r["ETag"], "ChecksumSHA256": r["ChecksumSHA256"]}));
+    }
+    let raw: Vec<u8> = parts.iter().flat_map(|p| Sha256::digest(p).to_vec()).collect();
+    let composite = format!("{}-2", b64(&Sha256::digest(&raw)));
+    let done = serde_json::json!({ "Parts": listed }).to_string();
+    let c = aws_json(
+        &stack,
+        &[
+            "s3api",
+            "complete-multipart-upload",
+            "--bucket",
+            bucket,
+            "--key",
+            "multi",
+            "--upload-id",
+            &upload_id,
+            "--multipart-upload",
+            &done,
+        ],
+    );
+    assert_eq!(
+        c["ChecksumSHA256"],
+        composite.as_str(),
+        "complete-multipart-upload: {c}"
+    );
+    let head = aws_json(
+        &stack,
+        &[
+            "s3api",
+            "head-object",
+            "--bucket",
+            bucket,
+            "--key",
+            "multi",
+            "--checksum-mode",
+            "ENABLED",
+        ],
+    );
+    assert_eq!(
+        head["ChecksumSHA256"],
+        composite.as_str(),
+        "head-object of the multipart object: {head}"
+    );
+    assert_eq!(head["ContentLength"], parts[0].len() + parts[1].len(), "{head}");
+
+    let (st, out) = aws(&stack, &["s3", "rb", "--force", &format!("s3://{bucket}")]);
+    assert!(st.success(), "aws s3 rb --force: {out}");
+}
+
 #[test]
 fn aws_cli_create_bucket_with_an_invalid_name_is_400_invalid_bucket_name() {
     let stack = shared_stack();
