@@ -76,7 +76,7 @@ http {
             proxy_set_header Connection "";
             proxy_set_header Host \$http_host;
             # Streaming both ways, as the gateway does, with room to read and write in large chunks: with
-            # `proxy_buffering off` nginx forwards a response a page (4 KiB) at a time; buffering in memory
+            # proxy_buffering off, nginx forwards a response a page (4 KiB) at a time; buffering in memory
             # only (no temp files) keeps it a streaming proxy with backpressure.
             proxy_request_buffering off;
             client_body_buffer_size 256k;
