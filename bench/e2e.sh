@@ -22,7 +22,8 @@ unset TOKIO_WORKER_THREADS
 OUT="${BENCH_OUT:-target/tmp/bench-e2e.jsonl}"
 mkdir -p "$(dirname "$OUT")"
 cargo build --release --bins >&2
-BIN=target/release/s3-sse-proxy
+# BENCH_BIN: another build of the gateway to measure (e.g. a copy of main's, for a before/after); bench-load is this tree's.
+BIN="${BENCH_BIN:-target/release/s3-sse-proxy}"
 W="$(mktemp -d /tmp/s3sp-bench-XXXXXX)"
 ROOT="${BENCH_BACKEND_ROOT:-$(mktemp -d /dev/shm/s3sp-bench-backend-XXXXXX)}"
 PIDS=()
