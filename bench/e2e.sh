@@ -11,7 +11,8 @@
 #     used with SSE-S3, SSE-C and SSE-KMS (local KMS) request headers;
 # then runs `bench-load` against all six, interleaved, with nginx as the baseline, and prints the gateways' peak
 # RSS (VmHWM). Gateways run TOKIO_WORKER_THREADS (default 2) worker threads; nginx runs as many workers.
-# BENCH_ONLY=REGEX keeps only the targets whose name matches.
+# BENCH_ONLY=REGEX keeps only the targets whose name matches. Then bench/quickstart.sh (curl against the
+# quick-start gateway and nginx serving files) unless BENCH_QUICKSTART=0. BENCH_QUICK=1: a short smoke of both.
 # Results: the markdown table on stdout, one JSON line per cell in $BENCH_OUT (default target/tmp/bench-e2e.jsonl).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -146,7 +147,12 @@ NGINX_PIDS=$(cat "$W/nginx/nginx.pid" 2>/dev/null || true)
 CPU=(--cpu "direct=${PIDS[0]}" --cpu "passthrough=$(cat "$W/plain/pid")")
 [[ -z "$NGINX_PIDS" ]] || CPU+=(--cpu "nginx=$NGINX_PIDS")
 for t in sse-s3 sse-c sse-kms; do CPU+=(--cpu "$t=$(cat "$W/sse/pid")"); done
-"target/release/bench-load" --baseline nginx --json "$OUT" "${CPU[@]}" "${ARGS[@]}" "$@"
+# BENCH_QUICK=1 without flags: a short smoke of the harness (seconds, not minutes).
+LOAD=("$@")
+if [[ ${#LOAD[@]} -eq 0 && -n "${BENCH_QUICK:-}" ]]; then
+    LOAD=(--sizes 4KiB,1MiB --concurrency 1,4 --seconds 1 --max-gib 1)
+fi
+"target/release/bench-load" --baseline nginx --json "$OUT" "${CPU[@]}" "${ARGS[@]}" "${LOAD[@]}"
 
 # Peak memory, and the CPU time each gateway used (user + system; robust to other load on the machine, unlike
 # throughput: divide by the bytes moved through it for CPU per GiB).
@@ -156,3 +162,7 @@ for g in plain sse; do
     cpu=$(awk -v t="$TICKS" '{ printf "%.2f", ($14 + $15) / t }' /proc/"$pid"/stat)
     echo "gateway $g: $(grep -E 'VmHWM|VmRSS' /proc/"$pid"/status | tr -s ' \n' ' ')cpu ${cpu} s"
 done
+
+# Then the quick-start cells against nginx serving files (static GET, WebDAV PUT), with curl: BENCH_QUICKSTART=0
+# skips them; BENCH_QUICK=1 makes them a 16 MiB smoke too.
+[[ "${BENCH_QUICKSTART:-1}" == 0 ]] || TOKIO_WORKER_THREADS=$THREADS bash bench/quickstart.sh
