@@ -163,7 +163,8 @@ pub async fn serve_https(
             });
             let conn = builder.serve_connection(TokioIo::new(tls), svc).into_owned();
             tokio::pin!(conn);
-            let mut closing = false;
+            // `closing`: graceful shutdown begun (drain or idle); `idle_close`: begun by the idle timeout, and bounded.
+            let (mut closing, mut idle_close) = (false, false);
             loop {
                 tokio::select! {
                     // The connection first: a request that has reached the socket is read (and marks the
@@ -187,14 +188,15 @@ pub async fn serve_https(
                             // failure and open another connection for its next request.
                             idle::Idle::Quiet => {
                                 conn.as_mut().graceful_shutdown();
-                                closing = true;
+                                (closing, idle_close) = (true, true);
                             }
                             // The client does not read what it is owed: nothing graceful can reach it.
                             idle::Idle::NotReading => break,
                         }
                     }
-                    // A graceful close that does not complete (the client stopped reading its close) is cut.
-                    () = tokio::time::sleep(idle_timeout), if closing => break,
+                    // An idle close that does not complete (the client stopped reading its close) is cut. A drain's
+                    // close waits for the request in flight: the drain timeout bounds it.
+                    () = tokio::time::sleep(idle_timeout), if idle_close => break,
                 }
             }
             open.dec();
