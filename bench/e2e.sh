@@ -16,6 +16,7 @@
 # Results: the markdown table on stdout, one JSON line per cell in $BENCH_OUT (default target/tmp/bench-e2e.jsonl).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/common.sh
 
 THREADS="${TOKIO_WORKER_THREADS:-2}"
 # Only the gateways (and nginx) get $THREADS; the backend and the load generator keep tokio's default.
@@ -47,24 +48,8 @@ PIDS+=($!)
 
 # nginx: TLS 1.3 with its own throwaway certificate, HTTP/1.1 keep-alive upstream, no buffering either way.
 mkdir -p "$W/nginx/logs"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
-    -keyout "$W/nginx/ca-key.pem" -out "$W/nginx/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
-    -keyout "$W/nginx/key.pem" -out "$W/nginx/cert.csr" 2>/dev/null
-openssl x509 -req -in "$W/nginx/cert.csr" -CA "$W/nginx/ca.pem" -CAkey "$W/nginx/ca-key.pem" -CAcreateserial \
-    -days 2 -extfile <(printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n') \
-    -out "$W/nginx/cert.pem" 2>/dev/null
-cat >"$W/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes $THREADS;
-error_log $W/nginx/logs/error.log warn;
-pid $W/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_max_body_size 0;
-    client_body_temp_path $W/nginx/body; proxy_temp_path $W/nginx/proxy;
-    fastcgi_temp_path $W/nginx/fcgi; uwsgi_temp_path $W/nginx/uwsgi; scgi_temp_path $W/nginx/scgi;
+bench_tls_cert "$W/nginx"
+{ bench_nginx_conf_head "$W/nginx" "$THREADS" 4096; cat <<CONF; } >"$W/nginx/nginx.conf"
     upstream backend { server 127.0.0.1:$P_BACKEND; keepalive 128; }
     server {
         listen 127.0.0.1:$P_NGINX ssl;
@@ -119,12 +104,7 @@ CONF
 gateway plain $P_PLAIN $'[sse]\nenabled = false'
 gateway sse $P_SSE ""
 
-for port in $P_BACKEND $P_NGINX $P_PLAIN $P_SSE; do
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-        sleep 0.1
-    done
-done
+bench_wait_for_ports $P_BACKEND $P_NGINX $P_PLAIN $P_SSE
 sleep 0.5
 
 H=https://127.0.0.1

@@ -13,6 +13,7 @@
 # TOKIO_WORKER_THREADS (default 2) workers. Prints a markdown table: MB/s (median) and the ratio to nginx.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/common.sh
 
 THREADS="${TOKIO_WORKER_THREADS:-2}"
 unset TOKIO_WORKER_THREADS
@@ -37,26 +38,10 @@ mkdir -p "$W/nginx/logs" "$W/nginx/root/up" "$W/nginx/body"
 # nginx's workers may run as another user (www-data when started as root): they read and write these.
 chmod 755 "$W" "$W/nginx" "$W/nginx/root"
 chmod 777 "$W/nginx/root/up" "$W/nginx/body"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
-    -keyout "$W/nginx/ca-key.pem" -out "$W/nginx/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
-    -keyout "$W/nginx/key.pem" -out "$W/nginx/cert.csr" 2>/dev/null
-openssl x509 -req -in "$W/nginx/cert.csr" -CA "$W/nginx/ca.pem" -CAkey "$W/nginx/ca-key.pem" -CAcreateserial \
-    -days 2 -extfile <(printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n') \
-    -out "$W/nginx/cert.pem" 2>/dev/null
+bench_tls_cert "$W/nginx"
 # Static files for GET, WebDAV PUT under /up/ (the body goes to a temporary file on the same tmpfs, then is
 # renamed into place, as nginx does), TLS 1.3, sendfile off (TLS needs the bytes in user space anyway).
-cat >"$W/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes $THREADS;
-error_log $W/nginx/logs/error.log warn;
-pid $W/nginx/nginx.pid;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_max_body_size 0;
-    client_body_temp_path $W/nginx/body; proxy_temp_path $W/nginx/proxy;
-    fastcgi_temp_path $W/nginx/fcgi; uwsgi_temp_path $W/nginx/uwsgi; scgi_temp_path $W/nginx/scgi;
+{ bench_nginx_conf_head "$W/nginx" "$THREADS" 1024; cat <<CONF; } >"$W/nginx/nginx.conf"
     server {
         listen 127.0.0.1:$P_NGINX ssl;
         ssl_certificate $W/nginx/cert.pem;
@@ -80,12 +65,7 @@ quickstart() { # port threads
 }
 quickstart $P_GW "$THREADS"
 quickstart $P_GW1 1
-for port in $P_NGINX $P_GW $P_GW1; do
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-        sleep 0.1
-    done
-done
+bench_wait_for_ports $P_NGINX $P_GW $P_GW1
 sleep 0.5
 
 bytes() { numfmt --from=iec-i "${1%B}"; }

@@ -124,17 +124,22 @@ impl CredentialStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn bucket_patterns() {
-        let c = CredentialStore::new([CredentialConfig {
+    /// The credential `AK` with secret `s` and these bucket patterns.
+    fn credential(allowed_buckets: &[&str]) -> Credential {
+        let store = CredentialStore::new([CredentialConfig {
             access_key_id: "AK".into(),
             secret_access_key: SecretString::new("s".into()),
             display_name: None,
-            allowed_buckets: vec!["logs-*".into(), "exact".into()],
+            allowed_buckets: allowed_buckets.iter().map(|&b| b.to_owned()).collect(),
             policy: None,
             policy_file: None,
         }]);
-        let c = c.get("AK").unwrap();
+        store.get("AK").unwrap()
+    }
+
+    #[test]
+    fn bucket_patterns() {
+        let c = credential(&["logs-*", "exact"]);
         assert!(c.may_access_bucket("logs-2026"));
         assert!(c.may_access_bucket("exact"));
         assert!(!c.may_access_bucket("exactly"));
@@ -143,15 +148,7 @@ mod tests {
 
     #[test]
     fn the_cached_signing_key_follows_the_scope() {
-        let c = CredentialStore::new([CredentialConfig {
-            access_key_id: "AK".into(),
-            secret_access_key: SecretString::new("s".into()),
-            display_name: None,
-            allowed_buckets: vec![],
-            policy: None,
-            policy_file: None,
-        }]);
-        let c = c.get("AK").unwrap();
+        let c = credential(&[]);
         let derived = |d, r, s| *super::super::canonical::signing_key(c.secret(), d, r, s).as_bytes();
         for (d, r, s) in [
             ("20260101", "us-east-1", "s3"),
