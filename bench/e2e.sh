@@ -11,10 +11,12 @@
 #     used with SSE-S3, SSE-C and SSE-KMS (local KMS) request headers;
 # then runs `bench-load` against all six, interleaved, with nginx as the baseline, and prints the gateways' peak
 # RSS (VmHWM). Gateways run TOKIO_WORKER_THREADS (default 2) worker threads; nginx runs as many workers.
-# BENCH_ONLY=REGEX keeps only the targets whose name matches.
+# BENCH_ONLY=REGEX keeps only the targets whose name matches. Then bench/quickstart.sh (curl against the
+# quick-start gateway and nginx serving files) unless BENCH_QUICKSTART=0. BENCH_QUICK=1: a short smoke of both.
 # Results: the markdown table on stdout, one JSON line per cell in $BENCH_OUT (default target/tmp/bench-e2e.jsonl).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source bench/common.sh
 
 THREADS="${TOKIO_WORKER_THREADS:-2}"
 # Only the gateways (and nginx) get $THREADS; the backend and the load generator keep tokio's default.
@@ -22,7 +24,8 @@ unset TOKIO_WORKER_THREADS
 OUT="${BENCH_OUT:-target/tmp/bench-e2e.jsonl}"
 mkdir -p "$(dirname "$OUT")"
 cargo build --release --bins >&2
-BIN=target/release/s3-sse-proxy
+# BENCH_BIN: another build of the gateway to measure (e.g. a copy of main's, for a before/after); bench-load is this tree's.
+BIN="${BENCH_BIN:-target/release/s3-sse-proxy}"
 W="$(mktemp -d /tmp/s3sp-bench-XXXXXX)"
 ROOT="${BENCH_BACKEND_ROOT:-$(mktemp -d /dev/shm/s3sp-bench-backend-XXXXXX)}"
 PIDS=()
@@ -45,24 +48,8 @@ PIDS+=($!)
 
 # nginx: TLS 1.3 with its own throwaway certificate, HTTP/1.1 keep-alive upstream, no buffering either way.
 mkdir -p "$W/nginx/logs"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
-    -keyout "$W/nginx/ca-key.pem" -out "$W/nginx/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
-    -keyout "$W/nginx/key.pem" -out "$W/nginx/cert.csr" 2>/dev/null
-openssl x509 -req -in "$W/nginx/cert.csr" -CA "$W/nginx/ca.pem" -CAkey "$W/nginx/ca-key.pem" -CAcreateserial \
-    -days 2 -extfile <(printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n') \
-    -out "$W/nginx/cert.pem" 2>/dev/null
-cat >"$W/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes $THREADS;
-error_log $W/nginx/logs/error.log warn;
-pid $W/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_max_body_size 0;
-    client_body_temp_path $W/nginx/body; proxy_temp_path $W/nginx/proxy;
-    fastcgi_temp_path $W/nginx/fcgi; uwsgi_temp_path $W/nginx/uwsgi; scgi_temp_path $W/nginx/scgi;
+bench_tls_cert "$W/nginx"
+{ bench_nginx_conf_head "$W/nginx" "$THREADS" 4096; cat <<CONF; } >"$W/nginx/nginx.conf"
     upstream backend { server 127.0.0.1:$P_BACKEND; keepalive 128; }
     server {
         listen 127.0.0.1:$P_NGINX ssl;
@@ -76,7 +63,7 @@ http {
             proxy_set_header Connection "";
             proxy_set_header Host \$http_host;
             # Streaming both ways, as the gateway does, with room to read and write in large chunks: with
-            # `proxy_buffering off` nginx forwards a response a page (4 KiB) at a time; buffering in memory
+            # proxy_buffering off, nginx forwards a response a page (4 KiB) at a time; buffering in memory
             # only (no temp files) keeps it a streaming proxy with backpressure.
             proxy_request_buffering off;
             client_body_buffer_size 256k;
@@ -117,12 +104,7 @@ CONF
 gateway plain $P_PLAIN $'[sse]\nenabled = false'
 gateway sse $P_SSE ""
 
-for port in $P_BACKEND $P_NGINX $P_PLAIN $P_SSE; do
-    for _ in $(seq 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
-        sleep 0.1
-    done
-done
+bench_wait_for_ports $P_BACKEND $P_NGINX $P_PLAIN $P_SSE
 sleep 0.5
 
 H=https://127.0.0.1
@@ -145,7 +127,12 @@ NGINX_PIDS=$(cat "$W/nginx/nginx.pid" 2>/dev/null || true)
 CPU=(--cpu "direct=${PIDS[0]}" --cpu "passthrough=$(cat "$W/plain/pid")")
 [[ -z "$NGINX_PIDS" ]] || CPU+=(--cpu "nginx=$NGINX_PIDS")
 for t in sse-s3 sse-c sse-kms; do CPU+=(--cpu "$t=$(cat "$W/sse/pid")"); done
-"target/release/bench-load" --baseline nginx --json "$OUT" "${CPU[@]}" "${ARGS[@]}" "$@"
+# BENCH_QUICK=1 without flags: a short smoke of the harness (seconds, not minutes).
+LOAD=("$@")
+if [[ ${#LOAD[@]} -eq 0 && -n "${BENCH_QUICK:-}" ]]; then
+    LOAD=(--sizes 4KiB,1MiB --concurrency 1,4 --seconds 1 --max-gib 1)
+fi
+"target/release/bench-load" --baseline nginx --json "$OUT" "${CPU[@]}" "${ARGS[@]}" "${LOAD[@]}"
 
 # Peak memory, and the CPU time each gateway used (user + system; robust to other load on the machine, unlike
 # throughput: divide by the bytes moved through it for CPU per GiB).
@@ -155,3 +142,7 @@ for g in plain sse; do
     cpu=$(awk -v t="$TICKS" '{ printf "%.2f", ($14 + $15) / t }' /proc/"$pid"/stat)
     echo "gateway $g: $(grep -E 'VmHWM|VmRSS' /proc/"$pid"/status | tr -s ' \n' ' ')cpu ${cpu} s"
 done
+
+# Then the quick-start cells against nginx serving files (static GET, WebDAV PUT), with curl: BENCH_QUICKSTART=0
+# skips them; BENCH_QUICK=1 makes them a 16 MiB smoke too.
+[[ "${BENCH_QUICKSTART:-1}" == 0 ]] || TOKIO_WORKER_THREADS=$THREADS bash bench/quickstart.sh

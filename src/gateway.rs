@@ -74,6 +74,9 @@ impl Gateway {
     }
 
     /// The phases, in the order that decides which error wins when several things are wrong.
+    ///
+    /// The phases that wait are boxed: inline, their futures made this one 34 KiB, copied whole by every move of
+    /// the request's future (into the service's future, into hyper's connection), several times per request.
     async fn process(
         &self,
         req: Request<Body>,
@@ -84,16 +87,13 @@ impl Gateway {
         let (parts, body) = req.into_parts();
         let req = request::classify(parts, &self.virtual_host_domains, settings.limits.max_header_bytes)?;
         meter.operation(req.op);
-        let (req, body, form) = ops::post::as_put(req, body).await?;
+        let (req, body, form) = Box::pin(ops::post::as_put(req, body)).await?;
         sse::request::check_headers(req.op, &req.parts.headers, conn.secure)?;
         let authed = self.authenticate(&settings.credentials, &req, form.as_ref())?;
         meter.principal(authed.credential.display_name());
         crate::audit::set_principal(authed.credential.display_name());
         let sse = self.keys.as_ref().map(|k| k.rules);
-        settings
-            .authorizer
-            .check(&self.buckets, &req, &authed, conn, sse)
-            .await?;
+        Box::pin(settings.authorizer.check(&self.buckets, &req, &authed, conn, sse)).await?;
         check_declared(
             req.op,
             &req.parts.method,
@@ -101,8 +101,8 @@ impl Gateway {
             authed.aws_chunked,
             &settings.limits,
         )?;
-        let body = ClientBody::verify(body, authed.body_checks).await?;
-        ops::dispatch(ReqCtx {
+        let body = Box::pin(ClientBody::verify(body, authed.body_checks)).await?;
+        Box::pin(ops::dispatch(ReqCtx {
             upstream: &self.upstream,
             buckets: &self.buckets,
             metrics: &self.metrics,
@@ -111,7 +111,7 @@ impl Gateway {
             credential: Some(authed.credential),
             body,
             form,
-        })
+        }))
         .await
     }
 

@@ -3,7 +3,8 @@
 //! A connection is closed when no byte has moved on it for the idle timeout and either the gateway owes the
 //! client nothing (no request being worked on) or the client owes the gateway a read (a response write is
 //! blocked). A request body that stalls that long ends the request with an error. Waiting for the backend is
-//! not idleness: the backend's own timeouts govern it. Never closes a connection that is making progress.
+//! not idleness: the backend's own timeouts govern it. Never closes a connection that is making progress. A quiet
+//! connection is closed as HTTP and TLS close it (close_notify), so that a client can tell it from a failure.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -56,23 +57,39 @@ impl Activity {
         InFlight(self.clone())
     }
 
-    /// Whether the connection should be closed now.
-    fn expired(&self, idle: Duration) -> bool {
+    /// Whether the connection should be closed now, and why.
+    fn expired(&self, idle: Duration) -> Option<Idle> {
         let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
-        let quiet = self.now_ms().saturating_sub(self.last.load(Ordering::Relaxed)) >= idle_ms;
-        quiet && (self.in_flight.load(Ordering::Relaxed) == 0 || self.write_blocked.load(Ordering::Relaxed) > 0)
+        if self.now_ms().saturating_sub(self.last.load(Ordering::Relaxed)) < idle_ms {
+            None
+        } else if self.write_blocked.load(Ordering::Relaxed) > 0 {
+            Some(Idle::NotReading)
+        } else if self.in_flight.load(Ordering::Relaxed) == 0 {
+            Some(Idle::Quiet)
+        } else {
+            None
+        }
     }
 
     /// Resolves when the connection has been idle (see the module doc) for `idle`.
-    pub async fn idle_for(&self, idle: Duration) {
+    pub async fn idle_for(&self, idle: Duration) -> Idle {
         let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         loop {
             tokio::time::sleep(tick).await;
-            if self.expired(idle) {
-                return;
+            if let Some(why) = self.expired(idle) {
+                return why;
             }
         }
     }
+}
+
+/// Why a connection is idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idle {
+    /// Between requests: the gateway owes the client nothing.
+    Quiet,
+    /// A response write has waited for the client to read for the whole idle timeout.
+    NotReading,
 }
 
 pub struct InFlight(Arc<Activity>);

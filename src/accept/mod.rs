@@ -85,7 +85,9 @@ pub async fn serve_https(
     // builder made again when they change.
     let open = Arc::new(AtomicUsize::new(0));
     let acceptor = TlsAcceptor::from(tls);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Shutdown tells every connection to finish its request in flight and close; each holds a receiver, so the
+    // drain is over when the last is dropped.
+    let (drain_tx, _) = tokio::sync::watch::channel(());
     let mut parser = ParserLimits::of(&gateway.settings.load().limits);
     let mut builder = Arc::new(parser.builder());
     tokio::pin!(shutdown);
@@ -125,7 +127,7 @@ pub async fn serve_https(
         let builder = builder.clone();
         let handshake_timeout = Duration::from_secs(now.tls_handshake_timeout_secs);
         let idle_timeout = Duration::from_secs(now.idle_timeout_secs);
-        let watcher = graceful.watcher();
+        let mut drain = drain_tx.subscribe();
         tokio::spawn(async move {
             let _slot = slot;
             let activity = idle::Activity::new();
@@ -159,14 +161,42 @@ pub async fn serve_https(
                     resp
                 }
             });
-            let conn = builder.serve_connection(TokioIo::new(tls), svc);
-            tokio::select! {
-                r = watcher.watch(conn.into_owned()) => if let Err(e) = r {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                },
-                () = activity.idle_for(idle_timeout) => {
-                    metrics.connections_timed_out.inc();
-                    tracing::debug!(%peer, "idle timeout: connection closed");
+            let conn = builder.serve_connection(TokioIo::new(tls), svc).into_owned();
+            tokio::pin!(conn);
+            // `closing`: graceful shutdown begun (drain or idle); `idle_close`: begun by the idle timeout, and bounded.
+            let (mut closing, mut idle_close) = (false, false);
+            loop {
+                tokio::select! {
+                    // The connection first: a request that has reached the socket is read (and marks the
+                    // connection busy) before the idle check may close it under the client.
+                    biased;
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    _ = drain.changed(), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    idle = activity.idle_for(idle_timeout), if !closing => {
+                        metrics.connections_timed_out.inc();
+                        tracing::debug!(%peer, ?idle, "idle timeout: connection closed");
+                        match idle {
+                            // Closed as HTTP and TLS close (close_notify), so that the client can tell it from a
+                            // failure and open another connection for its next request.
+                            idle::Idle::Quiet => {
+                                conn.as_mut().graceful_shutdown();
+                                (closing, idle_close) = (true, true);
+                            }
+                            // The client does not read what it is owed: nothing graceful can reach it.
+                            idle::Idle::NotReading => break,
+                        }
+                    }
+                    // An idle close that does not complete (the client stopped reading its close) is cut. A drain's
+                    // close waits for the request in flight: the drain timeout bounds it.
+                    () = tokio::time::sleep(idle_timeout), if idle_close => break,
                 }
             }
             open.dec();
@@ -176,7 +206,10 @@ pub async fn serve_https(
     // timeout.
     let drain_timeout_secs = gateway.settings.load().limits.drain_timeout_secs;
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("shutdown: every connection finished"),
+        () = async {
+            drain_tx.send_replace(());
+            drain_tx.closed().await;
+        } => tracing::info!("shutdown: every connection finished"),
         () = tokio::time::sleep(Duration::from_secs(drain_timeout_secs)) => {
             tracing::warn!(drain_timeout_secs, "shutdown: drain timeout, closing the connections still open");
         }

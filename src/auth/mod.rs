@@ -284,7 +284,7 @@ fn authenticate_header(
         )
     })?;
     let credential = lookup(store, sp.access_key_id)?;
-    let key = canonical::signing_key(credential.secret(), sp.date, sp.region, sp.service);
+    let key = credential.signing_key(sp.date, sp.region, sp.service);
     let headers = canonical_headers(parts, &sp.signed_headers)?;
     let cr = canonical_request(
         parts.method.as_str(),
@@ -375,7 +375,7 @@ fn authenticate_presigned(
         return Err(S3Error::access_denied_msg("Request has expired"));
     }
     let credential = lookup(store, access_key_id)?;
-    let key = canonical::signing_key(credential.secret(), date, region, service);
+    let key = credential.signing_key(date, region, service);
     let headers = canonical_headers(parts, &sp.signed_headers)?;
     let payload = header_str(parts, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
     let cr = canonical_request(

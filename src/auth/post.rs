@@ -69,7 +69,7 @@ pub fn authenticate(
             return Err(bad_credential());
         }
         let credential = lookup(store, ak)?;
-        let key = super::canonical::signing_key(credential.secret(), date, region, service);
+        let key = credential.signing_key(date, region, service);
         if !ct_eq(&super::canonical::signature(&key, policy), sig.trim()) {
             return Err(S3Error::signature_mismatch());
         }

@@ -501,7 +501,13 @@ async fn main() {
                             .as_deref()
                             .map(|e| format!(", first: {e}"))
                             .unwrap_or_default(),
-                        cpu_s_per_gib.map(|c| format!(" cpu {c:.2} s/GiB")).unwrap_or_default()
+                        cpu.filter(|_| r.requests > 0)
+                            .map(|c| format!(
+                                " cpu {:.2} s/GiB {:.2} s/10k req",
+                                cpu_s_per_gib.unwrap_or_default(),
+                                c * 1e4 / r.requests as f64
+                            ))
+                            .unwrap_or_default()
                     );
                     if let Some(f) = json.as_mut() {
                         use std::io::Write;
@@ -510,6 +516,8 @@ async fn main() {
                             "requests": r.requests, "bytes": r.bytes, "seconds": secs, "mb_per_s": row.mbps,
                             "requests_per_s": row.rps, "p50_ms": row.p50_ms, "p99_ms": row.p99_ms,
                             "errors": r.errors, "cpu_seconds": cpu, "cpu_seconds_per_gib": cpu_s_per_gib,
+                            "cpu_seconds_per_10k_requests": cpu.filter(|_| r.requests > 0)
+                                .map(|c| c * 1e4 / r.requests as f64),
                         });
                         writeln!(f, "{line}").expect("--json write");
                     }
