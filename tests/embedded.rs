@@ -255,22 +255,33 @@ fn aws_json(stack: &Stack, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("aws {args:?} prints JSON ({e}): {out}"))
 }
 
-#[test]
-fn aws_cli_checksum_mode_and_get_object_attributes_answer_the_plaintext_checksums() {
+fn b64(d: &[u8]) -> String {
     use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(d)
+}
+
+fn sha256(d: &[u8]) -> Vec<u8> {
     use sha2::{Digest as _, Sha256};
-    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    Sha256::digest(d).to_vec()
+}
+
+/// A bucket of its own for an aws-cli test, and 300 KB of data.
+fn aws_cli_bucket(stack: &Stack, bucket: &str) -> Vec<u8> {
+    let (st, out) = aws(stack, &["s3api", "create-bucket", "--bucket", bucket]);
+    assert!(st.success(), "create-bucket: {out}");
+    (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+#[test]
+fn aws_cli_checksum_mode_and_get_object_attributes_answer_the_plaintext_checksum() {
     let stack = shared_stack();
     let bucket = "emb-cli-checksums";
     let dir = stack.gw.work_dir();
-    let (st, out) = aws(&stack, &["s3api", "create-bucket", "--bucket", bucket]);
-    assert!(st.success(), "create-bucket: {out}");
-
     // One PUT of 300 KB with the SHA256 aws-cli computes: answered on PUT, HEAD with checksum mode, attributes.
-    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let data = aws_cli_bucket(&stack, bucket);
     let file = dir.join("sums-one.bin");
     std::fs::write(&file, &data).unwrap();
-    let want = b64(&Sha256::digest(&data));
+    let want = b64(&sha256(&data));
     let f = file.to_str().unwrap();
     let put = aws_json(
         &stack,
@@ -327,7 +338,16 @@ fn aws_cli_checksum_mode_and_get_object_attributes_answer_the_plaintext_checksum
     );
     assert_eq!(attrs["ObjectSize"], data.len(), "{attrs}");
     assert_eq!(attrs["Checksum"]["ChecksumSHA256"], want.as_str(), "{attrs}");
+    let (st, out) = aws(&stack, &["s3", "rb", "--force", &format!("s3://{bucket}")]);
+    assert!(st.success(), "aws s3 rb --force: {out}");
+}
 
+#[test]
+fn aws_cli_multipart_sha256_parts_make_a_composite_checksum() {
+    let stack = shared_stack();
+    let bucket = "emb-cli-mpu-checksums";
+    let dir = stack.gw.work_dir();
+    let data = aws_cli_bucket(&stack, bucket);
     // A multipart upload with SHA256 parts (aws-cli computes each): COMPOSITE, the SHA256 of the parts' SHA256s, -2.
     let parts: [Vec<u8>; 2] = [data.repeat(18), data[..1000].to_vec()];
     let up = aws_json(
@@ -370,13 +390,13 @@ fn aws_cli_checksum_mode_and_get_object_attributes_answer_the_plaintext_checksum
         );
         assert_eq!(
             r["ChecksumSHA256"],
-            b64(&Sha256::digest(part)).as_str(),
+            b64(&sha256(part)).as_str(),
             "upload-part {number}: {r}"
         );
         listed.push(serde_json::json!({"PartNumber": n + 1, "ETag": r["ETag"], "ChecksumSHA256": r["ChecksumSHA256"]}));
     }
-    let raw: Vec<u8> = parts.iter().flat_map(|p| Sha256::digest(p).to_vec()).collect();
-    let composite = format!("{}-2", b64(&Sha256::digest(&raw)));
+    let raw: Vec<u8> = parts.iter().flat_map(|p| sha256(p)).collect();
+    let composite = format!("{}-2", b64(&sha256(&raw)));
     let done = serde_json::json!({ "Parts": listed }).to_string();
     let c = aws_json(
         &stack,
