@@ -2,7 +2,11 @@
 //! and the sealed value of any object wherever it is kept (`sse::checksum` says what they hold).
 
 use bytes::Bytes;
-use http::HeaderMap;
+use http::{HeaderMap, Response};
+
+use crate::auth::checksum::ChecksumAlgorithm;
+use crate::body::Body;
+use crate::response::SMALL_LIMIT;
 
 use crate::bucket_state::BucketState;
 use crate::crypto::envelope::{ChecksumPlace, Envelope};
@@ -179,4 +183,52 @@ pub async fn purge_part_records(
         let keys: Vec<String> = chunk.iter().map(|n| part_record_key(key, backend_id, *n)).collect();
         futures_util::future::join_all(keys.iter().map(|at| buckets.delete(op, bucket, at))).await;
     }
+}
+
+/// An XML answer (CompleteMultipartUploadResult, CopyPartResult, CopyObjectResult) with the backend's checksum elements (of
+/// ciphertext) removed and `checksum`'s added after the ETag, with its `ChecksumType` if `with_type`.
+pub async fn answer_checksum(
+    resp: Response<Body>,
+    checksum: Option<&StoredChecksum>,
+    with_type: bool,
+) -> Result<Response<Body>, S3Error> {
+    let (parts, body) = resp.into_parts();
+    let xml = crate::body::collect_limited(body, SMALL_LIMIT)
+        .await
+        .map_err(|()| S3Error::internal("an XML answer too large"))?;
+    let mut text = String::from_utf8_lossy(&xml).into_owned();
+    for name in ChecksumAlgorithm::ALL
+        .iter()
+        .map(|a| format!("Checksum{}", a.sdk_name()))
+        .chain(["ChecksumType".to_owned()])
+    {
+        text = remove_elements(&text, &name);
+    }
+    if let Some(c) = checksum
+        && let Some(i) = text.find("</ETag>")
+    {
+        let name = format!("Checksum{}", c.algorithm.sdk_name());
+        let mut add = format!("<{name}>{}</{name}>", c.value);
+        if with_type {
+            add.push_str(&format!("<ChecksumType>{}</ChecksumType>", c.kind.as_str()));
+        }
+        text.insert_str(i + "</ETag>".len(), &add);
+    }
+    let mut parts = parts;
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Ok(Response::from_parts(parts, crate::body::full(text)))
+}
+
+/// `xml` without its `<name>…</name>` elements (text-only elements).
+pub fn remove_elements(xml: &str, name: &str) -> String {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(i) = rest.find(&open) {
+        let Some(j) = rest[i..].find(&close) else { break };
+        out.push_str(&rest[..i]);
+        rest = &rest[i + j + close.len()..];
+    }
+    out.push_str(rest);
+    out
 }

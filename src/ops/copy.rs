@@ -2,6 +2,8 @@
 //! seal changes (a metadata-only server-side copy at the backend), because the seal names the object. A
 //! plaintext source is read and encrypted as a stream.
 
+use std::sync::{Arc, Mutex};
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -9,6 +11,7 @@ use hyper::body::Incoming;
 use super::ReqCtx;
 use super::conditional::backend_etag_list;
 use super::get::{ObjectRead, read_layout, read_object};
+use crate::auth::checksum::{ChecksumAlgorithm, Checksummer};
 use crate::backend::upstream::Outbound;
 use crate::body::Body;
 use crate::crypto::envelope::{ChecksumPlace, SseMode};
@@ -16,6 +19,7 @@ use crate::error::{S3Error, S3ErrorCode};
 use crate::response::{self, listing::replace_leaf};
 use crate::s3::copy_source::{COPIED_HEADERS, CopySource, copy_result_xml, now_iso};
 use crate::s3::request::{content_length_of, header_str, remove_prefixed};
+use crate::sse::checksum::{ChecksumType, StoredChecksum};
 use crate::sse::new_object::{self, NewObject};
 use crate::sse::{ENVELOPE_HEADER, Keys, add_sse_headers, client_etag, multipart, open_data_key};
 
@@ -75,19 +79,7 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
         if src_customer.is_some() {
             return Err(S3Error::not_applicable_to_object());
         }
-        let source = read_source(&ctx, keys, &src, client, None).await?;
-        if !source.status().is_success() {
-            return Ok(source);
-        }
-        let len = content_length_of(source.headers())?;
-        strip_copy_headers(&mut headers);
-        let obj = new_object::new_object(keys, sse, bucket, key).await?;
-        let (source_head, source_body) = source.into_parts();
-        let resp = put_encrypted(&ctx, &obj, headers, len, source_body).await?;
-        if !resp.status().is_success() {
-            return Ok(response::pass_through(resp));
-        }
-        return Ok(copy_result("CopyObjectResult", &resp, &obj, &source_head.headers));
+        return copy_plaintext_source(&ctx, keys, sse, &src, headers).await;
     };
 
     // An encrypted source: same data key, new seal (bound to the destination's name and mode).
@@ -149,6 +141,44 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
     }
     add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
     Ok(resp)
+}
+
+/// CopyObject of a source without an envelope: read it, and encrypt it as a new object on its way back, with the
+/// checksum S3 computes for a copy (CopyObject's `x-amz-checksum-algorithm`, else CRC64NVME).
+async fn copy_plaintext_source(
+    ctx: &ReqCtx<'_>,
+    keys: &Keys,
+    sse: crate::sse::request::SseRequest,
+    src: &CopySource,
+    mut headers: HeaderMap,
+) -> Result<Response<Body>, S3Error> {
+    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let client = &ctx.req.parts.headers;
+    let source = read_source(ctx, keys, src, client, None).await?;
+    if !source.status().is_success() {
+        return Ok(source);
+    }
+    let len = content_length_of(source.headers())?;
+    strip_copy_headers(&mut headers);
+    let mut obj = new_object::new_object(keys, sse, bucket, key).await?;
+    let algorithm = copy_checksum_algorithm(client)?;
+    obj.envelope.checksum = Some(ChecksumPlace::Record);
+    let running = Arc::new(Mutex::new(Checksummer::new(algorithm)));
+    let (source_head, source_body) = source.into_parts();
+    let source_body = crate::body::tap_checksum(source_body, running.clone());
+    let resp = put_encrypted(ctx, &obj, headers, len, source_body).await?;
+    if !resp.status().is_success() {
+        return Ok(response::pass_through(resp));
+    }
+    let checksum = StoredChecksum {
+        algorithm,
+        kind: ChecksumType::FullObject,
+        value: running.lock().unwrap_or_else(|p| p.into_inner()).clone().finish(),
+    };
+    let sealed = checksum.seal(&obj.data_key);
+    super::checksum::write_record(ctx.buckets, op, bucket, key, resp.headers(), sealed).await;
+    let result = copy_result("CopyObjectResult", &resp, &obj, &source_head.headers);
+    super::checksum::answer_checksum(result, Some(&checksum), true).await
 }
 
 /// The versions a backend-side copy's answer names: the one copied (`x-amz-copy-source-version-id`, from the
@@ -297,4 +327,19 @@ pub fn copy_result(element: &str, put: &Response<Incoming>, obj: &NewObject, sou
 pub fn strip_copy_headers(h: &mut HeaderMap) {
     remove_prefixed(h, "x-amz-copy-source");
     h.remove("x-amz-metadata-directive");
+}
+
+/// The checksum algorithm a copy of a plaintext source gets: CopyObject's `x-amz-checksum-algorithm`, else S3's
+/// default, CRC64NVME.
+fn copy_checksum_algorithm(client: &HeaderMap) -> Result<ChecksumAlgorithm, S3Error> {
+    match header_str(client, "x-amz-checksum-algorithm") {
+        None => Ok(ChecksumAlgorithm::Crc64Nvme),
+        Some(name) => ChecksumAlgorithm::from_sdk_name(name).ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                "Checksum algorithm provided is unsupported. Please try again with any of the valid types: \
+                 [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]",
+            )
+        }),
+    }
 }

@@ -234,7 +234,7 @@ pub async fn upload_part_copy(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<B
     };
     let result = copy_result("CopyPartResult", &resp, &obj, &source_head.headers);
     match answer {
-        Some(a) => answer_checksum(result, Some(&a), false).await,
+        Some(a) => super::checksum::answer_checksum(result, Some(&a), false).await,
         None => Ok(result),
     }
 }
@@ -355,7 +355,7 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     if upload.checksum.is_some() {
         super::checksum::purge_part_records(ctx.buckets, op, &bucket, &key, &upload.backend_id, &parts_done).await;
     }
-    answer_checksum(resp, checksum.as_ref().map(|(c, _)| c), true).await
+    super::checksum::answer_checksum(resp, checksum.as_ref().map(|(c, _)| c), true).await
 }
 
 pub async fn list_parts(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
@@ -434,7 +434,7 @@ fn listed_parts(xml: &str) -> Vec<ListedPart> {
 fn strip_part_checksums(xml: &[u8]) -> String {
     let mut text = String::from_utf8_lossy(xml).into_owned();
     for a in ChecksumAlgorithm::ALL {
-        text = remove_elements(&text, &format!("Checksum{}", a.sdk_name()));
+        text = super::checksum::remove_elements(&text, &format!("Checksum{}", a.sdk_name()));
     }
     text
 }
@@ -641,54 +641,6 @@ fn client_checksum_algorithm(h: &HeaderMap) -> Option<ChecksumAlgorithm> {
             .into_iter()
             .find(|a| h.contains_key(a.header_name()))
     })
-}
-
-/// An XML answer (CompleteMultipartUploadResult, CopyPartResult) with the backend's checksum elements (of
-/// ciphertext) removed and `checksum`'s added after the ETag, with its `ChecksumType` if `with_type`.
-async fn answer_checksum(
-    resp: Response<Body>,
-    checksum: Option<&StoredChecksum>,
-    with_type: bool,
-) -> Result<Response<Body>, S3Error> {
-    let (parts, body) = resp.into_parts();
-    let xml = crate::body::collect_limited(body, SMALL_LIMIT)
-        .await
-        .map_err(|()| S3Error::internal("an XML answer too large"))?;
-    let mut text = String::from_utf8_lossy(&xml).into_owned();
-    for name in ChecksumAlgorithm::ALL
-        .iter()
-        .map(|a| format!("Checksum{}", a.sdk_name()))
-        .chain(["ChecksumType".to_owned()])
-    {
-        text = remove_elements(&text, &name);
-    }
-    if let Some(c) = checksum
-        && let Some(i) = text.find("</ETag>")
-    {
-        let name = format!("Checksum{}", c.algorithm.sdk_name());
-        let mut add = format!("<{name}>{}</{name}>", c.value);
-        if with_type {
-            add.push_str(&format!("<ChecksumType>{}</ChecksumType>", c.kind.as_str()));
-        }
-        text.insert_str(i + "</ETag>".len(), &add);
-    }
-    let mut parts = parts;
-    parts.headers.remove(http::header::CONTENT_LENGTH);
-    Ok(Response::from_parts(parts, crate::body::full(text)))
-}
-
-/// `xml` without its `<name>…</name>` elements (text-only elements).
-fn remove_elements(xml: &str, name: &str) -> String {
-    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
-    let mut out = String::with_capacity(xml.len());
-    let mut rest = xml;
-    while let Some(i) = rest.find(&open) {
-        let Some(j) = rest[i..].find(&close) else { break };
-        out.push_str(&rest[..i]);
-        rest = &rest[i + j + close.len()..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The `partNumber` of an UploadPart / UploadPartCopy (required).

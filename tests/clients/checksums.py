@@ -236,6 +236,18 @@ def copies_keep_the_checksum():
                 s3.put_object(Bucket=b, Key=f"src-{size}", Body=new, ChecksumAlgorithm="SHA1")
                 expect_stored(s3, b, f"src-{size}", new, "SHA1")
                 expect_stored(s3, b, f"dst-{size}", data, "SHA1")
+        if BACKEND_ROOT:
+            data = os.urandom(LARGE)
+            with open(os.path.join(BACKEND_ROOT, b, "plain.bin"), "wb") as f:
+                f.write(data)
+            with step("a copy of a plaintext source (written at the backend) gets S3's CRC64NVME, or the algorithm asked"):
+                r = s3.copy_object(Bucket=b, Key="enc-default", CopySource={"Bucket": b, "Key": "plain.bin"})
+                check_eq(r["CopyObjectResult"].get("ChecksumCRC64NVME"), checksum("CRC64NVME", data), "CopyObject")
+                expect_stored(s3, b, "enc-default", data, "CRC64NVME")
+                r = s3.copy_object(Bucket=b, Key="enc-sha256", CopySource={"Bucket": b, "Key": "plain.bin"},
+                                   ChecksumAlgorithm="SHA256")
+                check_eq(r["CopyObjectResult"].get("ChecksumSHA256"), checksum("SHA256", data), "CopyObject")
+                expect_stored(s3, b, "enc-sha256", data, "SHA256")
 
 
 def records_follow_their_objects():
