@@ -345,3 +345,8 @@ fn delete_versions_and_bucket(gw: &Gateway, bucket: &str, key: &str, version_ids
         "head-bucket after delete-bucket: {out}"
     );
 }
+
+#[test]
+fn boto3_writes_single_and_multipart_objects_into_an_object_lock_bucket_that_requires_a_checksum() {
+    boto3_case("object_lock_bucket");
+}

@@ -2,13 +2,11 @@
 //! `Content-MD5` older backends require) and DeleteBucket (and the gateway's records in it, when they are all that
 //! is left).
 
-use http::{HeaderValue, Response};
+use http::Response;
 
 use super::ReqCtx;
-use crate::auth::checksum::Md5Hasher;
-use crate::backend::upstream::Outbound;
 use crate::body::Body;
-use crate::error::{S3Error, S3ErrorCode};
+use crate::error::S3Error;
 use crate::response;
 use crate::s3::request::header_str;
 use crate::sse::checksum;
@@ -46,34 +44,10 @@ pub async fn delete_object(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Erro
     Ok(response::pass_through(resp))
 }
 
-/// DeleteObjects: today's SDKs send a CRC (`x-amz-checksum-crc32`) instead of `Content-MD5`, which S3 accepts since
-/// 2025; backends that predate that, and Object Lock buckets, require `Content-MD5`. The gateway has verified the
-/// document already, so it adds the `Content-MD5` of what it forwards.
-pub async fn delete_objects(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
-    let mut headers = ctx.forwarded_headers();
-    let body = ctx.take_body();
-    if headers.contains_key("content-md5") {
-        let resp = ctx.send_as_is(headers, body).await?;
-        return Ok(response::pass_through(resp));
-    }
-    let limit = body
-        .declared
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(response::SMALL_LIMIT);
-    let document = body
-        .read_small(limit, || {
-            S3Error::new(S3ErrorCode::MaxMessageLengthExceeded, "Your request was too big.")
-        })
-        .await?;
-    let mut md5 = Md5Hasher::new();
-    md5.update(&document);
-    headers.insert(
-        "content-md5",
-        HeaderValue::from_str(&md5.finish()).map_err(S3Error::internal)?,
-    );
-    headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(document.len()));
-    let resp = ctx.send_as_is(headers, Outbound::full(document)).await?;
-    Ok(response::pass_through(resp))
+/// DeleteObjects, with the `Content-MD5` older backends and Object Lock buckets require (see
+/// [`super::forward::with_content_md5`]).
+pub async fn delete_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
+    super::forward::with_content_md5(ctx).await
 }
 
 /// If the bucket holds nothing but the gateway's own records (every version of them, in a versioned bucket),
