@@ -14,7 +14,7 @@ use dashmap::DashMap;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use crate::auth::canonical::uri_encode;
-use crate::backend::upstream::{self, Upstream};
+use crate::backend::upstream::{self, Outbound, Upstream};
 use crate::error::S3Error;
 use crate::policy::{Policy, PolicyKind};
 use crate::response::read_small;
@@ -124,6 +124,36 @@ impl BucketState {
     ) -> Result<http::Response<hyper::body::Incoming>, S3Error> {
         let uri = self.upstream.object_uri(bucket, key, None)?;
         self.upstream.call(op, Method::DELETE, uri, HeaderMap::new()).await
+    }
+
+    /// Delete many of the gateway's own objects (DeleteObjects, quiet, 1000 a request); best effort: the backend's
+    /// refusals are ignored, as a DELETE of one is.
+    pub async fn delete_many(&self, op: Operation, bucket: &str, keys: &[String]) -> Result<(), S3Error> {
+        for chunk in keys.chunks(1000) {
+            let mut doc = String::from("<Delete><Quiet>true</Quiet>");
+            for k in chunk {
+                doc.push_str("<Object><Key>");
+                doc.push_str(&crate::error::xml_escape(k));
+                doc.push_str("</Key></Object>");
+            }
+            doc.push_str("</Delete>");
+            let data = Bytes::from(doc);
+            let mut md5 = crate::auth::checksum::Md5Hasher::new();
+            md5.update(&data);
+            let mut h = HeaderMap::new();
+            h.insert(
+                "content-md5",
+                HeaderValue::from_str(&md5.finish()).map_err(S3Error::internal)?,
+            );
+            h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+            let uri = self.upstream.bucket_uri(bucket, Some("delete"))?;
+            let resp = self
+                .upstream
+                .send(op, Method::POST, uri, h, Outbound::full(data))
+                .await?;
+            let _ = read_small(resp).await;
+        }
+        Ok(())
     }
 
     /// Whether `bucket` exists at the backend (after a 404 on one of the gateway's own objects in it).

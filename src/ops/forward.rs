@@ -2,7 +2,9 @@
 //! re-signed and sent on; the backend's answer streamed back. Small documents that S3 accepts only with an
 //! integrity value go with a `Content-MD5` the gateway computes, when the client sent a CRC instead.
 
+use bytes::Bytes;
 use http::{HeaderValue, Response};
+use hyper::body::Incoming;
 
 use super::ReqCtx;
 use crate::auth::checksum::Md5Hasher;
@@ -27,21 +29,31 @@ pub async fn handle(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
 /// backends require `Content-MD5` anyway. The gateway has verified the document already, so it adds the
 /// `Content-MD5` of what it forwards.
 pub async fn with_content_md5(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
-    let mut headers = ctx.forwarded_headers();
+    let document = read_document(&mut ctx).await?;
+    let resp = send_document(&ctx, document).await?;
+    Ok(match ctx.keys {
+        Some(_) => response::pass_through(resp),
+        None => response::forward(resp),
+    })
+}
+
+/// The client's (verified) small document, read whole.
+pub async fn read_document(ctx: &mut ReqCtx<'_>) -> Result<Bytes, S3Error> {
     let body = ctx.take_body();
-    if headers.contains_key("content-md5") {
-        let resp = ctx.send_as_is(headers, body).await?;
-        return Ok(response::pass_through(resp));
-    }
     let limit = body
         .declared
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(response::SMALL_LIMIT);
-    let document = body
-        .read_small(limit, || {
-            S3Error::new(S3ErrorCode::MaxMessageLengthExceeded, "Your request was too big.")
-        })
-        .await?;
+    body.read_small(limit, || {
+        S3Error::new(S3ErrorCode::MaxMessageLengthExceeded, "Your request was too big.")
+    })
+    .await
+}
+
+/// Send the request on with `document` as its body and that document's `Content-MD5` (in place of the
+/// client's, which the gateway has checked against what the client sent).
+pub async fn send_document(ctx: &ReqCtx<'_>, document: Bytes) -> Result<http::Response<Incoming>, S3Error> {
+    let mut headers = ctx.forwarded_headers();
     let mut md5 = Md5Hasher::new();
     md5.update(&document);
     headers.insert(
@@ -49,9 +61,5 @@ pub async fn with_content_md5(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3E
         HeaderValue::from_str(&md5.finish()).map_err(S3Error::internal)?,
     );
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(document.len()));
-    let resp = ctx.send_as_is(headers, Outbound::full(document)).await?;
-    Ok(match ctx.keys {
-        Some(_) => response::pass_through(resp),
-        None => response::forward(resp),
-    })
+    ctx.send_as_is(headers, Outbound::full(document)).await
 }
