@@ -350,3 +350,8 @@ fn delete_versions_and_bucket(gw: &Gateway, bucket: &str, key: &str, version_ids
 fn boto3_writes_single_and_multipart_objects_into_an_object_lock_bucket_that_requires_a_checksum() {
     boto3_case("object_lock_bucket");
 }
+
+#[test]
+fn boto3_conditional_writes_and_deletes_reach_moto_with_the_backends_etag() {
+    boto3_case("conditional_writes");
+}

@@ -1012,6 +1012,52 @@ def object_lock_bucket():
         raise
 
 
+def conditional_writes():
+    """Conditional writes through the gateway on this backend (issue 20): If-None-Match: * (PutObject and
+    CompleteMultipartUpload) and If-Match (PutObject, DeleteObject, a DeleteObjects entry) compare the ETag the
+    client sees; the backend decides (docs/compatibility.md, "Conditional writes")."""
+    s3 = client()
+    stale = '"0123456789abcdef0123456789abcdef"'
+    with VersionedBucket(s3, "cond", enable=False) as b:
+        with step("PUT If-None-Match: * on a new key: 200; again: 412, the first body stays"):
+            first = s3.put_object(Bucket=b, Key="k", Body=b"one", IfNoneMatch="*")["ETag"]
+            got = error_of(s3.put_object, Bucket=b, Key="k", Body=b"two", IfNoneMatch="*")
+            assert got == ("PreconditionFailed", 412), f"second If-None-Match: * PUT: {got}"
+            assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"one", "the first body was replaced"
+        with step("PUT If-Match with a stale ETag: 412, unchanged; on a missing key: 404 NoSuchKey"):
+            got = error_of(s3.put_object, Bucket=b, Key="k", Body=b"two", IfMatch=stale)
+            assert got == ("PreconditionFailed", 412), f"stale If-Match PUT: {got}"
+            assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"one", "a refused PUT replaced the body"
+            got = error_of(s3.put_object, Bucket=b, Key="none", Body=b"x", IfMatch=first)
+            assert got == ("NoSuchKey", 404), f"If-Match PUT on a missing key: {got}"
+        with step("PUT If-Match with the ETag the client saw: 200, replaced"):
+            second = s3.put_object(Bucket=b, Key="k", Body=b"two", IfMatch=first)["ETag"]
+            assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"two", "the If-Match PUT did not replace"
+        with step("CompleteMultipartUpload If-None-Match: * over an existing key: 412, unchanged"):
+            up = s3.create_multipart_upload(Bucket=b, Key="k")["UploadId"]
+            part = s3.upload_part(Bucket=b, Key="k", UploadId=up, PartNumber=1, Body=b"p" * 1000)["ETag"]
+            got = error_of(s3.complete_multipart_upload, Bucket=b, Key="k", UploadId=up, IfNoneMatch="*",
+                           MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part}]})
+            assert got == ("PreconditionFailed", 412), f"Complete If-None-Match: * over k: {got}"
+            s3.abort_multipart_upload(Bucket=b, Key="k", UploadId=up)
+            assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"two", "a refused Complete replaced k"
+        with step("DeleteObject If-Match with a stale ETag: 412, kept; with the current one: deleted"):
+            got = error_of(s3.delete_object, Bucket=b, Key="k", IfMatch=stale)
+            assert got == ("PreconditionFailed", 412), f"stale If-Match DELETE: {got}"
+            assert s3.get_object(Bucket=b, Key="k")["Body"].read() == b"two", "a refused DELETE deleted k"
+            s3.delete_object(Bucket=b, Key="k", IfMatch=second)
+            assert error_of(s3.head_object, Bucket=b, Key="k")[1] == 404, "k is still there"
+        with step("DeleteObjects entries with ETags: the current one deleted, a stale one kept"):
+            etags = {k: s3.put_object(Bucket=b, Key=k, Body=k.encode())["ETag"] for k in ["d1", "d2"]}
+            got = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "d1", "ETag": etags["d1"]},
+                                                                  {"Key": "d2", "ETag": stale}]})
+            deleted = sorted(d["Key"] for d in got.get("Deleted", []))
+            errors = sorted((e["Key"], e["Code"]) for e in got.get("Errors", []))
+            if aws_behaviour("a DeleteObjects entry's ETag is its If-Match", moto_does="ignores it: deletes both"):
+                assert deleted == ["d1"] and errors == [("d2", "PreconditionFailed")], f"Deleted {deleted}, Errors {errors}"
+            s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "d1"}, {"Key": "d2"}]})
+
+
 CASES = {
     f.__name__: f
     for f in [
@@ -1028,6 +1074,7 @@ CASES = {
         bucket_versioning_round_trip,
         backend_holds_no_plaintext,
         object_lock_bucket,
+        conditional_writes,
     ]
 }
 
