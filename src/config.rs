@@ -287,6 +287,10 @@ pub struct KmsConfig {
     /// Most keys kept in that cache.
     #[serde(default = "default_kms_cache_entries")]
     pub cache_max_entries: usize,
+    /// How long the cache serves a KMS key's keys before asking the KMS (DescribeKey) whether the key is still
+    /// enabled: a key disabled at the KMS stops working on this instance within this time (0 = ask at every use).
+    #[serde(default = "default_kms_key_check")]
+    pub key_check_secs: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -315,6 +319,7 @@ impl Default for KmsConfig {
             timeout_secs: default_kms_timeout(),
             cache_ttl_secs: default_kms_cache_ttl(),
             cache_max_entries: default_kms_cache_entries(),
+            key_check_secs: default_kms_key_check(),
         }
     }
 }
@@ -330,6 +335,9 @@ fn default_kms_cache_ttl() -> u64 {
 }
 fn default_kms_cache_entries() -> usize {
     10_000
+}
+fn default_kms_key_check() -> u64 {
+    30
 }
 
 fn yes() -> bool {

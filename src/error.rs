@@ -29,6 +29,7 @@ pub enum S3ErrorCode {
     InvalidBucketName,
     InvalidDigest,
     InvalidEncryptionAlgorithmError,
+    InvalidPart,
     InvalidPartNumber,
     InvalidPolicyDocument,
     InvalidRange,
@@ -94,6 +95,7 @@ impl S3ErrorCode {
             Self::InvalidBucketName => "InvalidBucketName",
             Self::InvalidDigest => "InvalidDigest",
             Self::InvalidEncryptionAlgorithmError => "InvalidEncryptionAlgorithmError",
+            Self::InvalidPart => "InvalidPart",
             Self::InvalidPartNumber => "InvalidPartNumber",
             Self::InvalidPolicyDocument => "InvalidPolicyDocument",
             Self::InvalidRange => "InvalidRange",
@@ -144,6 +146,7 @@ impl S3ErrorCode {
             | Self::InvalidBucketName
             | Self::InvalidDigest
             | Self::InvalidEncryptionAlgorithmError
+            | Self::InvalidPart
             | Self::InvalidRequest
             | Self::KmsDisabled
             | Self::KmsNotFound

@@ -60,8 +60,17 @@ impl Gateway {
     {
         let mut meter = RequestMeter::start(&self.metrics, conn, &req);
         let req = meter.count_upload(req);
+        let may_leave_body = req.version() < http::Version::HTTP_2 && has_body(req.headers());
         let result = crate::audit::scope(meter.request_id(), self.process(req, conn, &mut meter)).await;
-        Ok(meter.finish(result))
+        let mut resp = meter.finish(result);
+        // An error may leave the request's body unread (refused before it was needed). The client may send it
+        // all the same (botocore does after an unanswered `Expect: 100-continue`): on a kept-alive connection
+        // its bytes would be read as the next request. The connection ends with the answer instead, as S3's do.
+        if may_leave_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+            resp.headers_mut()
+                .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
+        Ok(resp)
     }
 
     /// The phases, in the order that decides which error wins when several things are wrong.
@@ -139,4 +148,12 @@ impl Gateway {
     pub async fn probe(&self) {
         crate::metrics::readiness::probe(self.upstream.backend(), self.keys.as_ref(), &self.metrics).await;
     }
+}
+
+/// Whether an HTTP/1 request has a body (a non-zero `Content-Length`, or a `Transfer-Encoding`).
+fn has_body(h: &http::HeaderMap) -> bool {
+    h.contains_key(http::header::TRANSFER_ENCODING)
+        || h.get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
 }

@@ -209,7 +209,13 @@ fn sse_keys(config: &Config, data_dir: &std::path::Path, metrics: Arc<metrics::M
     let cache = kms::cache::KeyCache::new(std::time::Duration::from_secs(k.cache_ttl_secs), k.cache_max_entries);
     Ok(sse::Keys {
         keyring,
-        kms: sse::kms::SseKms::new(client, k.default_key_id.clone(), cache, metrics),
+        kms: sse::kms::SseKms::new(
+            client,
+            k.default_key_id.clone(),
+            cache,
+            std::time::Duration::from_secs(k.key_check_secs),
+            metrics,
+        ),
         rules: sse::SseRules {
             block_sse_c_by_default: config.sse.block_sse_c_by_default,
             require_envelope_on_read: config.sse.require_envelope_on_read,

@@ -75,6 +75,26 @@ fn checksum_records_are_sealed_bound_to_their_object_and_deleted_with_it() {
 }
 
 #[test]
+fn checksums_of_multipart_uploads_composite_and_full_object() {
+    checksums_case("multipart_composite_and_full_object");
+}
+
+#[test]
+fn checksums_of_multipart_uploads_by_default_and_through_s3transfer() {
+    checksums_case("multipart_default_and_transfers");
+}
+
+#[test]
+fn checksums_of_multipart_uploads_are_checked_at_complete_as_s3_checks_them() {
+    checksums_case("multipart_checksum_errors");
+}
+
+#[test]
+fn checksums_of_multipart_sse_c_uploads_copied_parts_and_aborted_uploads() {
+    checksums_case("multipart_sse_c_copies_and_aborts");
+}
+
+#[test]
 fn boto3_missing_and_directory_keys_are_404_no_such_key() {
     boto3_case("missing_and_directory_keys");
 }

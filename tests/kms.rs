@@ -871,6 +871,44 @@ async fn a_disabled_key_stops_working_at_once_despite_the_cache() {
     assert_eq!(g.body.as_ref(), &body(1000, 1)[..], "enabled again");
 }
 
+/// Without any request that makes the KMS speak, a key disabled at the KMS stops opening cached data keys within
+/// `[kms] key_check_secs`: the first GET after the interval asks the KMS (DescribeKey) and is refused, and so is
+/// every later one (the cached keys are gone; the KMS refuses Decrypt). Within the interval, GETs are served from
+/// the cache without a KMS call.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_disabled_key_stops_opening_cached_keys_within_the_check_interval() {
+    let s = Stack::start_with("[kms]\ncache_ttl_secs = 300\nkey_check_secs = 1\n");
+    let c = s.gw.client();
+    let bucket = unique_bucket("kms-check");
+    create_bucket(&s.gw, &c, &bucket).await;
+    let id = kms_admin(&s.gw, &["create-key", "--alias", "alias/checked"])
+        .trim()
+        .to_owned();
+    let with_key = [KMS, ("x-amz-server-side-encryption-aws-kms-key-id", "alias/checked")];
+    let path = format!("/{bucket}/a");
+    call(&s.gw, &c, Method::PUT, &path, body(1000, 1), &with_key)
+        .await
+        .assert_ok();
+    let kms_calls = || {
+        s.gw.metric_value("s3_sse_proxy_kms_requests_total{operation=\"Decrypt\",result=\"ok\"}")
+    };
+    let g = call(&s.gw, &c, Method::GET, &path, "", &[]).await;
+    assert_eq!(g.body.as_ref(), &body(1000, 1)[..]);
+    assert_eq!(kms_calls().await, 0.0, "served from the cache");
+
+    kms_admin(&s.gw, &["disable", &id]);
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    // The first GET after the interval (refused by the check), then one that finds the cache empty (by the KMS).
+    for _ in 0..2 {
+        call(&s.gw, &c, Method::GET, &path, "", &[])
+            .await
+            .assert_error(400, "KMS.DisabledException");
+    }
+    kms_admin(&s.gw, &["enable", &id]);
+    let g = call(&s.gw, &c, Method::GET, &path, "", &[]).await;
+    assert_eq!(g.body.as_ref(), &body(1000, 1)[..], "enabled again");
+}
+
 /// UpdateObjectEncryption's request document (botocore's serialisation), with `inner` inside `<SSE-KMS>`.
 fn object_encryption(inner: &str) -> String {
     format!(

@@ -450,3 +450,131 @@ async fn gateway_encrypts_with_data_keys_from_the_aws_kms_api() {
         .await
         .assert_ok();
 }
+
+/// A key disabled at the KMS stops working on this instance within `[kms] key_check_secs`, however long the key
+/// cache would keep its keys: the first use of a cached data key (a GET) or bucket key (a bucket-key PUT) after
+/// the interval asks the KMS (DescribeKey), which reports the key disabled, and is refused with S3's
+/// `KMS.DisabledException`, nothing stored; enabled again, the key serves again. Until then the cache serves
+/// without a KMS call per request: at most one DescribeKey per key and interval. (moto's Decrypt and
+/// GenerateDataKey ignore a key's state, see the top of this file, so here only the check refuses; against AWS,
+/// and the local KMS (`tests/kms.rs`), the KMS refuses every later call too.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_disabled_at_the_kms_stops_serving_cached_keys_within_the_check_interval() {
+    use http::Method;
+    const CHECK: Duration = Duration::from_secs(2);
+    let moto = Moto::start().await;
+    let (read_id, _) = moto.create_key(Some("alias/s3-default")).await;
+    let (write_id, _) = moto.create_key(Some("alias/bucket-keys")).await;
+    let backend = Backend::start();
+    let toml = moto.gateway_toml("alias/s3-default", "cache_ttl_secs = 300\nkey_check_secs = 2");
+    let gw = Gateway::start(&backend, &toml);
+    let bucket = unique_bucket("kms-check");
+    create_bucket(&gw, &gw.client(), &bucket).await;
+    let data = vec![7u8; 1000];
+    let path = |k: &str| format!("/{bucket}/{k}");
+    let bucket_key = [
+        KMS,
+        ("x-amz-server-side-encryption-aws-kms-key-id", "alias/bucket-keys"),
+        ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+    ];
+    call(&gw, Method::PUT, &path("a"), &data, &[KMS]).await.assert_ok();
+    call(&gw, Method::PUT, &path("bk-1"), &data, &bucket_key)
+        .await
+        .assert_ok();
+
+    // Served from the cache: 40 GETs and bucket-key PUTs within one interval ask the KMS nothing.
+    let describes = || gw.metric_value("s3_sse_proxy_kms_requests_total{operation=\"DescribeKey\",result=\"ok\"}");
+    let started = Instant::now();
+    for i in 0..20 {
+        call(&gw, Method::GET, &path("a"), b"", &[]).await.assert_ok();
+        call(&gw, Method::PUT, &path(&format!("bk-{i}")), &data, &bucket_key)
+            .await
+            .assert_ok();
+    }
+    if started.elapsed() < CHECK {
+        assert_eq!(
+            describes().await,
+            0.0,
+            "the KMS's own answers (PUT) confirmed both keys"
+        );
+    }
+
+    moto.disable_key(&read_id).await;
+    moto.disable_key(&write_id).await;
+    tokio::time::sleep(CHECK + Duration::from_millis(300)).await;
+    call(&gw, Method::GET, &path("a"), b"", &[])
+        .await
+        .assert_error(400, "KMS.DisabledException");
+    call(&gw, Method::PUT, &path("refused"), &data, &bucket_key)
+        .await
+        .assert_error(400, "KMS.DisabledException");
+    backend.assert_absent(&bucket, "refused").await;
+    let disabled = gw
+        .metric_value("s3_sse_proxy_kms_requests_total{operation=\"DescribeKey\",result=\"ok\"}")
+        .await;
+    assert!(
+        disabled <= 4.0,
+        "one DescribeKey per key (and one per alias resolved): {disabled}"
+    );
+
+    moto.enable_key(&read_id).await;
+    tokio::time::sleep(CHECK + Duration::from_millis(300)).await;
+    let g = call(&gw, Method::GET, &path("a"), b"", &[]).await;
+    assert_eq!(g.status.as_u16(), 200, "enabled again: {}", g.text());
+    assert_eq!(g.body.as_ref(), &data[..]);
+}
+
+/// What the check costs: under a steady stream of GETs served from the key cache, the KMS is asked at most once
+/// per key and `key_check_secs` (DescribeKey), never per request; the numbers are printed for BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread")]
+async fn cached_keys_cost_at_most_one_describe_key_per_key_and_interval() {
+    use http::Method;
+    const KEYS: usize = 3;
+    const RUN: Duration = Duration::from_secs(6);
+    let moto = Moto::start().await;
+    for i in 0..KEYS {
+        moto.create_key(Some(&format!("alias/k{i}"))).await;
+    }
+    let backend = Backend::start();
+    let gw = Gateway::start(
+        &backend,
+        &moto.gateway_toml("alias/k0", "cache_ttl_secs = 300\nkey_check_secs = 1"),
+    );
+    let bucket = unique_bucket("kms-check-cost");
+    create_bucket(&gw, &gw.client(), &bucket).await;
+    for i in 0..KEYS {
+        let alias = format!("alias/k{i}");
+        let h = [KMS, ("x-amz-server-side-encryption-aws-kms-key-id", alias.as_str())];
+        call(&gw, Method::PUT, &format!("/{bucket}/o{i}"), &[1u8; 100], &h)
+            .await
+            .assert_ok();
+    }
+    let metric = |op: &str| {
+        let name = format!("s3_sse_proxy_kms_requests_total{{operation=\"{op}\",result=\"ok\"}}");
+        let gw = &gw;
+        async move { gw.metric_value(&name).await }
+    };
+    let started = Instant::now();
+    let mut gets = 0usize;
+    while started.elapsed() < RUN {
+        call(&gw, Method::GET, &format!("/{bucket}/o{}", gets % KEYS), b"", &[])
+            .await
+            .assert_ok();
+        gets += 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let (describe, decrypt) = (metric("DescribeKey").await, metric("Decrypt").await);
+    println!(
+        "{gets} GETs over {secs:.1} s, {KEYS} keys, key_check_secs = 1: {describe} DescribeKey, {decrypt} Decrypt \
+         ({:.1} DescribeKey per key and minute)",
+        describe / KEYS as f64 / secs * 60.0
+    );
+    assert!(gets > 3 * KEYS, "the run made few requests: {gets}");
+    assert_eq!(decrypt, 0.0, "every GET was served from the cache");
+    let bound = (KEYS as f64) * (secs.ceil() + 1.0);
+    assert!(describe <= bound, "{describe} DescribeKey > {bound}");
+    assert!(
+        describe >= KEYS as f64,
+        "each key was checked at least once in {secs:.1} s: {describe}"
+    );
+}

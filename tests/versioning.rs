@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use common::moto::Moto;
 use common::*;
+use http::Method;
 
 /// A script case moves a few MiB through TLS and a Python S3 server, with other tests running.
 const CASE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -354,4 +355,72 @@ fn boto3_writes_single_and_multipart_objects_into_an_object_lock_bucket_that_req
 #[test]
 fn boto3_conditional_writes_and_deletes_reach_moto_with_the_backends_etag() {
     boto3_case("conditional_writes");
+}
+
+/// UpdateObjectEncryption naming a version (`?encryption&versionId=`): S3 re-wraps that very version in place, which
+/// the backend's self-copy cannot do (it would make a new current version and leave the named one under its old
+/// key), so the gateway answers S3's 501 `NotImplemented` before touching anything: the version keeps SSE-S3, no
+/// version is added.
+#[test]
+fn update_object_encryption_of_a_named_version_is_not_implemented_and_changes_nothing() {
+    let stack = shared_stack();
+    let gw = &stack.gw;
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let kms_arn = stack
+        .kms_env
+        .iter()
+        .find(|(k, _)| k == "S3_KMS_KEY_ARN")
+        .map(|(_, v)| v.clone())
+        .expect("the stack's KMS key ARN");
+    let bucket = unique_bucket("ver-update-enc");
+    rt.block_on(async {
+        let c = gw.client();
+        create_bucket(gw, &c, &bucket).await;
+        let versioning = "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>";
+        call(gw, &c, Method::PUT, &format!("/{bucket}?versioning"), versioning, &[])
+            .await
+            .assert_ok();
+        let path = format!("/{bucket}/doc");
+        let put = call(gw, &c, Method::PUT, &path, pseudo_random(100_003, 23), &[]).await;
+        put.assert_ok();
+        let version = put.header("x-amz-version-id").expect("a version id").to_owned();
+        let doc = format!(
+            "<ObjectEncryption xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><SSE-KMS><KMSKeyArn>{kms_arn}\
+             </KMSKeyArn></SSE-KMS></ObjectEncryption>"
+        );
+        let md5 = md5_b64(doc.as_bytes());
+        for query in [format!("versionId={version}"), "versionId=null".to_owned()] {
+            let r = call(
+                gw,
+                &c,
+                Method::PUT,
+                &format!("{path}?encryption&{query}"),
+                doc.clone(),
+                &[("content-md5", &md5)],
+            )
+            .await;
+            r.assert_error_message(
+                501,
+                "NotImplemented",
+                "A header you provided implies functionality that is not implemented.",
+                &query,
+            );
+        }
+        let head = call(gw, &c, Method::HEAD, &format!("{path}?versionId={version}"), "", &[]).await;
+        assert_eq!(
+            head.header("x-amz-server-side-encryption"),
+            Some("AES256"),
+            "the version kept SSE-S3"
+        );
+        let listed = call(gw, &c, Method::GET, &format!("/{bucket}?versions"), "", &[]).await;
+        listed.assert_ok();
+        assert_eq!(
+            listed.text().matches("<Version>").count(),
+            1,
+            "no version added: {}",
+            listed.text()
+        );
+        call(gw, &c, Method::DELETE, &format!("{path}?versionId={version}"), "", &[]).await;
+        call(gw, &c, Method::DELETE, &format!("/{bucket}"), "", &[]).await;
+    });
 }

@@ -65,6 +65,29 @@ impl ChecksumAlgorithm {
     }
 }
 
+/// The CRC of `a ‖ b` from the CRCs of `a` and of `b` (base64, as S3 sends them) and the length of `b`: how a
+/// FULL_OBJECT checksum of a multipart object is made from its parts' without reading them again. `None` for a SHA
+/// (they do not combine) or a value that is not a checksum of `algorithm`.
+pub fn combine_crc(algorithm: ChecksumAlgorithm, a: &str, b: &str, b_len: u64) -> Option<String> {
+    use crc_fast::CrcAlgorithm;
+    let (crc, width) = match algorithm {
+        ChecksumAlgorithm::Crc32 => (CrcAlgorithm::Crc32IsoHdlc, 4),
+        ChecksumAlgorithm::Crc32c => (CrcAlgorithm::Crc32Iscsi, 4),
+        ChecksumAlgorithm::Crc64Nvme => (CrcAlgorithm::Crc64Nvme, 8),
+        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => return None,
+    };
+    let value = |s: &str| -> Option<u64> {
+        let bytes = BASE64.decode(s).ok()?;
+        (bytes.len() == width).then(|| bytes.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b)))
+    };
+    let combined = crc_fast::checksum_combine(crc, value(a)?, value(b)?, b_len);
+    Some(if width == 8 {
+        BASE64.encode(combined.to_be_bytes())
+    } else {
+        BASE64.encode((combined as u32).to_be_bytes())
+    })
+}
+
 /// An incremental flexible checksum; [`Checksummer::finish`] gives the value as S3 sends it.
 #[derive(Clone)]
 pub struct Checksummer {
@@ -256,6 +279,30 @@ mod tests {
             c.update(&data[5000..]);
             assert_eq!(c.finish(), expected, "{algorithm:?} uneven split");
         }
+    }
+
+    #[test]
+    fn crcs_combine_as_the_whole() {
+        let (a, b) = (b"the first part, ".as_slice(), b"and the second".as_slice());
+        let whole = [a, b].concat();
+        for alg in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
+            let combined = combine_crc(alg, &one_shot(alg, a), &one_shot(alg, b), b.len() as u64);
+            assert_eq!(combined, Some(one_shot(alg, &whole)), "{alg:?}");
+            // An empty second part changes nothing.
+            assert_eq!(
+                combine_crc(alg, &one_shot(alg, a), &one_shot(alg, b""), 0),
+                Some(one_shot(alg, a))
+            );
+        }
+        let sha = one_shot(ChecksumAlgorithm::Sha256, a);
+        assert_eq!(combine_crc(ChecksumAlgorithm::Sha256, &sha, &sha, 1), None);
+        // A CRC32 value is not a CRC64NVME one.
+        let crc32 = one_shot(ChecksumAlgorithm::Crc32, a);
+        assert_eq!(combine_crc(ChecksumAlgorithm::Crc64Nvme, &crc32, &crc32, 1), None);
     }
 
     #[test]

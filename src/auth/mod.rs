@@ -529,7 +529,14 @@ fn body_checks(
         }
         checks.content_md5 = Some(md5.to_owned());
     }
-    for (name, value) in &parts.headers {
+    // CompleteMultipartUpload's `x-amz-checksum-*` states the whole object's checksum, not its XML body's: the
+    // multipart handler checks it against the parts.
+    let completes_upload = parts.method == http::Method::POST
+        && parts
+            .uri
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("uploadId=")));
+    for (name, value) in parts.headers.iter().filter(|_| !completes_upload) {
         if let Some(alg) = ChecksumAlgorithm::from_header_name(name.as_str()) {
             let v = value.to_str().unwrap_or("").to_owned();
             if checks.header_checksum.replace((alg, v)).is_some() {

@@ -48,3 +48,17 @@ where
     }
     Ok(out.freeze())
 }
+
+/// The same body, its data also fed to `checksum` as it passes: the value is the body's once the body has been
+/// sent whole (a backend's success answer to a request with this body says it was).
+pub fn tap_checksum(
+    body: Body,
+    checksum: std::sync::Arc<std::sync::Mutex<crate::auth::checksum::Checksummer>>,
+) -> Body {
+    boxed(body.map_frame(move |frame| {
+        if let Some(data) = frame.data_ref() {
+            checksum.lock().unwrap_or_else(|p| p.into_inner()).update(data);
+        }
+        frame
+    }))
+}

@@ -3,9 +3,9 @@
 //! is a key use without a KMS call: it is still audited. Never authoritative: a miss asks the KMS.
 //!
 //! A key the KMS reports disabled or deleted is dropped from the cache at once ([`KeyCache::forget_key`]), so
-//! the next use of any of its data keys asks the KMS (and fails). Trade-off, documented for operators: until
-//! some request makes the KMS say so, a key disabled in the KMS keeps opening objects whose data key is cached,
-//! for at most the TTL.
+//! the next use of any of its data keys asks the KMS (and fails). Until the KMS says so, a key disabled in the
+//! KMS keeps opening objects whose data key is cached: `sse::kms` bounds that by asking the KMS about each key
+//! whose keys it serves from here at least every `key_check_secs`.
 
 use std::time::{Duration, Instant};
 

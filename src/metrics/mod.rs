@@ -292,7 +292,7 @@ impl Metrics {
         for operation in ["encrypt", "decrypt"] {
             self.crypto_seconds.with_label_values(&[operation]);
         }
-        for op in ["GenerateDataKey", "Encrypt", "Decrypt"] {
+        for op in ["GenerateDataKey", "Encrypt", "Decrypt", "DescribeKey"] {
             // The latency histogram too: the dashboard's KMS panel has a series before the first KMS call.
             self.kms_request_duration.with_label_values(&[op]);
             for result in [

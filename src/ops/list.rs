@@ -107,20 +107,53 @@ pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
             out = listing::replace_leaf(&out, b"MaxKeys", |_| Some(asked.to_string())).map_err(S3Error::internal)?;
         }
         if walks > 0 {
-            // The page echoes where the client asked to start, not where the walk did.
-            for (element, param) in [
-                (b"Marker".as_slice(), "marker"),
-                (b"StartAfter".as_slice(), "start-after"),
-                (b"ContinuationToken".as_slice(), "continuation-token"),
-                (b"KeyMarker".as_slice(), "key-marker"),
-                (b"VersionIdMarker".as_slice(), "version-id-marker"),
-            ] {
-                let theirs = ctx.req.query_param(param).unwrap_or("").to_owned();
-                out = listing::replace_leaf(&out, element, |_| Some(theirs.clone())).map_err(S3Error::internal)?;
-            }
+            out = echo_request(&ctx, out)?;
         }
         return Ok(response::restated(parts, out));
     }
+}
+
+/// A page answered after a walk echoes where the walk went on from, not where the client asked to start: make it
+/// echo the client's own parameters, as S3 does. ListObjectsV2 shows `ContinuationToken` and `StartAfter` only
+/// when they were sent; ListObjects' `Marker` and ListObjectVersions' `KeyMarker` and `VersionIdMarker` are always
+/// there (empty when not sent). With `encoding-type=url` the echoed key (`StartAfter`, `Marker`, `KeyMarker`) is
+/// URL-encoded, like the listed keys.
+fn echo_request(ctx: &ReqCtx<'_>, xml: Vec<u8>) -> Result<Vec<u8>, S3Error> {
+    // (element, query parameter) pairs: always echoed, and echoed only when sent.
+    type Echoes = &'static [(&'static str, &'static str)];
+    let (always, sent_only): (Echoes, Echoes) = match ctx.op() {
+        Operation::ListObjectsV2 => (
+            &[],
+            &[
+                ("ContinuationToken", "continuation-token"),
+                ("StartAfter", "start-after"),
+            ],
+        ),
+        Operation::ListObjectVersions => (
+            &[("KeyMarker", "key-marker"), ("VersionIdMarker", "version-id-marker")],
+            &[],
+        ),
+        _ => (&[("Marker", "marker")], &[]),
+    };
+    let url = ctx.req.query_param("encoding-type") == Some("url");
+    let theirs = |param: &str| {
+        ctx.req.query_param(param).map(|v| match url {
+            // S3 encodes the key markers; a token or version id is echoed as it is.
+            true if !matches!(param, "continuation-token" | "version-id-marker") => {
+                crate::auth::canonical::uri_encode(v)
+            }
+            _ => v.to_owned(),
+        })
+    };
+    let mut out = xml;
+    for (element, param) in always {
+        let value = theirs(param).unwrap_or_default();
+        out = listing::set_root_leaf(&out, element, Some(&value)).map_err(S3Error::internal)?;
+    }
+    for (element, param) in sent_only {
+        out = listing::set_root_leaf(&out, element, theirs(param).as_deref()).map_err(S3Error::internal)?;
+    }
+    Ok(out)
 }
 
 /// The query that lists on from where the page `xml` (which ended with `last`) ended: the backend's own next

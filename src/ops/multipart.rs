@@ -3,23 +3,29 @@
 //! its own stream; Complete records the part layout, and rewrites an object whose parts are not whole segments
 //! as one stream so that listings can state its size (SSE-C ones when Complete carries the key).
 
+use std::sync::{Arc, Mutex};
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response};
 
 use super::ReqCtx;
 use super::copy::{copy_result, put_encrypted, read_source, strip_copy_headers};
 use crate::auth::canonical::uri_encode;
+use crate::auth::checksum::{ChecksumAlgorithm, Checksummer};
 use crate::backend::upstream::Outbound;
 use crate::body::Body;
-use crate::crypto::envelope::{Envelope, SseMode};
+use crate::body::verify::BodyChecksum;
+use crate::crypto::envelope::{ChecksumPlace, Envelope, SseMode};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::response::listing::{self, EntryRewrite, replace_leaf};
 use crate::response::{self, SMALL_LIMIT};
 use crate::s3::copy_source::{COPIED_HEADERS, CopySource};
 use crate::s3::request::{content_length_of, header_str, replace_query_param};
 use crate::s3::xml::{xml_all, xml_text};
+use crate::sse::checksum::{ChecksumType, StoredChecksum, UploadChecksum};
 use crate::sse::multipart::{
-    Layout, backend_part_etags, check_upload_key, open_part_key, parse_upload_id, upload_token, version_layout_key,
+    Layout, backend_part_etags, check_upload_key, open_part_key, parse_upload_id, upload_checksum,
+    upload_token_with_checksum, version_layout_key,
 };
 use crate::sse::new_object::{self, NewObject};
 use crate::sse::request::{CustomerKey, SseRequest};
@@ -34,6 +40,8 @@ struct Upload {
     envelope: Option<Envelope>,
     /// The SSE-C key the request carries, if any.
     customer: Option<CustomerKey>,
+    /// The checksum the upload keeps (`None`: an upload ID from before checksums were kept).
+    checksum: Option<UploadChecksum>,
 }
 
 impl Upload {
@@ -51,11 +59,13 @@ impl Upload {
             },
             None => None,
         };
+        let checksum = envelope.as_ref().and_then(|_| upload_checksum(&client_id));
         Ok(Self {
             client_id,
             backend_id,
             envelope,
             customer,
+            checksum,
         })
     }
 
@@ -91,9 +101,14 @@ pub async fn create(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, 
     let (op, bucket, key) = (ctx.op(), ctx.bucket().to_owned(), ctx.key().to_owned());
     ctx.buckets.adoption_time(op, &bucket, true).await?;
     let sse = super::put::sse_for_write(&ctx).await?;
+    let checksum = UploadChecksum::from_create(&ctx.req.parts.headers)?;
     let mut obj = new_object::new_object(keys, sse, &bucket, &key).await?;
     obj.envelope.multipart = true;
+    // The object's checksum is made at Complete, after the object: it is kept in a record.
+    obj.envelope.checksum = Some(ChecksumPlace::Record);
     let mut headers = ctx.forwarded_headers();
+    // The checksum headers choose the plaintext's checksum: the gateway's to keep, not the backend's.
+    strip_backend_only(&mut headers);
     headers.insert(
         ENVELOPE_HEADER,
         HeaderValue::from_str(&obj.envelope.encode()).expect("ASCII"),
@@ -106,11 +121,13 @@ pub async fn create(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, 
     let resp = response::restate(resp, |xml| {
         let backend_id = xml_text(&String::from_utf8_lossy(&xml), "UploadId")
             .ok_or_else(|| S3Error::internal("CreateMultipartUpload: no UploadId"))?;
-        listing::replace_upload_id(&xml, &backend_id, &upload_token(&backend_id, &obj.envelope))
-            .map_err(S3Error::internal)
+        let client_id = upload_token_with_checksum(&backend_id, &obj.envelope, checksum);
+        listing::replace_upload_id(&xml, &backend_id, &client_id).map_err(S3Error::internal)
     })
     .await?;
-    Ok(new_object::respond(&obj, resp))
+    let mut resp = new_object::respond(&obj, resp);
+    checksum.add_headers(resp.headers_mut());
+    Ok(resp)
 }
 
 pub async fn upload_part(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, S3Error> {
@@ -120,17 +137,28 @@ pub async fn upload_part(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Bo
     if ctx.anonymous() && env.mode == SseMode::Kms {
         return Err(crate::sse::request::kms_needs_identity());
     }
+    let checksum = upload
+        .checksum
+        .map(|c| PartChecksum::start(c, &ctx.req.parts.headers))
+        .transpose()?;
     let dk = open_part_key(keys, &env, upload.customer.as_ref(), ctx.bucket(), ctx.key()).await?;
     let mut headers = ctx.forwarded_headers();
     let body = ctx.take_body();
     let len = body.length()?;
+    let slot = body.checksum.clone();
     let obj = NewObject {
         envelope: env,
         data_key: dk,
         customer: upload.customer.clone(),
     };
     let metrics = ctx.metrics;
-    let body = body.map(|b| new_object::encrypt_part(&obj, part, &mut headers, len, b, metrics));
+    let body = body.map(|b| {
+        let b = match &checksum {
+            Some(c) => c.tap(b),
+            None => b,
+        };
+        new_object::encrypt_part(&obj, part, &mut headers, len, b, metrics)
+    });
     let uri = upload.uri(&ctx)?;
     let resp = ctx
         .upstream
@@ -138,6 +166,13 @@ pub async fn upload_part(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Bo
         .await?;
     let mut resp = response::pass_through(resp);
     if resp.status().is_success() {
+        strip_backend_only(resp.headers_mut());
+        if let Some(c) = &checksum
+            && let Some(answer) = c.keep(&ctx, &upload, &obj, part, slot.get(), resp.headers()).await?
+        {
+            answer.add_headers(resp.headers_mut());
+            resp.headers_mut().remove("x-amz-checksum-type");
+        }
         add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
         // The part ETag is an MD5 of ciphertext: marked so clients do not compare it with their MD5.
         let etag = header_str(resp.headers(), "etag").map(|e| client_etag(e, true));
@@ -175,6 +210,15 @@ pub async fn upload_part_copy(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<B
         customer: upload.customer.clone(),
     };
     let (source_head, source_body) = source.into_parts();
+    // A copied part carries no checksum of its own: the upload's is computed from the source's plaintext.
+    let checksum = upload
+        .checksum
+        .map(|c| PartChecksum::start(c, &HeaderMap::new()))
+        .transpose()?;
+    let source_body = match &checksum {
+        Some(c) => c.tap(source_body),
+        None => source_body,
+    };
     let body = new_object::encrypt_part(&obj, part, &mut headers, len, source_body, ctx.metrics);
     let uri = upload.uri(&ctx)?;
     let resp = ctx
@@ -184,7 +228,15 @@ pub async fn upload_part_copy(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<B
     if !resp.status().is_success() {
         return Ok(response::pass_through(resp));
     }
-    Ok(copy_result("CopyPartResult", &resp, &obj, &source_head.headers))
+    let answer = match &checksum {
+        Some(c) => c.keep(&ctx, &upload, &obj, part, None, resp.headers()).await?,
+        None => None,
+    };
+    let result = copy_result("CopyPartResult", &resp, &obj, &source_head.headers);
+    match answer {
+        Some(a) => answer_checksum(result, Some(&a), false).await,
+        None => Ok(result),
+    }
 }
 
 pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, S3Error> {
@@ -198,7 +250,7 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     let mut headers = ctx.forwarded_headers();
     super::conditional::translate_if_match(&ctx, &mut headers).await?;
     // The parts the client completes, in order (a small XML document).
-    let request_xml = ctx
+    let client_xml = ctx
         .take_body()
         .read_small(SMALL_LIMIT, || {
             S3Error::new(
@@ -207,21 +259,27 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
             )
         })
         .await?;
-    let request_xml = backend_part_etags(&request_xml);
+    let listed = listed_parts(&String::from_utf8_lossy(&client_xml));
+    // The parts' checksums describe plaintext: the gateway checks them; the backend's would describe ciphertext.
+    let request_xml = Bytes::from(strip_part_checksums(&backend_part_etags(&client_xml)));
     // The body changed: its length and any digest of it are the gateway's to state now.
     strip_backend_only(&mut headers);
     headers.remove("content-md5");
+    headers.remove("x-amz-mp-object-size");
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(request_xml.len()));
-    let chosen: Vec<u64> = xml_all(&String::from_utf8_lossy(&request_xml), "PartNumber")
-        .iter()
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    let uploaded = backend_part_sizes(&ctx, &upload.backend_id).await?;
+    let chosen: Vec<u64> = listed.iter().map(|p| p.number).collect();
+    let uploaded = backend_parts(&ctx, &upload.backend_id).await?;
     // Unknown parts: the backend answers InvalidPart itself, and no layout is written.
-    let part_sizes: Option<Vec<u64>> = chosen
+    let chosen_parts: Option<Vec<&BackendPart>> = chosen
         .iter()
-        .map(|n| uploaded.iter().find(|(p, _)| p == n).map(|(_, s)| *s))
+        .map(|n| uploaded.iter().find(|p| p.number == *n))
         .collect();
+    let part_sizes: Option<Vec<u64>> = chosen_parts.as_ref().map(|ps| ps.iter().map(|p| p.size).collect());
+    check_object_size(&ctx.req.parts.headers, chosen_parts.as_deref())?;
+    let checksum = match chosen_parts.as_deref() {
+        Some(parts) => complete_checksum(&ctx, keys, &upload, &env, &listed, parts).await?,
+        None => None,
+    };
     let uri = upload.uri(&ctx)?;
     let resp = ctx
         .upstream
@@ -252,6 +310,7 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
         Some(p) if !p.is_empty() && !is_error => p,
         _ => return Ok(resp),
     };
+    let parts_done: Vec<u32> = uploaded.iter().map(|p| p.number as u32).collect();
     let mut layout = Layout {
         etag: backend_etag.unwrap_or_default(),
         part_sizes,
@@ -274,6 +333,7 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
         let out = replace_leaf(&xml, b"ETag", |_| Some(etag.clone())).map_err(S3Error::internal)?;
         resp = Response::from_parts(parts, crate::body::full(out));
     }
+    let mut stored_as = (layout.etag.clone(), version.clone());
     let record = version_layout_key(&key, version.as_deref());
     ctx.buckets
         .put(op, &bucket, &record, Bytes::from(layout.encode()))
@@ -285,24 +345,17 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     // Unaligned parts make the listed size underivable: rewrite once as one stream, when the gateway can open the
     // data key (SSE-C: only with the key, which the SDKs send on Complete when the upload used it).
     if !layout.is_aligned() && (env.mode != SseMode::C || upload.customer.is_some()) {
-        match realign(&ctx, keys, &env, version.as_deref()).await {
-            Ok((etag, new_version)) => {
-                let (mut parts, body) = resp.into_parts();
-                if let Some(v) = new_version {
-                    parts.headers.insert("x-amz-version-id", v);
-                }
-                let xml = crate::body::collect_limited(body, SMALL_LIMIT)
-                    .await
-                    .map_err(|()| S3Error::internal("CompleteMultipartUpload response"))?;
-                let out = replace_leaf(&xml, b"ETag", |_| Some(client_etag(&etag, true))).map_err(S3Error::internal)?;
-                resp = Response::from_parts(parts, crate::body::full(out));
-            }
-            Err(e) => {
-                tracing::warn!(bucket, key, error = %e, "realigning an unaligned multipart object failed; it stays readable, its listed size is approximate")
-            }
-        }
+        (resp, stored_as) = realigned(&ctx, keys, &env, resp, stored_as).await?;
     }
-    Ok(resp)
+    if let Some((_, sealed)) = &checksum {
+        let (etag, version) = &stored_as;
+        super::checksum::write_record_at(ctx.buckets, op, &bucket, &key, etag, version.as_deref(), sealed.clone())
+            .await;
+    }
+    if upload.checksum.is_some() {
+        super::checksum::purge_part_records(ctx.buckets, op, &bucket, &key, &upload.backend_id, &parts_done).await;
+    }
+    answer_checksum(resp, checksum.as_ref().map(|(c, _)| c), true).await
 }
 
 pub async fn list_parts(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
@@ -341,7 +394,301 @@ pub async fn list_parts(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> 
 
 pub async fn abort(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
     let upload = Upload::of(&ctx)?;
-    forward_foreign(ctx, &upload).await
+    // The parts' checksum records go with the upload.
+    let parts: Vec<u32> = match upload.checksum {
+        Some(_) => backend_parts(&ctx, &upload.backend_id)
+            .await
+            .map(|ps| ps.iter().map(|p| p.number as u32).collect())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let (op, buckets, bucket, key) = (ctx.op(), ctx.buckets, ctx.bucket().to_owned(), ctx.key().to_owned());
+    let resp = forward_foreign(ctx, &upload).await?;
+    if resp.status().is_success() && !parts.is_empty() {
+        super::checksum::purge_part_records(buckets, op, &bucket, &key, &upload.backend_id, &parts).await;
+    }
+    Ok(resp)
+}
+
+/// A part as CompleteMultipartUpload lists it: its number and the checksums the client states for it.
+struct ListedPart {
+    number: u64,
+    checksums: Vec<(ChecksumAlgorithm, String)>,
+}
+
+fn listed_parts(xml: &str) -> Vec<ListedPart> {
+    xml_all(xml, "Part")
+        .iter()
+        .filter_map(|p| {
+            let number = xml_text(p, "PartNumber")?.trim().parse().ok()?;
+            let checksums = ChecksumAlgorithm::ALL
+                .into_iter()
+                .filter_map(|a| Some((a, xml_text(p, &format!("Checksum{}", a.sdk_name()))?.trim().to_owned())))
+                .collect();
+            Some(ListedPart { number, checksums })
+        })
+        .collect()
+}
+
+/// A CompleteMultipartUpload body without the parts' checksums (the client's are of plaintext).
+fn strip_part_checksums(xml: &[u8]) -> String {
+    let mut text = String::from_utf8_lossy(xml).into_owned();
+    for a in ChecksumAlgorithm::ALL {
+        text = remove_elements(&text, &format!("Checksum{}", a.sdk_name()));
+    }
+    text
+}
+
+/// `x-amz-mp-object-size` states the object's size: the plaintext's, checked here (the backend's is larger).
+fn check_object_size(client: &HeaderMap, parts: Option<&[&BackendPart]>) -> Result<(), S3Error> {
+    let Some(stated) = header_str(client, "x-amz-mp-object-size") else {
+        return Ok(());
+    };
+    let stated: u64 = stated.trim().parse().map_err(|_| {
+        S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "The x-amz-mp-object-size header must be a non-negative integer.",
+        )
+    })?;
+    let Some(parts) = parts else { return Ok(()) };
+    let size: Option<u64> = parts.iter().map(|p| crate::crypto::size::plaintext_len(p.size)).sum();
+    match size {
+        Some(size) if size != stated => Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            format!("The provided 'x-amz-mp-object-size' header value {stated} does not match the object size {size}."),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The object's checksum at CompleteMultipartUpload, and it sealed: the parts' recorded checksums combined as the
+/// upload chose, after checking what the client states (each part's, and the whole object's in
+/// `x-amz-checksum-<algorithm>`) as S3 checks it. `None`: the object keeps no checksum (an upload ID from before
+/// checksums, an SSE-C upload completed without its key, a part record missing); S3 would have one, but never a
+/// wrong one is answered.
+async fn complete_checksum(
+    ctx: &ReqCtx<'_>,
+    keys: &Keys,
+    upload: &Upload,
+    env: &Envelope,
+    listed: &[ListedPart],
+    parts: &[&BackendPart],
+) -> Result<Option<(StoredChecksum, Vec<u8>)>, S3Error> {
+    let Some(uc) = upload.checksum else { return Ok(None) };
+    let invalid = |m: String| Err(S3Error::new(S3ErrorCode::InvalidRequest, m));
+    let client = &ctx.req.parts.headers;
+    let alg_name = uc.algorithm.sdk_name().to_ascii_lowercase();
+    if let Some(kind) = header_str(client, "x-amz-checksum-type")
+        && !kind.eq_ignore_ascii_case(uc.kind.as_str())
+    {
+        return invalid(format!(
+            "The upload was created using the {} checksum mode. The complete request must use the same checksum mode.",
+            uc.kind.as_str()
+        ));
+    }
+    if uc.asked {
+        for p in listed {
+            match p.checksums.first() {
+                None => {
+                    return invalid(format!(
+                        "The upload was created using a {alg_name} checksum. The complete request must include the \
+                         checksum for each part. It was missing for part {} in the request.",
+                        p.number
+                    ));
+                }
+                Some((a, _)) if *a != uc.algorithm => {
+                    return invalid(format!(
+                        "Checksum Type mismatch occurred, expected checksum Type: {alg_name}, actual checksum Type: {}",
+                        a.sdk_name().to_ascii_lowercase()
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if env.mode == SseMode::C && upload.customer.is_none() {
+        return Ok(None);
+    }
+    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let dk = open_data_key(keys, env, upload.customer.as_ref(), bucket, key).await?;
+    let numbered: Vec<(u32, String)> = parts.iter().map(|p| (p.number as u32, p.etag.clone())).collect();
+    let kept =
+        super::checksum::read_part_records(ctx.buckets, op, bucket, key, &upload.backend_id, &numbered, &dk).await?;
+    for (p, k) in listed.iter().zip(&kept) {
+        let stated = p.checksums.iter().find(|(a, _)| *a == uc.algorithm);
+        if let (Some((_, stated)), Some(k)) = (stated, k)
+            && !crate::auth::checksum::ct_eq(stated, &k.value)
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidPart,
+                "One or more of the specified parts could not be found. The part may not have been uploaded, or \
+                 the specified entity tag may not match the part's entity tag.",
+            ));
+        }
+    }
+    let values: Option<Vec<(String, u64)>> = kept
+        .into_iter()
+        .zip(parts)
+        .map(|(k, p)| Some((k?.value, crate::crypto::size::plaintext_len(p.size)?)))
+        .collect();
+    let Some(whole) = values.and_then(|v| uc.combine(&v)) else {
+        tracing::warn!(
+            bucket,
+            key,
+            "a part's checksum record is missing: the object keeps no checksum"
+        );
+        return Ok(None);
+    };
+    if let Some(stated) = header_str(client, uc.algorithm.header_name()) {
+        let bare = |v: &str| v.split('-').next().unwrap_or("").to_owned();
+        if !crate::auth::checksum::ct_eq(&bare(stated), &bare(&whole.value)) {
+            return Err(S3Error::new(
+                S3ErrorCode::BadDigest,
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    uc.algorithm.sdk_name()
+                ),
+            ));
+        }
+    }
+    let sealed = whole.seal(&dk);
+    Ok(Some((whole, sealed)))
+}
+
+/// A part's checksum in its upload's algorithm: the client's own (header or trailer), verified as the part
+/// streams, or computed from the plaintext on its way to the cipher.
+struct PartChecksum {
+    upload: UploadChecksum,
+    /// Computing the upload's algorithm, when the client's checksum (or the verifier's default CRC64NVME) is not
+    /// that one.
+    tap: Option<Arc<Mutex<Checksummer>>>,
+}
+
+impl PartChecksum {
+    /// The checksum of a part whose request has headers `client`: S3 refuses a part checksum of another
+    /// algorithm than the one the upload chose.
+    fn start(upload: UploadChecksum, client: &HeaderMap) -> Result<Self, S3Error> {
+        let sent = client_checksum_algorithm(client);
+        if let Some(a) = sent
+            && upload.asked
+            && a != upload.algorithm
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                    upload.algorithm.sdk_name().to_ascii_lowercase(),
+                    a.sdk_name().to_ascii_lowercase()
+                ),
+            ));
+        }
+        let verified_is_it = sent.unwrap_or(ChecksumAlgorithm::Crc64Nvme) == upload.algorithm;
+        Ok(Self {
+            upload,
+            tap: (!verified_is_it).then(|| Arc::new(Mutex::new(Checksummer::new(upload.algorithm)))),
+        })
+    }
+
+    /// The part's plaintext, with the upload's algorithm computed on its way if needed.
+    fn tap(&self, body: Body) -> Body {
+        match &self.tap {
+            Some(t) => crate::body::tap_checksum(body, t.clone()),
+            None => body,
+        }
+    }
+
+    /// Once the backend has stored the part (`backend`: its answer's headers): seal and record the part's
+    /// checksum, bound to the part's backend ETag. Returns what S3 answers the part with: the client's own
+    /// checksum, or the upload's when the client chose it.
+    async fn keep(
+        &self,
+        ctx: &ReqCtx<'_>,
+        upload: &Upload,
+        obj: &NewObject,
+        part: u32,
+        verified: Option<BodyChecksum>,
+        backend: &HeaderMap,
+    ) -> Result<Option<StoredChecksum>, S3Error> {
+        let value = match &self.tap {
+            Some(t) => t.lock().unwrap_or_else(|p| p.into_inner()).clone().finish(),
+            None => match &verified {
+                Some(v) => v.value.clone(),
+                None => return Ok(None),
+            },
+        };
+        let kept = StoredChecksum {
+            algorithm: self.upload.algorithm,
+            kind: ChecksumType::FullObject,
+            value,
+        };
+        let etag = header_str(backend, "etag").unwrap_or("").trim_matches('"');
+        let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+        let sealed = kept.seal_part(&obj.data_key, part);
+        super::checksum::write_part_record(ctx.buckets, op, bucket, key, &upload.backend_id, part, etag, sealed)
+            .await?;
+        Ok(match verified.filter(|v| v.from_client) {
+            Some(own) => Some(StoredChecksum::of_body(&own)),
+            None => self.upload.asked.then_some(kept),
+        })
+    }
+}
+
+/// The algorithm of the checksum a request's body carries, as a header or announced as a trailer.
+fn client_checksum_algorithm(h: &HeaderMap) -> Option<ChecksumAlgorithm> {
+    let trailer = header_str(h, "x-amz-trailer").and_then(|t| ChecksumAlgorithm::from_header_name(t.trim()));
+    trailer.or_else(|| {
+        ChecksumAlgorithm::ALL
+            .into_iter()
+            .find(|a| h.contains_key(a.header_name()))
+    })
+}
+
+/// An XML answer (CompleteMultipartUploadResult, CopyPartResult) with the backend's checksum elements (of
+/// ciphertext) removed and `checksum`'s added after the ETag, with its `ChecksumType` if `with_type`.
+async fn answer_checksum(
+    resp: Response<Body>,
+    checksum: Option<&StoredChecksum>,
+    with_type: bool,
+) -> Result<Response<Body>, S3Error> {
+    let (parts, body) = resp.into_parts();
+    let xml = crate::body::collect_limited(body, SMALL_LIMIT)
+        .await
+        .map_err(|()| S3Error::internal("an XML answer too large"))?;
+    let mut text = String::from_utf8_lossy(&xml).into_owned();
+    for name in ChecksumAlgorithm::ALL
+        .iter()
+        .map(|a| format!("Checksum{}", a.sdk_name()))
+        .chain(["ChecksumType".to_owned()])
+    {
+        text = remove_elements(&text, &name);
+    }
+    if let Some(c) = checksum
+        && let Some(i) = text.find("</ETag>")
+    {
+        let name = format!("Checksum{}", c.algorithm.sdk_name());
+        let mut add = format!("<{name}>{}</{name}>", c.value);
+        if with_type {
+            add.push_str(&format!("<ChecksumType>{}</ChecksumType>", c.kind.as_str()));
+        }
+        text.insert_str(i + "</ETag>".len(), &add);
+    }
+    let mut parts = parts;
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Ok(Response::from_parts(parts, crate::body::full(text)))
+}
+
+/// `xml` without its `<name>…</name>` elements (text-only elements).
+fn remove_elements(xml: &str, name: &str) -> String {
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(i) = rest.find(&open) {
+        let Some(j) = rest[i..].find(&close) else { break };
+        out.push_str(&rest[..i]);
+        rest = &rest[i + j + close.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The `partNumber` of an UploadPart / UploadPartCopy (required).
@@ -354,8 +701,17 @@ fn part_number(ctx: &ReqCtx<'_>) -> Result<u32, S3Error> {
     })
 }
 
-/// `(part number, ciphertext size)` of every part uploaded so far, from the backend's ListParts.
-async fn backend_part_sizes(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<(u64, u64)>, S3Error> {
+/// A part uploaded so far, as the backend's ListParts describes it.
+struct BackendPart {
+    number: u64,
+    /// Ciphertext size.
+    size: u64,
+    /// Unquoted.
+    etag: String,
+}
+
+/// Every part uploaded so far, from the backend's ListParts.
+async fn backend_parts(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<BackendPart>, S3Error> {
     let mut out = Vec::new();
     let mut marker = 0u64;
     loop {
@@ -377,8 +733,10 @@ async fn backend_part_sizes(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<(u
         for part in xml_all(&text, "Part") {
             let n = xml_text(&part, "PartNumber").and_then(|n| n.parse().ok());
             let s = xml_text(&part, "Size").and_then(|s| s.parse().ok());
-            if let (Some(n), Some(s)) = (n, s) {
-                out.push((n, s));
+            let etag = xml_text(&part, "ETag").unwrap_or_default();
+            let etag = etag.replace("&quot;", "").replace("&#34;", "").replace('"', "");
+            if let (Some(number), Some(size)) = (n, s) {
+                out.push(BackendPart { number, size, etag });
             }
         }
         match xml_text(&text, "NextPartNumberMarker").and_then(|m| m.parse().ok()) {
@@ -386,6 +744,36 @@ async fn backend_part_sizes(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<(u
             _ => return Ok(out),
         }
     }
+}
+
+/// The Complete answer after [`realign`] (its new ETag and version), and where the object is now stored (backend
+/// ETag, version). A failed rewrite leaves both as they were: the object stays readable, its listed size approximate.
+async fn realigned(
+    ctx: &ReqCtx<'_>,
+    keys: &Keys,
+    env: &Envelope,
+    resp: Response<Body>,
+    stored_as: (String, Option<String>),
+) -> Result<(Response<Body>, (String, Option<String>)), S3Error> {
+    let (etag, new_version) = match realign(ctx, keys, env, stored_as.1.as_deref()).await {
+        Ok(done) => done,
+        Err(e) => {
+            let (bucket, key) = (ctx.bucket(), ctx.key());
+            tracing::warn!(bucket, key, error = %e, "realigning an unaligned multipart object failed; it stays readable, its listed size is approximate");
+            return Ok((resp, stored_as));
+        }
+    };
+    let (mut parts, body) = resp.into_parts();
+    let version = new_version.as_ref().and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let stored_as = (etag.trim_matches('"').to_owned(), version.or(stored_as.1));
+    if let Some(v) = new_version {
+        parts.headers.insert("x-amz-version-id", v);
+    }
+    let xml = crate::body::collect_limited(body, SMALL_LIMIT)
+        .await
+        .map_err(|()| S3Error::internal("CompleteMultipartUpload response"))?;
+    let out = replace_leaf(&xml, b"ETag", |_| Some(client_etag(&etag, true))).map_err(S3Error::internal)?;
+    Ok((Response::from_parts(parts, crate::body::full(out)), stored_as))
 }
 
 /// Rewrite a just-completed multipart object (its `version`, in a versioned bucket) whose parts are not whole

@@ -5,7 +5,8 @@
 //! ETag — stay as they are on every backend whose copy keeps the ETag of unchanged bytes.
 //!
 //! Never rewrites object data, never accepts SSE-C or plaintext objects (AWS's rule: the source must be SSE-S3
-//! or SSE-KMS, the target SSE-KMS), and never acts on a version other than the current one.
+//! or SSE-KMS, the target SSE-KMS), and never acts on a named version (`versionId`): S3 updates that version in
+//! place, a backend self-copy would make a new version instead, so such a request is S3's 501 `NotImplemented`.
 
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
@@ -93,6 +94,17 @@ fn unsupported_source(env: Option<&Envelope>) -> S3Error {
     }
 }
 
+/// A request naming a version. S3 re-wraps that version in place, keeping its version id; the backend offers only
+/// a self-copy, which makes a new current version and leaves the named one under its old key: reporting success
+/// would be a lie. S3's own answer for functionality it does not implement (code and message), before anything is
+/// read or written.
+fn version_not_implemented() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::NotImplemented,
+        "A header you provided implies functionality that is not implemented.",
+    )
+}
+
 pub async fn update_object_encryption(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, S3Error> {
     let (op, bucket, key) = (ctx.op(), ctx.bucket().to_owned(), ctx.key().to_owned());
     if ctx.anonymous() {
@@ -105,10 +117,7 @@ pub async fn update_object_encryption(mut ctx: ReqCtx<'_>, keys: &Keys) -> Resul
         ));
     }
     if ctx.req.query_param("versionId").is_some() {
-        return Err(S3Error::new(
-            S3ErrorCode::NotImplemented,
-            "UpdateObjectEncryption of a version other than the current one is not supported by this gateway.",
-        ));
+        return Err(version_not_implemented());
     }
     let xml = ctx
         .take_body()

@@ -260,6 +260,42 @@ pub fn replace_leaf(
     doc.finish()
 }
 
+/// Make the root's `element` child say `value`: its text replaced (a second one dropped), added before the
+/// root's end tag where the document has none, or removed for `None`. For the request parameters a listing
+/// echoes (`StartAfter`, `ContinuationToken`, `Marker`, ...), which S3 shows exactly as the client sent them.
+pub fn set_root_leaf(xml: &[u8], element: &str, value: Option<&str>) -> Result<Vec<u8>, ListingError> {
+    let mut reader = Reader::from_reader(xml);
+    let mut doc = Doc::new(xml)?;
+    let mut written = false;
+    loop {
+        let event = reader.read_event().map_err(xml_err)?;
+        let at_root = doc.depth == 1;
+        let is_element = matches!(&event, Event::Start(s) | Event::Empty(s) if at_root && s.local_name().as_ref() == element.as_bytes());
+        if is_element {
+            let events = read_element(&mut reader, event)?;
+            if let Some(v) = value.filter(|_| !written) {
+                doc.write_leaf(&events[0], &escape(v))?;
+                written = true;
+            }
+            continue;
+        }
+        if at_root
+            && matches!(event, Event::End(_))
+            && !written
+            && let Some(v) = value
+        {
+            let start = BytesStart::new(element);
+            doc.write_leaf(&Event::Start(start), &escape(v))?;
+            written = true;
+        }
+        doc.pass(event)?;
+        if doc.done {
+            break;
+        }
+    }
+    doc.finish()
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Document-level bookkeeping: well-formedness checks the reader leaves to us, and the output.
 
@@ -712,6 +748,28 @@ fn url_encoded_keys(xml: &[u8]) -> Result<bool, ListingError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_root_leaf_replaces_adds_and_removes_only_the_roots_child() {
+        let xml = b"<R><Name>b</Name><StartAfter>walked</StartAfter><Contents><StartAfter>x</StartAfter></Contents>\
+                    <StartAfter>again</StartAfter></R>";
+        let set = |v| String::from_utf8(set_root_leaf(xml, "StartAfter", v).unwrap()).unwrap();
+        assert_eq!(
+            set(Some("a&b")),
+            "<R><Name>b</Name><StartAfter>a&amp;b</StartAfter><Contents><StartAfter>x</StartAfter></Contents></R>"
+        );
+        assert_eq!(
+            set(None),
+            "<R><Name>b</Name><Contents><StartAfter>x</StartAfter></Contents></R>"
+        );
+        let none = b"<R><Name>b</Name></R>";
+        let added = set_root_leaf(none, "ContinuationToken", Some("t")).unwrap();
+        assert_eq!(added, b"<R><Name>b</Name><ContinuationToken>t</ContinuationToken></R>");
+        assert_eq!(set_root_leaf(none, "ContinuationToken", None).unwrap(), none);
+        let empty = set_root_leaf(b"<R><Marker/></R>", "Marker", Some("")).unwrap();
+        assert_eq!(empty, b"<R><Marker></Marker></R>");
+        assert!(set_root_leaf(b"<R><Marker>", "Marker", None).is_err());
+    }
 
     /// ListObjectsV2 with a delimiter, shaped like the AWS API reference example.
     const LIST_V2: &str = r#"<?xml version="1.0" encoding="UTF-8"?>

@@ -9,9 +9,16 @@
 //!   to about one per bucket and key per window.
 //! - Decrypted keys are cached by (blob, context) for the same TTL, so a multipart upload or a run of ranged
 //!   GETs costs one KMS call.
+//! - A KMS key whose keys the cache has served for `key_check_secs` without any KMS call is asked about once
+//!   (DescribeKey) before the cache serves it again: a key disabled or deleted at the KMS stops working on this
+//!   instance within that time, for reads and writes, whatever the TTL. Any successful KMS call under the key
+//!   counts as such a check. Must never serve a key the KMS has said is disabled; a KMS that cannot be reached
+//!   leaves the cache serving (as without the check) and is asked again after the next interval.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
 
 use crate::crypto::envelope::{self, Envelope, SealedKey, SseMode};
 use crate::crypto::keys::{DataKey, Kek};
@@ -25,7 +32,43 @@ pub struct SseKms {
     /// The key used when a request names none (AWS: `aws/s3`).
     pub default_key_id: String,
     cache: KeyCache,
+    checks: KeyChecks,
     metrics: Arc<Metrics>,
+}
+
+/// When each KMS key (by ARN) was last confirmed usable by the KMS: a successful call under it, or a DescribeKey
+/// that found it enabled. One entry per KMS key this instance uses.
+struct KeyChecks {
+    every: Duration,
+    last: DashMap<String, Instant>,
+}
+
+impl KeyChecks {
+    /// The KMS just confirmed `arn`.
+    fn confirmed(&self, arn: &str) {
+        self.last.insert(arn.to_owned(), Instant::now());
+    }
+
+    /// Whether a cache hit under `arn` must ask the KMS first; when it must, the key counts as checked now, so
+    /// that of concurrent requests one asks and the others are served (at most one DescribeKey per key and
+    /// interval).
+    fn due(&self, arn: &str) -> bool {
+        let now = Instant::now();
+        let mut due = false;
+        self.last
+            .entry(arn.to_owned())
+            .and_modify(|t| {
+                if now.saturating_duration_since(*t) >= self.every {
+                    *t = now;
+                    due = true;
+                }
+            })
+            .or_insert_with(|| {
+                due = true;
+                now
+            });
+        due
+    }
 }
 
 /// A data key protected by the KMS: what goes in the envelope.
@@ -63,11 +106,23 @@ pub fn context_to_store(user: &EncryptionContext) -> Option<Vec<u8>> {
 }
 
 impl SseKms {
-    pub fn new(client: KmsClient, default_key_id: String, cache: KeyCache, metrics: Arc<Metrics>) -> Self {
+    /// `key_check`: how long the cache may serve a KMS key's keys before the KMS is asked whether the key is
+    /// still enabled.
+    pub fn new(
+        client: KmsClient,
+        default_key_id: String,
+        cache: KeyCache,
+        key_check: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             client,
             default_key_id,
             cache,
+            checks: KeyChecks {
+                every: key_check,
+                last: DashMap::new(),
+            },
             metrics,
         }
     }
@@ -81,6 +136,20 @@ impl SseKms {
         f: impl Future<Output = Result<T, KmsError>>,
         arn_of: impl Fn(&T) -> &str,
     ) -> Result<T, S3Error> {
+        self.call_kms(operation, key_id, object, f, arn_of)
+            .await
+            .map_err(|e| e.to_s3())
+    }
+
+    /// [`Self::call`] with the KMS's own error.
+    async fn call_kms<T>(
+        &self,
+        operation: &'static str,
+        key_id: &str,
+        object: (&str, &str),
+        f: impl Future<Output = Result<T, KmsError>>,
+        arn_of: impl Fn(&T) -> &str,
+    ) -> Result<T, KmsError> {
         let started = Instant::now();
         let r = f.await;
         self.metrics
@@ -92,13 +161,16 @@ impl SseKms {
         let used = r.as_ref().map_or(key_id, &arn_of).to_owned();
         crate::audit::key_use(operation, &used, object.0, object.1, false, result);
         match r {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                self.checks.confirmed(&used);
+                Ok(v)
+            }
             Err(e) => {
                 tracing::warn!(kms_operation = operation, key_id = %used, error = %e, "KMS call failed");
                 if let KmsError::Disabled(named) | KmsError::NotFound(named) = &e {
                     self.forget_key(key_id, named).await;
                 }
-                Err(e.to_s3())
+                Err(e)
             }
         }
     }
@@ -124,16 +196,49 @@ impl SseKms {
         }
     }
 
-    fn cached(&self, id: &[u8; 32], operation: &str, object: (&str, &str)) -> Option<cache::Cached> {
+    /// A cached key, once its KMS key has been confirmed within the check interval.
+    async fn cached(
+        &self,
+        id: &[u8; 32],
+        operation: &str,
+        object: (&str, &str),
+    ) -> Result<Option<cache::Cached>, S3Error> {
         let hit = self.cache.get(id);
         self.metrics
             .kms_cache
             .with_label_values(&[if hit.is_some() { "hit" } else { "miss" }])
             .inc();
-        if let Some(h) = &hit {
-            crate::audit::key_use(operation, &h.key_arn, object.0, object.1, true, "ok");
+        let Some(h) = hit else { return Ok(None) };
+        if self.checks.due(&h.key_arn) {
+            self.confirm_enabled(&h.key_arn, object).await?;
         }
-        hit
+        crate::audit::key_use(operation, &h.key_arn, object.0, object.1, true, "ok");
+        Ok(Some(h))
+    }
+
+    /// Ask the KMS whether `arn` is still enabled (DescribeKey). Disabled, gone or denied to this gateway: its
+    /// cached keys are dropped and the request is refused as the KMS would refuse it. Unreachable (or an answer
+    /// the client could not read): the cache keeps serving, as it would without the check.
+    async fn confirm_enabled(&self, arn: &str, object: (&str, &str)) -> Result<(), S3Error> {
+        match self
+            .call_kms("DescribeKey", arn, object, self.client.describe(arn), |i| &i.arn)
+            .await
+        {
+            Ok(info) if info.enabled => Ok(()),
+            Ok(info) => {
+                self.forget_key(arn, &info.arn).await;
+                Err(KmsError::Disabled(info.arn).to_s3())
+            }
+            Err(e @ (KmsError::Unavailable(_) | KmsError::Other(_))) => {
+                tracing::warn!(key_id = %arn, error = %e, "could not confirm a cached KMS key; serving from the cache");
+                Ok(())
+            }
+            Err(e) => {
+                // Refused (gone, disabled, or this gateway denied): nothing of the key is served from here on.
+                self.cache.forget_key(arn);
+                Err(e.to_s3())
+            }
+        }
     }
 
     /// Protect a data key for `bucket`/`key` under `key_id`: the KMS generates one when `existing` is `None`
@@ -206,7 +311,7 @@ impl SseKms {
         key: &str,
     ) -> Result<cache::Cached, S3Error> {
         let id = cache::digest(&[b"bucket-key", bucket.as_bytes(), key_id.as_bytes()], user);
-        if let Some(hit) = self.cached(&id, "GenerateDataKey", (bucket, key)) {
+        if let Some(hit) = self.cached(&id, "GenerateDataKey", (bucket, key)).await? {
             return Ok(hit);
         }
         let ctx = bucket_context(bucket, user);
@@ -238,7 +343,7 @@ impl SseKms {
         object: (&str, &str),
     ) -> Result<DataKey, S3Error> {
         let id = cache::digest(&[b"blob", blob], ctx);
-        if let Some(hit) = self.cached(&id, "Decrypt", object) {
+        if let Some(hit) = self.cached(&id, "Decrypt", object).await? {
             return Ok(hit.key);
         }
         let d = self
@@ -273,5 +378,30 @@ impl SseKms {
                     .map_err(|e| S3Error::internal(format!("data key of {bucket}/{key} did not open: {e}")))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_due_for_a_check_once_per_interval_and_a_kms_answer_counts_as_one() {
+        let checks = KeyChecks {
+            every: Duration::from_millis(80),
+            last: DashMap::new(),
+        };
+        assert!(checks.due("arn:a"), "never confirmed: due");
+        assert!(!checks.due("arn:a"), "claimed by the first caller");
+        assert!(checks.due("arn:b"), "keys are checked each on their own");
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(checks.due("arn:a"), "due again after the interval");
+        checks.confirmed("arn:b");
+        assert!(!checks.due("arn:b"), "a successful KMS call just confirmed it");
+        let always = KeyChecks {
+            every: Duration::ZERO,
+            last: DashMap::new(),
+        };
+        assert!(always.due("arn:a") && always.due("arn:a"), "0: every use asks");
     }
 }

@@ -20,12 +20,26 @@ use crate::crypto::envelope::{self, Envelope, SseMode};
 use crate::crypto::keys::DataKey;
 use crate::crypto::size::plaintext_len;
 use crate::error::{S3Error, S3ErrorCode};
+use crate::sse::checksum::UploadChecksum;
 use crate::sse::request::CustomerKey;
 
 const TOKEN_MARK: &str = "~s3sp1~";
 
 pub fn upload_token(backend_id: &str, env: &Envelope) -> String {
     format!("{backend_id}{TOKEN_MARK}{}", B64URL.encode(env.encode()))
+}
+
+/// The upload ID of an upload that keeps a checksum: `<upload_token>~<UploadChecksum::token>`
+/// (e.g. `…~CRC32.COMPOSITE`). Upload IDs without it (from earlier versions) keep none.
+pub fn upload_token_with_checksum(backend_id: &str, env: &Envelope, checksum: UploadChecksum) -> String {
+    format!("{}~{}", upload_token(backend_id, env), checksum.token())
+}
+
+/// The checksum an upload keeps, from its client upload ID.
+pub fn upload_checksum(client_id: &str) -> Option<UploadChecksum> {
+    let (_, token) = client_id.split_once(TOKEN_MARK)?;
+    let (_, checksum) = token.split_once('~')?;
+    UploadChecksum::from_token(checksum)
 }
 
 /// Split a client upload ID into the backend's ID and the envelope (absent for uploads not started here).
@@ -39,7 +53,8 @@ pub fn parse_upload_id(client_id: &str) -> Result<(String, Option<Envelope>), S3
             "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
         )
     };
-    let text = B64URL.decode(token).map_err(|_| no_such())?;
+    let envelope = token.split_once('~').map_or(token, |(e, _)| e);
+    let text = B64URL.decode(envelope).map_err(|_| no_such())?;
     let text = String::from_utf8(text).map_err(|_| no_such())?;
     let env = Envelope::decode(&text).map_err(|_| no_such())?;
     Ok((backend.to_owned(), Some(env)))
@@ -240,7 +255,13 @@ mod tests {
             checksum: None,
         };
         let t = upload_token("abc-123", &env);
+        assert_eq!(parse_upload_id(&t).unwrap(), ("abc-123".to_owned(), Some(env.clone())));
+        assert_eq!(upload_checksum(&t), None);
+        let crc32 = crate::sse::checksum::UploadChecksum::from_token("CRC32.COMPOSITE").unwrap();
+        let t = upload_token_with_checksum("abc-123", &env, crc32);
+        assert!(t.ends_with("~CRC32.COMPOSITE"), "{t}");
         assert_eq!(parse_upload_id(&t).unwrap(), ("abc-123".to_owned(), Some(env)));
+        assert_eq!(upload_checksum(&t), Some(crc32));
         assert_eq!(parse_upload_id("plain").unwrap(), ("plain".to_owned(), None));
         assert_eq!(
             parse_upload_id("x~s3sp1~!!").unwrap_err().code,

@@ -14,6 +14,7 @@ tests do not install); each checks itself against the standard "123456789" check
 """
 
 import base64
+import functools
 import hashlib
 import os
 import sys
@@ -62,6 +63,7 @@ def b64(b):
     return base64.b64encode(b).decode()
 
 
+@functools.lru_cache(maxsize=64)
 def checksum(algorithm, data):
     """S3's value of `algorithm` for `data`: base64 of the big-endian digest."""
     if algorithm == "CRC32":
@@ -269,6 +271,206 @@ def records_follow_their_objects():
             check_eq(os.listdir(records), [], "records left")
 
 
+# Part sizes of the multipart cases: not whole 64 KiB segments (the gateway rewrites such an object as one stream
+# at Complete, so the checksum record must follow), and whole ones (no rewrite). Every part but the last has
+# S3's minimum of 5 MiB (the embedded backend enforces it, as S3).
+MIB = 1024 * 1024
+UNALIGNED = [5 * MIB + 7, 5 * MIB + 100_003, 3]
+ALIGNED = [5 * MIB, 5 * MIB, 65536]
+MULTIPART_KINDS = [
+    ("CRC32", "COMPOSITE"),
+    ("CRC32C", "COMPOSITE"),
+    ("SHA1", "COMPOSITE"),
+    ("SHA256", "COMPOSITE"),
+    ("CRC32", "FULL_OBJECT"),
+    ("CRC32C", "FULL_OBJECT"),
+    ("CRC64NVME", "FULL_OBJECT"),
+]
+
+
+def expected_multipart(algorithm, kind, parts):
+    """S3's checksum of a multipart object: the checksum of the parts' raw checksums, `-N` (COMPOSITE), or the
+    checksum of the whole (FULL_OBJECT)."""
+    if kind == "FULL_OBJECT":
+        return checksum(algorithm, b"".join(parts))
+    raw = b"".join(base64.b64decode(checksum(algorithm, p)) for p in parts)
+    return f"{checksum(algorithm, raw)}-{len(parts)}"
+
+
+def upload_parts(s3, b, key, parts, algorithm=None, **extra):
+    """Create an upload (with `algorithm`'s checksum if given), upload `parts` each with its checksum header; the
+    list Complete takes."""
+    create = dict(extra)
+    if algorithm:
+        create["ChecksumAlgorithm"] = algorithm
+    up = s3.create_multipart_upload(Bucket=b, Key=key, **create)
+    done = []
+    for n, data in enumerate(parts, 1):
+        own = {f"Checksum{algorithm}": checksum(algorithm, data)} if algorithm else {}
+        r = s3.upload_part(Bucket=b, Key=key, UploadId=up["UploadId"], PartNumber=n, Body=data, **own, **extra)
+        entry = {"PartNumber": n, "ETag": r["ETag"]}
+        if algorithm:
+            check_eq(r.get(f"Checksum{algorithm}"), checksum(algorithm, data), f"UploadPart {n}'s checksum")
+            entry[f"Checksum{algorithm}"] = r[f"Checksum{algorithm}"]
+        done.append(entry)
+    return up, done
+
+
+def multipart_composite_and_full_object():
+    s3 = client()
+    with Bucket(s3, "mpu") as b:
+        for layout, sizes in [("unaligned", UNALIGNED), ("aligned", ALIGNED)]:
+            parts = [os.urandom(n) for n in sizes]
+            whole = b"".join(parts)
+            for alg, kind in MULTIPART_KINDS:
+                key = f"{alg}-{kind}-{layout}"
+                want = expected_multipart(alg, kind, parts)
+                with step(f"{alg} {kind}, parts {sizes}: Create, each part and Complete answer it"):
+                    up = s3.create_multipart_upload(Bucket=b, Key=key, ChecksumAlgorithm=alg, ChecksumType=kind)
+                    check_eq((up.get("ChecksumAlgorithm"), up.get("ChecksumType")), (alg, kind), "Create")
+                    done = []
+                    for n, data in enumerate(parts, 1):
+                        r = s3.upload_part(
+                            Bucket=b, Key=key, UploadId=up["UploadId"], PartNumber=n, Body=data,
+                            **{f"Checksum{alg}": checksum(alg, data)},
+                        )
+                        check_eq(r.get(f"Checksum{alg}"), checksum(alg, data), f"part {n}")
+                        done.append({"PartNumber": n, "ETag": r["ETag"], f"Checksum{alg}": r[f"Checksum{alg}"]})
+                    c = s3.complete_multipart_upload(
+                        Bucket=b, Key=key, UploadId=up["UploadId"], MultipartUpload={"Parts": done}
+                    )
+                    check_eq((c.get(f"Checksum{alg}"), c.get("ChecksumType")), (want, kind), "Complete")
+                with step(f"{alg} {kind}, parts {sizes}: GET, HEAD and GetObjectAttributes keep it"):
+                    stored = {f"Checksum{alg}": want, "ChecksumType": kind}
+                    g = s3.get_object(Bucket=b, Key=key, ChecksumMode="ENABLED")
+                    check_eq(g["Body"].read(), whole, "GET body")
+                    check_eq(checksums_of(g), stored, "GET")
+                    check_eq(checksums_of(s3.head_object(Bucket=b, Key=key, ChecksumMode="ENABLED")), stored, "HEAD")
+                    a = s3.get_object_attributes(Bucket=b, Key=key, ObjectAttributes=["Checksum", "ObjectSize"])
+                    check_eq((a["ObjectSize"], a.get("Checksum")), (len(whole), stored), "attributes")
+        with step("no part records are left once the uploads are complete"):
+            if BACKEND_ROOT:
+                left = [f for _, _, fs in os.walk(os.path.join(BACKEND_ROOT, b, ".s3-sse-proxy", "checksum")) for f in fs]
+                check_eq(len(left), 2 * len(MULTIPART_KINDS), "records (one per object)")
+
+
+def multipart_default_and_transfers():
+    plain = client(request_checksum_calculation="when_required")
+    with Bucket(plain, "mpudefault") as b:
+        parts = [os.urandom(n) for n in UNALIGNED]
+        whole = b"".join(parts)
+        with step("an upload without any checksum: S3's FULL_OBJECT CRC64NVME of the whole"):
+            up, done = upload_parts(plain, b, "k", parts)
+            check_eq(up.get("ChecksumAlgorithm"), None, "Create names no algorithm")
+            c = plain.complete_multipart_upload(Bucket=b, Key="k", UploadId=up["UploadId"], MultipartUpload={"Parts": done})
+            check_eq((c.get("ChecksumCRC64NVME"), c.get("ChecksumType")), (checksum("CRC64NVME", whole), "FULL_OBJECT"), "Complete")
+            expect_stored(client(), b, "k", whole, "CRC64NVME")
+        s3 = client()
+        from boto3.s3.transfer import TransferConfig
+        import io
+        data = os.urandom(3 * 1024 * 1024 + 12345)
+        with step("boto3's managed upload (s3transfer, 1 MiB parts, its default checksums): GET validates it"):
+            cfg = TransferConfig(multipart_threshold=1024 * 1024, multipart_chunksize=1024 * 1024)
+            s3.upload_fileobj(io.BytesIO(data), b, "managed", Config=cfg)
+            g = s3.get_object(Bucket=b, Key="managed", ChecksumMode="ENABLED")
+            check_eq(g["Body"].read(), data, "body")
+            check(checksums_of(g), "a checksum is answered")
+            out = io.BytesIO()
+            s3.download_fileobj(b, "managed", out)
+            check_eq(out.getvalue(), data, "download_fileobj")
+
+
+def multipart_checksum_errors():
+    s3 = client()
+    with Bucket(s3, "mpuerrors") as b:
+        parts = [os.urandom(n) for n in UNALIGNED]
+        whole = b"".join(parts)
+        with step("CreateMultipartUpload: CRC64NVME COMPOSITE and SHA256 FULL_OBJECT are 400 InvalidRequest"):
+            for alg, kind in [("CRC64NVME", "COMPOSITE"), ("SHA256", "FULL_OBJECT")]:
+                got = error_of(s3.create_multipart_upload, Bucket=b, Key="k", ChecksumAlgorithm=alg, ChecksumType=kind)
+                check_eq(got, ("InvalidRequest", 400), f"{alg} {kind}")
+        up = s3.create_multipart_upload(Bucket=b, Key="k", ChecksumAlgorithm="CRC32")
+        uid = up["UploadId"]
+        with step("a part with another algorithm's checksum: 400 InvalidRequest"):
+            got = error_of(s3.upload_part, Bucket=b, Key="k", UploadId=uid, PartNumber=1, Body=parts[0],
+                           ChecksumSHA256=checksum("SHA256", parts[0]))
+            check_eq(got, ("InvalidRequest", 400), "UploadPart")
+        with step("a part whose checksum does not match: 400 BadDigest"):
+            got = error_of(s3.upload_part, Bucket=b, Key="k", UploadId=uid, PartNumber=1, Body=parts[0],
+                           ChecksumCRC32=checksum("CRC32", parts[0] + b"x"))
+            check_eq(got, ("BadDigest", 400), "UploadPart")
+        done = []
+        for n, data in enumerate(parts, 1):
+            r = s3.upload_part(Bucket=b, Key="k", UploadId=uid, PartNumber=n, Body=data, ChecksumCRC32=checksum("CRC32", data))
+            done.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+        complete = lambda **kw: s3.complete_multipart_upload(  # noqa: E731
+            Bucket=b, Key="k", UploadId=uid, MultipartUpload={"Parts": kw.pop("ps")}, **kw)
+        with step("Complete without a part's checksum: 400 InvalidRequest, nothing stored"):
+            missing = [dict(p) for p in done]
+            del missing[1]["ChecksumCRC32"]
+            check_eq(error_of(complete, ps=missing), ("InvalidRequest", 400), "Complete")
+            check_eq(error_of(s3.head_object, Bucket=b, Key="k"), ("404", 404), "HEAD")
+        with step("Complete listing a wrong part checksum: 400 InvalidPart, nothing stored"):
+            wrong = [dict(p) for p in done]
+            wrong[2]["ChecksumCRC32"] = checksum("CRC32", b"other")
+            check_eq(error_of(complete, ps=wrong), ("InvalidPart", 400), "Complete")
+            check_eq(error_of(s3.head_object, Bucket=b, Key="k"), ("404", 404), "HEAD")
+        with step("Complete with another checksum type: 400 InvalidRequest"):
+            check_eq(error_of(complete, ps=done, ChecksumType="FULL_OBJECT"), ("InvalidRequest", 400), "Complete")
+        with step("x-amz-mp-object-size that is not the plaintext's size: 400 InvalidRequest"):
+            check_eq(error_of(complete, ps=done, MpuObjectSize=len(whole) + 1), ("InvalidRequest", 400), "Complete")
+        with step("Complete with the right list and the plaintext size: stored, with its checksum"):
+            c = complete(ps=done, MpuObjectSize=len(whole))
+            check_eq(c.get("ChecksumCRC32"), expected_multipart("CRC32", "COMPOSITE", parts), "Complete")
+            check_eq(s3.get_object(Bucket=b, Key="k")["Body"].read(), whole, "GET")
+        up = s3.create_multipart_upload(Bucket=b, Key="full", ChecksumAlgorithm="CRC32C", ChecksumType="FULL_OBJECT")
+        done = []
+        for n, data in enumerate(parts, 1):
+            r = s3.upload_part(Bucket=b, Key="full", UploadId=up["UploadId"], PartNumber=n, Body=data,
+                               ChecksumCRC32C=checksum("CRC32C", data))
+            done.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumCRC32C": r["ChecksumCRC32C"]})
+        full = lambda **kw: s3.complete_multipart_upload(  # noqa: E731
+            Bucket=b, Key="full", UploadId=up["UploadId"], MultipartUpload={"Parts": done}, ChecksumType="FULL_OBJECT", **kw)
+        with step("FULL_OBJECT: a whole-object checksum on Complete that does not match: 400 BadDigest"):
+            check_eq(error_of(full, ChecksumCRC32C=checksum("CRC32C", whole + b"x")), ("BadDigest", 400), "Complete")
+            check_eq(error_of(s3.head_object, Bucket=b, Key="full"), ("404", 404), "HEAD")
+        with step("FULL_OBJECT: the right one is accepted"):
+            c = full(ChecksumCRC32C=checksum("CRC32C", whole))
+            check_eq(c.get("ChecksumCRC32C"), checksum("CRC32C", whole), "Complete")
+
+
+def multipart_sse_c_copies_and_aborts():
+    s3 = client()
+    key = os.urandom(32)
+    sse_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    with Bucket(s3, "mpusse") as b:
+        parts = [os.urandom(n) for n in UNALIGNED]
+        whole = b"".join(parts)
+        with step("SSE-C with the key on Complete (as the SDKs send it): the checksum, only with the key"):
+            up, done = upload_parts(s3, b, "c", parts, "SHA256", **sse_c)
+            c = s3.complete_multipart_upload(Bucket=b, Key="c", UploadId=up["UploadId"], MultipartUpload={"Parts": done}, **sse_c)
+            want = expected_multipart("SHA256", "COMPOSITE", parts)
+            check_eq(c.get("ChecksumSHA256"), want, "Complete")
+            h = s3.head_object(Bucket=b, Key="c", ChecksumMode="ENABLED", **sse_c)
+            check_eq(h.get("ChecksumSHA256"), want, "HEAD with the key")
+            check_eq(error_of(s3.head_object, Bucket=b, Key="c", ChecksumMode="ENABLED"), ("400", 400), "without")
+        with step("UploadPartCopy: the copied part's checksum is computed from the source's plaintext"):
+            s3.put_object(Bucket=b, Key="src", Body=whole)
+            up = s3.create_multipart_upload(Bucket=b, Key="copy", ChecksumAlgorithm="CRC32")
+            r = s3.upload_part_copy(Bucket=b, Key="copy", UploadId=up["UploadId"], PartNumber=1,
+                                    CopySource={"Bucket": b, "Key": "src"})
+            check_eq(r["CopyPartResult"].get("ChecksumCRC32"), checksum("CRC32", whole), "CopyPartResult")
+            done = [{"PartNumber": 1, "ETag": r["CopyPartResult"]["ETag"], "ChecksumCRC32": checksum("CRC32", whole)}]
+            c = s3.complete_multipart_upload(Bucket=b, Key="copy", UploadId=up["UploadId"], MultipartUpload={"Parts": done})
+            check_eq(c.get("ChecksumCRC32"), expected_multipart("CRC32", "COMPOSITE", [whole]), "Complete")
+        with step("AbortMultipartUpload removes the parts' checksum records"):
+            up, _ = upload_parts(s3, b, "aborted", parts, "CRC32")
+            s3.abort_multipart_upload(Bucket=b, Key="aborted", UploadId=up["UploadId"])
+            if BACKEND_ROOT:
+                left = [f for _, _, fs in os.walk(os.path.join(BACKEND_ROOT, b, ".s3-sse-proxy", "checksum")) for f in fs]
+                check_eq(len(left), 3, "records: c, src, copy")
+
+
 CASES = {
     f.__name__: f
     for f in [
@@ -279,6 +481,10 @@ CASES = {
         attributes_and_sse_c,
         copies_keep_the_checksum,
         records_follow_their_objects,
+        multipart_composite_and_full_object,
+        multipart_default_and_transfers,
+        multipart_checksum_errors,
+        multipart_sse_c_copies_and_aborts,
     ]
 }
 

@@ -166,6 +166,13 @@ impl Moto {
             .await
             .expect("DisableKey");
     }
+
+    pub async fn enable_key(&self, key_id: &str) {
+        self.admin
+            .call("EnableKey", &json!({"KeyId": key_id}))
+            .await
+            .expect("EnableKey");
+    }
 }
 
 pub fn kms_client(endpoint: &str, access_key_id: &str, secret_access_key: &str, timeout: Duration) -> AwsKms {

@@ -39,6 +39,8 @@ mod copies;
 mod envelope;
 /// 4. Buckets with objects from before the gateway
 mod legacy_objects;
+/// 10. What a listing echoes
+mod listings;
 /// 5. Ranges, sizes, HEAD
 mod ranges;
 /// 8. SSE-C
