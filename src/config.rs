@@ -139,6 +139,12 @@ pub struct BackendConfig {
     /// with chunk signatures) or `trailer` (aws-chunked with a CRC32C trailer).
     #[serde(default)]
     pub payload: BackendPayload,
+    /// Object data written into a bucket whose Object Lock is enabled goes as `trailer` (a CRC32C of the
+    /// ciphertext), whatever `payload` says: S3 refuses those writes without an integrity value, and the
+    /// client's `Content-MD5` describes the plaintext. `false` for backends that neither need it nor accept the
+    /// trailer (Ceph RGW 16). Only for `kind = "s3"`: the embedded backend has no Object Lock.
+    #[serde(default = "default_true")]
+    pub object_lock_checksum: bool,
 }
 
 /// `[backend] payload`: see [`crate::backend::sign`].

@@ -18,6 +18,8 @@ pub enum S3ErrorCode {
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,
     BadDigest,
+    /// 409: a concurrent write or delete of the same key won while a conditional write was in progress.
+    ConditionalRequestConflict,
     EntityTooLarge,
     EntityTooSmall,
     IncompleteBody,
@@ -70,6 +72,9 @@ impl S3ErrorCode {
             "NoSuchVersion" => Self::NoSuchVersion,
             "InvalidArgument" => Self::InvalidArgument,
             "InvalidRequest" => Self::InvalidRequest,
+            // A condition of the client's request, kept on the gateway's own write for it: the client's answer.
+            "PreconditionFailed" => Self::PreconditionFailed,
+            "ConditionalRequestConflict" => Self::ConditionalRequestConflict,
             _ => return None,
         })
     }
@@ -80,6 +85,7 @@ impl S3ErrorCode {
             Self::AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
             Self::AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
             Self::BadDigest => "BadDigest",
+            Self::ConditionalRequestConflict => "ConditionalRequestConflict",
             Self::EntityTooLarge => "EntityTooLarge",
             Self::EntityTooSmall => "EntityTooSmall",
             Self::IncompleteBody => "IncompleteBody",
@@ -160,6 +166,7 @@ impl S3ErrorCode {
             | Self::NoSuchVersion => StatusCode::NOT_FOUND,
             Self::InvalidPartNumber | Self::InvalidRange => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::ConditionalRequestConflict => StatusCode::CONFLICT,
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::ServiceUnavailable | Self::SlowDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -293,5 +300,18 @@ mod tests {
         let resp = e.to_response("RID1", "/b/k", false);
         assert_eq!(resp.status(), StatusCode::FORBIDDEN);
         assert_eq!(resp.headers()["x-amz-request-id"], "RID1");
+    }
+
+    #[test]
+    fn a_backends_conditional_write_errors_reach_the_client_as_the_same_s3_errors() {
+        for (code, status) in [
+            ("ConditionalRequestConflict", StatusCode::CONFLICT),
+            ("PreconditionFailed", StatusCode::PRECONDITION_FAILED),
+        ] {
+            let mapped = S3ErrorCode::from_backend(code).expect("a code the client gets as it is");
+            assert_eq!(mapped.as_str(), code);
+            let resp = S3Error::new(mapped, "x").to_response("RID", "/b/k", false);
+            assert_eq!(resp.status(), status, "{code}");
+        }
     }
 }

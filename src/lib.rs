@@ -328,6 +328,7 @@ async fn start_backend(config: &Config) -> Result<Arc<Backend>, String> {
         connect_timeout: config.connect_timeout(),
         response_timeout: config.response_timeout(),
         payload: b.payload,
+        object_lock_checksum: b.object_lock_checksum && b.kind == BackendKind::S3,
     })
 }
 

@@ -130,6 +130,16 @@ fn boto3_conditional_writes_answer_412_and_404_as_s3() {
 }
 
 #[test]
+fn boto3_conditional_deletes_compare_the_client_etag_per_object_and_per_delete_objects_entry() {
+    boto3_case("conditional_deletes");
+}
+
+#[test]
+fn boto3_delete_objects_removes_the_checksum_records_and_part_layouts_of_what_it_deleted() {
+    boto3_case("delete_objects_removes_records");
+}
+
+#[test]
 fn boto3_conditional_copies_compare_the_destinations_client_etag() {
     boto3_case("conditional_copies");
 }

@@ -434,6 +434,44 @@ async fn backend_errors_reach_the_client_as_s3_errors() {
     }
 }
 
+/// S3 answers 409 ConditionalRequestConflict when another write or delete of the key won while a conditional write
+/// was in progress (the embedded backend serialises each key's writers, so it never does): the client gets that
+/// answer, never a 500, whether it comes to the write itself or to the gateway's HEAD before an `If-Match`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backends_409_on_a_conditional_write_reaches_the_client_as_conditional_request_conflict() {
+    let addr = failing_backend(409, "ConditionalRequestConflict").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n\n[backend]\nkind = \"s3\"\nendpoint = \"http://{addr}\"\naccess_key_id = \"{BACKEND_AK}\"\nsecret_access_key = \"{BACKEND_SK}\"\n\n[[credentials]]\naccess_key_id = \"{CLIENT_AK}\"\nsecret_access_key = \"{CLIENT_SK}\"\n",
+        dir.path().join("gw")
+    );
+    let gw = Gateway::start_with_config_text(dir, &config);
+    let c = gw.client();
+    for (method, condition) in [
+        (Method::PUT, ("if-none-match", "*")),
+        (Method::PUT, ("if-match", "\"0123456789abcdef0123456789abcdef-1\"")),
+        (Method::DELETE, ("if-match", "\"0123456789abcdef0123456789abcdef-1\"")),
+    ] {
+        let body = if method == Method::PUT {
+            Bytes::from(pseudo_random(100_000, 9))
+        } else {
+            Bytes::new()
+        };
+        let r = send(
+            &c,
+            signed_with_headers(&gw, CLIENT, method.clone(), "/b/k", body, &[condition]),
+        )
+        .await;
+        assert_eq!(r.status.as_u16(), 409, "{method} {condition:?}: {}", r.text());
+        assert_eq!(
+            r.error_code().as_deref(),
+            Some("ConditionalRequestConflict"),
+            "{method} {condition:?}: {}",
+            r.text()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn truncated_tls_is_dropped_and_counted() {
     let s = Stack::start_with(SHORT_LIMITS);

@@ -347,6 +347,16 @@ fn delete_versions_and_bucket(gw: &Gateway, bucket: &str, key: &str, version_ids
     );
 }
 
+#[test]
+fn boto3_writes_single_and_multipart_objects_into_an_object_lock_bucket_that_requires_a_checksum() {
+    boto3_case("object_lock_bucket");
+}
+
+#[test]
+fn boto3_conditional_writes_and_deletes_reach_moto_with_the_backends_etag() {
+    boto3_case("conditional_writes");
+}
+
 /// UpdateObjectEncryption naming a version (`?encryption&versionId=`): S3 re-wraps that very version in place, which
 /// the backend's self-copy cannot do (it would make a new current version and leave the named one under its old
 /// key), so the gateway answers S3's 501 `NotImplemented` before touching anything: the version keeps SSE-S3, no

@@ -30,6 +30,7 @@ pub struct Backend {
     addressing: Addressing,
     signer: sign::Signer,
     payload: BackendPayload,
+    object_lock_checksum: bool,
     pub response_timeout: Duration,
 }
 
@@ -52,6 +53,8 @@ pub struct BackendSettings<'a> {
     pub connect_timeout: Duration,
     pub response_timeout: Duration,
     pub payload: BackendPayload,
+    /// See [`crate::config::BackendConfig::object_lock_checksum`].
+    pub object_lock_checksum: bool,
 }
 
 /// A pooled HTTP(S) client trusting the webpki roots plus the certificates in `ca_pem` (errors name `what`).
@@ -115,6 +118,7 @@ impl Backend {
             addressing: s.addressing,
             signer: sign::Signer::new(s.access_key_id, s.secret_access_key, s.region),
             payload: s.payload,
+            object_lock_checksum: s.object_lock_checksum,
             response_timeout: s.response_timeout,
         }))
     }
@@ -143,6 +147,30 @@ impl Backend {
             .build()
     }
 
+    /// How request bodies are signed, as configured.
+    pub fn payload(&self) -> BackendPayload {
+        self.payload
+    }
+
+    /// Whether object data written into an Object Lock bucket must be switched to the `trailer` payload (it
+    /// would otherwise go without an integrity value, which S3 refuses there).
+    pub fn lock_needs_trailer(&self) -> bool {
+        self.object_lock_checksum && self.payload != BackendPayload::Trailer
+    }
+
+    /// The bucket of a backend object URI (made by [`Backend::uri_for`]); `None` for a bucket's or the service's.
+    pub fn object_bucket_of(&self, uri: &Uri) -> Option<String> {
+        let path = uri.path().trim_start_matches('/');
+        let bucket = match self.addressing {
+            Addressing::Path => path.split_once('/').filter(|(_, key)| !key.is_empty())?.0,
+            Addressing::Virtual if !path.is_empty() => {
+                uri.host()?.strip_suffix(self.authority.host())?.strip_suffix('.')?
+            }
+            Addressing::Virtual => return None,
+        };
+        (!bucket.is_empty()).then(|| percent_decode(bucket))
+    }
+
     /// Sign and send. `headers` are already filtered (see [`forwarded_headers`]).
     pub async fn send(
         &self,
@@ -150,6 +178,18 @@ impl Backend {
         uri: Uri,
         headers: HeaderMap,
         body: Body,
+    ) -> Result<Response<Incoming>, BackendError> {
+        self.send_as(method, uri, headers, body, self.payload).await
+    }
+
+    /// [`Backend::send`] with the body signed in `mode` rather than the configured one.
+    pub async fn send_as(
+        &self,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Body,
+        mode: BackendPayload,
     ) -> Result<Response<Incoming>, BackendError> {
         let mut req = Request::builder()
             .method(method)
@@ -166,7 +206,7 @@ impl Backend {
             .get(http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
             .or_else(|| http_body::Body::size_hint(req.body()).exact());
-        let payload = payload_for(self.payload, decoded_len);
+        let payload = payload_for(mode, decoded_len);
         if let (Some(len), sign::S3Payload::SignedChunks | sign::S3Payload::UnsignedTrailer) = (decoded_len, payload) {
             set_aws_chunked_headers(req.headers_mut(), len, payload == sign::S3Payload::SignedChunks);
         }
@@ -203,7 +243,8 @@ fn payload_for(mode: BackendPayload, decoded_len: Option<u64>) -> sign::S3Payloa
 }
 
 /// The headers of an aws-chunked body whose decoded length is `len`: the encoded `Content-Length`,
-/// `x-amz-decoded-content-length`, `aws-chunked` first in `Content-Encoding` and, unsigned, the trailer's name.
+/// `x-amz-decoded-content-length`, `aws-chunked` first in `Content-Encoding` and, unsigned, the trailer's name and
+/// `x-amz-sdk-checksum-algorithm` (what S3 looks for, with `Content-MD5`, on a write into an Object Lock bucket).
 fn set_aws_chunked_headers(h: &mut HeaderMap, len: u64, signed: bool) {
     h.insert(
         http::header::CONTENT_LENGTH,
@@ -221,6 +262,10 @@ fn set_aws_chunked_headers(h: &mut HeaderMap, len: u64, signed: bool) {
         h.insert(
             "x-amz-trailer",
             HeaderValue::from_static(chunked::TRAILER_ALGORITHM.header_name()),
+        );
+        h.insert(
+            "x-amz-sdk-checksum-algorithm",
+            HeaderValue::from_static(chunked::TRAILER_ALGORITHM.sdk_name()),
         );
     }
 }
@@ -362,5 +407,55 @@ mod tests {
         assert_eq!(f["content-encoding"], "gzip");
         assert_eq!(f["content-length"], "10");
         assert_eq!(f["x-amz-meta-a"], "1");
+    }
+
+    fn backend(endpoint: &str, addressing: Addressing) -> Arc<Backend> {
+        Backend::new(BackendSettings {
+            endpoint,
+            region: "us-east-1".into(),
+            access_key_id: "AK".into(),
+            secret_access_key: SecretString::new("SK".into()),
+            ca_pem: None,
+            addressing,
+            connect_timeout: Duration::from_secs(1),
+            response_timeout: Duration::from_secs(1),
+            payload: BackendPayload::Unsigned,
+            object_lock_checksum: true,
+        })
+        .expect("backend")
+    }
+
+    #[test]
+    fn object_bucket_of_names_the_bucket_of_object_uris_only() {
+        for addressing in [Addressing::Path, Addressing::Virtual] {
+            let b = backend("http://127.0.0.1:9000", addressing);
+            let object = b
+                .uri_for(&Target::object("my-bucket", "a/b c"), Some("uploadId=1"))
+                .unwrap();
+            assert_eq!(b.object_bucket_of(&object).as_deref(), Some("my-bucket"), "{object}");
+            let bucket = b.uri_for(&Target::bucket("my-bucket"), Some("object-lock")).unwrap();
+            assert_eq!(b.object_bucket_of(&bucket), None, "{bucket}");
+            let service = b
+                .uri_for(
+                    &Target {
+                        bucket: None,
+                        key: None,
+                    },
+                    None,
+                )
+                .unwrap();
+            assert_eq!(b.object_bucket_of(&service), None, "{service}");
+        }
+    }
+
+    #[test]
+    fn trailer_headers_name_the_checksum_algorithm_as_s3_requires_in_object_lock_buckets() {
+        let mut h = HeaderMap::new();
+        set_aws_chunked_headers(&mut h, 100, false);
+        assert_eq!(h["x-amz-trailer"], "x-amz-checksum-crc32c");
+        assert_eq!(h["x-amz-sdk-checksum-algorithm"], "CRC32C");
+        let mut h = HeaderMap::new();
+        set_aws_chunked_headers(&mut h, 100, true);
+        assert!(h.get("x-amz-sdk-checksum-algorithm").is_none());
     }
 }

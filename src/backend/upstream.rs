@@ -14,8 +14,11 @@ use hyper::body::Incoming;
 use tokio::sync::watch;
 
 use super::{Backend, BackendError};
+use crate::auth::checksum::Md5Hasher;
 use crate::body::verify::{ClientBody, FailureSlot};
 use crate::body::{Body, metered::Metered};
+use crate::bucket_state::TtlCache;
+use crate::config::BackendPayload;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::metrics::Metrics;
 use crate::s3::addressing::Target;
@@ -25,6 +28,8 @@ use crate::s3::operation::Operation;
 pub struct Upstream {
     backend: Arc<Backend>,
     metrics: Arc<Metrics>,
+    /// Whether each bucket's Object Lock is enabled (asked only when [`Backend::lock_needs_trailer`]).
+    object_lock: TtlCache<bool>,
 }
 
 /// A backend request's body, and what tells when it has been sent.
@@ -82,7 +87,11 @@ fn millis_since(t: Instant) -> u64 {
 
 impl Upstream {
     pub fn new(backend: Arc<Backend>, metrics: Arc<Metrics>) -> Self {
-        Self { backend, metrics }
+        Self {
+            backend,
+            metrics,
+            object_lock: TtlCache::default(),
+        }
     }
 
     pub fn backend(&self) -> &Backend {
@@ -113,7 +122,7 @@ impl Upstream {
         self.send(op, method, uri, headers, Outbound::empty()).await
     }
 
-    /// PUT a small body the gateway holds in memory.
+    /// PUT a small body the gateway holds in memory, with its `Content-MD5` (which an Object Lock bucket requires).
     pub async fn put_bytes(
         &self,
         op: Operation,
@@ -122,6 +131,12 @@ impl Upstream {
         data: Bytes,
     ) -> Result<Response<Incoming>, S3Error> {
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(data.len()));
+        let mut md5 = Md5Hasher::new();
+        md5.update(&data);
+        headers.insert(
+            "content-md5",
+            HeaderValue::from_str(&md5.finish()).map_err(S3Error::internal)?,
+        );
         self.send(op, Method::PUT, uri, headers, Outbound::full(data)).await
     }
 
@@ -145,7 +160,13 @@ impl Upstream {
         let taken = last_read.clone();
         let on_data = Box::new(move |_| taken.store(millis_since(started), Ordering::Relaxed));
         let body = crate::body::boxed(Metered::new(body, on_data, None));
-        let send = self.backend.send(method, uri, headers, body);
+        let mode = match progress {
+            Progress::Watched(_) | Progress::Streamed if self.streams_into_object_lock(op, &method, &uri).await => {
+                BackendPayload::Trailer
+            }
+            _ => self.backend.payload(),
+        };
+        let send = self.backend.send_as(method, uri, headers, body, mode);
         let timeout = self.backend.response_timeout;
         let stalled = |limit: Duration| {
             let limit = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
@@ -194,6 +215,57 @@ impl Upstream {
                 S3ErrorCode::ServiceUnavailable,
                 "The storage backend is unavailable. Please try again.",
             )
+        })
+    }
+}
+
+impl Upstream {
+    /// Whether a streamed request writes object data into a bucket whose Object Lock is enabled, and so must
+    /// go with a checksum of what it sends. In-memory bodies (the gateway's records) carry a `Content-MD5`.
+    async fn streams_into_object_lock(&self, op: Operation, method: &Method, uri: &Uri) -> bool {
+        use Operation as Op;
+        // The PUTs that store object data: the client's, and the gateway's own for a copy, a re-encryption at
+        // Complete or an UpdateObjectEncryption (never a legal hold's, retention's or tagging's document).
+        let writes_data = matches!(
+            op,
+            Op::PutObject
+                | Op::PostObject
+                | Op::UploadPart
+                | Op::UploadPartCopy
+                | Op::CopyObject
+                | Op::CompleteMultipartUpload
+                | Op::UpdateObjectEncryption
+        );
+        if method != Method::PUT || !writes_data || !self.backend.lock_needs_trailer() {
+            return false;
+        }
+        let Some(bucket) = self.backend.object_bucket_of(uri) else {
+            return false;
+        };
+        if let Some(enabled) = self.object_lock.get(&bucket) {
+            return enabled;
+        }
+        let enabled = self.object_lock_enabled(op, &bucket).await;
+        self.object_lock.insert(&bucket, enabled);
+        enabled
+    }
+
+    /// GetObjectLockConfiguration: `ObjectLockEnabled` is `Enabled`. Any failure reads as not enabled (the
+    /// write then gets the backend's own answer).
+    async fn object_lock_enabled(&self, op: Operation, bucket: &str) -> bool {
+        let Ok(uri) = self.bucket_uri(bucket, Some("object-lock")) else {
+            return false;
+        };
+        // Boxed: `send` is what calls this (never for a GET, so the recursion ends here).
+        let answer = Box::pin(self.call(op, Method::GET, uri, HeaderMap::new())).await;
+        let Ok(resp) = answer else {
+            return false;
+        };
+        if !resp.status().is_success() {
+            return false;
+        }
+        crate::response::read_small(resp).await.is_ok_and(|b| {
+            crate::s3::xml::xml_text(&String::from_utf8_lossy(&b), "ObjectLockEnabled").as_deref() == Some("Enabled")
         })
     }
 }

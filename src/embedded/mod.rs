@@ -204,12 +204,43 @@ impl_s3! {
         self.fs.delete_object(req).await
     }
 
-    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        let bucket = req.input.bucket.as_str();
-        let keys = req.input.delete.objects.iter().map(|o| (bucket, o.key.as_str(), true)).collect();
-        let _held = self.locks.lock(keys).await;
-        self.store.bucket(bucket).await?;
-        self.fs.delete_objects(req).await
+    /// Each entry's `ETag` is its `If-Match` (S3's conditional deletes): an entry whose object has another ETag
+    /// (or none) is not deleted and gets its own `<Error>` (PreconditionFailed, NoSuchKey); the others are.
+    async fn delete_objects(
+        &self,
+        mut req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        let bucket = req.input.bucket.clone();
+        let keys: Vec<String> = req.input.delete.objects.iter().map(|o| o.key.clone()).collect();
+        let _held = self
+            .locks
+            .lock(keys.iter().map(|k| (bucket.as_str(), k.as_str(), true)).collect())
+            .await;
+        self.store.bucket(&bucket).await?;
+        let mut refused = Vec::new();
+        let mut objects = Vec::new();
+        for o in std::mem::take(&mut req.input.delete.objects) {
+            let Some(etag) = o.e_tag.clone() else {
+                objects.push(o);
+                continue;
+            };
+            let condition = ETagCondition::ETag(etag);
+            match self.store.check_write(&bucket, &o.key, Some(&condition), None).await {
+                Ok(()) => objects.push(o),
+                Err(e) => refused.push(Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    key: Some(o.key),
+                    message: e.message().map(str::to_owned),
+                    version_id: o.version_id,
+                }),
+            }
+        }
+        req.input.delete.objects = objects;
+        let mut resp = self.fs.delete_objects(req).await?;
+        if !refused.is_empty() {
+            resp.output.errors.get_or_insert_with(Vec::new).extend(refused);
+        }
+        Ok(resp)
     }
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {

@@ -116,6 +116,9 @@ pub async fn dispatch(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
             true,
             false,
         ) => bucket_policy::handle(ctx).await,
+        (Op::PutObjectLockConfiguration | Op::PutObjectRetention | Op::PutObjectLegalHold, _, true, _) => {
+            forward::with_content_md5(ctx).await
+        }
         // SSE off: everything else passes through, verified.
         (_, None, _, _) => forward::handle(ctx).await,
         (Op::ListObjects | Op::ListObjectsV2 | Op::ListObjectVersions, Some(_), true, false) => {

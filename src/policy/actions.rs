@@ -51,6 +51,12 @@ pub fn iam_action(op: Operation, versioned: bool) -> &'static str {
         GetObjectAcl => "s3:GetObjectAcl",
         PutObjectAcl if versioned => "s3:PutObjectVersionAcl",
         PutObjectAcl => "s3:PutObjectAcl",
+        GetObjectLockConfiguration => "s3:GetBucketObjectLockConfiguration",
+        PutObjectLockConfiguration => "s3:PutBucketObjectLockConfiguration",
+        GetObjectRetention => "s3:GetObjectRetention",
+        PutObjectRetention => "s3:PutObjectRetention",
+        GetObjectLegalHold => "s3:GetObjectLegalHold",
+        PutObjectLegalHold => "s3:PutObjectLegalHold",
         // The destination of a copy is a PutObject; its source is checked as GetObject separately.
         PutObject
         | PostObject

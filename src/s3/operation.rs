@@ -30,6 +30,7 @@ operations! {
     GetBucketCors, PutBucketCors, DeleteBucketCors, GetBucketAcl, PutBucketAcl, DeleteObjects,
     GetObject, HeadObject, PutObject, PostObject, CopyObject, DeleteObject, GetObjectAttributes,
     GetObjectTagging, PutObjectTagging, DeleteObjectTagging, GetObjectAcl, PutObjectAcl,
+    GetObjectLockConfiguration, PutObjectLockConfiguration, GetObjectRetention, PutObjectRetention, GetObjectLegalHold, PutObjectLegalHold,
     CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts,
     UpdateObjectEncryption,
     Other,
@@ -68,6 +69,12 @@ pub fn classify(method: &Method, target: &Target, query: &[(String, String)], ha
             ("cors", GetBucketCors, PutBucketCors, DeleteBucketCors),
             ("versioning", GetBucketVersioning, PutBucketVersioning, Other),
             ("acl", GetBucketAcl, PutBucketAcl, Other),
+            (
+                "object-lock",
+                GetObjectLockConfiguration,
+                PutObjectLockConfiguration,
+                Other,
+            ),
         ];
         for (name, get, put, delete) in sub {
             if has(name) {
@@ -100,6 +107,8 @@ pub fn classify(method: &Method, target: &Target, query: &[(String, String)], ha
         Method::GET if has("tagging") => GetObjectTagging,
         Method::GET if has("acl") => GetObjectAcl,
         Method::GET if has("attributes") => GetObjectAttributes,
+        Method::GET if has("retention") => GetObjectRetention,
+        Method::GET if has("legal-hold") => GetObjectLegalHold,
         Method::GET => GetObject,
         Method::HEAD => HeadObject,
         Method::PUT if has("partNumber") && has("uploadId") => {
@@ -111,6 +120,9 @@ pub fn classify(method: &Method, target: &Target, query: &[(String, String)], ha
         }
         Method::PUT if has("tagging") => PutObjectTagging,
         Method::PUT if has("acl") => PutObjectAcl,
+        // Object Lock documents, forwarded as they are (never an object write).
+        Method::PUT if has("retention") => PutObjectRetention,
+        Method::PUT if has("legal-hold") => PutObjectLegalHold,
         Method::PUT if has("encryption") => UpdateObjectEncryption,
         Method::PUT if has_copy_source => CopyObject,
         Method::PUT => PutObject,
@@ -198,5 +210,22 @@ mod tests {
         assert_eq!(op(Method::GET, "/bucket/key", false), GetObject);
         assert_eq!(op(Method::GET, "/bucket?notification", false), Other);
         assert_eq!(op(Method::PUT, "/bucket/key?encryption", false), UpdateObjectEncryption);
+        // Object Lock documents of an object: never a PutObject (the gateway would store the document as the
+        // object's new content) nor a GetObject.
+        assert_eq!(
+            op(Method::PUT, "/bucket?object-lock", false),
+            PutObjectLockConfiguration
+        );
+        assert_eq!(
+            op(Method::GET, "/bucket?object-lock", false),
+            GetObjectLockConfiguration
+        );
+        assert_eq!(op(Method::PUT, "/bucket/key?retention", false), PutObjectRetention);
+        assert_eq!(
+            op(Method::GET, "/bucket/key?retention&versionId=v", false),
+            GetObjectRetention
+        );
+        assert_eq!(op(Method::PUT, "/bucket/key?legal-hold", false), PutObjectLegalHold);
+        assert_eq!(op(Method::GET, "/bucket/key?legal-hold", false), GetObjectLegalHold);
     }
 }

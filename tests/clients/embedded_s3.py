@@ -11,6 +11,7 @@ S3_CA_FILE, S3_BUCKET, WORK_DIR.
 Exit status 0 only if every check held. Each step is printed; a failure prints the step.
 """
 
+import hashlib
 import os
 import sys
 import threading
@@ -470,11 +471,78 @@ def object_attributes():
             s3.delete_object(Bucket=b, Key=k)
 
 
+def conditional_deletes():
+    """S3's conditional deletes: DeleteObject's If-Match and the ETag of a DeleteObjects entry compare the ETag the
+    client sees (the gateway names the backend's to it); a stale one is 412 PreconditionFailed (DeleteObjects: that
+    entry's <Error>), one on a missing key 404 NoSuchKey, and nothing refused is deleted."""
+    s3 = client()
+    with Bucket(s3, "conddel") as b:
+        etags = {k: s3.put_object(Bucket=b, Key=k, Body=k.encode() * 100)["ETag"] for k in ["a", "b", "c", "d"]}
+        up = s3.create_multipart_upload(Bucket=b, Key="mp")["UploadId"]
+        part = s3.upload_part(Bucket=b, Key="mp", UploadId=up, PartNumber=1, Body=b"m" * 1000)["ETag"]
+        etags["mp"] = s3.complete_multipart_upload(Bucket=b, Key="mp", UploadId=up,
+                                                   MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part}]})["ETag"]
+        stale = '"0123456789abcdef0123456789abcdef"'
+        with step("DeleteObject If-Match on a missing key: 404 NoSuchKey"):
+            check_eq(error_of(s3.delete_object, Bucket=b, Key="none", IfMatch=etags["a"]), ("NoSuchKey", 404), "DELETE")
+        with step("DeleteObject If-Match with the ETag PutObject answered: deleted"):
+            s3.delete_object(Bucket=b, Key="a", IfMatch=etags["a"])
+            check_eq(error_of(s3.head_object, Bucket=b, Key="a"), ("404", 404), "HEAD after delete")
+        with step("DeleteObjects with per-entry ETags: current ones deleted, a stale one 412, a missing key 404"):
+            got = s3.delete_objects(Bucket=b, Delete={"Objects": [
+                {"Key": "b", "ETag": etags["b"]},
+                {"Key": "c", "ETag": stale},
+                {"Key": "none", "ETag": etags["b"]},
+                {"Key": "d"},
+                {"Key": "mp", "ETag": etags["mp"]},
+            ]})
+            check_eq(sorted(d["Key"] for d in got.get("Deleted", [])), ["b", "d", "mp"], "Deleted")
+            check_eq(sorted((e["Key"], e["Code"]) for e in got.get("Errors", [])),
+                     [("c", "PreconditionFailed"), ("none", "NoSuchKey")], "Errors")
+        with step("the refused entry's object is unchanged; the deleted ones are gone"):
+            check_eq(s3.get_object(Bucket=b, Key="c")["Body"].read(), b"c" * 100, "c")
+            for k in ["b", "d", "mp"]:
+                check_eq(error_of(s3.head_object, Bucket=b, Key=k), ("404", 404), f"HEAD {k}")
+        s3.delete_object(Bucket=b, Key="c")
+
+
+def delete_objects_removes_records():
+    """DeleteObjects removes the gateway's checksum records and part layouts of the keys it deleted, as
+    DeleteObject does (they used to stay until DeleteBucket)."""
+    s3 = client()
+    root = os.environ["S3_BACKEND_ROOT"]
+    with Bucket(s3, "delrec") as b:
+        checksums = os.path.join(root, b, ".s3-sse-proxy", "checksum")
+        layouts = os.path.join(root, b, ".s3-sse-proxy", "layout")
+        with step("objects with checksum records (trailer checksums) and a multipart object with a part layout"):
+            for k in ["x", "y"]:
+                s3.put_object(Bucket=b, Key=k, Body=os.urandom(200_000), ChecksumAlgorithm="CRC32")
+            up = s3.create_multipart_upload(Bucket=b, Key="mp")["UploadId"]
+            parts = [s3.upload_part(Bucket=b, Key="mp", UploadId=up, PartNumber=n, Body=os.urandom(size))["ETag"]
+                     for n, size in [(1, 5 * MIB), (2, 1000)]]
+            s3.complete_multipart_upload(Bucket=b, Key="mp", UploadId=up, MultipartUpload={
+                "Parts": [{"PartNumber": n + 1, "ETag": e} for n, e in enumerate(parts)]})
+            s3.put_object(Bucket=b, Key="kept", Body=os.urandom(200_000), ChecksumAlgorithm="CRC32")
+            named = {hashlib.sha256(k.encode()).hexdigest(): k for k in ["x", "y", "mp", "kept"]}
+            before = sorted(named.get(n, n) for n in os.listdir(checksums))
+            check({"x", "y", "kept"} <= set(before), f"checksum records of {before}, not of x, y and kept")
+            check(os.path.isdir(layouts) and len(os.listdir(layouts)) == 1, "a part layout at the backend")
+        with step("DeleteObjects of x, y and mp: their records are gone, the kept object's stays"):
+            got = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": k} for k in ["x", "y", "mp"]]})
+            check_eq(sorted(d["Key"] for d in got.get("Deleted", [])), ["mp", "x", "y"], "Deleted")
+            check_eq(sorted(named.get(n, n) for n in os.listdir(checksums)), ["kept"], "checksum records left")
+            check_eq(os.listdir(layouts) if os.path.isdir(layouts) else [], [], "part layouts left")
+            check_eq(s3.get_object(Bucket=b, Key="kept", ChecksumMode="ENABLED").get("ChecksumCRC32") is not None, True,
+                     "the kept object's checksum")
+        s3.delete_object(Bucket=b, Key="kept")
+
+
 CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
                                   conditional_writes_with_the_current_etag, conditional_copies, racing_creates, object_attributes,
-                                  delimiters_never_show_records]}
+                                  delimiters_never_show_records, conditional_deletes,
+                                  delete_objects_removes_records]}
 
 if __name__ == "__main__":
     steps.run_case(CASES, __doc__)
