@@ -121,7 +121,6 @@ impl_s3! {
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
         create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
         upload_part(UploadPartInput) -> UploadPartOutput;
-        list_parts(ListPartsInput) -> ListPartsOutput;
         abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     {
 
@@ -132,6 +131,15 @@ impl_s3! {
             return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"));
         }
         self.fs.delete_bucket(req).await
+    }
+
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        // s3s-fs lists parts in directory order; S3 lists them by part number.
+        let mut resp = self.fs.list_parts(req).await?;
+        if let Some(parts) = resp.output.parts.as_mut() {
+            parts.sort_by_key(|p| p.part_number);
+        }
+        Ok(resp)
     }
 
     async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {

@@ -138,7 +138,7 @@ pub async fn dispatch(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
         (Op::UploadPart, Some(keys), true, true) => multipart::upload_part(ctx, keys).await,
         (Op::UploadPartCopy, Some(keys), true, true) => multipart::upload_part_copy(ctx, keys).await,
         (Op::CompleteMultipartUpload, Some(keys), true, true) => multipart::complete(ctx, keys).await,
-        (Op::ListParts, Some(_), true, true) => multipart::list_parts(ctx).await,
+        (Op::ListParts, Some(keys), true, true) => multipart::list_parts(ctx, keys).await,
         (Op::AbortMultipartUpload, Some(_), true, true) => multipart::abort(ctx).await,
         (Op::UpdateObjectEncryption, Some(keys), true, true) => {
             update_encryption::update_object_encryption(ctx, keys).await

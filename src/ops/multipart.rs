@@ -358,7 +358,7 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     super::checksum::answer_checksum(resp, checksum.as_ref().map(|(c, _)| c), true).await
 }
 
-pub async fn list_parts(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
+pub async fn list_parts(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, S3Error> {
     let upload = Upload::of(&ctx)?;
     let Some(env) = &upload.envelope else {
         return forward_foreign(ctx, &upload).await;
@@ -374,7 +374,7 @@ pub async fn list_parts(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> 
     if !resp.status().is_success() {
         return Ok(response::pass_through(resp));
     }
-    response::restate(resp, |xml| {
+    let resp = response::restate(resp, |xml| {
         let xml = listing::replace_upload_id(&xml, &upload.backend_id, &upload.client_id).map_err(S3Error::internal)?;
         listing::rewrite(
             &xml,
@@ -389,7 +389,68 @@ pub async fn list_parts(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> 
         )
         .map_err(S3Error::internal)
     })
-    .await
+    .await?;
+    // S3 lists each part's checksum of an upload that chose an algorithm (an SSE-C one's with its key only).
+    match upload.checksum.filter(|c| c.asked) {
+        Some(uc) if env.mode != SseMode::C || upload.customer.is_some() => {
+            with_part_checksums(&ctx, keys, &upload, env, uc, resp).await
+        }
+        _ => Ok(resp),
+    }
+}
+
+/// A ListParts page with each part's checksum from its record, and the upload's algorithm and type.
+async fn with_part_checksums(
+    ctx: &ReqCtx<'_>,
+    keys: &Keys,
+    upload: &Upload,
+    env: &Envelope,
+    uc: UploadChecksum,
+    resp: Response<Body>,
+) -> Result<Response<Body>, S3Error> {
+    let (parts, body) = resp.into_parts();
+    let xml = crate::body::collect_limited(body, SMALL_LIMIT)
+        .await
+        .map_err(|()| S3Error::internal("ListParts answer too large"))?;
+    let text = String::from_utf8_lossy(&xml).into_owned();
+    let listed: Vec<(u32, String)> = xml_all(&text, "Part")
+        .iter()
+        .filter_map(|p| {
+            let n = xml_text(p, "PartNumber")?.trim().parse().ok()?;
+            let etag = xml_text(p, "ETag").unwrap_or_default();
+            let etag = etag.replace("&quot;", "").replace("&#34;", "").replace('"', "");
+            // The client's part ETag is the backend's with `-1`.
+            Some((n, etag.strip_suffix("-1").unwrap_or(&etag).to_owned()))
+        })
+        .collect();
+    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let dk = open_data_key(keys, env, upload.customer.as_ref(), bucket, key).await?;
+    let kept =
+        super::checksum::read_part_records(ctx.buckets, op, bucket, key, &upload.backend_id, &listed, &dk).await?;
+    let name = format!("Checksum{}", uc.algorithm.sdk_name());
+    let mut out = String::with_capacity(text.len() + 64 * listed.len());
+    let mut rest = text.as_str();
+    let mut values = kept.iter();
+    while let Some(i) = rest.find("</Part>") {
+        out.push_str(&rest[..i]);
+        if let Some(Some(c)) = values.next() {
+            out.push_str(&format!("<{name}>{}</{name}>", c.value));
+        }
+        out.push_str("</Part>");
+        rest = &rest[i + "</Part>".len()..];
+    }
+    out.push_str(rest);
+    let head = format!(
+        "<ChecksumAlgorithm>{}</ChecksumAlgorithm><ChecksumType>{}</ChecksumType>",
+        uc.algorithm.sdk_name(),
+        uc.kind.as_str()
+    );
+    if let Some(i) = out.find("<Part>").or_else(|| out.find("</ListPartsResult>")) {
+        out.insert_str(i, &head);
+    }
+    let mut parts = parts;
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Ok(Response::from_parts(parts, crate::body::full(out)))
 }
 
 pub async fn abort(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {

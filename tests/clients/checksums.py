@@ -415,6 +415,12 @@ def multipart_checksum_errors():
         for n, data in enumerate(parts, 1):
             r = s3.upload_part(Bucket=b, Key="k", UploadId=uid, PartNumber=n, Body=data, ChecksumCRC32=checksum("CRC32", data))
             done.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+        with step("ListParts lists each part's checksum and the upload's algorithm"):
+            listed = s3.list_parts(Bucket=b, Key="k", UploadId=uid)
+            check_eq((listed.get("ChecksumAlgorithm"), listed.get("ChecksumType")), ("CRC32", "COMPOSITE"), "upload")
+            got = [(p["PartNumber"], p["Size"], p.get("ChecksumCRC32")) for p in listed["Parts"]]
+            want = [(n, len(d), checksum("CRC32", d)) for n, d in enumerate(parts, 1)]
+            check_eq(got, want, "parts")
         complete = lambda **kw: s3.complete_multipart_upload(  # noqa: E731
             Bucket=b, Key="k", UploadId=uid, MultipartUpload={"Parts": kw.pop("ps")}, **kw)
         with step("Complete without a part's checksum: 400 InvalidRequest, nothing stored"):
