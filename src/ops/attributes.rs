@@ -18,6 +18,7 @@ use crate::crypto::size::plaintext_len;
 use crate::error::{S3Error, S3ErrorCode, xml_escape};
 use crate::response;
 use crate::s3::request::header_str;
+use crate::sse::checksum::StoredChecksum;
 use crate::sse::request as sse;
 use crate::sse::{Keys, check_customer_key, client_etag, envelope_of, open_data_key};
 
@@ -84,15 +85,22 @@ pub async fn get_object_attributes(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Respo
         None => plaintext_len(cipher_total).ok_or_else(|| S3Error::internal("ciphertext length fits no plaintext"))?,
     };
     let etag = client_etag(backend_etag, !env.multipart);
-    let checksum = match wanted.contains(&"Checksum") && env.checksum.is_some() {
+    let checksums_wanted = wanted.contains(&"Checksum") || (wanted.contains(&"ObjectParts") && parts.is_some());
+    let (checksum, part_checksums) = match checksums_wanted && env.checksum.is_some() {
         true => {
             if ctx.anonymous() && env.mode == SseMode::Kms {
                 return Err(sse::kms_needs_identity());
             }
             let dk = open_data_key(keys, &env, customer.as_ref(), bucket, key).await?;
-            super::checksum::read(ctx.buckets, op, bucket, key, &env, hh, &dk).await?
+            let whole = super::checksum::read(ctx.buckets, op, bucket, key, &env, hh, &dk).await?;
+            let numbers: Vec<u32> = parts.iter().flatten().map(|(n, _)| *n).collect();
+            let of_parts = match &parts {
+                Some(_) => super::checksum::read_parts(ctx.buckets, op, bucket, key, hh, &numbers, &dk).await?,
+                None => None,
+            };
+            (whole, of_parts)
         }
-        false => None,
+        false => (None, None),
     };
 
     let mut xml = String::from(
@@ -108,7 +116,7 @@ pub async fn get_object_attributes(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Respo
             }
             "ObjectParts" => {
                 if let Some(p) = &parts {
-                    xml.push_str(&object_parts(p, h)?);
+                    xml.push_str(&object_parts(p, part_checksums.as_deref(), h)?);
                 }
             }
             "Checksum" => {
@@ -161,8 +169,9 @@ fn wanted(h: &HeaderMap) -> Result<Vec<&'static str>, S3Error> {
         .collect()
 }
 
-/// `<ObjectParts>` for the parts after `x-amz-part-number-marker`, at most `x-amz-max-parts` (1000) of them.
-fn object_parts(parts: &[(u32, u64)], h: &HeaderMap) -> Result<String, S3Error> {
+/// `<ObjectParts>` for the parts after `x-amz-part-number-marker`, at most `x-amz-max-parts` (1000) of them, with
+/// each part's checksum when the object keeps them (`checksums`, in the order of `parts`).
+fn object_parts(parts: &[(u32, u64)], checksums: Option<&[StoredChecksum]>, h: &HeaderMap) -> Result<String, S3Error> {
     let number = |name: &str, default: u32| match header_str(h, name) {
         None => Ok(default),
         Some(v) => v.trim().parse::<u32>().map_err(|_| {
@@ -174,7 +183,12 @@ fn object_parts(parts: &[(u32, u64)], h: &HeaderMap) -> Result<String, S3Error> 
     };
     let max = number("x-amz-max-parts", 1000)?.min(1000);
     let marker = number("x-amz-part-number-marker", 0)?;
-    let after: Vec<&(u32, u64)> = parts.iter().filter(|(n, _)| *n > marker).collect();
+    let after: Vec<(&(u32, u64), Option<&StoredChecksum>)> = parts
+        .iter()
+        .enumerate()
+        .filter(|(_, (n, _))| *n > marker)
+        .map(|(i, p)| (p, checksums.and_then(|c| c.get(i))))
+        .collect();
     let page = &after[..after.len().min(max as usize)];
     let truncated = after.len() > page.len();
     let mut x = format!(
@@ -182,11 +196,16 @@ fn object_parts(parts: &[(u32, u64)], h: &HeaderMap) -> Result<String, S3Error> 
          <PartNumberMarker>{marker}</PartNumberMarker><MaxParts>{max}</MaxParts><IsTruncated>{truncated}</IsTruncated>",
         count = parts.len()
     );
-    if let Some((last, _)) = page.last() {
+    if let Some(((last, _), _)) = page.last() {
         x.push_str(&format!("<NextPartNumberMarker>{last}</NextPartNumberMarker>"));
     }
-    for (n, size) in page {
-        x.push_str(&format!("<Part><PartNumber>{n}</PartNumber><Size>{size}</Size></Part>"));
+    for ((n, size), checksum) in page {
+        x.push_str(&format!("<Part><PartNumber>{n}</PartNumber><Size>{size}</Size>"));
+        if let Some(c) = checksum {
+            let name = format!("Checksum{}", c.algorithm.sdk_name());
+            x.push_str(&format!("<{name}>{}</{name}>", xml_escape(&c.value)));
+        }
+        x.push_str("</Part>");
     }
     x.push_str("</ObjectParts>");
     Ok(x)
@@ -224,20 +243,31 @@ mod tests {
     #[test]
     fn object_parts_are_paginated_after_the_marker() {
         let parts = [(1, 100), (2, 200), (4, 50)];
-        let all = object_parts(&parts, &headers(&[])).unwrap();
+        let all = object_parts(&parts, None, &headers(&[])).unwrap();
         assert!(all.contains("<PartsCount>3</PartsCount>"), "{all}");
         assert!(all.contains("<IsTruncated>false</IsTruncated>"), "{all}");
         assert!(
             all.contains("<Part><PartNumber>4</PartNumber><Size>50</Size></Part>"),
             "{all}"
         );
+        let sums: Vec<StoredChecksum> = ["AAAAAQ==", "AAAAAg==", "AAAABA=="]
+            .iter()
+            .map(|v| StoredChecksum {
+                algorithm: crate::auth::checksum::ChecksumAlgorithm::Crc32,
+                kind: crate::sse::checksum::ChecksumType::FullObject,
+                value: (*v).into(),
+            })
+            .collect();
         let page = object_parts(
             &parts,
+            Some(&sums),
             &headers(&[("x-amz-max-parts", "1"), ("x-amz-part-number-marker", "1")]),
         )
         .unwrap();
         assert!(
-            page.contains("<Part><PartNumber>2</PartNumber><Size>200</Size></Part>"),
+            page.contains(
+                "<Part><PartNumber>2</PartNumber><Size>200</Size><ChecksumCRC32>AAAAAg==</ChecksumCRC32></Part>"
+            ),
             "{page}"
         );
         assert!(!page.contains("<PartNumber>4</PartNumber>"), "{page}");
@@ -246,7 +276,7 @@ mod tests {
             page.contains("<NextPartNumberMarker>2</NextPartNumberMarker>"),
             "{page}"
         );
-        let bad = object_parts(&parts, &headers(&[("x-amz-max-parts", "-1")])).unwrap_err();
+        let bad = object_parts(&parts, None, &headers(&[("x-amz-max-parts", "-1")])).unwrap_err();
         assert_eq!(bad.code, S3ErrorCode::InvalidArgument);
     }
 }

@@ -32,10 +32,12 @@ pub async fn write_record(
     sealed: Vec<u8>,
 ) {
     let (etag, version) = (backend_etag(stored), header_str(stored, "x-amz-version-id"));
-    write_record_at(buckets, op, bucket, key, etag, version, sealed).await;
+    write_record_at(buckets, op, bucket, key, etag, version, sealed, Vec::new()).await;
 }
 
-/// [`write_record`] for the object with backend ETag `etag` (unquoted) and version `version`.
+/// [`write_record`] for the object with backend ETag `etag` (unquoted) and version `version`; `parts`: the sealed
+/// checksums of a multipart object's parts, in order (or none).
+#[allow(clippy::too_many_arguments)]
 pub async fn write_record_at(
     buckets: &BucketState,
     op: Operation,
@@ -44,10 +46,12 @@ pub async fn write_record_at(
     etag: &str,
     version: Option<&str>,
     sealed: Vec<u8>,
+    parts: Vec<Vec<u8>>,
 ) {
     let record = Record {
         etag: etag.to_owned(),
         sealed,
+        parts,
     };
     let at = record_key(key, version);
     if let Err(e) = buckets.put(op, bucket, &at, Bytes::from(record.encode())).await {
@@ -78,6 +82,34 @@ pub async fn sealed_of(
             Ok(record.filter(|r| r.etag == backend_etag(object)).map(|r| r.sealed))
         }
     }
+}
+
+/// The checksums of a multipart object's parts, opened with its data key, by part number (`numbers`: the parts
+/// in order, as its layout lists them). `None` when its record keeps none.
+pub async fn read_parts(
+    buckets: &BucketState,
+    op: Operation,
+    bucket: &str,
+    key: &str,
+    object: &HeaderMap,
+    numbers: &[u32],
+    dk: &DataKey,
+) -> Result<Option<Vec<StoredChecksum>>, S3Error> {
+    let at = record_key(key, header_str(object, "x-amz-version-id"));
+    let Some(text) = buckets.get(op, bucket, &at).await? else {
+        return Ok(None);
+    };
+    let record = std::str::from_utf8(&text).ok().and_then(Record::decode);
+    let Some(record) = record.filter(|r| r.etag == backend_etag(object) && r.parts.len() == numbers.len()) else {
+        return Ok(None);
+    };
+    record
+        .parts
+        .iter()
+        .zip(numbers)
+        .map(|(sealed, n)| StoredChecksum::open_part(dk, *n, sealed))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// The stored checksum of an object, opened with its data key.
@@ -113,6 +145,7 @@ pub async fn write_part_record(
     let record = Record {
         etag: etag.to_owned(),
         sealed,
+        parts: Vec::new(),
     };
     let at = part_record_key(key, backend_id, part);
     buckets.put(op, bucket, &at, Bytes::from(record.encode())).await

@@ -128,7 +128,7 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
             super::checksum::sealed_of(ctx.buckets, op, &src.bucket, &src.key, &src_env, head.headers()).await?;
         if let Some(sealed) = sealed {
             let version = header_str(resp.headers(), "x-amz-version-id");
-            super::checksum::write_record_at(ctx.buckets, op, bucket, key, etag, version, sealed).await;
+            super::checksum::write_record_at(ctx.buckets, op, bucket, key, etag, version, sealed, Vec::new()).await;
         }
     }
     if let (Some(l), Some(etag)) = (layout, backend_etag) {

@@ -347,15 +347,16 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     if !layout.is_aligned() && (env.mode != SseMode::C || upload.customer.is_some()) {
         (resp, stored_as) = realigned(&ctx, keys, &env, resp, stored_as).await?;
     }
-    if let Some((_, sealed)) = &checksum {
+    if let Some((_, sealed, part_sealed)) = &checksum {
         let (etag, version) = &stored_as;
-        super::checksum::write_record_at(ctx.buckets, op, &bucket, &key, etag, version.as_deref(), sealed.clone())
-            .await;
+        let (sealed, part_sealed) = (sealed.clone(), part_sealed.clone());
+        let version = version.as_deref();
+        super::checksum::write_record_at(ctx.buckets, op, &bucket, &key, etag, version, sealed, part_sealed).await;
     }
     if upload.checksum.is_some() {
         super::checksum::purge_part_records(ctx.buckets, op, &bucket, &key, &upload.backend_id, &parts_done).await;
     }
-    super::checksum::answer_checksum(resp, checksum.as_ref().map(|(c, _)| c), true).await
+    super::checksum::answer_checksum(resp, checksum.as_ref().map(|(c, _, _)| c), true).await
 }
 
 pub async fn list_parts(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>, S3Error> {
@@ -534,7 +535,7 @@ async fn complete_checksum(
     env: &Envelope,
     listed: &[ListedPart],
     parts: &[&BackendPart],
-) -> Result<Option<(StoredChecksum, Vec<u8>)>, S3Error> {
+) -> Result<Option<(StoredChecksum, Vec<u8>, Vec<Vec<u8>>)>, S3Error> {
     let Some(uc) = upload.checksum else { return Ok(None) };
     let invalid = |m: String| Err(S3Error::new(S3ErrorCode::InvalidRequest, m));
     let client = &ctx.req.parts.headers;
@@ -587,6 +588,12 @@ async fn complete_checksum(
             ));
         }
     }
+    // Each part's, sealed as that part's, for GetObjectAttributes' ObjectParts.
+    let part_sealed: Vec<Vec<u8>> = kept
+        .iter()
+        .zip(parts)
+        .filter_map(|(k, p)| Some(k.as_ref()?.seal_part(&dk, p.number as u32)))
+        .collect();
     let values: Option<Vec<(String, u64)>> = kept
         .into_iter()
         .zip(parts)
@@ -613,7 +620,7 @@ async fn complete_checksum(
         }
     }
     let sealed = whole.seal(&dk);
-    Ok(Some((whole, sealed)))
+    Ok(Some((whole, sealed, part_sealed)))
 }
 
 /// A part's checksum in its upload's algorithm: the client's own (header or trailer), verified as the part

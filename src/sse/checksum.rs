@@ -258,24 +258,40 @@ pub fn part_record_key(key: &str, backend_upload_id: &str, part: u32) -> String 
     format!("{RESERVED_PREFIX}parts/{}/{part}", hex::encode(upload))
 }
 
-/// A checksum record: `v=1;etag=<backend ETag, unquoted>;x=<b64 sealed checksum>`.
+/// A checksum record: `v=1;etag=<backend ETag, unquoted>;x=<b64 sealed checksum>`, and for a multipart object
+/// `;p=<b64 sealed>,…`: each part's checksum in part order, sealed as that part's (GetObjectAttributes' ObjectParts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub etag: String,
     pub sealed: Vec<u8>,
+    pub parts: Vec<Vec<u8>>,
 }
 
 impl Record {
     pub fn encode(&self) -> String {
-        format!("v=1;etag={};x={}", self.etag, B64.encode(&self.sealed))
+        let mut out = format!("v=1;etag={};x={}", self.etag, B64.encode(&self.sealed));
+        if !self.parts.is_empty() {
+            let parts: Vec<String> = self.parts.iter().map(|p| B64.encode(p)).collect();
+            out.push_str(";p=");
+            out.push_str(&parts.join(","));
+        }
+        out
     }
 
     pub fn decode(s: &str) -> Option<Self> {
         let rest = s.trim().strip_prefix("v=1;etag=")?;
-        let (etag, sealed) = rest.split_once(";x=")?;
+        let (etag, rest) = rest.split_once(";x=")?;
+        let (sealed, parts) = match rest.split_once(";p=") {
+            Some((sealed, parts)) => (
+                sealed,
+                parts.split(',').map(|p| B64.decode(p).ok()).collect::<Option<_>>()?,
+            ),
+            None => (rest, Vec::new()),
+        };
         Some(Self {
             etag: etag.to_owned(),
             sealed: B64.decode(sealed).ok()?,
+            parts,
         })
     }
 }
@@ -298,8 +314,16 @@ mod tests {
         let r = Record {
             etag: "abc".into(),
             sealed: vec![1, 2, 3],
+            parts: Vec::new(),
         };
-        assert_eq!(Record::decode(&r.encode()), Some(r));
+        assert_eq!(Record::decode(&r.encode()), Some(r.clone()));
+        let with_parts = Record {
+            parts: vec![vec![4, 5], vec![6]],
+            ..r
+        };
+        assert_eq!(with_parts.encode(), "v=1;etag=abc;x=AQID;p=BAU=,Bg==");
+        assert_eq!(Record::decode(&with_parts.encode()), Some(with_parts));
+        assert_eq!(Record::decode("v=1;etag=a;x=AQID;p=!!"), None);
         assert_eq!(Record::decode("v=2;etag=a;x=AQID"), None);
     }
 
