@@ -87,7 +87,11 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
         return Err(crate::sse::request::kms_needs_identity());
     }
     let dk = open_data_key(keys, &src_env, src_customer.as_ref(), &src.bucket, &src.key).await?;
-    let obj = new_object::reseal(keys, sse, dk, &src_env, bucket, key).await?;
+    let recomputed = recompute_checksum(&ctx, keys, &src, &src_env, head.headers(), &dk).await?;
+    let mut obj = new_object::reseal(keys, sse, dk, &src_env, bucket, key).await?;
+    if let Some(c) = &recomputed {
+        obj.envelope.checksum = Some(ChecksumPlace::Inline(c.seal(&obj.data_key)));
+    }
     let layout = if src_env.multipart {
         let version = header_str(head.headers(), "x-amz-version-id");
         Some(read_layout(ctx.buckets, op, &src.bucket, &src.key, version).await?)
@@ -122,7 +126,7 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
     })
     .await?;
     name_versions(&ctx, head.headers(), &mut resp, backend_etag.as_deref()).await?;
-    if let (Some(ChecksumPlace::Record), Some(etag)) = (&src_env.checksum, &backend_etag) {
+    if let (None, Some(ChecksumPlace::Record), Some(etag)) = (&recomputed, &src_env.checksum, &backend_etag) {
         // The source's record, under the same data key, is the copy's too.
         let sealed =
             super::checksum::sealed_of(ctx.buckets, op, &src.bucket, &src.key, &src_env, head.headers()).await?;
@@ -140,7 +144,57 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
             .await?;
     }
     add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
-    Ok(resp)
+    match &recomputed {
+        Some(c) => super::checksum::answer_checksum(resp, Some(c), true).await,
+        None => Ok(resp),
+    }
+}
+
+/// The checksum a copy of an encrypted source gets when it cannot be the source's, as S3 computes one for a copy:
+/// CopyObject names another algorithm than the source's, or the source keeps none (then CRC64NVME). Computed from
+/// the source's plaintext, read once; `None`: the copy keeps the source's (no read), or the source cannot be read
+/// here (the copy itself then answers why).
+async fn recompute_checksum(
+    ctx: &ReqCtx<'_>,
+    keys: &Keys,
+    src: &CopySource,
+    src_env: &crate::crypto::envelope::Envelope,
+    head: &HeaderMap,
+    dk: &crate::crypto::keys::DataKey,
+) -> Result<Option<StoredChecksum>, S3Error> {
+    use http_body_util::BodyExt as _;
+    let client = &ctx.req.parts.headers;
+    let asked = match header_str(client, "x-amz-checksum-algorithm") {
+        Some(_) => Some(copy_checksum_algorithm(client)?),
+        None => None,
+    };
+    let stored = match &src_env.checksum {
+        Some(_) => super::checksum::read(ctx.buckets, ctx.op(), &src.bucket, &src.key, src_env, head, dk).await?,
+        None => None,
+    };
+    let algorithm = match (asked, &stored) {
+        (None, Some(_)) => return Ok(None),
+        (Some(a), Some(s)) if s.algorithm == a => return Ok(None),
+        (Some(a), _) => a,
+        (None, None) => ChecksumAlgorithm::Crc64Nvme,
+    };
+    let source = read_source(ctx, keys, src, client, None).await?;
+    if !source.status().is_success() {
+        return Ok(None);
+    }
+    let mut running = Checksummer::new(algorithm);
+    let mut body = source.into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| S3Error::internal(format!("reading the copy source: {e}")))?;
+        if let Some(data) = frame.data_ref() {
+            running.update(data);
+        }
+    }
+    Ok(Some(StoredChecksum {
+        algorithm,
+        kind: ChecksumType::FullObject,
+        value: running.finish(),
+    }))
 }
 
 /// CopyObject of a source without an envelope: read it, and encrypt it as a new object on its way back, with the

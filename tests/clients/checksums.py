@@ -236,6 +236,12 @@ def copies_keep_the_checksum():
                 s3.put_object(Bucket=b, Key=f"src-{size}", Body=new, ChecksumAlgorithm="SHA1")
                 expect_stored(s3, b, f"src-{size}", new, "SHA1")
                 expect_stored(s3, b, f"dst-{size}", data, "SHA1")
+            with step(f"CopyObject naming another algorithm ({size} bytes): the copy's is computed, as S3 does"):
+                r = s3.copy_object(Bucket=b, Key=f"sha256-{size}", CopySource={"Bucket": b, "Key": f"dst-{size}"},
+                                   ChecksumAlgorithm="SHA256")
+                check_eq(r["CopyObjectResult"].get("ChecksumSHA256"), checksum("SHA256", data), "CopyObject")
+                expect_stored(s3, b, f"sha256-{size}", data, "SHA256")
+                expect_stored(s3, b, f"dst-{size}", data, "SHA1")
         if BACKEND_ROOT:
             data = os.urandom(LARGE)
             with open(os.path.join(BACKEND_ROOT, b, "plain.bin"), "wb") as f:
