@@ -73,15 +73,25 @@ pub async fn sealed_of(
     match &env.checksum {
         None => Ok(None),
         Some(ChecksumPlace::Inline(sealed)) => Ok(Some(sealed.clone())),
-        Some(ChecksumPlace::Record) => {
-            let at = record_key(key, header_str(object, "x-amz-version-id"));
-            let Some(text) = buckets.get(op, bucket, &at).await? else {
-                return Ok(None);
-            };
-            let record = std::str::from_utf8(&text).ok().and_then(Record::decode);
-            Ok(record.filter(|r| r.etag == backend_etag(object)).map(|r| r.sealed))
-        }
+        Some(ChecksumPlace::Record) => Ok(object_record(buckets, op, bucket, key, object).await?.map(|r| r.sealed)),
     }
+}
+
+/// The checksum record of the object the backend describes (`object`: its GET or HEAD headers), if it has one
+/// that names it (its backend ETag).
+async fn object_record(
+    buckets: &BucketState,
+    op: Operation,
+    bucket: &str,
+    key: &str,
+    object: &HeaderMap,
+) -> Result<Option<Record>, S3Error> {
+    let at = record_key(key, header_str(object, "x-amz-version-id"));
+    let Some(text) = buckets.get(op, bucket, &at).await? else {
+        return Ok(None);
+    };
+    let record = std::str::from_utf8(&text).ok().and_then(Record::decode);
+    Ok(record.filter(|r| r.etag == backend_etag(object)))
 }
 
 /// The checksums of a multipart object's parts, opened with its data key, by part number (`numbers`: the parts
@@ -95,12 +105,8 @@ pub async fn read_parts(
     numbers: &[u32],
     dk: &DataKey,
 ) -> Result<Option<Vec<StoredChecksum>>, S3Error> {
-    let at = record_key(key, header_str(object, "x-amz-version-id"));
-    let Some(text) = buckets.get(op, bucket, &at).await? else {
-        return Ok(None);
-    };
-    let record = std::str::from_utf8(&text).ok().and_then(Record::decode);
-    let Some(record) = record.filter(|r| r.etag == backend_etag(object) && r.parts.len() == numbers.len()) else {
+    let record = object_record(buckets, op, bucket, key, object).await?;
+    let Some(record) = record.filter(|r| r.parts.len() == numbers.len()) else {
         return Ok(None);
     };
     record

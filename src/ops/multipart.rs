@@ -300,8 +300,7 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     let mut resp = response::restate(resp, |xml| {
         is_error = String::from_utf8_lossy(&xml).contains("<Error>");
         if !is_error {
-            backend_etag = xml_text(&String::from_utf8_lossy(&xml), "ETag")
-                .map(|e| e.replace("&quot;", "").replace("&#34;", "").replace('"', ""));
+            backend_etag = xml_text(&String::from_utf8_lossy(&xml), "ETag").map(|e| listed_etag(&e));
         }
         Ok(xml.to_vec())
     })
@@ -418,8 +417,7 @@ async fn with_part_checksums(
         .iter()
         .filter_map(|p| {
             let n = xml_text(p, "PartNumber")?.trim().parse().ok()?;
-            let etag = xml_text(p, "ETag").unwrap_or_default();
-            let etag = etag.replace("&quot;", "").replace("&#34;", "").replace('"', "");
+            let etag = listed_etag(&xml_text(p, "ETag").unwrap_or_default());
             // The client's part ETag is the backend's with `-1`.
             Some((n, etag.strip_suffix("-1").unwrap_or(&etag).to_owned()))
         })
@@ -711,6 +709,11 @@ fn client_checksum_algorithm(h: &HeaderMap) -> Option<ChecksumAlgorithm> {
     })
 }
 
+/// An ETag as an XML answer writes it (`"…"`, `&quot;…&quot;` or `&#34;…&#34;`), unquoted.
+fn listed_etag(raw: &str) -> String {
+    raw.replace("&quot;", "").replace("&#34;", "").replace('"', "")
+}
+
 /// The `partNumber` of an UploadPart / UploadPartCopy (required).
 fn part_number(ctx: &ReqCtx<'_>) -> Result<u32, S3Error> {
     ctx.req.part_number()?.ok_or_else(|| {
@@ -753,8 +756,7 @@ async fn backend_parts(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<Backend
         for part in xml_all(&text, "Part") {
             let n = xml_text(&part, "PartNumber").and_then(|n| n.parse().ok());
             let s = xml_text(&part, "Size").and_then(|s| s.parse().ok());
-            let etag = xml_text(&part, "ETag").unwrap_or_default();
-            let etag = etag.replace("&quot;", "").replace("&#34;", "").replace('"', "");
+            let etag = listed_etag(&xml_text(&part, "ETag").unwrap_or_default());
             if let (Some(number), Some(size)) = (n, s) {
                 out.push(BackendPart { number, size, etag });
             }
