@@ -407,16 +407,21 @@ async fn failing_backend(status: u16, code: &'static str) -> std::net::SocketAdd
     addr
 }
 
+/// A gateway whose backend is the one at `addr` (a failing test backend), with the client credentials.
+fn gateway_in_front_of(addr: std::net::SocketAddr) -> Gateway {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n\n[backend]\nkind = \"s3\"\nendpoint = \"http://{addr}\"\naccess_key_id = \"{BACKEND_AK}\"\nsecret_access_key = \"{BACKEND_SK}\"\n\n[[credentials]]\naccess_key_id = \"{CLIENT_AK}\"\nsecret_access_key = \"{CLIENT_SK}\"\n",
+        dir.path().join("gw")
+    );
+    Gateway::start_with_config_text(dir, &config)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn backend_errors_reach_the_client_as_s3_errors() {
     for (status, code) in [(500, "InternalError"), (503, "ServiceUnavailable"), (503, "SlowDown")] {
         let addr = failing_backend(status, code).await;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = format!(
-            "listen = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n\n[backend]\nkind = \"s3\"\nendpoint = \"http://{addr}\"\naccess_key_id = \"{BACKEND_AK}\"\nsecret_access_key = \"{BACKEND_SK}\"\n\n[[credentials]]\naccess_key_id = \"{CLIENT_AK}\"\nsecret_access_key = \"{CLIENT_SK}\"\n",
-            dir.path().join("gw")
-        );
-        let gw = Gateway::start_with_config_text(dir, &config);
+        let gw = gateway_in_front_of(addr);
         let c = gw.client();
         for (method, body) in [
             (Method::PUT, Bytes::from(pseudo_random(200_000, 7))),
@@ -440,12 +445,7 @@ async fn backend_errors_reach_the_client_as_s3_errors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backends_409_on_a_conditional_write_reaches_the_client_as_conditional_request_conflict() {
     let addr = failing_backend(409, "ConditionalRequestConflict").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n\n[backend]\nkind = \"s3\"\nendpoint = \"http://{addr}\"\naccess_key_id = \"{BACKEND_AK}\"\nsecret_access_key = \"{BACKEND_SK}\"\n\n[[credentials]]\naccess_key_id = \"{CLIENT_AK}\"\nsecret_access_key = \"{CLIENT_SK}\"\n",
-        dir.path().join("gw")
-    );
-    let gw = Gateway::start_with_config_text(dir, &config);
+    let gw = gateway_in_front_of(addr);
     let c = gw.client();
     for (method, condition) in [
         (Method::PUT, ("if-none-match", "*")),
