@@ -75,6 +75,8 @@ pub async fn start(
 /// - listing entries with ETag, StorageClass and Owner, and ListObjectVersions / GetBucketVersioning as an
 ///   unversioned S3 bucket answers them (see [`listing`]);
 /// - 404 NoSuchKey for a key that names a directory (`dir` when `dir/f` exists), where s3s-fs answers 500;
+/// - 404 NoSuchUpload for an upload that was completed, aborted or never existed (s3s-fs: 403 AccessDenied, or an
+///   empty ListParts), see [`Store::upload`];
 /// - 409 BucketNotEmpty for DeleteBucket of a bucket that holds objects (s3s-fs deleted them with it);
 /// - atomic overwrites and conditional writes (`If-Match`, `If-None-Match`): see [`KeyLocks`], [`Store::check_write`];
 /// - GETs at disk speed: s3s-fs streams a file 4 KiB per read, each a round trip to tokio's blocking pool, which
@@ -120,9 +122,25 @@ impl_s3! {
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
         create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
-        upload_part(UploadPartInput) -> UploadPartOutput;
-        abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     {
+
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        if let Err(e) = self.store.upload(&req.input.upload_id).await {
+            if let Some(b) = req.input.body {
+                body::discard(b).await;
+            }
+            return Err(e);
+        }
+        self.fs.upload_part(req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.store.upload(&req.input.upload_id).await?;
+        self.fs.abort_multipart_upload(req).await
+    }
 
     async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
         // s3s-fs removes the bucket's directory with everything in it.
@@ -134,6 +152,7 @@ impl_s3! {
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        self.store.upload(&req.input.upload_id).await?;
         // s3s-fs lists parts in directory order; S3 lists them by part number.
         let mut resp = self.fs.list_parts(req).await?;
         if let Some(parts) = resp.output.parts.as_mut() {
@@ -167,6 +186,7 @@ impl_s3! {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let i = &req.input;
         let _held = self.locks.lock(vec![(&i.bucket, &i.key, true)]).await;
+        self.store.upload(&i.upload_id).await?;
         self.store
             .check_write(&i.bucket, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
             .await?;
@@ -199,6 +219,7 @@ impl_s3! {
     async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
         let keys = copy_source(&req.input.copy_source).map(|(b, k)| (b, k, false));
         let _held = self.locks.lock(keys.into_iter().collect()).await;
+        self.store.upload(&req.input.upload_id).await?;
         if let Some((bucket, key)) = copy_source(&req.input.copy_source) {
             self.store.object_file(bucket, key).await?;
         }

@@ -77,6 +77,25 @@ impl Store {
         Err(s3_error!(NoSuchKey))
     }
 
+    /// NoSuchUpload unless `upload_id` names an upload s3s-fs has open (its `.upload-<uuid>.json`). s3s-fs itself
+    /// answers AccessDenied for a completed or aborted upload, lists no parts for it, and InvalidRequest for an ID
+    /// that is no UUID; S3 answers 404 NoSuchUpload to all of them, which is what clients retrying a Complete or an
+    /// Abort look for.
+    pub(super) async fn upload(&self, upload_id: &str) -> S3Result<()> {
+        let is_uuid = upload_id.len() == 36 && upload_id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+        if is_uuid
+            && tokio::fs::try_exists(self.root.join(format!(".upload-{upload_id}.json")))
+                .await
+                .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        Err(s3_error!(
+            NoSuchUpload,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+        ))
+    }
+
     /// NoSuchBucket unless `bucket` exists.
     pub(super) async fn bucket(&self, bucket: &str) -> S3Result<()> {
         match tokio::fs::metadata(self.root.join(bucket)).await {

@@ -268,7 +268,12 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     headers.remove("x-amz-mp-object-size");
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(request_xml.len()));
     let chosen: Vec<u64> = listed.iter().map(|p| p.number).collect();
-    let uploaded = backend_parts(&ctx, &upload.backend_id).await?;
+    let uploaded = match backend_parts(&ctx, &upload.backend_id).await {
+        Err(e) if e.code == S3ErrorCode::NoSuchUpload => {
+            return already_completed(&ctx, keys, &upload, &env).await?.ok_or(e);
+        }
+        done => done?,
+    };
     // Unknown parts: the backend answers InvalidPart itself, and no layout is written.
     let chosen_parts: Option<Vec<&BackendPart>> = chosen
         .iter()
@@ -291,6 +296,11 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
             Outbound::full(request_xml),
         )
         .await?;
+    if resp.status() == http::StatusCode::NOT_FOUND
+        && let Some(done) = already_completed(&ctx, keys, &upload, &env).await?
+    {
+        return Ok(done);
+    }
     if !resp.status().is_success() {
         return Ok(response::pass_through(resp));
     }
@@ -734,6 +744,63 @@ struct BackendPart {
 }
 
 /// Every part uploaded so far, from the backend's ListParts.
+/// The answer to a Complete retried after an earlier attempt completed the upload (an instance killed, or the
+/// connection lost, before the answer reached the client): the backend knows the upload no more, but the object
+/// at the key came from it: its envelope holds the upload's sealed data key, which no other object holds (a
+/// realigned object keeps it). S3 answers such a retry with success, from the object as it is stored. `None`: the
+/// object is another one, or none (NoSuchUpload stands).
+async fn already_completed(
+    ctx: &ReqCtx<'_>,
+    keys: &Keys,
+    upload: &Upload,
+    env: &Envelope,
+) -> Result<Option<Response<Body>>, S3Error> {
+    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let head = ctx
+        .upstream
+        .call(
+            op,
+            Method::HEAD,
+            ctx.upstream.object_uri(bucket, key, None)?,
+            HeaderMap::new(),
+        )
+        .await?;
+    let stored = match crate::sse::envelope_of(head.headers()) {
+        Ok(Some(e)) if head.status().is_success() && e.sealed_key == env.sealed_key => e,
+        _ => return Ok(None),
+    };
+    let etag = client_etag(header_str(head.headers(), "etag").unwrap_or(""), true);
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult \
+         xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>{}</Location><Bucket>{}</Bucket>\
+         <Key>{}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
+        crate::error::xml_escape(&response::object_location(&ctx.req.parts, bucket, key)),
+        crate::error::xml_escape(bucket),
+        crate::error::xml_escape(key),
+        crate::error::xml_escape(&etag),
+    );
+    let mut resp = response::xml(xml);
+    if let Some(v) = head.headers().get("x-amz-version-id") {
+        resp.headers_mut().insert("x-amz-version-id", v.clone());
+    }
+    if env.mode != SseMode::C {
+        add_sse_headers(resp.headers_mut(), env, None);
+    }
+    // The checksum, where the gateway can open it (an SSE-C upload's only with the key).
+    let checksum = match open_data_key(keys, &stored, upload.customer.as_ref(), bucket, key).await {
+        Ok(dk) => super::checksum::read(ctx.buckets, op, bucket, key, &stored, head.headers(), &dk).await?,
+        Err(_) => None,
+    };
+    tracing::info!(
+        bucket,
+        key,
+        "CompleteMultipartUpload retried after the upload completed: answered from the object"
+    );
+    super::checksum::answer_checksum(resp, checksum.as_ref(), true)
+        .await
+        .map(Some)
+}
+
 async fn backend_parts(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<BackendPart>, S3Error> {
     let mut out = Vec::new();
     let mut marker = 0u64;

@@ -436,7 +436,7 @@ pub async fn as_put(req: S3Request, body: Body) -> Result<(S3Request, Body, Opti
 pub async fn post_object(mut ctx: ReqCtx<'_>, keys: Option<&Keys>) -> Result<Response<Body>, S3Error> {
     let form = ctx.form.take();
     let bucket = ctx.bucket().to_owned();
-    let location = post_location(&ctx.req.parts, &bucket, ctx.key());
+    let location = crate::response::object_location(&ctx.req.parts, &bucket, ctx.key());
     let resp = match keys {
         Some(keys) => super::put::put_object(ctx, keys).await?,
         None => super::forward::handle(ctx).await?,
@@ -482,16 +482,6 @@ fn post_as_put(
         .insert(http::header::CONTENT_LENGTH, HeaderValue::from(form.file_len));
     put.version = parts.version;
     Ok((put, target))
-}
-
-/// The object's URL as PostObject reports it (`Location`).
-fn post_location(parts: &http::request::Parts, bucket: &str, key: &str) -> String {
-    format!(
-        "https://{}/{}/{}",
-        crate::auth::request_host(parts).unwrap_or("localhost"),
-        crate::auth::canonical::uri_encode(bucket),
-        crate::auth::canonical::uri_encode_path(key)
-    )
 }
 
 /// The file part's data: exactly `remaining` bytes, then the closing delimiter and nothing else. A delimiter

@@ -60,6 +60,17 @@ pub fn restated(mut parts: http::response::Parts, body: Vec<u8>) -> Response<Bod
 }
 
 /// The gateway's own answer: an XML document.
+/// The object's URL as S3 reports it in `Location` (PostObject, CompleteMultipartUpload): path-style, on the
+/// host the client addressed.
+pub fn object_location(parts: &http::request::Parts, bucket: &str, key: &str) -> String {
+    format!(
+        "https://{}/{}/{}",
+        crate::auth::request_host(parts).unwrap_or("localhost"),
+        crate::auth::canonical::uri_encode(bucket),
+        crate::auth::canonical::uri_encode_path(key)
+    )
+}
+
 pub fn xml(doc: impl Into<Bytes>) -> Response<Body> {
     let mut r = Response::new(full(doc.into()));
     r.headers_mut()

@@ -537,12 +537,63 @@ def delete_objects_removes_records():
         s3.delete_object(Bucket=b, Key="kept")
 
 
+def retried_and_gone_uploads():
+    """A Complete retried after it succeeded (its answer lost on the way back) answers success again, as S3 does;
+    every other operation on a completed, aborted or made-up upload is 404 NoSuchUpload (s3s-fs: 403 AccessDenied)."""
+    s3 = client()
+    sse_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": os.urandom(32)}
+    with Bucket(s3, "retry") as b:
+        for what, extra in [("SSE-S3, unaligned parts (realigned)", {}), ("SSE-C with the key", sse_c)]:
+            pieces = [os.urandom(5 * MIB), os.urandom(1000)]
+            up = s3.create_multipart_upload(Bucket=b, Key="mp", ChecksumAlgorithm="CRC32", **extra)["UploadId"]
+            parts = []
+            for n, piece in enumerate(pieces, 1):
+                r = s3.upload_part(Bucket=b, Key="mp", UploadId=up, PartNumber=n, Body=piece, ChecksumAlgorithm="CRC32",
+                                   **extra)
+                parts.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+            complete = dict(Bucket=b, Key="mp", UploadId=up, MultipartUpload={"Parts": parts}, **extra)
+            first = s3.complete_multipart_upload(**complete)
+            with step(f"{what}: Complete again answers the same ETag and checksum, the object unchanged"):
+                again = s3.complete_multipart_upload(**complete)
+                check_eq(again["ETag"], first["ETag"], "ETag")
+                check_eq(again.get("ChecksumCRC32"), first.get("ChecksumCRC32"), "ChecksumCRC32")
+                check(first.get("ChecksumCRC32") is not None, "the first Complete answered the checksum")
+                check_eq(again["Key"], "mp", "Key")
+                got = s3.get_object(Bucket=b, Key="mp", **extra)
+                check_eq(got["ETag"], first["ETag"], "GET's ETag")
+                check_eq(hashlib.sha256(got["Body"].read()).hexdigest(), hashlib.sha256(b"".join(pieces)).hexdigest(),
+                         "the object's content")
+            with step(f"{what}: the completed upload takes no parts, lists none, aborts not: 404 NoSuchUpload"):
+                check_eq(error_of(s3.upload_part, Bucket=b, Key="mp", UploadId=up, PartNumber=3, Body=b"x", **extra),
+                         ("NoSuchUpload", 404), "UploadPart")
+                check_eq(error_of(s3.list_parts, Bucket=b, Key="mp", UploadId=up), ("NoSuchUpload", 404), "ListParts")
+                check_eq(error_of(s3.abort_multipart_upload, Bucket=b, Key="mp", UploadId=up), ("NoSuchUpload", 404),
+                         "AbortMultipartUpload")
+            with step(f"{what}: once another object replaced it, the retried Complete is 404 NoSuchUpload"):
+                s3.put_object(Bucket=b, Key="mp", Body=b"another object")
+                check_eq(error_of(s3.complete_multipart_upload, **complete), ("NoSuchUpload", 404), "Complete")
+                check_eq(s3.get_object(Bucket=b, Key="mp")["Body"].read(), b"another object", "the other object stays")
+        with step("an aborted upload: Complete and Abort are 404 NoSuchUpload"):
+            up = s3.create_multipart_upload(Bucket=b, Key="ab")["UploadId"]
+            r = s3.upload_part(Bucket=b, Key="ab", UploadId=up, PartNumber=1, Body=b"x" * 1000)
+            s3.abort_multipart_upload(Bucket=b, Key="ab", UploadId=up)
+            check_eq(error_of(s3.complete_multipart_upload, Bucket=b, Key="ab", UploadId=up,
+                              MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": r["ETag"]}]}), ("NoSuchUpload", 404),
+                     "Complete")
+            check_eq(error_of(s3.abort_multipart_upload, Bucket=b, Key="ab", UploadId=up), ("NoSuchUpload", 404), "Abort")
+            check_eq(error_of(s3.head_object, Bucket=b, Key="ab"), ("404", 404), "no object")
+        with step("a made-up upload ID: 404 NoSuchUpload"):
+            for upload_id in ["0f0e0d0c-0b0a-0908-0706-050403020100", "not-an-upload"]:
+                check_eq(error_of(s3.list_parts, Bucket=b, Key="x", UploadId=upload_id), ("NoSuchUpload", 404), upload_id)
+        s3.delete_object(Bucket=b, Key="mp")
+
+
 CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
                                   conditional_writes_with_the_current_etag, conditional_copies, racing_creates, object_attributes,
                                   delimiters_never_show_records, conditional_deletes,
-                                  delete_objects_removes_records]}
+                                  delete_objects_removes_records, retried_and_gone_uploads]}
 
 if __name__ == "__main__":
     steps.run_case(CASES, __doc__)
