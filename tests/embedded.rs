@@ -100,6 +100,11 @@ fn boto3_retried_complete_succeeds_and_gone_uploads_are_404_no_such_upload() {
 }
 
 #[test]
+fn boto3_torrent_select_and_rename_are_501_and_change_nothing() {
+    boto3_case("subresources_on_ciphertext_are_refused");
+}
+
+#[test]
 fn boto3_missing_and_directory_keys_are_404_no_such_key() {
     boto3_case("missing_and_directory_keys");
 }

@@ -29,7 +29,7 @@ use crate::backend::upstream::{Outbound, Upstream};
 use crate::body::Body;
 use crate::body::verify::ClientBody;
 use crate::bucket_state::BucketState;
-use crate::error::S3Error;
+use crate::error::{S3Error, S3ErrorCode};
 use crate::metrics::Metrics;
 use crate::s3::operation::Operation;
 use crate::s3::request::S3Request;
@@ -102,6 +102,13 @@ impl ReqCtx<'_> {
     }
 }
 
+/// Whether the request names an object subresource that cannot work on ciphertext.
+fn refused_on_ciphertext(ctx: &ReqCtx<'_>) -> bool {
+    crate::s3::operation::REFUSED_ON_CIPHERTEXT
+        .iter()
+        .any(|name| ctx.req.query_param(name).is_some())
+}
+
 /// The one `match` from operation to handler. The check order of the phases before it is fixed by the gateway,
 /// so the error that wins when several things are wrong does not depend on the operation.
 pub async fn dispatch(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
@@ -143,6 +150,10 @@ pub async fn dispatch(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
         (Op::UpdateObjectEncryption, Some(keys), true, true) => {
             update_encryption::update_object_encryption(ctx, keys).await
         }
+        (Op::Other, Some(_), true, true) if refused_on_ciphertext(&ctx) => Err(S3Error::new(
+            S3ErrorCode::NotImplemented,
+            "This operation cannot be performed on objects this gateway encrypts: the backend holds only ciphertext.",
+        )),
         _ => forward::handle(ctx).await,
     }
 }

@@ -109,6 +109,7 @@ pub fn classify(method: &Method, target: &Target, query: &[(String, String)], ha
         Method::GET if has("attributes") => GetObjectAttributes,
         Method::GET if has("retention") => GetObjectRetention,
         Method::GET if has("legal-hold") => GetObjectLegalHold,
+        Method::GET if has(REFUSED_ON_CIPHERTEXT[0]) => Other,
         Method::GET => GetObject,
         Method::HEAD => HeadObject,
         Method::PUT if has("partNumber") && has("uploadId") => {
@@ -124,6 +125,7 @@ pub fn classify(method: &Method, target: &Target, query: &[(String, String)], ha
         Method::PUT if has("retention") => PutObjectRetention,
         Method::PUT if has("legal-hold") => PutObjectLegalHold,
         Method::PUT if has("encryption") => UpdateObjectEncryption,
+        Method::PUT if has(REFUSED_ON_CIPHERTEXT[2]) => Other,
         Method::PUT if has_copy_source => CopyObject,
         Method::PUT => PutObject,
         Method::POST if has("uploads") => CreateMultipartUpload,
@@ -134,6 +136,12 @@ pub fn classify(method: &Method, target: &Target, query: &[(String, String)], ha
         _ => Other,
     }
 }
+
+/// Object subresources of S3 that cannot work on the ciphertext the backend holds, refused when SSE is on (they
+/// classify as [`Operation::Other`], never as the GetObject/PutObject their method would otherwise make them):
+/// GetObjectTorrent (a torrent of ciphertext), SelectObjectContent (a query over ciphertext), RenameObject (the
+/// envelope's sealed key and the gateway's records are bound to the object's name).
+pub const REFUSED_ON_CIPHERTEXT: [&str; 3] = ["torrent", "select", "renameObject"];
 
 /// Query parameters that still mean plain ListObjects (v1), including presigned-URL parameters.
 const LIST_PARAMS: &[&str] = &[
@@ -227,5 +235,9 @@ mod tests {
         );
         assert_eq!(op(Method::PUT, "/bucket/key?legal-hold", false), PutObjectLegalHold);
         assert_eq!(op(Method::GET, "/bucket/key?legal-hold", false), GetObjectLegalHold);
+        // Never a GetObject or PutObject: the gateway refuses them (an empty object would replace the key).
+        assert_eq!(op(Method::GET, "/bucket/key?torrent", false), Other);
+        assert_eq!(op(Method::PUT, "/bucket/key?renameObject", false), Other);
+        assert_eq!(op(Method::POST, "/bucket/key?select&select-type=2", false), Other);
     }
 }

@@ -588,12 +588,33 @@ def retried_and_gone_uploads():
         s3.delete_object(Bucket=b, Key="mp")
 
 
+def subresources_on_ciphertext_are_refused():
+    """GetObjectTorrent, SelectObjectContent and RenameObject cannot work on the ciphertext the backend holds: 501
+    NotImplemented, and the object stays as it was (RenameObject was a PutObject of an empty body before)."""
+    s3 = client()
+    with Bucket(s3, "subres") as b:
+        s3.put_object(Bucket=b, Key="k.csv", Body=b"a,b\n1,2\n")
+        with step("GetObjectTorrent: 501 NotImplemented"):
+            check_eq(error_of(s3.get_object_torrent, Bucket=b, Key="k.csv"), ("NotImplemented", 501), "torrent")
+        with step("SelectObjectContent: 501 NotImplemented"):
+            check_eq(error_of(s3.select_object_content, Bucket=b, Key="k.csv", Expression="select * from s3object",
+                              ExpressionType="SQL", InputSerialization={"CSV": {}}, OutputSerialization={"CSV": {}}),
+                     ("NotImplemented", 501), "select")
+        with step("RenameObject: 501 NotImplemented, nothing renamed, nothing overwritten"):
+            check_eq(error_of(s3.rename_object, Bucket=b, Key="new.csv", RenameSource=f"{b}/k.csv"),
+                     ("NotImplemented", 501), "rename")
+            check_eq(s3.get_object(Bucket=b, Key="k.csv")["Body"].read(), b"a,b\n1,2\n", "the object")
+            check_eq(error_of(s3.head_object, Bucket=b, Key="new.csv"), ("404", 404), "no renamed object")
+        s3.delete_object(Bucket=b, Key="k.csv")
+
+
 CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
                                   conditional_writes_with_the_current_etag, conditional_copies, racing_creates, object_attributes,
                                   delimiters_never_show_records, conditional_deletes,
-                                  delete_objects_removes_records, retried_and_gone_uploads]}
+                                  delete_objects_removes_records, retried_and_gone_uploads,
+                                  subresources_on_ciphertext_are_refused]}
 
 if __name__ == "__main__":
     steps.run_case(CASES, __doc__)
