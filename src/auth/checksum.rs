@@ -1,7 +1,8 @@
 //! Payload checksums, computed incrementally as the body streams through.
 //!
 //! [`Checksummer`] produces the flexible-checksum values S3 exchanges in `x-amz-checksum-*` headers and
-//! trailers (CRC32, CRC32C, CRC64NVME, SHA1, SHA256: base64 of the big-endian digest); [`Md5Hasher`] produces
+//! trailers (CRC32, CRC32C, CRC64NVME, SHA1, SHA256, and since 2025 SHA512, MD5, XXHASH64, XXHASH3 (64-bit) and
+//! XXHASH128: base64 of the big-endian digest, xxHash with seed 0); [`Md5Hasher`] produces
 //! `Content-MD5` (base64) and [`Sha256Hasher`] produces `x-amz-content-sha256` (lowercase hex).
 //!
 //! This module is sans-IO and stateless beyond the running digests. It must never buffer a payload (every
@@ -12,8 +13,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use md5::Md5;
 use sha1::Sha1;
-use sha2::{Digest as _, Sha256};
+use sha2::{Digest as _, Sha256, Sha512};
 use subtle::ConstantTimeEq as _;
+use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh64::Xxh64;
 
 /// A flexible-checksum algorithm S3 accepts in `x-amz-checksum-*` headers and trailers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,11 +26,33 @@ pub enum ChecksumAlgorithm {
     Crc64Nvme,
     Sha1,
     Sha256,
+    Sha512,
+    Md5,
+    XxHash64,
+    XxHash3,
+    XxHash128,
 }
 
 impl ChecksumAlgorithm {
     /// Every algorithm, in a fixed order.
-    pub const ALL: [Self; 5] = [Self::Crc32, Self::Crc32c, Self::Crc64Nvme, Self::Sha1, Self::Sha256];
+    pub const ALL: [Self; 10] = [
+        Self::Crc32,
+        Self::Crc32c,
+        Self::Crc64Nvme,
+        Self::Sha1,
+        Self::Sha256,
+        Self::Sha512,
+        Self::Md5,
+        Self::XxHash64,
+        Self::XxHash3,
+        Self::XxHash128,
+    ];
+
+    /// A CRC: the ones whose values of two pieces combine into the value of both (S3's FULL_OBJECT type of a
+    /// multipart upload); the digests and xxHashes only make COMPOSITE checksums.
+    pub fn is_crc(self) -> bool {
+        matches!(self, Self::Crc32 | Self::Crc32c | Self::Crc64Nvme)
+    }
 
     /// The algorithm whose header is named `name` (`x-amz-checksum-crc32`, ...), ignoring ASCII case.
     pub fn from_header_name(name: &str) -> Option<Self> {
@@ -50,6 +75,11 @@ impl ChecksumAlgorithm {
             Self::Crc64Nvme => "x-amz-checksum-crc64nvme",
             Self::Sha1 => "x-amz-checksum-sha1",
             Self::Sha256 => "x-amz-checksum-sha256",
+            Self::Sha512 => "x-amz-checksum-sha512",
+            Self::Md5 => "x-amz-checksum-md5",
+            Self::XxHash64 => "x-amz-checksum-xxhash64",
+            Self::XxHash3 => "x-amz-checksum-xxhash3",
+            Self::XxHash128 => "x-amz-checksum-xxhash128",
         }
     }
 
@@ -61,6 +91,11 @@ impl ChecksumAlgorithm {
             Self::Crc64Nvme => "CRC64NVME",
             Self::Sha1 => "SHA1",
             Self::Sha256 => "SHA256",
+            Self::Sha512 => "SHA512",
+            Self::Md5 => "MD5",
+            Self::XxHash64 => "XXHASH64",
+            Self::XxHash3 => "XXHASH3",
+            Self::XxHash128 => "XXHASH128",
         }
     }
 }
@@ -74,7 +109,7 @@ pub fn combine_crc(algorithm: ChecksumAlgorithm, a: &str, b: &str, b_len: u64) -
         ChecksumAlgorithm::Crc32 => (CrcAlgorithm::Crc32IsoHdlc, 4),
         ChecksumAlgorithm::Crc32c => (CrcAlgorithm::Crc32Iscsi, 4),
         ChecksumAlgorithm::Crc64Nvme => (CrcAlgorithm::Crc64Nvme, 8),
-        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => return None,
+        _ => return None,
     };
     let value = |s: &str| -> Option<u64> {
         let bytes = BASE64.decode(s).ok()?;
@@ -100,6 +135,11 @@ enum ChecksumState {
     Crc(crc_fast::Digest),
     Sha1(Sha1),
     Sha256(Sha256),
+    Sha512(Sha512),
+    Md5(Md5),
+    XxHash64(Xxh64),
+    /// XXHASH3 (64-bit) and XXHASH128: one state, two ways to finish.
+    XxHash3(Box<Xxh3>),
 }
 
 impl Checksummer {
@@ -111,6 +151,10 @@ impl Checksummer {
             ChecksumAlgorithm::Crc64Nvme => ChecksumState::Crc(crc_fast::Digest::new(CrcAlgorithm::Crc64Nvme)),
             ChecksumAlgorithm::Sha1 => ChecksumState::Sha1(Sha1::new()),
             ChecksumAlgorithm::Sha256 => ChecksumState::Sha256(Sha256::new()),
+            ChecksumAlgorithm::Sha512 => ChecksumState::Sha512(Sha512::new()),
+            ChecksumAlgorithm::Md5 => ChecksumState::Md5(Md5::new()),
+            ChecksumAlgorithm::XxHash64 => ChecksumState::XxHash64(Xxh64::new(0)),
+            ChecksumAlgorithm::XxHash3 | ChecksumAlgorithm::XxHash128 => ChecksumState::XxHash3(Box::new(Xxh3::new())),
         };
         Self { algorithm, state }
     }
@@ -124,11 +168,15 @@ impl Checksummer {
             ChecksumState::Crc(d) => d.update(data),
             ChecksumState::Sha1(d) => d.update(data),
             ChecksumState::Sha256(d) => d.update(data),
+            ChecksumState::Sha512(d) => d.update(data),
+            ChecksumState::Md5(d) => d.update(data),
+            ChecksumState::XxHash64(d) => d.update(data),
+            ChecksumState::XxHash3(d) => d.update(data),
         }
     }
 
     /// Base64 (standard alphabet, padded) of the big-endian checksum: 4 bytes for the CRC32 variants, 8 for
-    /// CRC64NVME, 20 for SHA1, 32 for SHA256.
+    /// CRC64NVME, XXHASH64 and XXHASH3, 16 for MD5 and XXHASH128, 20 for SHA1, 32 for SHA256, 64 for SHA512.
     pub fn finish(self) -> String {
         match self.state {
             ChecksumState::Crc(d) => {
@@ -142,6 +190,13 @@ impl Checksummer {
             }
             ChecksumState::Sha1(d) => BASE64.encode(d.finalize()),
             ChecksumState::Sha256(d) => BASE64.encode(d.finalize()),
+            ChecksumState::Sha512(d) => BASE64.encode(d.finalize()),
+            ChecksumState::Md5(d) => BASE64.encode(d.finalize()),
+            ChecksumState::XxHash64(d) => BASE64.encode(d.digest().to_be_bytes()),
+            ChecksumState::XxHash3(d) if self.algorithm == ChecksumAlgorithm::XxHash128 => {
+                BASE64.encode(d.digest128().to_be_bytes())
+            }
+            ChecksumState::XxHash3(d) => BASE64.encode(d.digest().to_be_bytes()),
         }
     }
 }
@@ -258,6 +313,32 @@ mod tests {
         assert_eq!(m.finish(), "nhB9nTcrtoJr2B01QqQZ1g==");
     }
 
+    /// The 2025 algorithms, against their published values (xxHash: seed 0, the reference implementation's
+    /// sanity values for empty input; SHA-512 and MD5: FIPS 180-4 / RFC 1321 "abc").
+    #[test]
+    fn newer_algorithm_values() {
+        let b64 = |hex_value: &str| BASE64.encode(hex::decode(hex_value).unwrap());
+        assert_eq!(one_shot(ChecksumAlgorithm::XxHash64, b""), b64("ef46db3751d8e999"));
+        assert_eq!(one_shot(ChecksumAlgorithm::XxHash3, b""), b64("2d06800538d394c2"));
+        assert_eq!(
+            one_shot(ChecksumAlgorithm::XxHash128, b""),
+            b64("99aa06d3014798d86001c324468d497f")
+        );
+        assert_eq!(
+            one_shot(ChecksumAlgorithm::Md5, b"abc"),
+            b64("900150983cd24fb0d6963f7d28e17f72")
+        );
+        assert_eq!(
+            one_shot(ChecksumAlgorithm::Sha512, b"abc"),
+            b64("ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a\
+                 2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f")
+        );
+        for a in ChecksumAlgorithm::ALL {
+            assert_eq!(ChecksumAlgorithm::from_sdk_name(a.sdk_name()), Some(a));
+            assert_eq!(ChecksumAlgorithm::from_header_name(a.header_name()), Some(a));
+        }
+    }
+
     #[test]
     fn incremental_equals_one_shot() {
         let data: Vec<u8> = (0..10_000u32)
@@ -327,13 +408,13 @@ mod tests {
             ChecksumAlgorithm::from_header_name("X-Amz-Checksum-CRC32C"),
             Some(ChecksumAlgorithm::Crc32c)
         );
-        assert_eq!(ChecksumAlgorithm::from_header_name("x-amz-checksum-md5"), None);
+        assert_eq!(ChecksumAlgorithm::from_header_name("x-amz-checksum-blake3"), None);
         assert_eq!(ChecksumAlgorithm::from_header_name("x-amz-checksum-crc32 "), None);
         assert_eq!(
             ChecksumAlgorithm::from_sdk_name("crc64nvme"),
             Some(ChecksumAlgorithm::Crc64Nvme)
         );
-        assert_eq!(ChecksumAlgorithm::from_sdk_name("MD5"), None);
+        assert_eq!(ChecksumAlgorithm::from_sdk_name("BLAKE3"), None);
         assert_eq!(ChecksumAlgorithm::from_sdk_name(""), None);
     }
 

@@ -140,7 +140,7 @@ impl UploadChecksum {
         let Some(algorithm) = ChecksumAlgorithm::from_sdk_name(name) else {
             return invalid(
                 "Checksum algorithm provided is unsupported. Please try again with any of the valid types: \
-                 [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]"
+                 [CRC32, CRC32C, CRC64NVME, SHA1, SHA256, SHA512, MD5, XXHASH64, XXHASH3, XXHASH128]"
                     .into(),
             );
         };
@@ -153,7 +153,7 @@ impl UploadChecksum {
             },
         };
         let combines = match kind {
-            ChecksumType::FullObject => !matches!(algorithm, ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256),
+            ChecksumType::FullObject => algorithm.is_crc(),
             ChecksumType::Composite => algorithm != ChecksumAlgorithm::Crc64Nvme,
         };
         if !combines {
@@ -310,7 +310,7 @@ mod tests {
         let dk = DataKey::from_bytes([1; 32]);
         assert_eq!(StoredChecksum::open(&dk, &c.seal(&dk)).unwrap(), c);
         assert_eq!(StoredChecksum::parse("CRC32 FULL_OBJECT a b"), None);
-        assert_eq!(StoredChecksum::parse("MD5 FULL_OBJECT a"), None);
+        assert_eq!(StoredChecksum::parse("BLAKE3 FULL_OBJECT a"), None);
         let r = Record {
             etag: "abc".into(),
             sealed: vec![1, 2, 3],
@@ -347,6 +347,7 @@ mod tests {
     #[test]
     fn an_upload_checksum_is_chosen_as_s3_allows() {
         assert_eq!(create(None, None).unwrap(), UploadChecksum::DEFAULT);
+        assert_eq!(create(Some("XXHASH128"), None).unwrap().kind, ChecksumType::Composite);
         let crc32 = create(Some("CRC32"), None).unwrap();
         assert_eq!((crc32.kind, crc32.asked), (ChecksumType::Composite, true));
         assert_eq!(create(Some("crc64nvme"), None).unwrap().kind, ChecksumType::FullObject);
@@ -357,7 +358,9 @@ mod tests {
         for (alg, kind) in [
             (Some("CRC64NVME"), Some("COMPOSITE")),
             (Some("SHA256"), Some("FULL_OBJECT")),
-            (Some("MD5"), None),
+            (Some("BLAKE3"), None),
+            (Some("XXHASH64"), Some("FULL_OBJECT")),
+            (Some("MD5"), Some("FULL_OBJECT")),
             (Some("CRC32"), Some("WHOLE")),
             (None, Some("COMPOSITE")),
         ] {

@@ -21,6 +21,7 @@ import sys
 import zlib
 
 import boto3
+import xxhash  # PyPI `xxhash`: XXHASH64, XXHASH3 and XXHASH128 (seed 0)
 from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -74,13 +75,24 @@ def checksum(algorithm, data):
         return b64(_crc(_CRC64NVME, 0xFFFFFFFFFFFFFFFF, data).to_bytes(8, "big"))
     if algorithm == "SHA1":
         return b64(hashlib.sha1(data).digest())
+    if algorithm == "SHA512":
+        return b64(hashlib.sha512(data).digest())
+    if algorithm == "MD5":
+        return b64(hashlib.md5(data).digest())
+    if algorithm.startswith("XXHASH"):
+        # Seed 0; digest() is the canonical (big-endian) form.
+        fn = {"XXHASH64": xxhash.xxh64, "XXHASH3": xxhash.xxh3_64, "XXHASH128": xxhash.xxh3_128}[algorithm]
+        return b64(fn(data).digest())
+    assert algorithm == "SHA256", algorithm
     return b64(hashlib.sha256(data).digest())
 
 
 assert _crc(_CRC32C, 0xFFFFFFFF, b"123456789") == 0xE3069283
 assert _crc(_CRC64NVME, 0xFFFFFFFFFFFFFFFF, b"123456789") == 0xAE8B14860A799888
 
-ALGORITHMS = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"]
+ALGORITHMS = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256", "SHA512", "MD5", "XXHASH64", "XXHASH3", "XXHASH128"]
+# The ones botocore computes itself (without the CRT), sent as an aws-chunked trailer.
+TRAILER_ALGORITHMS = ["CRC32", "SHA1", "SHA256", "SHA512"]
 
 
 def client(**config):
@@ -129,7 +141,7 @@ def round_trip_per_algorithm():
                     r = s3.put_object(Bucket=b, Key=key, Body=data, **{f"Checksum{alg}": checksum(alg, data)})
                     check_eq(r.get(f"Checksum{alg}"), checksum(alg, data), "PutObject's checksum")
                     expect_stored(s3, b, key, data, alg)
-            for alg in ["CRC32", "SHA1", "SHA256"]:
+            for alg in TRAILER_ALGORITHMS:
                 key = f"{alg}-{size}-trailer"
                 with step(f"{alg}, {size} bytes, computed by boto3 (an aws-chunked trailer): kept"):
                     r = s3.put_object(Bucket=b, Key=key, Body=data, ChecksumAlgorithm=alg)
@@ -140,7 +152,7 @@ def round_trip_per_algorithm():
             expect_stored(s3, b, "empty", b"", "SHA256")
         with step("the listing shows only the client's objects"):
             keys = [o["Key"] for o in s3.list_objects_v2(Bucket=b).get("Contents", [])]
-            check_eq(len(keys), 2 * (5 + 3) + 1, f"keys {keys}")
+            check_eq(len(keys), 2 * (len(ALGORITHMS) + len(TRAILER_ALGORITHMS)) + 1, f"keys {keys}")
 
 
 def default_crc64nvme():
@@ -171,7 +183,7 @@ def wrong_checksum_stores_nothing():
     s3 = client()
     with Bucket(s3, "wrong") as b:
         data = os.urandom(LARGE)
-        for alg in ["CRC32", "CRC64NVME", "SHA256"]:
+        for alg in ["CRC32", "CRC64NVME", "SHA256", "MD5", "XXHASH3"]:
             for size in [SMALL, LARGE]:
                 with step(f"{alg} header that does not match {size} bytes: 400 BadDigest, nothing stored"):
                     wrong = checksum(alg, data[:size] + b"x")
@@ -300,6 +312,8 @@ MULTIPART_KINDS = [
     ("CRC32C", "COMPOSITE"),
     ("SHA1", "COMPOSITE"),
     ("SHA256", "COMPOSITE"),
+    ("SHA512", "COMPOSITE"),
+    ("XXHASH128", "COMPOSITE"),
     ("CRC32", "FULL_OBJECT"),
     ("CRC32C", "FULL_OBJECT"),
     ("CRC64NVME", "FULL_OBJECT"),
