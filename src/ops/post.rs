@@ -7,7 +7,10 @@
 //! - A form whose rest after the file part's headers is at most [`BUFFERED_REST_LIMIT`] (5 MiB, the backend's
 //!   minimum multipart part size, plus [`TRAILER_CAP`] for what follows the file) is read whole first: the file
 //!   ends at the first delimiter and any fields after it are ignored, as S3 ignores them. The memory this holds
-//!   is bounded across requests by [`BUFFER_BUDGET`]: a form waits for its share before it is read.
+//!   is bounded across requests by [`BUFFER_BUDGET`]: a form waits for its share before it is read. Measured
+//!   (loopback, embedded backend): 32 such 5 MiB forms at once, gateway peak RSS 114 MB; 32 streamed 6 MiB
+//!   files at once, 28 MB. The share is taken before the form's signature is checked (the policy's
+//!   `content-length-range` needs the file's length), so unsigned forms can make signed ones wait, not grow memory.
 //! - A longer file part is never collected: it streams on through the same verify-and-encrypt path as a
 //!   PutObject body, its length derived from `Content-Length`, so it must be the form's last part, followed only
 //!   by the closing delimiter (as curl and the SDKs send it). [`FileBody`] checks that as the data flows and
