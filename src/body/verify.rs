@@ -503,6 +503,31 @@ mod tests {
     use crate::body::full;
     use http_body_util::BodyExt;
 
+    /// A POST form's file is object data: up to `max_object_bytes`, not the XML bodies' limit.
+    #[test]
+    fn a_post_file_is_limited_as_object_data() {
+        use crate::s3::operation::Operation;
+        let limits = crate::config::Limits::default();
+        let post = |n: u64| check_declared(Operation::PostObject, &http::Method::POST, Some(n), false, &limits);
+        assert!(post(limits.max_xml_body_bytes + 1).is_ok());
+        assert!(post(limits.max_object_bytes).is_ok());
+        assert_eq!(
+            post(limits.max_object_bytes + 1).unwrap_err().code,
+            crate::error::S3ErrorCode::EntityTooLarge
+        );
+        let xml = check_declared(
+            Operation::DeleteObjects,
+            &http::Method::POST,
+            Some(limits.max_xml_body_bytes + 1),
+            false,
+            &limits,
+        );
+        assert_eq!(
+            xml.unwrap_err().code,
+            crate::error::S3ErrorCode::MaxMessageLengthExceeded
+        );
+    }
+
     fn sha256_hex(d: &[u8]) -> String {
         let mut h = Sha256Hasher::new();
         h.update(d);
