@@ -41,6 +41,21 @@ fn post_fields_as_s3_reads_them() {
     assert!(out.contains("post-fields: all checks passed"), "{out}");
 }
 
+/// AWS's example form sends its submit button after the file: with files of 1 byte to 5 MiB + 1 (also with SSE-C,
+/// SSE-KMS and x-amz-checksum-crc32 fields) the late fields are ignored, the object reads back whole and in a
+/// range, and HEAD and ListObjectsV2 state its exact size; a wrong checksum or a content-length-range the file
+/// exceeds stores nothing. A larger file followed by fields is refused, nothing stored.
+#[test]
+fn fields_after_the_file_are_ignored() {
+    let stack = Stack::start();
+    let out = run_python_part(&stack, "sigv2_post.py", "post-after");
+    assert!(out.contains("post-after: all checks passed"), "{out}");
+    // The measure of what reading such forms whole costs: the gateway's peak resident memory.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", stack.gw.proc.pid())).unwrap_or_default();
+    let peak = status.lines().find(|l| l.starts_with("VmHWM")).unwrap_or("VmHWM: ?");
+    eprintln!("gateway peak memory after the post-after forms: {peak}");
+}
+
 /// The `tagging` field becomes the object's tags, read back with GetObjectTagging through the gateway. The
 /// embedded backend keeps no tags, so the gateway is in front of moto's S3.
 #[test]
@@ -153,15 +168,15 @@ fn post_request(gw: &Gateway, bucket: &str, body: Vec<u8>) -> Request<bytes::Byt
         .unwrap()
 }
 
-/// The file streams (1 MiB, past the gateway's pre-verification size) before the gateway can see that a part
-/// follows it: the backend request is aborted and no object appears. A well-formed form of the same size works.
+/// The file streams (6 MiB, past what the gateway reads whole) before the gateway can see that a part follows it:
+/// the backend request is aborted and no object appears. A well-formed form of the same size works.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_field_after_a_streamed_file_aborts_the_upload() {
     let s = Stack::start();
     let client = s.gw.client();
     let bucket = unique_bucket("post-after");
     create_bucket(&s.gw, &client, &bucket).await;
-    let file = pseudo_random(MIB, 41);
+    let file = pseudo_random(6 * MIB, 41);
     let after = format!(
         "\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"x-ignore-late\"\r\n\r\nlate\r\n--{BOUNDARY}--\r\n"
     );
@@ -178,34 +193,37 @@ async fn a_field_after_a_streamed_file_aborts_the_upload() {
     assert_eq!(got.body.as_ref(), &file[..], "the posted object reads back");
 }
 
-/// The client goes away in the middle of the file: no object appears at the backend.
+/// The client goes away in the middle of the file, of a form read whole (1 MiB) or of a streamed one (6 MiB): no
+/// object appears at the backend.
 #[tokio::test(flavor = "multi_thread")]
 async fn client_disconnect_mid_file_leaves_no_object() {
     let s = Stack::start();
-    let client = s.gw.client();
     let bucket = unique_bucket("post-cut");
-    create_bucket(&s.gw, &client, &bucket).await;
-    let body = form_body(
-        &signed_fields(&bucket, "cut"),
-        &pseudo_random(MIB, 42),
-        &format!("\r\n--{BOUNDARY}--\r\n"),
-    );
-    let head = format!(
-        "POST /{bucket} HTTP/1.1\r\nhost: {}\r\ncontent-type: multipart/form-data; boundary={BOUNDARY}\r\n\
-         content-length: {}\r\n\r\n",
-        s.gw.addr,
-        body.len()
-    );
-    let cfg = std::sync::Arc::new(tls_config(&[s.gw.ca_file()], TlsVersions::Both));
-    let tcp = tokio::net::TcpStream::connect(s.gw.addr).await.unwrap();
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let mut tls = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await.unwrap();
-    tls.write_all(head.as_bytes()).await.unwrap();
-    tls.write_all(&body[..body.len() - 100 * 1024]).await.unwrap();
-    tls.flush().await.unwrap();
-    // Let the gateway forward what it got, then vanish.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    drop(tls);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    s.backend.assert_absent(&bucket, "cut").await;
+    create_bucket(&s.gw, &s.gw.client(), &bucket).await;
+    for size in [MIB, 6 * MIB] {
+        let key = format!("cut-{size}");
+        let body = form_body(
+            &signed_fields(&bucket, &key),
+            &pseudo_random(size, 42),
+            &format!("\r\n--{BOUNDARY}--\r\n"),
+        );
+        let head = format!(
+            "POST /{bucket} HTTP/1.1\r\nhost: {}\r\ncontent-type: multipart/form-data; boundary={BOUNDARY}\r\n\
+             content-length: {}\r\n\r\n",
+            s.gw.addr,
+            body.len()
+        );
+        let cfg = std::sync::Arc::new(tls_config(&[s.gw.ca_file()], TlsVersions::Both));
+        let tcp = tokio::net::TcpStream::connect(s.gw.addr).await.unwrap();
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let mut tls = tokio_rustls::TlsConnector::from(cfg).connect(name, tcp).await.unwrap();
+        tls.write_all(head.as_bytes()).await.unwrap();
+        tls.write_all(&body[..body.len() - 100 * 1024]).await.unwrap();
+        tls.flush().await.unwrap();
+        // Let the gateway forward what it got, then vanish.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(tls);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        s.backend.assert_absent(&bucket, &key).await;
+    }
 }

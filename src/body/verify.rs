@@ -374,7 +374,7 @@ impl HttpBody for VerifiedBody {
 }
 
 /// The checks on a body's declared length, before a byte of it is read: `[limits] max_object_bytes` for object
-/// data, `max_xml_body_bytes` for everything else (the decoded length for aws-chunked), and a PUT or POST that
+/// data (a POST form's file included), `max_xml_body_bytes` for everything else (the decoded length for aws-chunked), and a PUT or POST that
 /// sends a body must say how long it is. The body itself can never exceed what it declared: the verifier fails it.
 pub fn check_declared(
     op: crate::s3::operation::Operation,
@@ -386,13 +386,13 @@ pub fn check_declared(
     use crate::s3::operation::Operation;
     let len = declared.unwrap_or(0);
     match op {
-        Operation::PutObject | Operation::UploadPart if len > limits.max_object_bytes => {
+        Operation::PutObject | Operation::PostObject | Operation::UploadPart if len > limits.max_object_bytes => {
             return Err(S3Error::new(
                 S3ErrorCode::EntityTooLarge,
                 "Your proposed upload exceeds the maximum allowed object size.",
             ));
         }
-        Operation::PutObject | Operation::UploadPart => {}
+        Operation::PutObject | Operation::PostObject | Operation::UploadPart => {}
         _ if len > limits.max_xml_body_bytes => {
             return Err(S3Error::new(
                 S3ErrorCode::MaxMessageLengthExceeded,
@@ -502,6 +502,31 @@ mod tests {
     use super::*;
     use crate::body::full;
     use http_body_util::BodyExt;
+
+    /// A POST form's file is object data: up to `max_object_bytes`, not the XML bodies' limit.
+    #[test]
+    fn a_post_file_is_limited_as_object_data() {
+        use crate::s3::operation::Operation;
+        let limits = crate::config::Limits::default();
+        let post = |n: u64| check_declared(Operation::PostObject, &http::Method::POST, Some(n), false, &limits);
+        assert!(post(limits.max_xml_body_bytes + 1).is_ok());
+        assert!(post(limits.max_object_bytes).is_ok());
+        assert_eq!(
+            post(limits.max_object_bytes + 1).unwrap_err().code,
+            crate::error::S3ErrorCode::EntityTooLarge
+        );
+        let xml = check_declared(
+            Operation::DeleteObjects,
+            &http::Method::POST,
+            Some(limits.max_xml_body_bytes + 1),
+            false,
+            &limits,
+        );
+        assert_eq!(
+            xml.unwrap_err().code,
+            crate::error::S3ErrorCode::MaxMessageLengthExceeded
+        );
+    }
 
     fn sha256_hex(d: &[u8]) -> String {
         let mut h = Sha256Hasher::new();

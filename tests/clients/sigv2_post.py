@@ -15,6 +15,10 @@ PART (each run against a fresh stack by tests/sigv2.rs or tests/post_upload.rs):
     post-fields    an empty starts-with for a missing SSE field (bucket default encryption), fields after the
                    file ignored, x-amz-checksum-crc32 fields verified (a wrong one stores nothing)
     post-tagging   the tagging field becomes the object's tags (needs a backend with tagging: moto's S3)
+    post-after     AWS's example form (fields after the file) with files of 1 byte to 5 MiB + 1: read back,
+                   exact size in HEAD and ListObjectsV2, the late fields ignored; with SSE-C and SSE-KMS fields,
+                   an x-amz-checksum-crc32 field (right and wrong), content-length-range exceeded; larger files
+                   followed by fields refused (400 MalformedPOSTRequest), nothing stored
 
 Environment: what tests/common's Gateway::client_env sets (S3_ENDPOINT, S3_CA_FILE, S3_BUCKET, WORK_DIR,
 AWS_*), plus S3_BACKEND_ROOT. Exit status 0 only if every check held; each step is printed.
@@ -499,6 +503,87 @@ def part_post_tagging():
         assert_absent(v4, "badtags")
 
 
+AFTER_FILE = [("submit", "Upload to Amazon S3"), ("x-amz-meta-late", "1")]
+
+
+def check_posted(s3, key, data, sse=None):
+    """`key` reads back as `data` (whole and a range), HEAD and ListObjectsV2 state its exact size, and the late
+    metadata field was not stored."""
+    sse = sse or {}
+    got = s3.get_object(Bucket=BUCKET, Key=key, **sse)
+    check_eq((got["Body"].read(), got["Metadata"]), (data, {}), f"{key}: reads back, the late field ignored")
+    if len(data) > 2:
+        got = s3.get_object(Bucket=BUCKET, Key=key, Range=f"bytes=1-{len(data) - 2}", **sse)
+        check_eq(got["Body"].read(), data[1:-1], f"{key}: a range")
+    check_eq(s3.head_object(Bucket=BUCKET, Key=key, **sse)["ContentLength"], len(data), f"{key}: HEAD size")
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=key)["Contents"]
+    check_eq([(o["Key"], o["Size"]) for o in listed], [(key, len(data))], f"{key}: ListObjectsV2 size")
+
+
+def part_post_after():
+    v4 = client("s3v4")
+    v4.create_bucket(Bucket=BUCKET)
+    kib, mib = 1024, 1024 * 1024
+    with step("AWS's example form (submit after the file): files of 1 byte to 5 MiB + 1, late fields ignored"):
+        for size in (1, 64 * kib - 1, 64 * kib, 64 * kib + 1, mib, 5 * mib - 1, 5 * mib, 5 * mib + 1):
+            key = f"after-{size}"
+            data = os.urandom(size)
+            r = curl_post(v4.generate_presigned_post(BUCKET, key), data, after_file=AFTER_FILE)
+            check_eq(r["status"], 204, f"{key}: status ({r['body']!r})")
+            check_posted(v4, key, data)
+    with step("SSE-C fields, then fields after the file"):
+        key, sse = sse_c_key()
+        fields = {
+            "x-amz-server-side-encryption-customer-algorithm": "AES256",
+            "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+            "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(key).digest()).decode(),
+        }
+        conds = [{k: v} for k, v in fields.items()]
+        post = v4.generate_presigned_post(BUCKET, "after-ssec", Fields=fields, Conditions=conds)
+        data = os.urandom(3 * mib + 7)
+        r = curl_post(post, data, after_file=AFTER_FILE)
+        check_eq(r["status"], 204, f"status ({r['body']!r})")
+        check_posted(v4, "after-ssec", data, sse)
+        expect_client_error(lambda: v4.get_object(Bucket=BUCKET, Key="after-ssec"), 400, "InvalidRequest", "no key")
+        no_plaintext(data, "post-after-ssec")
+    with step("SSE-KMS field, then fields after the file"):
+        fields = {"x-amz-server-side-encryption": "aws:kms"}
+        post = v4.generate_presigned_post(BUCKET, "after-kms", Fields=fields, Conditions=[fields])
+        data = os.urandom(2 * mib + 3)
+        r = curl_post(post, data, after_file=AFTER_FILE)
+        check_eq(r["status"], 204, f"status ({r['body']!r})")
+        check_posted(v4, "after-kms", data)
+        check_eq(v4.head_object(Bucket=BUCKET, Key="after-kms")["ServerSideEncryption"], "aws:kms", "SSE-KMS")
+    with step("x-amz-checksum-crc32 field, then fields after the file: right stored, wrong 400 BadDigest"):
+        data = os.urandom(4 * mib + 5)
+        fields = {"x-amz-checksum-crc32": crc32_b64(data)}
+        post = v4.generate_presigned_post(BUCKET, "after-summed", Fields=fields, Conditions=[fields])
+        r = curl_post(post, data, after_file=AFTER_FILE)
+        check_eq(r["status"], 204, f"right checksum ({r['body']!r})")
+        check_posted(v4, "after-summed", data)
+        got = v4.head_object(Bucket=BUCKET, Key="after-summed", ChecksumMode="ENABLED")
+        check_eq(got.get("ChecksumCRC32"), crc32_b64(data), "the checksum, returned with checksum-mode")
+        fields = {"x-amz-checksum-crc32": crc32_b64(data + b"x")}
+        post = v4.generate_presigned_post(BUCKET, "after-missummed", Fields=fields, Conditions=[fields])
+        expect_post_error(curl_post(post, data, after_file=AFTER_FILE), 400, "BadDigest", "", "wrong checksum")
+        assert_absent(v4, "after-missummed")
+    with step("content-length-range the file exceeds, fields after it: 400 EntityTooLarge, nothing stored"):
+        post = v4.generate_presigned_post(BUCKET, "after-big", Conditions=[["content-length-range", 0, mib]])
+        r = curl_post(post, os.urandom(mib + 1), after_file=AFTER_FILE)
+        expect_post_error(r, 400, "EntityTooLarge", "exceeds the maximum allowed size", "too large")
+        assert_absent(v4, "after-big")
+    with step("a file of more than 5 MiB followed by fields: 400 MalformedPOSTRequest, nothing stored (not yet)"):
+        for size in (6 * mib + 12345, 20 * mib):
+            key = f"after-{size}"
+            r = curl_post(v4.generate_presigned_post(BUCKET, key), os.urandom(size), after_file=AFTER_FILE)
+            expect_post_error(r, 400, "MalformedPOSTRequest", "must be the last field", key)
+            assert_absent(v4, key)
+        data = os.urandom(6 * mib + 12345)
+        r = curl_post(v4.generate_presigned_post(BUCKET, "last-6m"), data)
+        check_eq(r["status"], 204, f"the same file as the last field ({r['body']!r})")
+        check_posted(v4, "last-6m", data)
+
+
 PARTS = {
     "sigv2": part_sigv2,
     "sigv2-off": part_sigv2_off,
@@ -506,6 +591,7 @@ PARTS = {
     "post-refused": part_post_refused,
     "post-fields": part_post_fields,
     "post-tagging": part_post_tagging,
+    "post-after": part_post_after,
 }
 
 if __name__ == "__main__":
