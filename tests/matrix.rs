@@ -277,6 +277,15 @@ const RAW_STREAMING_SIGNED: ClientProgram = ClientProgram {
     unset: &[],
 };
 
+/// Stored checksums per algorithm and payload mode (header signed or unsigned, unsigned or signed trailer) and
+/// multipart COMPOSITE/FULL_OBJECT, by hand-signed requests (issue 20).
+const RAW_CHECKSUMS: ClientProgram = ClientProgram {
+    name: "raw-checksums",
+    program: "python3",
+    args: &["raw_checksums.py", "all"],
+    unset: &[],
+};
+
 /// A cell that fails for a reason outside the gateway: where the script stops, and what the client sees.
 struct KnownGap {
     client: &'static str,
@@ -446,6 +455,21 @@ fn raw_streaming_signed_against_ceph() {
 #[test]
 fn raw_streaming_signed_against_moto() {
     client_cell(&RAW_STREAMING_SIGNED, Store::Moto);
+}
+
+#[test]
+fn raw_checksums_against_s3s_fs() {
+    client_cell(&RAW_CHECKSUMS, Store::S3sFs);
+}
+
+#[test]
+fn raw_checksums_against_ceph() {
+    client_cell(&RAW_CHECKSUMS, Store::Ceph);
+}
+
+#[test]
+fn raw_checksums_against_moto() {
+    client_cell(&RAW_CHECKSUMS, Store::Moto);
 }
 
 // The rest of the matrix (`-- --include-ignored`).
