@@ -145,6 +145,12 @@ pub struct BackendConfig {
     /// trailer (Ceph RGW 16). Only for `kind = "s3"`: the embedded backend has no Object Lock.
     #[serde(default = "default_true")]
     pub object_lock_checksum: bool,
+    /// The backend honours `If-Match` on DeleteObject and an entry's `ETag` in DeleteObjects. `false` for
+    /// backends that ignore them (Ceph RGW 16, moto): the gateway then refuses such deletes with 501
+    /// NotImplemented instead of deleting unconditionally; it never emulates them with a check-then-delete,
+    /// which is not atomic.
+    #[serde(default = "default_true")]
+    pub conditional_deletes: bool,
 }
 
 /// `[backend] payload`: see [`crate::backend::sign`].

@@ -329,6 +329,7 @@ async fn start_backend(config: &Config) -> Result<Arc<Backend>, String> {
         response_timeout: config.response_timeout(),
         payload: b.payload,
         object_lock_checksum: b.object_lock_checksum && b.kind == BackendKind::S3,
+        conditional_deletes: b.conditional_deletes,
     })
 }
 

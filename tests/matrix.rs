@@ -219,6 +219,77 @@ fn payload_signed_against_moto() {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Conditional deletes on a backend that would ignore them
+// ------------------------------------------------------------------------------------------------
+
+/// With `[backend] conditional_deletes = false`, DeleteObject with `If-Match` and DeleteObjects with an entry's
+/// `ETag` are 501 NotImplemented (S3's XML) and delete nothing, whether the ETag is current or stale; deletes
+/// without a condition still work.
+async fn conditional_deletes_are_refused(gw: &Gateway) {
+    let c = gw.client();
+    let bucket = unique_bucket("conddel");
+    create_bucket(gw, &c, &bucket).await;
+    let put = put_object(gw, &c, &bucket, "obj", Bytes::from_static(b"kept")).await;
+    assert_eq!(put.status, StatusCode::OK, "PUT: {}", put.text());
+    let etag = put.header("etag").expect("an ETag").to_owned();
+    let path = format!("/{bucket}/obj");
+    for if_match in [etag.as_str(), "\"0123456789abcdef0123456789abcdef\"", "*"] {
+        let r = call(gw, &c, Method::DELETE, &path, Bytes::new(), &[("if-match", if_match)]).await;
+        r.assert_error(501, "NotImplemented");
+        let got = get_object(gw, &c, &bucket, "obj").await;
+        assert_eq!(
+            (got.status, &got.body[..]),
+            (StatusCode::OK, &b"kept"[..]),
+            "after If-Match {if_match}"
+        );
+    }
+    let xml = format!("<Delete><Object><Key>obj</Key><ETag>{etag}</ETag></Object></Delete>");
+    let r = delete_objects(gw, &c, &bucket, xml).await;
+    r.assert_error(501, "NotImplemented");
+    let got = get_object(gw, &c, &bucket, "obj").await;
+    assert_eq!(
+        got.status,
+        StatusCode::OK,
+        "DeleteObjects with an ETag deleted the object"
+    );
+    let r = call(gw, &c, Method::DELETE, &path, Bytes::new(), &[]).await;
+    assert_eq!(
+        r.status,
+        StatusCode::NO_CONTENT,
+        "an unconditional DELETE: {}",
+        r.text()
+    );
+    let head = call(gw, &c, Method::HEAD, &path, Bytes::new(), &[]).await;
+    assert_eq!(head.status, StatusCode::NOT_FOUND, "deleted");
+    call(gw, &c, Method::DELETE, &format!("/{bucket}"), Bytes::new(), &[]).await;
+}
+
+fn conditional_deletes_cell(store: Store) {
+    let pair = start_pair(store, "conditional_deletes = false");
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    rt.block_on(conditional_deletes_are_refused(&pair.gw));
+    record(
+        "gateway",
+        store.name(),
+        "backend conditional_deletes = false",
+        Outcome::Pass,
+        "DeleteObject If-Match and DeleteObjects entry ETags: 501 NotImplemented, nothing deleted",
+    );
+}
+
+#[test]
+fn conditional_deletes_false_refuses_them_against_s3s_fs() {
+    conditional_deletes_cell(Store::S3sFs);
+}
+
+/// Ceph RGW 16 ignores `If-Match` on DeleteObject (docs/compatibility.md): config/ceph-rgw.toml sets
+/// `conditional_deletes = false`.
+#[test]
+fn conditional_deletes_false_refuses_them_against_ceph() {
+    conditional_deletes_cell(Store::Ceph);
+}
+
+// ------------------------------------------------------------------------------------------------
 // Clients
 // ------------------------------------------------------------------------------------------------
 
@@ -274,6 +345,15 @@ const RAW_STREAMING_SIGNED: ClientProgram = ClientProgram {
     name: "raw-streaming-signed",
     program: "python3",
     args: &["raw_streaming_signed.py"],
+    unset: &[],
+};
+
+/// Stored checksums per algorithm and payload mode (header signed or unsigned, unsigned or signed trailer) and
+/// multipart COMPOSITE/FULL_OBJECT, by hand-signed requests (issue 20).
+const RAW_CHECKSUMS: ClientProgram = ClientProgram {
+    name: "raw-checksums",
+    program: "python3",
+    args: &["raw_checksums.py", "all"],
     unset: &[],
 };
 
@@ -446,6 +526,21 @@ fn raw_streaming_signed_against_ceph() {
 #[test]
 fn raw_streaming_signed_against_moto() {
     client_cell(&RAW_STREAMING_SIGNED, Store::Moto);
+}
+
+#[test]
+fn raw_checksums_against_s3s_fs() {
+    client_cell(&RAW_CHECKSUMS, Store::S3sFs);
+}
+
+#[test]
+fn raw_checksums_against_ceph() {
+    client_cell(&RAW_CHECKSUMS, Store::Ceph);
+}
+
+#[test]
+fn raw_checksums_against_moto() {
+    client_cell(&RAW_CHECKSUMS, Store::Moto);
 }
 
 // The rest of the matrix (`-- --include-ignored`).

@@ -90,19 +90,32 @@ fn shared_stack() -> Arc<MotoStack> {
 /// gateway's log tail unless every check passed.
 fn boto3_case(case: &str) {
     let stack = shared_stack();
+    let env: Vec<_> = stack.backend_env.iter().chain(&stack.kms_env).cloned().collect();
+    script_case(&stack, "versioning.py", case, &env, &[("VERSIONING_BACKEND", "moto")]);
+}
+
+/// `python3 tests/clients/checksums.py <case>` through the shared gateway, each case's bucket versioned (the
+/// script reads the backend only through the gateway here: no `S3_BACKEND_ROOT`).
+fn checksums_case(case: &str) {
+    let stack = shared_stack();
+    script_case(&stack, "checksums.py", case, &[], &[("CHECKSUMS_VERSIONED", "1")]);
+}
+
+fn script_case(stack: &MotoStack, script: &str, case: &str, env: &[(String, String)], more: &[(&str, &str)]) {
     let mut cmd = Command::new("python3");
-    cmd.arg(client_script("versioning.py"))
+    cmd.arg(client_script(script))
         .arg(case)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
-    let env = stack.gw.client_env(&unique_bucket("ver"));
-    for (k, v) in env.iter().chain(&stack.backend_env).chain(&stack.kms_env) {
+    for (k, v) in stack.gw.client_env(&unique_bucket("ver")).iter().chain(env) {
         cmd.env(k, v);
     }
-    cmd.env("VERSIONING_BACKEND", "moto");
+    for (k, v) in more {
+        cmd.env(k, v);
+    }
     let out = run_with_timeout(cmd, &stack.gw.work_dir().join(format!("{case}.out")), CASE_TIMEOUT);
     assert!(
         out.status.success() && out.output.contains(&format!("{case}: all checks passed")),
-        "versioning.py {case}: exited with {}\n===== output =====\n{}\n===== gateway log (tail) =====\n{}",
+        "{script} {case}: exited with {}\n===== output =====\n{}\n===== gateway log (tail) =====\n{}",
         out.status,
         out.output,
         tail(&stack.gw.log(), 60)
@@ -167,6 +180,33 @@ fn boto3_get_bucket_versioning_reports_what_put_bucket_versioning_set() {
 #[test]
 fn the_backend_holds_no_plaintext_of_any_version() {
     boto3_case("backend_holds_no_plaintext");
+}
+
+// Multipart checksums (tests/clients/checksums.py) in versioned buckets on moto (issue 20).
+
+#[test]
+fn checksums_multipart_composite_and_full_object_in_a_versioned_bucket_on_moto() {
+    checksums_case("multipart_composite_and_full_object");
+}
+
+#[test]
+fn checksums_multipart_default_and_transfers_in_a_versioned_bucket_on_moto() {
+    checksums_case("multipart_default_and_transfers");
+}
+
+#[test]
+fn checksums_multipart_errors_store_nothing_in_a_versioned_bucket_on_moto() {
+    checksums_case("multipart_checksum_errors");
+}
+
+#[test]
+fn checksums_multipart_sse_c_copies_and_aborts_in_a_versioned_bucket_on_moto() {
+    checksums_case("multipart_sse_c_copies_and_aborts");
+}
+
+#[test]
+fn checksums_each_multipart_version_answers_its_own_checksum_by_version_id_on_moto() {
+    checksums_case("multipart_versions_keep_their_checksums");
 }
 
 /// `/usr/bin/aws args...` (aws-cli v2) as the gateway's client; (exit status, stdout and stderr).

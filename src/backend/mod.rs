@@ -31,6 +31,7 @@ pub struct Backend {
     signer: sign::Signer,
     payload: BackendPayload,
     object_lock_checksum: bool,
+    conditional_deletes: bool,
     pub response_timeout: Duration,
 }
 
@@ -55,6 +56,8 @@ pub struct BackendSettings<'a> {
     pub payload: BackendPayload,
     /// See [`crate::config::BackendConfig::object_lock_checksum`].
     pub object_lock_checksum: bool,
+    /// See [`crate::config::BackendConfig::conditional_deletes`].
+    pub conditional_deletes: bool,
 }
 
 /// A pooled HTTP(S) client trusting the webpki roots plus the certificates in `ca_pem` (errors name `what`).
@@ -119,6 +122,7 @@ impl Backend {
             signer: sign::Signer::new(s.access_key_id, s.secret_access_key, s.region),
             payload: s.payload,
             object_lock_checksum: s.object_lock_checksum,
+            conditional_deletes: s.conditional_deletes,
             response_timeout: s.response_timeout,
         }))
     }
@@ -150,6 +154,11 @@ impl Backend {
     /// How request bodies are signed, as configured.
     pub fn payload(&self) -> BackendPayload {
         self.payload
+    }
+
+    /// Whether the backend honours a conditional delete (`If-Match`, a DeleteObjects entry's `ETag`).
+    pub fn conditional_deletes(&self) -> bool {
+        self.conditional_deletes
     }
 
     /// Whether object data written into an Object Lock bucket must be switched to the `trailer` payload (it
@@ -421,6 +430,7 @@ mod tests {
             response_timeout: Duration::from_secs(1),
             payload: BackendPayload::Unsigned,
             object_lock_checksum: true,
+            conditional_deletes: true,
         })
         .expect("backend")
     }

@@ -8,7 +8,7 @@ use http::{HeaderMap, Method, Response};
 
 use super::ReqCtx;
 use crate::body::Body;
-use crate::error::S3Error;
+use crate::error::{S3Error, S3ErrorCode};
 use crate::response;
 use crate::s3::operation::Operation;
 use crate::s3::request::header_str;
@@ -17,6 +17,9 @@ use crate::sse::multipart::version_layout_key;
 
 pub async fn delete_object(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
     let mut headers = ctx.forwarded_headers();
+    if headers.contains_key(http::header::IF_MATCH) {
+        refuse_unless_conditional_deletes(&ctx)?;
+    }
     super::conditional::translate_if_match(&ctx, &mut headers).await?;
     let body = ctx.take_body();
     let resp = ctx.send_as_is(headers, body).await?;
@@ -75,6 +78,21 @@ pub async fn delete_objects(mut ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Err
 /// How many HEADs, or purges of a version's records, of one DeleteObjects request run at once.
 const PER_REQUEST_CONCURRENCY: usize = 16;
 
+/// A conditional delete (`If-Match`, an entry's `ETag`) on a backend that would ignore the condition
+/// (`[backend] conditional_deletes = false`): 501 NotImplemented, nothing deleted. Checking first and deleting
+/// after would not be atomic: another writer can replace the object in between.
+fn refuse_unless_conditional_deletes(ctx: &ReqCtx<'_>) -> Result<(), S3Error> {
+    if ctx.upstream.backend().conditional_deletes() {
+        return Ok(());
+    }
+    Err(S3Error::new(
+        S3ErrorCode::NotImplemented,
+        "Conditional deletes (If-Match, or an ETag in a DeleteObjects entry) are not supported: this gateway's \
+         backend does not honour them ([backend] conditional_deletes = false), and the gateway does not delete \
+         unconditionally in their place.",
+    ))
+}
+
 /// The `<Object>` entries of a DeleteObjects document whose `<ETag>` needs the backend's form, rewritten so.
 async fn backend_entry_etags(ctx: &ReqCtx<'_>, document: Bytes) -> Result<Bytes, S3Error> {
     let text = String::from_utf8_lossy(&document).into_owned();
@@ -82,6 +100,7 @@ async fn backend_entry_etags(ctx: &ReqCtx<'_>, document: Bytes) -> Result<Bytes,
     if entries.iter().all(|e| e.etag.is_none()) {
         return Ok(document);
     }
+    refuse_unless_conditional_deletes(ctx)?;
     let mut translated = Vec::with_capacity(entries.len());
     for chunk in entries.chunks(PER_REQUEST_CONCURRENCY) {
         for etag in join_all(chunk.iter().map(|e| entry_backend_etag(ctx, e))).await {

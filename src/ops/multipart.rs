@@ -454,7 +454,11 @@ async fn with_part_checksums(
         uc.algorithm.sdk_name(),
         uc.kind.as_str()
     );
-    if let Some(i) = out.find("<Part>").or_else(|| out.find("</ListPartsResult>")) {
+    // moto names the root `ListPartsResponse`.
+    let end = out
+        .find("</ListPartsResult>")
+        .or_else(|| out.find("</ListPartsResponse>"));
+    if let Some(i) = out.find("<Part>").or(end) {
         out.insert_str(i, &head);
     }
     let mut parts = parts;

@@ -572,7 +572,7 @@ enum Listing {
     Objects,
     /// ListObjectVersions: `ListVersionsResult`.
     Versions,
-    /// ListParts: `ListPartsResult`.
+    /// ListParts: `ListPartsResult` (moto 5 names it `ListPartsResponse`).
     Parts,
 }
 
@@ -581,7 +581,7 @@ impl Listing {
         match root {
             b"ListBucketResult" => Ok(Self::Objects),
             b"ListVersionsResult" => Ok(Self::Versions),
-            b"ListPartsResult" => Ok(Self::Parts),
+            b"ListPartsResult" | b"ListPartsResponse" => Ok(Self::Parts),
             other => Err(malformed(format!(
                 "unexpected root element <{}>",
                 String::from_utf8_lossy(other)
@@ -1309,6 +1309,14 @@ mod tests {
         // A hidden prefix that every key would match does not touch parts.
         let out = rewrite(LIST_PARTS.as_bytes(), "example", |_| EntryRewrite::Keep).unwrap();
         assert_eq!(s(&out), LIST_PARTS);
+        // moto's root element: its parts are rewritten as S3's.
+        let moto = LIST_PARTS.replace("ListPartsResult", "ListPartsResponse");
+        let out = rewrite(moto.as_bytes(), "", |_| EntryRewrite::Rewrite {
+            size: 7,
+            etag: "\"p\"".into(),
+        })
+        .unwrap();
+        assert_eq!(s(&out).matches("<Size>7</Size>").count(), 2, "{}", s(&out));
     }
 
     #[test]

@@ -31,6 +31,7 @@ ALLOWED_BACKEND = {
     "response_timeout_secs",
     "payload",
     "object_lock_checksum",
+    "conditional_deletes",
 }
 ALLOWED_S3 = {"virtual_host_domains", "max_presign_expiry_secs", "max_clock_skew_secs", "account_id", "sigv2"}
 ALLOWED_CREDENTIAL = {"access_key_id", "secret_access_key", "display_name", "allowed_buckets"}
@@ -139,8 +140,9 @@ def check_config(doc):
         for key in ("connect_timeout_secs", "response_timeout_secs"):
             if key in backend:
                 expect(errors, f"backend.{key}", is_u64(backend[key]), "must be a non-negative integer")
-        if "object_lock_checksum" in backend:
-            expect(errors, "backend.object_lock_checksum", isinstance(backend["object_lock_checksum"], bool), "must be a boolean")
+        for key in ("object_lock_checksum", "conditional_deletes"):
+            if key in backend:
+                expect(errors, f"backend.{key}", isinstance(backend[key], bool), "must be a boolean")
 
     s3 = doc.get("s3", {})
     if check_table(errors, "[s3]", s3, ALLOWED_S3):

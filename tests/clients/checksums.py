@@ -6,8 +6,9 @@ CRC64NVME it computes. It answers it on GET and HEAD only with `x-amz-checksum-m
 object, and in GetObjectAttributes. The gateway must answer the checksum of the plaintext, never the backend's
 (which describe ciphertext), and must not show it to a reader without the SSE-C key.
 
-Usage: checksums.py CASE (one of CASES below). Environment as for embedded_s3.py (set by tests/checksums.rs),
-plus S3_BACKEND_ROOT (the fs backend's directory, to look at what the backend holds).
+Usage: checksums.py CASE (one of CASES below). Environment as for embedded_s3.py (set by tests/embedded.rs and
+tests/versioning.rs), plus S3_BACKEND_ROOT (the fs backend's directory, to look at what the backend holds; unset
+for other backends) and CHECKSUMS_VERSIONED=1 (each case's bucket has versioning enabled).
 
 CRC32C and CRC64NVME are computed here by the reference tables below (botocore needs awscrt for them, which these
 tests do not install); each checks itself against the standard "123456789" check value first.
@@ -26,7 +27,7 @@ from botocore.config import Config
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import steps  # noqa: E402
-from embedded_s3 import Bucket  # noqa: E402
+import embedded_s3  # noqa: E402
 from steps import check, check_eq, error_of, step  # noqa: E402
 
 ENDPOINT = os.environ["S3_ENDPOINT"]
@@ -93,6 +94,17 @@ assert _crc(_CRC64NVME, 0xFFFFFFFFFFFFFFFF, b"123456789") == 0xAE8B14860A799888
 ALGORITHMS = ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256", "SHA512", "MD5", "XXHASH64", "XXHASH3", "XXHASH128"]
 # The ones botocore computes itself (without the CRT), sent as an aws-chunked trailer.
 TRAILER_ALGORITHMS = ["CRC32", "SHA1", "SHA256", "SHA512"]
+VERSIONED = os.environ.get("CHECKSUMS_VERSIONED") == "1"
+
+
+class Bucket(embedded_s3.Bucket):
+    """embedded_s3's bucket, versioned under CHECKSUMS_VERSIONED=1."""
+
+    def __enter__(self):
+        name = super().__enter__()
+        if VERSIONED:
+            self.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        return name
 
 
 def client(**config):
@@ -396,6 +408,50 @@ def multipart_composite_and_full_object():
                 check_eq(len(left), 2 * len(MULTIPART_KINDS), "records (one per object)")
 
 
+def complete_upload(s3, b, key, parts, alg, kind):
+    """A multipart upload of `parts` with `alg`'s checksum of `kind`: Complete's answer."""
+    up = s3.create_multipart_upload(Bucket=b, Key=key, ChecksumAlgorithm=alg, ChecksumType=kind)
+    done = []
+    for n, data in enumerate(parts, 1):
+        r = s3.upload_part(Bucket=b, Key=key, UploadId=up["UploadId"], PartNumber=n, Body=data,
+                           **{f"Checksum{alg}": checksum(alg, data)})
+        done.append({"PartNumber": n, "ETag": r["ETag"], f"Checksum{alg}": r[f"Checksum{alg}"]})
+    return s3.complete_multipart_upload(Bucket=b, Key=key, UploadId=up["UploadId"], MultipartUpload={"Parts": done})
+
+
+def multipart_versions_keep_their_checksums():
+    """In a versioned bucket (CHECKSUMS_VERSIONED=1), each version of a multipart object answers its own checksum
+    by its version id: the record follows the version, not the key."""
+    s3 = client()
+    with Bucket(s3, "mpuversions") as b:
+        if not VERSIONED:
+            s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+        first = [os.urandom(n) for n in UNALIGNED]
+        second = [os.urandom(n) for n in ALIGNED]
+        with step("two multipart versions of one key, CRC32 COMPOSITE then CRC64NVME FULL_OBJECT"):
+            v1 = complete_upload(s3, b, "k", first, "CRC32", "COMPOSITE")
+            v2 = complete_upload(s3, b, "k", second, "CRC64NVME", "FULL_OBJECT")
+            check(v1.get("VersionId") and v1["VersionId"] != v2.get("VersionId"), f"version ids {v1} {v2}")
+        for c, parts, alg, kind in [(v1, first, "CRC32", "COMPOSITE"), (v2, second, "CRC64NVME", "FULL_OBJECT")]:
+            vid = c["VersionId"]
+            want = {f"Checksum{alg}": expected_multipart(alg, kind, parts), "ChecksumType": kind}
+            with step(f"version {vid}: GET, HEAD and GetObjectAttributes by version id answer its {alg} {kind}"):
+                g = s3.get_object(Bucket=b, Key="k", VersionId=vid, ChecksumMode="ENABLED")
+                check_eq(g["Body"].read(), b"".join(parts), "GET body")
+                check_eq(checksums_of(g), want, "GET")
+                h = s3.head_object(Bucket=b, Key="k", VersionId=vid, ChecksumMode="ENABLED")
+                check_eq(checksums_of(h), want, "HEAD")
+                a = s3.get_object_attributes(Bucket=b, Key="k", VersionId=vid, ObjectAttributes=["Checksum", "ObjectSize"])
+                check_eq((a["ObjectSize"], a.get("Checksum")), (sum(map(len, parts)), want), "attributes")
+        with step("the latest version (no version id) answers the second's"):
+            h = s3.head_object(Bucket=b, Key="k", ChecksumMode="ENABLED")
+            check_eq(h.get("ChecksumCRC64NVME"), expected_multipart("CRC64NVME", "FULL_OBJECT", second), "HEAD")
+        with step("deleting the second version: the first is the latest again, with its own checksum"):
+            s3.delete_object(Bucket=b, Key="k", VersionId=v2["VersionId"])
+            h = s3.head_object(Bucket=b, Key="k", ChecksumMode="ENABLED")
+            check_eq(h.get("ChecksumCRC32"), expected_multipart("CRC32", "COMPOSITE", first), "HEAD")
+
+
 def multipart_default_and_transfers():
     plain = client(request_checksum_calculation="when_required")
     with Bucket(plain, "mpudefault") as b:
@@ -531,6 +587,7 @@ CASES = {
         records_follow_their_objects,
         multipart_composite_and_full_object,
         multipart_default_and_transfers,
+        multipart_versions_keep_their_checksums,
         multipart_checksum_errors,
         multipart_sse_c_copies_and_aborts,
     ]

@@ -42,6 +42,13 @@ def signing_key(date):
 
 def request(method, path, headers=None, body=b"", payload_hash=None):
     """A SigV4-signed request (the body's SHA-256 signed unless `payload_hash` is given); (status, body)."""
+    status, _, data = request_full(method, path, headers, body, payload_hash)
+    return status, data
+
+
+def request_full(method, path, headers=None, body=b"", payload_hash=None, query=None):
+    """As `request`, with a query (a dict; a value of "" for a bare name such as `uploads`); (status, headers
+    with lower-case names, body)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     h = {k.lower(): v for k, v in (headers or {}).items()}
@@ -51,8 +58,11 @@ def request(method, path, headers=None, body=b"", payload_hash=None):
     if "content-length" not in h:
         h["content-length"] = str(len(body))
     signed = sorted(h)
+    q = "&".join(
+        f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}" for k, v in sorted((query or {}).items())
+    )
     canonical = "\n".join(
-        [method, urllib.parse.quote(path), "", "".join(f"{k}:{h[k].strip()}\n" for k in signed), ";".join(signed),
+        [method, urllib.parse.quote(path), q, "".join(f"{k}:{h[k].strip()}\n" for k in signed), ";".join(signed),
          h["x-amz-content-sha256"]]
     )
     scope = f"{amz_date[:8]}/{REGION}/s3/aws4_request"
@@ -63,15 +73,17 @@ def request(method, path, headers=None, body=b"", payload_hash=None):
     if callable(body):
         body = body(key, amz_date, scope, seed)
     conn = http.client.HTTPSConnection(ENDPOINT.hostname, ENDPOINT.port, context=CTX, timeout=120)
-    conn.request(method, path, body=body, headers=h)
+    conn.request(method, urllib.parse.quote(path) + (f"?{q}" if q else ""), body=body, headers=h)
     resp = conn.getresponse()
     data = resp.read()
     conn.close()
-    return resp.status, data
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
 
-def chunked(data, corrupt_chunk=None):
-    """The aws-chunked body of `data` as a function of the signing inputs, with chained signatures."""
+def chunked(data, corrupt_chunk=None, trailer=None, corrupt_trailer=False):
+    """The aws-chunked body of `data` as a function of the signing inputs, with chained signatures; with
+    `trailer` (a `name:value` line), STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER's signed trailer after the last
+    chunk (its signature zeroed if `corrupt_trailer`)."""
 
     def build(key, amz_date, scope, seed):
         out, previous = [], seed
@@ -82,7 +94,12 @@ def chunked(data, corrupt_chunk=None):
             previous = sig
             if n == corrupt_chunk:
                 sig = "0" * 64
-            out.append(f"{len(piece):x};chunk-signature={sig}\r\n".encode() + piece + b"\r\n")
+            out.append(f"{len(piece):x};chunk-signature={sig}\r\n".encode() + piece + (b"\r\n" if piece or not trailer else b""))
+        if trailer:
+            canonical = hashlib.sha256(f"{trailer}\n".encode()).hexdigest()
+            sts = f"AWS4-HMAC-SHA256-TRAILER\n{amz_date}\n{scope}\n{previous}\n{canonical}"
+            sig = "0" * 64 if corrupt_trailer else hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+            out.append(f"{trailer}\r\nx-amz-trailer-signature:{sig}\r\n\r\n".encode())
         return b"".join(out)
 
     return build

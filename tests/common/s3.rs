@@ -107,6 +107,20 @@ pub fn b64(d: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(d)
 }
 
+/// DeleteObjects of `bucket` with the document `xml` and its `Content-MD5`, as [`CLIENT`].
+pub async fn delete_objects(gw: &Gateway, c: &HttpsClient, bucket: &str, xml: String) -> Resp {
+    let md5 = md5_b64(xml.as_bytes());
+    call(
+        gw,
+        c,
+        Method::POST,
+        &format!("/{bucket}?delete"),
+        xml,
+        &[("content-md5", &md5)],
+    )
+    .await
+}
+
 /// The base64 MD5 of `d` (a `Content-MD5` or SSE-C key MD5 header value).
 pub fn md5_b64(d: &[u8]) -> String {
     use md5::Digest as _;
