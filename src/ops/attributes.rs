@@ -10,7 +10,7 @@
 use http::{HeaderMap, Method, Response, StatusCode};
 
 use super::ReqCtx;
-use super::get::read_layout;
+use super::get::client_parts;
 use crate::auth::canonical::uri_encode;
 use crate::body::Body;
 use crate::crypto::envelope::SseMode;
@@ -63,22 +63,10 @@ pub async fn get_object_attributes(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Respo
         .and_then(|l| l.parse().ok())
         .ok_or_else(|| S3Error::internal("backend HEAD without a Content-Length"))?;
     let backend_etag = header_str(hh, "etag").unwrap_or("");
-    let parts = if env.multipart {
-        let layout = read_layout(ctx.buckets, op, bucket, key, header_str(hh, "x-amz-version-id")).await?;
-        if layout.etag != backend_etag.trim_matches('"') || layout.part_sizes.iter().sum::<u64>() != cipher_total {
-            return Err(S3Error::internal(format!(
-                "multipart object {key}: part layout is stale"
-            )));
-        }
-        let sizes = layout
-            .part_sizes
-            .iter()
-            .map(|&c| plaintext_len(c))
-            .collect::<Option<Vec<u64>>>()
-            .ok_or_else(|| S3Error::internal("a part's ciphertext length fits no plaintext"))?;
-        Some(layout.part_numbers.into_iter().zip(sizes).collect::<Vec<(u32, u64)>>())
-    } else {
-        None
+    // A single-stream object's parts (one rewritten at Complete) cost a record read: only when asked for.
+    let parts = match env.multipart || wanted.contains(&"ObjectParts") {
+        true => client_parts(ctx.buckets, op, bucket, key, &env, hh).await?,
+        false => None,
     };
     let size = match &parts {
         Some(p) => p.iter().map(|&(_, s)| s).sum(),

@@ -116,16 +116,69 @@ pub async fn read_layout(
     key: &str,
     version: Option<&str>,
 ) -> Result<multipart::Layout, S3Error> {
+    let text = find_layout(buckets, op, bucket, key, version)
+        .await?
+        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout missing")))?;
+    std::str::from_utf8(&text)
+        .ok()
+        .and_then(multipart::Layout::decode)
+        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout malformed")))
+}
+
+async fn find_layout(
+    buckets: &BucketState,
+    op: Operation,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<Option<bytes::Bytes>, S3Error> {
     let own = multipart::version_layout_key(key, version);
     let mut text = buckets.get(op, bucket, &own).await?;
     if text.is_none() && own != multipart::layout_key(key) {
         text = buckets.get(op, bucket, &multipart::layout_key(key)).await?;
     }
-    let text = text.ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout missing")))?;
-    std::str::from_utf8(&text)
-        .ok()
-        .and_then(multipart::Layout::decode)
-        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout malformed")))
+    Ok(text)
+}
+
+/// The client's parts of an encrypted object as (part number, plaintext size), for `partNumber` reads and
+/// GetObjectAttributes' `ObjectParts`: a multipart envelope's layout, or the parts an object rewritten at Complete
+/// keeps in its layout record (its envelope is one stream; docs/format.md §6.3). `None`: written in one piece (or
+/// its record is gone, or belongs to an object since replaced: a record is used only if its ETag is the object's
+/// and its parts add up to the object's size).
+pub async fn client_parts(
+    buckets: &BucketState,
+    op: Operation,
+    bucket: &str,
+    key: &str,
+    env: &Envelope,
+    h: &HeaderMap,
+) -> Result<Option<Vec<(u32, u64)>>, S3Error> {
+    let cipher_total = content_length(h).ok_or_else(|| S3Error::internal("backend HEAD without a Content-Length"))?;
+    let etag = header_str(h, "etag").unwrap_or("").trim_matches('"');
+    let version = header_str(h, "x-amz-version-id");
+    if env.multipart {
+        let layout = read_layout(buckets, op, bucket, key, version).await?;
+        if layout.etag != etag || layout.part_sizes.iter().sum::<u64>() != cipher_total {
+            return Err(S3Error::internal(format!(
+                "multipart object {key}: part layout is stale"
+            )));
+        }
+        let sizes = layout
+            .plaintext_sizes()
+            .ok_or_else(|| S3Error::internal("a part's ciphertext length fits no plaintext"))?;
+        return Ok(Some(layout.part_numbers.into_iter().zip(sizes).collect()));
+    }
+    let Some(text) = find_layout(buckets, op, bucket, key, version).await? else {
+        return Ok(None);
+    };
+    let Some(layout) = std::str::from_utf8(&text).ok().and_then(multipart::Layout::decode) else {
+        return Ok(None);
+    };
+    let (Some(sizes), Some(total)) = (layout.plaintext_sizes(), plaintext_len(cipher_total)) else {
+        return Ok(None);
+    };
+    Ok((layout.etag == etag && sizes.iter().sum::<u64>() == total)
+        .then(|| layout.part_numbers.into_iter().zip(sizes).collect()))
 }
 
 const CONDITIONALS: [&str; 4] = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
@@ -344,8 +397,10 @@ async fn head_first(
     if let Some(n) = want.part_number {
         let (range, count) = match (&env, content_length(head.headers())) {
             (Some(e), Some(c)) => {
-                let layout = object_parts(gw, e, head.headers(), key, c).await?;
-                let sizes: Vec<u64> = layout.iter().filter_map(|&(_, c)| plaintext_len(c)).collect();
+                let sizes: Vec<u64> = match client_parts(gw.buckets, gw.op, gw.bucket, key, e, head.headers()).await? {
+                    Some(parts) => parts.into_iter().map(|(_, s)| s).collect(),
+                    None => plaintext_len(c).into_iter().collect(),
+                };
                 let idx = n as usize - 1;
                 if idx >= sizes.len() {
                     return Err(invalid_part_number());

@@ -354,7 +354,7 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     // Unaligned parts make the listed size underivable: rewrite once as one stream, when the gateway can open the
     // data key (SSE-C: only with the key, which the SDKs send on Complete when the upload used it).
     if !layout.is_aligned() && (env.mode != SseMode::C || upload.customer.is_some()) {
-        (resp, stored_as) = realigned(&ctx, keys, &env, resp, stored_as).await?;
+        (resp, stored_as) = realigned(&ctx, keys, &env, &layout, resp, stored_as).await?;
     }
     if let Some((_, sealed, part_sealed)) = &checksum {
         let (etag, version) = &stored_as;
@@ -845,10 +845,11 @@ async fn realigned(
     ctx: &ReqCtx<'_>,
     keys: &Keys,
     env: &Envelope,
+    layout: &Layout,
     resp: Response<Body>,
     stored_as: (String, Option<String>),
 ) -> Result<(Response<Body>, (String, Option<String>)), S3Error> {
-    let (etag, new_version) = match realign(ctx, keys, env, stored_as.1.as_deref()).await {
+    let (etag, new_version) = match realign(ctx, keys, env, layout, stored_as.1.as_deref()).await {
         Ok(done) => done,
         Err(e) => {
             let (bucket, key) = (ctx.bucket(), ctx.key());
@@ -873,11 +874,13 @@ async fn realigned(
 /// segments as one segment stream (same data key and envelope, fresh nonce prefix), so its size is derivable
 /// from listings. An SSE-C object is read with the key the Complete request carries (already checked against the
 /// upload's). Returns the new backend ETag and, in a versioned bucket, the new version, which replaces the
-/// multipart one (deleted, with its layout): the client sees one version, as from S3.
+/// multipart one (deleted, with its layout): the client sees one version, as from S3. The client's parts stay in
+/// the new object's layout record, under its ETag (GetObjectAttributes' `ObjectParts`, `partNumber` reads).
 async fn realign(
     ctx: &ReqCtx<'_>,
     keys: &Keys,
     env: &Envelope,
+    layout: &Layout,
     version: Option<&str>,
 ) -> Result<(String, Option<HeaderValue>), S3Error> {
     let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
@@ -942,5 +945,13 @@ async fn realign(
         }
     }
     let _ = ctx.buckets.purge(op, bucket, &version_layout_key(key, version)).await;
+    let parts = Layout {
+        etag: etag.trim_matches('"').to_owned(),
+        ..layout.clone()
+    };
+    let record = version_layout_key(key, new_version.as_ref().and_then(|v| v.to_str().ok()));
+    if let Err(e) = ctx.buckets.put(op, bucket, &record, Bytes::from(parts.encode())).await {
+        tracing::warn!(bucket, key, error = %e, "the realigned object's part list was not recorded: it answers no ObjectParts");
+    }
     Ok((etag, new_version))
 }

@@ -449,6 +449,35 @@ def object_attributes():
                 Bucket=b, Key="multi", ObjectAttributes=["ObjectParts"], MaxParts=1, PartNumberMarker=page["NextPartNumberMarker"]
             )["ObjectParts"]
             check_eq([(p["PartNumber"], p["Size"]) for p in rest["Parts"]], [(2, len(p2))], "the page after the marker")
+        with step("an unaligned multipart object (rewritten as one stream at Complete) still has the client's parts"):
+            sizes = [5 * MIB + 1, 5 * MIB + 70_001, 7]
+            data = [os.urandom(n) for n in sizes]
+            up = s3.create_multipart_upload(Bucket=b, Key="odd")
+            parts = [
+                {"PartNumber": n, "ETag": s3.upload_part(Bucket=b, Key="odd", UploadId=up["UploadId"], PartNumber=n, Body=p)["ETag"]}
+                for n, p in enumerate(data, 1)
+            ]
+            done = s3.complete_multipart_upload(Bucket=b, Key="odd", UploadId=up["UploadId"], MultipartUpload={"Parts": parts})
+            got = s3.get_object_attributes(Bucket=b, Key="odd", ObjectAttributes=every)
+            check_eq(got["ETag"], done["ETag"].strip('"'), "ETag")
+            check_eq(got["ObjectSize"], sum(sizes), "ObjectSize")
+            check_eq(got["ObjectParts"]["TotalPartsCount"], 3, "PartsCount")
+            check_eq([(p["PartNumber"], p["Size"]) for p in got["ObjectParts"]["Parts"]], list(enumerate(sizes, 1)), "parts")
+            for n in [1, 2, 3]:
+                start = sum(sizes[: n - 1])
+                g = s3.get_object(Bucket=b, Key="odd", PartNumber=n)
+                check_eq((g["PartsCount"], g["ContentRange"]), (3, f"bytes {start}-{start + sizes[n - 1] - 1}/{sum(sizes)}"), f"GET part {n}")
+                check(g["Body"].read() == data[n - 1], f"GET part {n}: its bytes")
+                h = s3.head_object(Bucket=b, Key="odd", PartNumber=n)
+                check_eq((h["PartsCount"], h["ContentLength"]), (3, sizes[n - 1]), f"HEAD part {n}")
+            check_eq(error_of(s3.get_object, Bucket=b, Key="odd", PartNumber=4), ("InvalidPartNumber", 416), "part 4")
+        with step("the same key replaced by one PutObject: one piece again, no parts (the old part list is not used)"):
+            s3.put_object(Bucket=b, Key="odd", Body=b"x" * 10)
+            got = s3.get_object_attributes(Bucket=b, Key="odd", ObjectAttributes=every)
+            check_eq(got["ObjectSize"], 10, "ObjectSize")
+            check("ObjectParts" not in got, f"ObjectParts of the replacement: {got.get('ObjectParts')}")
+            check("PartsCount" not in s3.head_object(Bucket=b, Key="odd"), "HEAD without partNumber: no PartsCount")
+            check_eq(error_of(s3.get_object, Bucket=b, Key="odd", PartNumber=2), ("InvalidPartNumber", 416), "part 2")
         with step("SSE-C: the key is needed (400 without, 403 with another), and opens the attributes"):
             key = os.urandom(32)
             s3.put_object(Bucket=b, Key="secret", Body=b"s" * 70_000, SSECustomerAlgorithm="AES256", SSECustomerKey=key)
@@ -467,7 +496,7 @@ def object_attributes():
                 ("InvalidArgument", 400),
                 "unknown attribute",
             )
-        for k in ["one", "multi", "secret"]:
+        for k in ["one", "multi", "odd", "secret"]:
             s3.delete_object(Bucket=b, Key=k)
 
 
