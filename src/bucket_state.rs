@@ -29,6 +29,9 @@ pub const ADOPTED_KEY: &str = ".s3-sse-proxy/adopted";
 pub const ENCRYPTION_KEY: &str = ".s3-sse-proxy/encryption.xml";
 /// The bucket's policy (the document as the client sent it).
 pub const POLICY_KEY: &str = ".s3-sse-proxy/policy.json";
+/// Present once the bucket holds a multipart object whose listed size needs its size record
+/// ([`crate::sse::multipart::size_key`]): listings of other buckets look up nothing.
+pub const SIZE_RECORDS_KEY: &str = ".s3-sse-proxy/size-records";
 
 /// How long a bucket's encryption configuration or policy is reused before it is read from the backend again.
 pub const CACHE_TTL: Duration = Duration::from_secs(5);
@@ -75,6 +78,8 @@ pub struct BucketState {
     adopted: DashMap<String, i64>,
     encryption: TtlCache<Option<Bytes>>,
     policies: TtlCache<Option<Arc<Policy>>>,
+    /// Whether the bucket holds size records ([`SIZE_RECORDS_KEY`]).
+    size_records: TtlCache<bool>,
 }
 
 /// One key of a listing, with what the gateway needs of it.
@@ -90,6 +95,7 @@ impl BucketState {
             adopted: DashMap::new(),
             encryption: TtlCache::default(),
             policies: TtlCache::default(),
+            size_records: TtlCache::default(),
         }
     }
 
@@ -409,9 +415,56 @@ impl BucketState {
         Ok(None)
     }
 
+    /// Whether `bucket` holds size records (cached for [`CACHE_TTL`]; once there, they stay).
+    pub async fn has_size_records(&self, op: Operation, bucket: &str) -> Result<bool, S3Error> {
+        if let Some(known) = self.size_records.get(bucket) {
+            return Ok(known);
+        }
+        let there = self.get(op, bucket, SIZE_RECORDS_KEY).await?.is_some();
+        self.size_records.insert(bucket, there);
+        Ok(there)
+    }
+
+    /// Record the plaintext `size` of the multipart object `key` stored with `backend_etag`, for listings (the
+    /// record first, then the bucket's mark that it has some).
+    pub async fn record_size(
+        &self,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        backend_etag: &str,
+        size: u64,
+    ) -> Result<(), S3Error> {
+        let record = crate::sse::multipart::size_key(key, backend_etag);
+        let body = Bytes::from(crate::sse::multipart::encode_size(size));
+        self.put(op, bucket, &record, body).await?;
+        if self.size_records.get(bucket) != Some(true) {
+            self.put(op, bucket, SIZE_RECORDS_KEY, Bytes::new()).await?;
+            self.size_records.insert(bucket, true);
+        }
+        Ok(())
+    }
+
+    /// The recorded plaintext size of `key` stored with `backend_etag`, if any.
+    pub async fn recorded_size(
+        &self,
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        backend_etag: &str,
+    ) -> Result<Option<u64>, S3Error> {
+        let record = crate::sse::multipart::size_key(key, backend_etag);
+        Ok(self.get(op, bucket, &record).await?.and_then(|b| {
+            std::str::from_utf8(&b)
+                .ok()
+                .and_then(crate::sse::multipart::decode_size)
+        }))
+    }
+
     /// The bucket was deleted: its adoption time goes with it.
     pub fn forget_adoption(&self, bucket: &str) {
         self.adopted.remove(bucket);
+        self.size_records.forget(bucket);
     }
 
     /// The bucket's stored encryption configuration (`None`: none, or no such bucket), cached.

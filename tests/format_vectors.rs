@@ -19,7 +19,9 @@ use s3_sse_proxy::crypto::{SEGMENT_SIZE, TAG_SIZE};
 use s3_sse_proxy::error::S3ErrorCode;
 use s3_sse_proxy::keyring::Keyring;
 use s3_sse_proxy::kms::kmip::blob::{self as kmip_blob, Blob};
-use s3_sse_proxy::sse::multipart::{Layout, layout_key, parse_upload_id, upload_token, version_layout_key};
+use s3_sse_proxy::sse::multipart::{
+    Layout, decode_size, encode_size, layout_key, parse_upload_id, size_key, upload_token, version_layout_key,
+};
 use sha2::{Digest, Sha256};
 
 const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/format.md");
@@ -642,6 +644,21 @@ fn run(
             return Ok(None);
         }
         ("layout", Some(_)) => match Layout::decode(f.str("text")?) {
+            Some(_) => Ok(()),
+            None => Err(Failure::NoParse),
+        },
+        ("size-key", None) => {
+            let computed = size_key(f.str("key")?, f.str("etag")?);
+            eq("size key", computed.as_str(), f.str("size_key")?)?;
+            return Ok(None);
+        }
+        ("size-record", None) => {
+            let text = f.str("text")?;
+            eq("size", decode_size(text), Some(f.u64("size")?))?;
+            eq("encode", encode_size(f.u64("size")?).as_str(), text)?;
+            return Ok(None);
+        }
+        ("size-record", Some(_)) => match decode_size(f.str("text")?) {
             Some(_) => Ok(()),
             None => Err(Failure::NoParse),
         },

@@ -137,6 +137,9 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
     }
     if let (Some(l), Some(etag)) = (layout, backend_etag) {
         let new_layout = multipart::Layout { etag, ..l };
+        if !new_layout.is_aligned() {
+            super::multipart::record_size(&ctx, &new_layout).await;
+        }
         let version = header_str(resp.headers(), "x-amz-version-id");
         let record = multipart::version_layout_key(key, version);
         ctx.buckets

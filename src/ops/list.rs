@@ -9,6 +9,9 @@
 //!
 //! Also ListBuckets: a credential limited to some buckets does not learn the names of the others. Entries whose size fits no ciphertext layout are left as they are, whatever their time.
 
+use std::collections::HashMap;
+
+use futures_util::{StreamExt, stream};
 use http::{Method, Response};
 
 use super::ReqCtx;
@@ -80,8 +83,10 @@ pub async fn list_objects(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
         let leaking = leaking_prefixes(&ctx, &xml).await?;
         let truncated = xml_text(&String::from_utf8_lossy(&xml), "IsTruncated").as_deref() == Some("true");
         let (entries, last) = listing::entries_and_last(&xml).map_err(S3Error::internal)?;
-        let (mut out, hidden) = listing::rewrite_counting(&xml, RESERVED_PREFIX, &leaking, |e| decide(e, adopted))
-            .map_err(S3Error::internal)?;
+        let recorded = recorded_sizes(&ctx, &xml, adopted).await?;
+        let (mut out, hidden) =
+            listing::rewrite_counting(&xml, RESERVED_PREFIX, &leaking, |e| decide(e, adopted, &recorded))
+                .map_err(S3Error::internal)?;
         let shown = entries - hidden.min(entries);
         if shown == 0
             && truncated
@@ -225,22 +230,78 @@ async fn leaking_prefixes(ctx: &ReqCtx<'_>, xml: &[u8]) -> Result<Vec<String>, S
 /// S3's largest (and default) page.
 const MAX_KEYS: u64 = 1000;
 
-fn decide(e: &EntryView<'_>, adopted: Option<i64>) -> EntryRewrite {
-    let ours = adopted.is_some_and(|t| iso_millis(e.last_modified).is_some_and(|m| m >= t));
-    match (ours, plaintext_len(e.size)) {
-        (true, Some(size)) => {
-            let multipart = e.etag.trim_matches('"').contains('-');
-            EntryRewrite::Rewrite {
-                size,
-                etag: client_etag(e.etag, !multipart),
-            }
-        }
-        _ => EntryRewrite::Keep,
+/// A listing entry: (key as listed, ETag as listed).
+type Entry = (String, String);
+/// Recorded plaintext sizes, by entry.
+type Recorded = HashMap<Entry, u64>;
+
+/// How many size records a listing page reads at once.
+const LOOKUPS: usize = 16;
+
+/// The recorded sizes of the page's multipart objects whose stored size does not tell their plaintext size
+/// (parts of odd sizes, not rewritten at Complete: docs/format.md §6.6). Only in a bucket that holds such records:
+/// then one record read per multipart entry of the page, [`LOOKUPS`] at a time.
+async fn recorded_sizes(ctx: &ReqCtx<'_>, xml: &[u8], adopted: Option<i64>) -> Result<Recorded, S3Error> {
+    let (op, bucket) = (ctx.op(), ctx.bucket());
+    if adopted.is_none() || !ctx.buckets.has_size_records(op, bucket).await? {
+        return Ok(Recorded::new());
     }
+    let mut wanted = Vec::new();
+    listing::rewrite(xml, RESERVED_PREFIX, |e| {
+        if ours(e, adopted) && is_multipart(e.etag) {
+            wanted.push((e.key.to_owned(), e.etag.to_owned()));
+        }
+        EntryRewrite::Keep
+    })
+    .map_err(S3Error::internal)?;
+    wanted.sort_unstable();
+    wanted.dedup();
+    let url = xml_text(&String::from_utf8_lossy(xml), "EncodingType").as_deref() == Some("url");
+    let found: Vec<Result<Option<(Entry, u64)>, S3Error>> = stream::iter(wanted)
+        .map(|(listed, etag)| async move {
+            let key = match url {
+                true => percent_encoding::percent_decode_str(&listed.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned(),
+                false => listed.clone(),
+            };
+            let size = ctx.buckets.recorded_size(op, bucket, &key, &etag).await?;
+            Ok(size.map(|s| ((listed, etag), s)))
+        })
+        .buffer_unordered(LOOKUPS)
+        .collect()
+        .await;
+    found.into_iter().filter_map(Result::transpose).collect()
 }
 
-pub fn rewrite(xml: &[u8], adopted: Option<i64>) -> Result<Vec<u8>, S3Error> {
-    listing::rewrite(xml, RESERVED_PREFIX, |e| decide(e, adopted)).map_err(S3Error::internal)
+/// Written through the gateway (not earlier than the bucket's adoption), hence encrypted if its size fits.
+fn ours(e: &EntryView<'_>, adopted: Option<i64>) -> bool {
+    adopted.is_some_and(|t| iso_millis(e.last_modified).is_some_and(|m| m >= t))
+}
+
+fn is_multipart(etag: &str) -> bool {
+    etag.trim_matches('"').contains('-')
+}
+
+fn decide(e: &EntryView<'_>, adopted: Option<i64>, recorded: &Recorded) -> EntryRewrite {
+    if !ours(e, adopted) {
+        return EntryRewrite::Keep;
+    }
+    let multipart = is_multipart(e.etag);
+    let size = match multipart {
+        true => recorded
+            .get(&(e.key.to_owned(), e.etag.to_owned()))
+            .copied()
+            .or_else(|| plaintext_len(e.size)),
+        false => plaintext_len(e.size),
+    };
+    match size {
+        Some(size) => EntryRewrite::Rewrite {
+            size,
+            etag: client_etag(e.etag, !multipart),
+        },
+        None => EntryRewrite::Keep,
+    }
 }
 
 #[cfg(test)]
@@ -260,33 +321,66 @@ mod tests {
     fn only_entries_written_since_adoption_are_restated() {
         let t = iso_millis("2026-11-22T15:00:00.000Z");
         let c = crate::crypto::size::ciphertext_len(1000);
+        let none = Recorded::new();
         assert_eq!(
-            decide(&view("2026-11-22T15:00:01.000Z", "\"abc\"", c), t),
+            decide(&view("2026-11-22T15:00:01.000Z", "\"abc\"", c), t, &none),
             EntryRewrite::Rewrite {
                 size: 1000,
                 etag: "\"abc-1\"".into()
             }
         );
         assert_eq!(
-            decide(&view("2026-11-22T14:59:59.999Z", "\"abc\"", c), t),
+            decide(&view("2026-11-22T14:59:59.999Z", "\"abc\"", c), t, &none),
             EntryRewrite::Keep
         );
         assert_eq!(
-            decide(&view("2026-11-22T15:00:01.000Z", "\"abc\"", c), None),
+            decide(&view("2026-11-22T15:00:01.000Z", "\"abc\"", c), None, &none),
             EntryRewrite::Keep
         );
         // A size no ciphertext can have is never restated.
         assert_eq!(
-            decide(&view("2026-11-22T15:00:01.000Z", "\"abc\"", 5), t),
+            decide(&view("2026-11-22T15:00:01.000Z", "\"abc\"", 5), t, &none),
             EntryRewrite::Keep
         );
         // Multipart ETags keep their form.
         assert_eq!(
-            decide(&view("2026-11-22T15:00:01.000Z", "\"abc-3\"", c), t),
+            decide(&view("2026-11-22T15:00:01.000Z", "\"abc-3\"", c), t, &none),
             EntryRewrite::Rewrite {
                 size: 1000,
                 etag: "\"abc-3\"".into()
             }
+        );
+    }
+
+    #[test]
+    fn a_recorded_size_wins_for_its_multipart_key_and_etag_only() {
+        let t = iso_millis("2026-11-22T15:00:00.000Z");
+        let lm = "2026-11-22T15:00:01.000Z";
+        // Parts of odd sizes: the stored size is one no single stream has, or one that states another size.
+        let stored = crate::crypto::size::ciphertext_len(5 * 1024 * 1024 + 1) + crate::crypto::size::ciphertext_len(1);
+        let recorded: Recorded = [(("k".to_owned(), "\"abc-2\"".to_owned()), 5 * 1024 * 1024 + 2)].into();
+        assert_eq!(
+            decide(&view(lm, "\"abc-2\"", stored), t, &recorded),
+            EntryRewrite::Rewrite {
+                size: 5 * 1024 * 1024 + 2,
+                etag: "\"abc-2\"".into()
+            }
+        );
+        // Another ETag (the key was written again since): the record is not this object's.
+        assert_eq!(
+            decide(&view(lm, "\"abd-2\"", stored), t, &recorded),
+            match plaintext_len(stored) {
+                Some(size) => EntryRewrite::Rewrite {
+                    size,
+                    etag: "\"abd-2\"".into()
+                },
+                None => EntryRewrite::Keep,
+            }
+        );
+        // Before adoption: not the gateway's, whatever is recorded.
+        assert_eq!(
+            decide(&view("2026-11-22T14:00:00.000Z", "\"abc-2\"", stored), t, &recorded),
+            EntryRewrite::Keep
         );
     }
 }

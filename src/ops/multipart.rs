@@ -351,10 +351,9 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     if env.mode != SseMode::C {
         add_sse_headers(resp.headers_mut(), &env, None);
     }
-    // Unaligned parts make the listed size underivable: rewrite once as one stream, when the gateway can open the
-    // data key (SSE-C: only with the key, which the SDKs send on Complete when the upload used it).
-    if !layout.is_aligned() && (env.mode != SseMode::C || upload.customer.is_some()) {
-        (resp, stored_as) = realigned(&ctx, keys, &env, &layout, resp, stored_as).await?;
+    // Unaligned parts make the listed size underivable: rewritten, or the size recorded.
+    if !layout.is_aligned() {
+        (resp, stored_as) = unaligned(&ctx, keys, &upload, &layout, resp, stored_as).await?;
     }
     if let Some((_, sealed, part_sealed)) = &checksum {
         let (etag, version) = &stored_as;
@@ -836,6 +835,43 @@ async fn backend_parts(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<Backend
             Some(m) if xml_text(&text, "IsTruncated").as_deref() == Some("true") && m > marker => marker = m,
             _ => return Ok(out),
         }
+    }
+}
+
+/// A completed object whose parts are not whole segments: listings could not derive its size. Rewritten as one
+/// stream where the gateway can open the data key (SSE-C: only with the key, which the SDKs send on Complete when
+/// the upload used it); otherwise (or should the rewrite fail) its size is recorded for listings.
+async fn unaligned(
+    ctx: &ReqCtx<'_>,
+    keys: &Keys,
+    upload: &Upload,
+    layout: &Layout,
+    resp: Response<Body>,
+    stored_as: (String, Option<String>),
+) -> Result<(Response<Body>, (String, Option<String>)), S3Error> {
+    let Some(env) = &upload.envelope else {
+        return Ok((resp, stored_as));
+    };
+    let multipart_etag = stored_as.0.clone();
+    let (resp, stored_as) = match env.mode != SseMode::C || upload.customer.is_some() {
+        true => realigned(ctx, keys, env, layout, resp, stored_as).await?,
+        false => (resp, stored_as),
+    };
+    if stored_as.0 == multipart_etag {
+        record_size(ctx, layout).await;
+    }
+    Ok((resp, stored_as))
+}
+
+/// Record the plaintext size of the multipart object `layout` describes, which listings cannot derive from its
+/// stored size (docs/format.md §6.6). Best effort: without it, listings state an approximate size.
+pub async fn record_size(ctx: &ReqCtx<'_>, layout: &Layout) {
+    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let Some(size) = layout.plaintext_sizes().map(|s| s.iter().sum()) else {
+        return;
+    };
+    if let Err(e) = ctx.buckets.record_size(op, bucket, key, &layout.etag, size).await {
+        tracing::warn!(bucket, key, error = %e, "the size of a multipart object with odd parts was not recorded: listings state it approximately");
     }
 }
 

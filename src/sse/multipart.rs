@@ -148,6 +148,27 @@ pub fn version_layout_key(key: &str, version: Option<&str>) -> String {
     }
 }
 
+/// Where the plaintext size of a multipart object is recorded when listings cannot derive it (its parts are not
+/// whole segments and it was not rewritten as one stream at Complete: an SSE-C upload completed without its key):
+/// by object key and backend ETag, which every listing kind states (docs/format.md §6.6). One hash of both keeps
+/// the name short (the embedded backend keeps a file name of its own per key, at most 255 bytes).
+pub fn size_key(key: &str, backend_etag: &str) -> String {
+    let mut h = Sha256::new();
+    h.update((key.len() as u64).to_be_bytes());
+    h.update(key.as_bytes());
+    h.update(backend_etag.trim_matches('"').as_bytes());
+    format!("{RESERVED_PREFIX}size/{}", hex::encode(h.finalize()))
+}
+
+/// A size record's body: `v=1;size=<plaintext size>`.
+pub fn encode_size(size: u64) -> String {
+    format!("v=1;size={size}")
+}
+
+pub fn decode_size(s: &str) -> Option<u64> {
+    s.trim().strip_prefix("v=1;size=")?.parse().ok()
+}
+
 /// The parts of a completed multipart object: ciphertext size of each, in part order (part numbers 1..=n).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
