@@ -840,7 +840,9 @@ async fn backend_parts(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<Backend
 
 /// A completed object whose parts are not whole segments: listings could not derive its size. Rewritten as one
 /// stream where the gateway can open the data key (SSE-C: only with the key, which the SDKs send on Complete when
-/// the upload used it); otherwise (or should the rewrite fail) its size is recorded for listings.
+/// the upload used it): the Complete answer then names the new ETag and version, and where the object is now
+/// stored (backend ETag, version) is returned. Otherwise, or should the rewrite fail (the object stays readable as
+/// it is), its size is recorded for listings.
 async fn unaligned(
     ctx: &ReqCtx<'_>,
     keys: &Keys,
@@ -852,46 +854,20 @@ async fn unaligned(
     let Some(env) = &upload.envelope else {
         return Ok((resp, stored_as));
     };
-    let multipart_etag = stored_as.0.clone();
-    let (resp, stored_as) = match env.mode != SseMode::C || upload.customer.is_some() {
-        true => realigned(ctx, keys, env, layout, resp, stored_as).await?,
-        false => (resp, stored_as),
+    let rewritten = match env.mode != SseMode::C || upload.customer.is_some() {
+        true => match realign(ctx, keys, env, layout, stored_as.1.as_deref()).await {
+            Ok(done) => Some(done),
+            Err(e) => {
+                let (bucket, key) = (ctx.bucket(), ctx.key());
+                tracing::warn!(bucket, key, error = %e, "realigning an unaligned multipart object failed; it stays readable, its size is recorded for listings");
+                None
+            }
+        },
+        false => None,
     };
-    if stored_as.0 == multipart_etag {
+    let Some((etag, new_version)) = rewritten else {
         record_size(ctx, layout).await;
-    }
-    Ok((resp, stored_as))
-}
-
-/// Record the plaintext size of the multipart object `layout` describes, which listings cannot derive from its
-/// stored size (docs/format.md §6.6). Best effort: without it, listings state an approximate size.
-pub async fn record_size(ctx: &ReqCtx<'_>, layout: &Layout) {
-    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
-    let Some(size) = layout.plaintext_sizes().map(|s| s.iter().sum()) else {
-        return;
-    };
-    if let Err(e) = ctx.buckets.record_size(op, bucket, key, &layout.etag, size).await {
-        tracing::warn!(bucket, key, error = %e, "the size of a multipart object with odd parts was not recorded: listings state it approximately");
-    }
-}
-
-/// The Complete answer after [`realign`] (its new ETag and version), and where the object is now stored (backend
-/// ETag, version). A failed rewrite leaves both as they were: the object stays readable, its listed size approximate.
-async fn realigned(
-    ctx: &ReqCtx<'_>,
-    keys: &Keys,
-    env: &Envelope,
-    layout: &Layout,
-    resp: Response<Body>,
-    stored_as: (String, Option<String>),
-) -> Result<(Response<Body>, (String, Option<String>)), S3Error> {
-    let (etag, new_version) = match realign(ctx, keys, env, layout, stored_as.1.as_deref()).await {
-        Ok(done) => done,
-        Err(e) => {
-            let (bucket, key) = (ctx.bucket(), ctx.key());
-            tracing::warn!(bucket, key, error = %e, "realigning an unaligned multipart object failed; it stays readable, its listed size is approximate");
-            return Ok((resp, stored_as));
-        }
+        return Ok((resp, stored_as));
     };
     let (mut parts, body) = resp.into_parts();
     let version = new_version.as_ref().and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -904,6 +880,18 @@ async fn realigned(
         .map_err(|()| S3Error::internal("CompleteMultipartUpload response"))?;
     let out = replace_leaf(&xml, b"ETag", |_| Some(client_etag(&etag, true))).map_err(S3Error::internal)?;
     Ok((Response::from_parts(parts, crate::body::full(out)), stored_as))
+}
+
+/// Record the plaintext size of the multipart object `layout` describes, which listings cannot derive from its
+/// stored size (docs/format.md §6.6). Best effort: without it, listings state an approximate size.
+pub async fn record_size(ctx: &ReqCtx<'_>, layout: &Layout) {
+    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let Some(size) = layout.plaintext_sizes().map(|s| s.iter().sum()) else {
+        return;
+    };
+    if let Err(e) = ctx.buckets.record_size(op, bucket, key, &layout.etag, size).await {
+        tracing::warn!(bucket, key, error = %e, "the size of a multipart object with odd parts was not recorded: listings state it approximately");
+    }
 }
 
 /// Rewrite a just-completed multipart object (its `version`, in a versioned bucket) whose parts are not whole
