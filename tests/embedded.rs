@@ -100,6 +100,11 @@ fn boto3_retried_complete_succeeds_and_gone_uploads_are_404_no_such_upload() {
 }
 
 #[test]
+fn boto3_copy_onto_itself_must_change_something() {
+    boto3_case("copy_onto_itself");
+}
+
+#[test]
 fn boto3_torrent_select_and_rename_are_501_and_change_nothing() {
     boto3_case("subresources_on_ciphertext_are_refused");
 }

@@ -55,6 +55,7 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
         StatusCode::FORBIDDEN => return Err(S3Error::access_denied()),
         s => return Err(S3Error::internal(format!("copy source HEAD: backend status {s}"))),
     }
+    refuse_unchanged_self_copy(&ctx, &src, replace)?;
     if content_length_of(head.headers()).is_ok_and(|c| c > crate::crypto::size::ciphertext_len(MAX_COPY)) {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -151,6 +152,32 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
         Some(c) => super::checksum::answer_checksum(resp, Some(c), true).await,
         None => Ok(resp),
     }
+}
+
+/// What a copy of an object onto itself must change, besides `x-amz-metadata-directive: REPLACE` (S3 refuses one
+/// that changes nothing; a named source version is another object). A new checksum algorithm is a change too.
+const SELF_COPY_CHANGES: [&str; 8] = [
+    "x-amz-storage-class",
+    "x-amz-website-redirect-location",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-context",
+    "x-amz-server-side-encryption-bucket-key-enabled",
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-checksum-algorithm",
+];
+
+fn refuse_unchanged_self_copy(ctx: &ReqCtx<'_>, src: &CopySource, replace: bool) -> Result<(), S3Error> {
+    let itself = src.bucket == ctx.bucket() && src.key == ctx.key() && src.version_id.is_none();
+    let h = &ctx.req.parts.headers;
+    if itself && !replace && !SELF_COPY_CHANGES.iter().any(|n| h.contains_key(*n)) {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "This copy request is illegal because it is trying to copy an object to itself without changing the \
+             object's metadata, storage class, website redirect location or encryption attributes.",
+        ));
+    }
+    Ok(())
 }
 
 /// The checksum a copy of an encrypted source gets when it cannot be the source's, as S3 computes one for a copy:

@@ -637,13 +637,39 @@ def subresources_on_ciphertext_are_refused():
         s3.delete_object(Bucket=b, Key="k.csv")
 
 
+def copy_onto_itself():
+    """CopyObject of an object onto itself must change something (metadata with REPLACE, storage class, website
+    redirect, encryption, checksum algorithm); S3 refuses one that changes nothing with 400 InvalidRequest, and
+    the object stays as it was. A named source version is another object: allowed."""
+    s3 = client()
+    with Bucket(s3, "selfcopy") as b:
+        put = s3.put_object(Bucket=b, Key="k", Body=b"self", Metadata={"a": "1"})
+        src = {"Bucket": b, "Key": "k"}
+        with step("onto itself, nothing changed: 400 InvalidRequest, the object unchanged"):
+            check_eq(error_of(s3.copy_object, Bucket=b, Key="k", CopySource=src), ("InvalidRequest", 400), "COPY")
+            h = s3.head_object(Bucket=b, Key="k")
+            check_eq((h["ETag"], h["Metadata"]), (put["ETag"], {"a": "1"}), "the object")
+        with step("onto itself with REPLACE, with SSE named, with a checksum algorithm: allowed"):
+            s3.copy_object(Bucket=b, Key="k", CopySource=src, MetadataDirective="REPLACE", Metadata={"a": "2"})
+            check_eq(s3.head_object(Bucket=b, Key="k")["Metadata"], {"a": "2"}, "metadata replaced")
+            s3.copy_object(Bucket=b, Key="k", CopySource=src, ServerSideEncryption="aws:kms")
+            check_eq(s3.head_object(Bucket=b, Key="k")["ServerSideEncryption"], "aws:kms", "now SSE-KMS")
+            s3.copy_object(Bucket=b, Key="k", CopySource=src, ChecksumAlgorithm="SHA256")
+            check_eq(s3.get_object(Bucket=b, Key="k")["Body"].read(), b"self", "the data")
+        with step("onto another key, nothing named: allowed"):
+            s3.copy_object(Bucket=b, Key="k2", CopySource=src)
+            check_eq(s3.get_object(Bucket=b, Key="k2")["Body"].read(), b"self", "the copy")
+        for k in ["k", "k2"]:
+            s3.delete_object(Bucket=b, Key=k)
+
+
 CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
                                   conditional_writes_with_the_current_etag, conditional_copies, racing_creates, object_attributes,
                                   delimiters_never_show_records, conditional_deletes,
                                   delete_objects_removes_records, retried_and_gone_uploads,
-                                  subresources_on_ciphertext_are_refused]}
+                                  subresources_on_ciphertext_are_refused, copy_onto_itself]}
 
 if __name__ == "__main__":
     steps.run_case(CASES, __doc__)
