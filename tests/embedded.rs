@@ -100,6 +100,11 @@ fn boto3_retried_complete_succeeds_and_gone_uploads_are_404_no_such_upload() {
 }
 
 #[test]
+fn boto3_lists_open_multipart_uploads_and_aborts_one_by_its_listed_id() {
+    boto3_case("list_multipart_uploads");
+}
+
+#[test]
 fn boto3_copy_onto_itself_must_change_something() {
     boto3_case("copy_onto_itself");
 }

@@ -6,6 +6,7 @@ mod listing;
 mod locks;
 mod put;
 mod store;
+mod uploads;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -121,8 +122,27 @@ impl_s3! {
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
-        create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
     {
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let access_key = req.credentials.as_ref().map(|c| c.access_key.clone());
+        let resp = self.fs.create_multipart_upload(req).await?;
+        if let Some(id) = &resp.output.upload_id {
+            uploads::remember(&self.store, &bucket, &key, id, access_key.as_deref()).await?;
+        }
+        Ok(resp)
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        Ok(S3Response::new(uploads::list(&self.store, req.input).await?))
+    }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         if let Err(e) = self.store.upload(&req.input.upload_id).await {
@@ -139,7 +159,10 @@ impl_s3! {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         self.store.upload(&req.input.upload_id).await?;
-        self.fs.abort_multipart_upload(req).await
+        let id = req.input.upload_id.clone();
+        let resp = self.fs.abort_multipart_upload(req).await?;
+        uploads::forget(&self.store, &id).await;
+        Ok(resp)
     }
 
     async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
@@ -190,7 +213,10 @@ impl_s3! {
         self.store
             .check_write(&i.bucket, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
             .await?;
-        self.fs.complete_multipart_upload(req).await
+        let id = i.upload_id.clone();
+        let resp = self.fs.complete_multipart_upload(req).await?;
+        uploads::forget(&self.store, &id).await;
+        Ok(resp)
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {

@@ -23,6 +23,11 @@ impl Store {
         Store { root }
     }
 
+    /// s3s-fs's root directory.
+    pub(super) fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The file of `bucket/key` (which s3s-fs may not have written).
     pub(super) fn object_path(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
         Ok(Path::new(bucket)

@@ -663,13 +663,57 @@ def copy_onto_itself():
             s3.delete_object(Bucket=b, Key=k)
 
 
+def list_multipart_uploads():
+    """ListMultipartUploads (s3s-fs does not implement it; the embedded backend does): the open uploads by key,
+    with prefix, delimiter and MaxUploads paging; completed and aborted uploads are gone; a listed upload ID
+    aborts its upload (what `rclone cleanup` and scripts do)."""
+    s3 = client()
+    with Bucket(s3, "uploads") as b:
+        with step("three open uploads: every one listed, in key order, STANDARD, with an initiator"):
+            ids = {k: s3.create_multipart_upload(Bucket=b, Key=k)["UploadId"] for k in ["d/y", "a", "d/x"]}
+            got = s3.list_multipart_uploads(Bucket=b)
+            check_eq([u["Key"] for u in got.get("Uploads", [])], ["a", "d/x", "d/y"], "keys")
+            check(all(u["StorageClass"] == "STANDARD" and "Initiated" in u and u.get("Initiator") for u in got["Uploads"]),
+                  f"uploads: {got['Uploads']}")
+            check_eq(got["IsTruncated"], False, "IsTruncated")
+        with step("prefix and delimiter: d/ rolled up; under d/, both"):
+            got = s3.list_multipart_uploads(Bucket=b, Delimiter="/")
+            check_eq(([u["Key"] for u in got.get("Uploads", [])], [p["Prefix"] for p in got.get("CommonPrefixes", [])]),
+                     (["a"], ["d/"]), "Delimiter=/")
+            got = s3.list_multipart_uploads(Bucket=b, Prefix="d/")
+            check_eq([u["Key"] for u in got.get("Uploads", [])], ["d/x", "d/y"], "Prefix=d/")
+        with step("MaxUploads=1 pages through each upload once"):
+            seen, kw = [], {}
+            for _ in range(5):
+                page = s3.list_multipart_uploads(Bucket=b, MaxUploads=1, **kw)
+                seen += [u["Key"] for u in page.get("Uploads", [])]
+                if not page["IsTruncated"]:
+                    break
+                kw = {"KeyMarker": page["NextKeyMarker"], "UploadIdMarker": page["NextUploadIdMarker"]}
+            check_eq(seen, ["a", "d/x", "d/y"], "pages")
+        with step("a listed upload ID aborts its upload; a completed upload is gone too"):
+            listed = {u["Key"]: u["UploadId"] for u in s3.list_multipart_uploads(Bucket=b)["Uploads"]}
+            s3.abort_multipart_upload(Bucket=b, Key="a", UploadId=listed["a"])
+            part = s3.upload_part(Bucket=b, Key="d/x", UploadId=ids["d/x"], PartNumber=1, Body=b"x" * 10)
+            s3.complete_multipart_upload(Bucket=b, Key="d/x", UploadId=ids["d/x"],
+                                         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+            got = s3.list_multipart_uploads(Bucket=b)
+            check_eq([u["Key"] for u in got.get("Uploads", [])], ["d/y"], "left open")
+            s3.abort_multipart_upload(Bucket=b, Key="d/y", UploadId=ids["d/y"])
+            check_eq(s3.list_multipart_uploads(Bucket=b).get("Uploads", []), [], "none left")
+        with step("a bucket that does not exist: 404 NoSuchBucket"):
+            check_eq(error_of(s3.list_multipart_uploads, Bucket=b + "-none"), ("NoSuchBucket", 404), "missing bucket")
+        s3.delete_object(Bucket=b, Key="d/x")
+
+
 CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
                                   conditional_writes_with_the_current_etag, conditional_copies, racing_creates, object_attributes,
                                   delimiters_never_show_records, conditional_deletes,
                                   delete_objects_removes_records, retried_and_gone_uploads,
-                                  subresources_on_ciphertext_are_refused, copy_onto_itself]}
+                                  subresources_on_ciphertext_are_refused, copy_onto_itself,
+                                  list_multipart_uploads]}
 
 if __name__ == "__main__":
     steps.run_case(CASES, __doc__)
