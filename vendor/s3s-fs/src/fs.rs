@@ -71,6 +71,23 @@ impl ObjectAttributes {
     }
 }
 
+/// s3-sse-proxy patch (VENDORED.md): the name of a per-object file in the root, `.bucket-<b64 bucket>.object-<b64
+/// key><suffix>` as s3s-fs 0.14.1 names it, unless that is longer than a file name may be (255 bytes: from a key of
+/// about 150 bytes on, where S3 allows 1024); then `.bucket-<b64 bucket>.object~<hex SHA-256 of the key><suffix>`,
+/// at most 222 bytes. `~` is no base64url character, so the two forms never name the same file, and every name
+/// s3s-fs 0.14.1 could create keeps its meaning.
+#[must_use]
+pub fn object_file_name(bucket: &str, key: &str, suffix: &str) -> String {
+    const NAME_MAX: usize = 255;
+    let encode = |s: &str| base64_simd::URL_SAFE_NO_PAD.encode_to_string(s);
+    let name = format!(".bucket-{}.object-{}{suffix}", encode(bucket), encode(key));
+    if name.len() <= NAME_MAX {
+        return name;
+    }
+    let key_hash = hex(<s3s::crypto::Sha256 as Checksum>::checksum(key.as_bytes()));
+    format!(".bucket-{}.object~{key_hash}{suffix}", encode(bucket))
+}
+
 fn clean_old_tmp_files(root: &Path) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(root) {
         Ok(entries) => Ok(entries),
@@ -120,16 +137,14 @@ impl FileSystem {
 
     /// resolve metadata path under the virtual root (custom format)
     pub(crate) fn get_metadata_path(&self, bucket: &str, key: &str, upload_id: Option<Uuid>) -> Result<PathBuf> {
-        let encode = |s: &str| base64_simd::URL_SAFE_NO_PAD.encode_to_string(s);
         let u_ext = upload_id.map(|u| format!(".upload-{u}")).unwrap_or_default();
-        let file_path = format!(".bucket-{}.object-{}{u_ext}.metadata.json", encode(bucket), encode(key));
-        self.resolve_abs_path(file_path)
+        // s3-sse-proxy patch: the name from `object_file_name` (was the base64 form at any length).
+        self.resolve_abs_path(object_file_name(bucket, key, &format!("{u_ext}.metadata.json")))
     }
 
     pub(crate) fn get_internal_info_path(&self, bucket: &str, key: &str) -> Result<PathBuf> {
-        let encode = |s: &str| base64_simd::URL_SAFE_NO_PAD.encode_to_string(s);
-        let file_path = format!(".bucket-{}.object-{}.internal.json", encode(bucket), encode(key));
-        self.resolve_abs_path(file_path)
+        // s3-sse-proxy patch: the name from `object_file_name` (was the base64 form at any length).
+        self.resolve_abs_path(object_file_name(bucket, key, ".internal.json"))
     }
 
     /// load object attributes from fs (with backward compatibility)

@@ -16,3 +16,4 @@ mod utils;
 
 pub use self::error::*;
 pub use self::fs::FileSystem;
+pub use self::fs::object_file_name; // s3-sse-proxy patch
