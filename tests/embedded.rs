@@ -184,6 +184,11 @@ fn boto3_two_racing_if_none_match_puts_give_one_200_and_one_412() {
     boto3_case("racing_creates");
 }
 
+#[test]
+fn boto3_keys_up_to_1024_bytes_work_and_longer_ones_are_400_key_too_long() {
+    boto3_case("long_keys");
+}
+
 /// A bucket with `dir/sub/f.bin`, `dir/g.bin` and `other.bin` (pseudo-random bodies), made with raw requests.
 fn bucket_with_a_directory(stack: &Stack, name: &str) -> (String, Vec<(&'static str, Vec<u8>)>) {
     let bucket = unique_bucket(name);

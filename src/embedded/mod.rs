@@ -128,6 +128,7 @@ impl_s3! {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        Store::storable(&req.input.key)?;
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let access_key = req.credentials.as_ref().map(|c| c.access_key.clone());
         let resp = self.fs.create_multipart_upload(req).await?;
@@ -187,10 +188,14 @@ impl_s3! {
     async fn put_object(&self, mut req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let i = &req.input;
         let _held = self.locks.lock(vec![(&i.bucket, &i.key, true)]).await;
-        let checked = self
-            .store
-            .check_write(&i.bucket, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
-            .await;
+        let checked = match Store::storable(&i.key) {
+            Ok(()) => {
+                self.store
+                    .check_write(&i.bucket, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         if let Err(e) = checked {
             if let Some(b) = req.input.body.take() {
                 body::discard(b).await;
@@ -210,6 +215,7 @@ impl_s3! {
         let i = &req.input;
         let _held = self.locks.lock(vec![(&i.bucket, &i.key, true)]).await;
         self.store.upload(&i.upload_id).await?;
+        Store::storable(&i.key)?;
         self.store
             .check_write(&i.bucket, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
             .await?;
@@ -220,6 +226,7 @@ impl_s3! {
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        Store::storable(&req.input.key)?;
         let mut keys = vec![(req.input.bucket.as_str(), req.input.key.as_str(), true)];
         keys.extend(copy_source(&req.input.copy_source).map(|(b, k)| (b, k, false)));
         let _held = self.locks.lock(keys).await;
@@ -274,7 +281,17 @@ impl_s3! {
         self.store.bucket(&bucket).await?;
         let mut refused = Vec::new();
         let mut objects = Vec::new();
+        // A key no object can have (s3s-fs would answer 500 for the whole request): deleted, as any missing key.
+        let mut missing = Vec::new();
         for o in std::mem::take(&mut req.input.delete.objects) {
+            if o.e_tag.is_none() && Store::storable(&o.key).is_err() {
+                missing.push(DeletedObject {
+                    key: Some(o.key),
+                    version_id: o.version_id,
+                    ..Default::default()
+                });
+                continue;
+            }
             let Some(etag) = o.e_tag.clone() else {
                 objects.push(o);
                 continue;
@@ -292,6 +309,9 @@ impl_s3! {
         }
         req.input.delete.objects = objects;
         let mut resp = self.fs.delete_objects(req).await?;
+        if !missing.is_empty() {
+            resp.output.deleted.get_or_insert_with(Vec::new).extend(missing);
+        }
         if !refused.is_empty() {
             resp.output.errors.get_or_insert_with(Vec::new).extend(refused);
         }

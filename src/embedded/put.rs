@@ -183,27 +183,42 @@ mod tests {
 
     #[tokio::test]
     async fn a_whole_body_is_stored_with_its_metadata_and_a_random_etag() {
+        stored_with_its_metadata_and_a_random_etag("a/k").await;
+    }
+
+    /// s3s-fs names its per-object files by a hash of such a key, and finds the ETag this module recorded there.
+    #[tokio::test]
+    async fn a_1024_byte_key_is_stored_with_its_metadata_and_a_random_etag() {
+        stored_with_its_metadata_and_a_random_etag(&format!(
+            "a/{}/{}",
+            "é".repeat(127),
+            vec!["k".repeat(255); 3].join("/")
+        ))
+        .await;
+    }
+
+    async fn stored_with_its_metadata_and_a_random_etag(key: &str) {
         let (dir, fs, store) = setup();
         let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
         let pieces = body.chunks(70_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-        let resp = put(&fs, &store, request("a/k", blob(pieces), body.len() as i64, true))
+        let resp = put(&fs, &store, request(key, blob(pieces), body.len() as i64, true))
             .await
             .unwrap();
         let etag = resp.output.e_tag.unwrap().value().to_owned();
         assert_eq!(etag.len(), 32);
         assert_ne!(etag, hex::encode(<md5::Md5 as md5::Digest>::digest(&body)));
-        assert_eq!(std::fs::read(dir.path().join("bkt/a/k")).unwrap(), body);
+        assert_eq!(std::fs::read(dir.path().join("bkt").join(key)).unwrap(), body);
         assert_eq!(
-            store.etags("bkt", vec!["a/k".into()]).await.unwrap(),
+            store.etags("bkt", vec![key.into()]).await.unwrap(),
             [Some(etag.clone())]
         );
 
         let head = HeadObjectInput::builder()
             .bucket("bkt".into())
-            .key("a/k".into())
+            .key(key.into())
             .build()
             .unwrap();
-        let mut req = request("a/k", blob(vec![]), 0, true).map_input(|_| head);
+        let mut req = request(key, blob(vec![]), 0, true).map_input(|_| head);
         req.method = http::Method::HEAD;
         let head = fs.head_object(req).await.unwrap().output;
         assert_eq!(head.e_tag.unwrap().value(), etag, "s3s-fs answers the recorded ETag");

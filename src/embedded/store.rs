@@ -6,12 +6,13 @@ use std::fs::Metadata;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use md5::{Digest as _, Md5};
 use path_absolutize::Absolutize;
 use s3s::dto::ETagCondition;
 use s3s::{S3ErrorCode, S3Result, s3_error};
+
+/// The longest file name (in bytes) the file systems s3s-fs runs on take.
+const NAME_MAX: usize = 255;
 
 /// s3s-fs's root, resolved as s3s-fs resolves it.
 pub(super) struct Store {
@@ -39,8 +40,7 @@ impl Store {
 
     /// s3s-fs's record of an object's ETag and checksums (`save_internal_info`).
     fn internal_info_path(&self, bucket: &str, key: &str) -> PathBuf {
-        let (b, k) = (URL_SAFE_NO_PAD.encode(bucket), URL_SAFE_NO_PAD.encode(key));
-        self.root.join(format!(".bucket-{b}.object-{k}.internal.json"))
+        self.root.join(s3s_fs::object_file_name(bucket, key, ".internal.json"))
     }
 
     /// A temporary file in s3s-fs's root (so that it renames into any bucket), outside every bucket.
@@ -68,6 +68,20 @@ impl Store {
             .map_err(|e| s3_error!(e, InternalError))
     }
 
+    /// 400 KeyTooLongError for a key with a `/`-separated segment over 255 bytes: each segment is a directory or
+    /// file name under the bucket's directory, and no file system takes a longer name. S3 takes any key of up to
+    /// 1024 bytes (which s3s refuses beyond); mapping such segments to other names would have to keep listings in
+    /// the client's key order, so the embedded backend refuses them instead (docs/aws-differences.md).
+    pub(super) fn storable(key: &str) -> S3Result<()> {
+        if key.split('/').any(|segment| segment.len() > NAME_MAX) {
+            return Err(s3_error!(
+                KeyTooLongError,
+                "Your key is too long: the embedded backend takes at most 255 bytes between two '/'"
+            ));
+        }
+        Ok(())
+    }
+
     /// The object `bucket/key`'s file metadata; NoSuchKey when the key names nothing or a directory (`dir` when
     /// `dir/f` exists: s3s-fs would open the directory and answer 500), NoSuchBucket without the bucket.
     pub(super) async fn object_file(&self, bucket: &str, key: &str) -> S3Result<Metadata> {
@@ -75,7 +89,12 @@ impl Store {
         match tokio::fs::metadata(&path).await {
             Ok(m) if m.is_file() => return Ok(m),
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {}
+            // InvalidFilename: a segment longer than a file name, which [`Store::storable`] kept from being stored.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename
+                ) => {}
             Err(e) => return Err(s3_error!(e, InternalError)),
         }
         self.bucket(bucket).await?;
@@ -272,6 +291,53 @@ mod tests {
         );
     }
 
+    #[test]
+    fn per_object_file_names_fit_in_255_bytes_and_short_ones_stay_as_s3s_fs_named_them() {
+        use s3s_fs::object_file_name;
+        assert_eq!(
+            object_file_name("bkt", "k", ".internal.json"),
+            ".bucket-Ymt0.object-aw.internal.json",
+            "the name s3s-fs 0.14.1 gave it"
+        );
+        let bucket = "b".repeat(63);
+        let upload = ".upload-0f0e0d0c-0b0a-0908-0706-050403020100.metadata.json";
+        let mut names = std::collections::HashSet::new();
+        for key in ["k".repeat(150), "k".repeat(151), "é".repeat(512), "k".repeat(1024)] {
+            for suffix in [".internal.json", ".metadata.json", upload] {
+                let name = object_file_name(&bucket, &key, suffix);
+                assert!(name.len() <= NAME_MAX, "{} bytes", name.len());
+                assert!(name.ends_with(suffix) && name.starts_with(".bucket-YmJi"), "{name}");
+                assert!(names.insert(name), "one name per key and suffix");
+            }
+        }
+    }
+
+    #[test]
+    fn a_key_with_a_segment_over_255_bytes_is_key_too_long() {
+        let code = |k: &str| Store::storable(k).err().map(|e| e.code().clone());
+        assert_eq!(code(&format!("a/{}/b", "s".repeat(255))), None);
+        assert_eq!(code(&"k/".repeat(512)), None);
+        for key in [
+            "s".repeat(256),
+            format!("a/{}", "s".repeat(256)),
+            format!("{}/b", "é".repeat(128)),
+        ] {
+            assert_eq!(code(&key), Some(S3ErrorCode::KeyTooLongError), "{key}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_segment_longer_than_a_file_name_is_no_such_key_not_500() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bkt")).unwrap();
+        let store = Store::new(dir.path().to_owned());
+        let err = store
+            .object_file("bkt", &format!("a/{}", "s".repeat(300)))
+            .await
+            .unwrap_err();
+        assert_eq!(*err.code(), S3ErrorCode::NoSuchKey);
+    }
+
     #[tokio::test]
     async fn a_bucket_with_only_empty_directories_holds_no_object() {
         let dir = tempfile::tempdir().unwrap();
@@ -297,6 +363,15 @@ mod tests {
         assert_eq!(
             store.etags("bkt", vec!["k".into()]).await.unwrap(),
             [Some("abc-2".to_owned())]
+        );
+        let long = format!("d/{}", vec!["k".repeat(250); 4].join("/"));
+        let file = dir.path().join("bkt").join(&long);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, b"hello").unwrap();
+        store.record_etag("bkt", &long, "def-3").await.unwrap();
+        assert_eq!(
+            store.etags("bkt", vec![long]).await.unwrap(),
+            [Some("def-3".to_owned())]
         );
     }
 }

@@ -11,6 +11,7 @@ S3_CA_FILE, S3_BUCKET, WORK_DIR.
 Exit status 0 only if every check held. Each step is printed; a failure prints the step.
 """
 
+import base64
 import hashlib
 import os
 import sys
@@ -706,6 +707,112 @@ def list_multipart_uploads():
         s3.delete_object(Bucket=b, Key="d/x")
 
 
+def backend_files(bucket, containing):
+    """The embedded backend's per-object files (in its root) of `bucket` whose names contain `containing`."""
+    mark = ".bucket-" + base64.urlsafe_b64encode(bucket.encode()).decode().rstrip("=") + ".object"
+    return [n for n in os.listdir(os.environ["S3_BACKEND_ROOT"]) if n.startswith(mark) and containing in n]
+
+
+def long_key(prefix, size, fill):
+    """A key of exactly `size` UTF-8 bytes: `prefix`, then segments of `fill` (a 1-, 2-, 3- or 4-byte character)
+    of at most 250 bytes each, between `/`."""
+    key = prefix
+    while len(key.encode()) < size:
+        room = size - len(key.encode())
+        seg = fill * (min(room, 250) // len(fill.encode()))
+        seg += "x" * (min(room, 250) - len(seg.encode()))
+        key += seg
+        if len(key.encode()) < size:
+            key += "/"
+    check_eq(len(key.encode()), size, f"length of {key[:20]!r}")
+    check(all(len(s.encode()) <= 255 for s in key.split("/")), "segments of at most 255 bytes")
+    return key
+
+
+def long_keys():
+    """Keys of up to 1024 bytes (S3's limit), multi-byte UTF-8 too, whose `/` segments are at most 255 bytes, work
+    as any key; a longer key is 400 KeyTooLongError; a segment over 255 bytes (the embedded backend keeps each as a
+    file name) is 400 KeyTooLongError too. Neither stores anything. s3s-fs answered 500 InternalError from about
+    150 bytes on (its per-object files are named after base64 of bucket and key)."""
+    s3 = client()
+    with Bucket(s3, "longkeys") as b:
+        k200 = long_key("lk/a/", 200, "k")
+        k500 = long_key("lk/b/", 500, "\u00fc")
+        k1024 = long_key("lk/c/", 1024, "\u65e5")
+        emoji = long_key("lk/d/", 1024, "\U0001F600")
+        bodies = {k: os.urandom(n) for k, n in [(k200, 1000), (k500, 70_000), (k1024, 0), (emoji, 5)]}
+        for k, body in bodies.items():
+            with step(f"{len(k.encode())}-byte key {k[:8]!r}: PutObject, GetObject, HeadObject"):
+                s3.put_object(Bucket=b, Key=k, Body=body)
+                check_eq(s3.get_object(Bucket=b, Key=k)["Body"].read(), body, "body")
+                check_eq(s3.head_object(Bucket=b, Key=k)["ContentLength"], len(body), "HEAD ContentLength")
+        keys = sorted(bodies)
+        with step("ListObjectsV2 lists each key exactly, with its size"):
+            got = s3.list_objects_v2(Bucket=b, Prefix="lk/")
+            check_eq([o["Key"] for o in got.get("Contents", [])], keys, "keys")
+            check_eq([o["Size"] for o in got["Contents"]], [len(bodies[k]) for k in keys], "sizes")
+        with step("ListObjectsV2 with a delimiter, a long prefix, StartAfter"):
+            got = s3.list_objects_v2(Bucket=b, Prefix="lk/", Delimiter="/")
+            check_eq([p["Prefix"] for p in got.get("CommonPrefixes", [])], ["lk/a/", "lk/b/", "lk/c/", "lk/d/"],
+                     "common prefixes")
+            deep = k1024.rsplit("/", 1)[0] + "/"
+            got = s3.list_objects_v2(Bucket=b, Prefix=deep, Delimiter="/")
+            check_eq([o["Key"] for o in got.get("Contents", [])], [k1024], "under the long prefix")
+            got = s3.list_objects_v2(Bucket=b, StartAfter=k500)
+            check_eq([o["Key"] for o in got.get("Contents", [])], [k for k in keys if k > k500], "after k500")
+            got = s3.list_objects(Bucket=b, Prefix="lk/b/")
+            check_eq([o["Key"] for o in got.get("Contents", [])], [k500], "V1")
+        copy = long_key("lk/e/", 1000, "\u00e9")
+        with step("CopyObject from a long key to another long key"):
+            s3.copy_object(Bucket=b, Key=copy, CopySource={"Bucket": b, "Key": k500})
+            check_eq(s3.get_object(Bucket=b, Key=copy)["Body"].read(), bodies[k500], "copied body")
+            check_eq(s3.get_object(Bucket=b, Key=k500)["Body"].read(), bodies[k500], "source body")
+        mp = long_key("lk/f/", 1024, "\u00df")
+        with step("a multipart upload to a 1024-byte key: 2 parts, ListParts, Complete"):
+            pieces = [os.urandom(5 * MIB), os.urandom(1000)]
+            up = s3.create_multipart_upload(Bucket=b, Key=mp)["UploadId"]
+            parts = []
+            for n, piece in enumerate(pieces, 1):
+                r = s3.upload_part(Bucket=b, Key=mp, UploadId=up, PartNumber=n, Body=piece)
+                parts.append({"PartNumber": n, "ETag": r["ETag"]})
+            listed = s3.list_parts(Bucket=b, Key=mp, UploadId=up)
+            check_eq([(p["PartNumber"], p["Size"]) for p in listed["Parts"]], [(1, 5 * MIB), (2, 1000)], "parts")
+            check_eq(listed["Key"], mp, "ListParts Key")
+            done = s3.complete_multipart_upload(Bucket=b, Key=mp, UploadId=up, MultipartUpload={"Parts": parts})
+            check_eq(done["Key"], mp, "Complete Key")
+            got = s3.get_object(Bucket=b, Key=mp)["Body"].read()
+            check_eq(hashlib.sha256(got).hexdigest(), hashlib.sha256(b"".join(pieces)).hexdigest(), "body")
+            check_eq(s3.head_object(Bucket=b, Key=mp)["ContentLength"], 5 * MIB + 1000, "HEAD ContentLength")
+        keys = sorted(keys + [copy, mp])
+        with step("DeleteObject of a long key"):
+            s3.delete_object(Bucket=b, Key=k200)
+            check_eq(error_of(s3.head_object, Bucket=b, Key=k200), ("404", 404), "HEAD after delete")
+            check_eq(error_of(s3.get_object, Bucket=b, Key=k200), ("NoSuchKey", 404), "GET after delete")
+        too_long = long_key("lk/g/", 1025, "z")
+        segment = "lk/h/" + "s" * 256
+        for what, k in [("a 1025-byte key", too_long), ("a 256-byte segment", segment)]:
+            with step(f"{what}: PutObject, CreateMultipartUpload, CopyObject are 400 KeyTooLongError"):
+                check_eq(error_of(s3.put_object, Bucket=b, Key=k, Body=b"never"), ("KeyTooLongError", 400), "PUT")
+                check_eq(error_of(s3.create_multipart_upload, Bucket=b, Key=k), ("KeyTooLongError", 400), "Create")
+                check_eq(error_of(s3.copy_object, Bucket=b, Key=k, CopySource={"Bucket": b, "Key": k500}),
+                         ("KeyTooLongError", 400), "Copy")
+            with step(f"{what}: nothing stored, GET/HEAD answer as for any missing key"):
+                check_eq([o["Key"] for o in s3.list_objects_v2(Bucket=b).get("Contents", [])],
+                         [k for k in keys if k != k200], "keys")
+                check_eq(backend_files(b, ".upload-"), [], "the backend's files of open uploads")
+                check(not os.path.exists(os.path.join(os.environ["S3_BACKEND_ROOT"], b, "lk", "g")), "no directory")
+                check(not os.path.exists(os.path.join(os.environ["S3_BACKEND_ROOT"], b, "lk", "h")), "no directory")
+                check(error_of(s3.head_object, Bucket=b, Key=k)[1] in (400, 404), "HEAD")
+                check(error_of(s3.get_object, Bucket=b, Key=k) in [("KeyTooLongError", 400), ("NoSuchKey", 404)],
+                      "GET")
+        with step("DeleteObjects of long keys (and of a 256-byte segment key, which names nothing)"):
+            rest = [k for k in keys if k != k200] + [segment]
+            got = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": k} for k in rest]})
+            check_eq(sorted(d["Key"] for d in got.get("Deleted", [])), sorted(rest), "Deleted")
+            check_eq(got.get("Errors", []), [], "Errors")
+            check_eq(s3.list_objects_v2(Bucket=b).get("KeyCount"), 0, "objects left")
+
+
 CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
@@ -713,7 +820,7 @@ CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions,
                                   delimiters_never_show_records, conditional_deletes,
                                   delete_objects_removes_records, retried_and_gone_uploads,
                                   subresources_on_ciphertext_are_refused, copy_onto_itself,
-                                  list_multipart_uploads]}
+                                  list_multipart_uploads, long_keys]}
 
 if __name__ == "__main__":
     steps.run_case(CASES, __doc__)
