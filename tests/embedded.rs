@@ -105,6 +105,11 @@ fn boto3_lists_open_multipart_uploads_and_aborts_one_by_its_listed_id() {
 }
 
 #[test]
+fn boto3_object_tagging_set_by_every_write_counted_on_get_and_checked() {
+    boto3_case("object_tagging");
+}
+
+#[test]
 fn boto3_copy_onto_itself_must_change_something() {
     boto3_case("copy_onto_itself");
 }

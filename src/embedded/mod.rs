@@ -6,6 +6,7 @@ mod listing;
 mod locks;
 mod put;
 mod store;
+mod tagging;
 mod uploads;
 
 use std::net::SocketAddr;
@@ -129,13 +130,51 @@ impl_s3! {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         Store::storable(&req.input.key)?;
+        let tags = tagging::from_header(req.input.tagging.as_deref())?;
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let access_key = req.credentials.as_ref().map(|c| c.access_key.clone());
         let resp = self.fs.create_multipart_upload(req).await?;
         if let Some(id) = &resp.output.upload_id {
-            uploads::remember(&self.store, &bucket, &key, id, access_key.as_deref()).await?;
+            uploads::remember(&self.store, &bucket, &key, id, access_key.as_deref(), &tags).await?;
         }
         Ok(resp)
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        let i = &req.input;
+        let _held = self.locks.lock(vec![(&i.bucket, &i.key, true)]).await;
+        self.store.object_file(&i.bucket, &i.key).await?;
+        let tags = tagging::from_set(&i.tagging.tag_set)?;
+        tagging::write(&self.store, &i.bucket, &i.key, &tags).await?;
+        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let i = &req.input;
+        let _held = self.locks.lock(vec![(&i.bucket, &i.key, false)]).await;
+        self.store.object_file(&i.bucket, &i.key).await?;
+        let tags = tagging::read(&self.store, &i.bucket, &i.key).await?;
+        Ok(S3Response::new(GetObjectTaggingOutput {
+            tag_set: tagging::to_set(tags),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        let i = &req.input;
+        let _held = self.locks.lock(vec![(&i.bucket, &i.key, true)]).await;
+        self.store.object_file(&i.bucket, &i.key).await?;
+        tagging::write(&self.store, &i.bucket, &i.key, &Vec::new()).await?;
+        Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
     }
 
     async fn list_multipart_uploads(
@@ -196,16 +235,23 @@ impl_s3! {
             }
             Err(e) => Err(e),
         };
-        if let Err(e) = checked {
-            if let Some(b) = req.input.body.take() {
-                body::discard(b).await;
+        let checked = checked.and_then(|()| tagging::from_header(req.input.tagging.as_deref()));
+        let tags = match checked {
+            Ok(tags) => tags,
+            Err(e) => {
+                if let Some(b) = req.input.body.take() {
+                    body::discard(b).await;
+                }
+                return Err(e);
             }
-            return Err(e);
-        }
-        if put::takes(&req.input) {
-            return put::put(&self.fs, &self.store, req).await;
-        }
-        self.fs.put_object(req).await
+        };
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let resp = match put::takes(&req.input) {
+            true => put::put(&self.fs, &self.store, req).await?,
+            false => self.fs.put_object(req).await?,
+        };
+        tagging::write(&self.store, &bucket, &key, &tags).await?;
+        Ok(resp)
     }
 
     async fn complete_multipart_upload(
@@ -219,9 +265,11 @@ impl_s3! {
         self.store
             .check_write(&i.bucket, &i.key, i.if_match.as_ref(), i.if_none_match.as_ref())
             .await?;
-        let id = i.upload_id.clone();
+        let (bucket, key, id) = (i.bucket.clone(), i.key.clone(), i.upload_id.clone());
+        let tags = uploads::tags_of(&self.store, &id).await;
         let resp = self.fs.complete_multipart_upload(req).await?;
         uploads::forget(&self.store, &id).await;
+        tagging::write(&self.store, &bucket, &key, &tags).await?;
         Ok(resp)
     }
 
@@ -246,7 +294,16 @@ impl_s3! {
         self.store
             .check_write(&i.bucket, &i.key, if_match.as_ref(), if_none_match.as_ref())
             .await?;
-        self.fs.copy_object(req).await
+        // S3's TaggingDirective: the source's tags (COPY, the default) or the request's (REPLACE).
+        let replace = i.tagging_directive.as_ref().is_some_and(|d| d.as_str() == "REPLACE");
+        let tags = match (replace, copy_source(&i.copy_source)) {
+            (false, Some((b, k))) => tagging::read(&self.store, b, k).await?,
+            _ => tagging::from_header(i.tagging.as_deref())?,
+        };
+        let (bucket, key) = (i.bucket.clone(), i.key.clone());
+        let resp = self.fs.copy_object(req).await?;
+        tagging::write(&self.store, &bucket, &key, &tags).await?;
+        Ok(resp)
     }
 
     async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
@@ -263,7 +320,10 @@ impl_s3! {
         let i = &req.input;
         let _held = self.locks.lock(vec![(&i.bucket, &i.key, true)]).await;
         self.store.check_write(&i.bucket, &i.key, i.if_match.as_ref(), None).await?;
-        self.fs.delete_object(req).await
+        let (bucket, key) = (i.bucket.clone(), i.key.clone());
+        let resp = self.fs.delete_object(req).await?;
+        tagging::write(&self.store, &bucket, &key, &Vec::new()).await?;
+        Ok(resp)
     }
 
     /// Each entry's `ETag` is its `If-Match` (S3's conditional deletes): an entry whose object has another ETag
@@ -309,6 +369,11 @@ impl_s3! {
         }
         req.input.delete.objects = objects;
         let mut resp = self.fs.delete_objects(req).await?;
+        for d in resp.output.deleted.iter().flatten() {
+            if let Some(key) = &d.key {
+                let _ = tagging::write(&self.store, &bucket, key, &Vec::new()).await;
+            }
+        }
         if !missing.is_empty() {
             resp.output.deleted.get_or_insert_with(Vec::new).extend(missing);
         }
@@ -324,7 +389,11 @@ impl_s3! {
         // s3s-fs checks the request, the range and the metadata, and opens the file; then its body is replaced by
         // the same bytes read in large reads. Under the key's lock no writer can replace the file in between.
         let path = self.store.object_path(&req.input.bucket, &req.input.key)?;
+        let tags = tagging::read(&self.store, &req.input.bucket, &req.input.key).await?;
         let mut resp = self.fs.get_object(req).await?;
+        if !tags.is_empty() {
+            resp.output.tag_count = i32::try_from(tags.len()).ok();
+        }
         let Some(len) = resp.output.content_length.and_then(|l| u64::try_from(l).ok()) else {
             return Ok(resp);
         };

@@ -3,7 +3,7 @@
 //!
 //! s3s-fs's own record of an upload (`.upload-<id>.json`) names neither bucket nor key, so each upload that
 //! CreateMultipartUpload opens is recorded here too, in the root, as `.embedded-upload-<id>.json` (bucket, key,
-//! initiation time, initiator), and forgotten at Complete and Abort. A listing reads these records, keeps the
+//! initiation time, initiator, and the tags its object gets at Complete), and forgotten at Complete and Abort. A listing reads these records, keeps the
 //! uploads s3s-fs still has open, and pages them as S3 does: by key, then by initiation time; `prefix`,
 //! `delimiter` (common prefixes), `key-marker` with `upload-id-marker`, `max-uploads` (at most 1000),
 //! `encoding-type=url`.
@@ -42,15 +42,28 @@ pub(super) async fn remember(
     key: &str,
     upload_id: &str,
     access_key: Option<&str>,
+    tags: &super::tagging::Tags,
 ) -> S3Result<()> {
     let initiated = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let record = json!({"bucket": bucket, "key": key, "initiated_ms": initiated, "initiator": access_key});
+    let record =
+        json!({"bucket": bucket, "key": key, "initiated_ms": initiated, "initiator": access_key, "tags": tags});
     let json = serde_json::to_vec(&record).map_err(|e| s3_error!(e, InternalError))?;
     tokio::fs::write(record_path(store.root(), upload_id), json)
         .await
         .map_err(|e| s3_error!(e, InternalError, "recording the upload"))
+}
+
+/// The tags CreateMultipartUpload named for the upload's object (none if it named none, or the record is gone).
+pub(super) async fn tags_of(store: &Store, upload_id: &str) -> super::tagging::Tags {
+    let Ok(bytes) = tokio::fs::read(record_path(store.root(), upload_id)).await else {
+        return Vec::new();
+    };
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| serde_json::from_value(v["tags"].clone()).ok())
+        .unwrap_or_default()
 }
 
 /// Forget the upload `upload_id` (completed or aborted). Best effort: a record whose upload s3s-fs no longer has

@@ -16,7 +16,6 @@ Environment (set by the Rust test harness):
     S3_BUCKET              bucket to create (must not exist yet); removed again at the end
     WORK_DIR               scratch directory
     S3_BACKEND_ROOT        the backend's files (checked for plaintext and SSE-C keys)
-    S3_REQUIRE_TAGGING     optional; "1": a backend without object tagging is a failure, not a skip
     S3_CLIENT_PART         which steps: "main" (the default) or "sse-kms", which needs the S3_KMS_* variables
                            the harness sets (tests/clients.rs): S3_KMS_KIND ("local" or "aws"),
                            S3_KMS_DEFAULT_KEY_ARN (the gateway's default key), S3_KMS_KEY_ALIAS / _ID / _ARN
@@ -413,24 +412,16 @@ def main():
             os.remove(src)
             os.remove(dst)
 
-        # A backend without tagging (the embedded s3s-fs) answers 501 NotImplemented; the gateway
-        # must pass that through (anything else, e.g. a signature error, fails). Set
-        # S3_REQUIRE_TAGGING=1 to make NotImplemented a failure too (real S3, MinIO, Ceph, ...).
+        # Every backend of the suite implements object tagging (the embedded one since s3s-fs's 501 was replaced).
         with step("put_object_tagging / get_object_tagging"):
             tags = [{"Key": "project", "Value": "s3-sse-proxy"}, {"Key": "env", "Value": "ci test"}]
-            try:
-                s3.put_object_tagging(Bucket=BUCKET, Key="small.bin", Tagging={"TagSet": tags})
-            except ClientError as e:
-                if not is_not_implemented(e) or os.environ.get("S3_REQUIRE_TAGGING") == "1":
-                    raise
-                print(f"    SKIPPED: the backend does not implement tagging ({e})")
-            else:
-                got = s3.get_object_tagging(Bucket=BUCKET, Key="small.bin")["TagSet"]
-                check_eq(
-                    sorted((t["Key"], t["Value"]) for t in got),
-                    sorted((t["Key"], t["Value"]) for t in tags),
-                    "tag set",
-                )
+            s3.put_object_tagging(Bucket=BUCKET, Key="small.bin", Tagging={"TagSet": tags})
+            got = s3.get_object_tagging(Bucket=BUCKET, Key="small.bin")["TagSet"]
+            check_eq(
+                sorted((t["Key"], t["Value"]) for t in got),
+                sorted((t["Key"], t["Value"]) for t in tags),
+                "tag set",
+            )
 
         opener = https_opener()
         presigner = make_client(Config(signature_version="s3v4"))

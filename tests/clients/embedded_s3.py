@@ -707,6 +707,59 @@ def list_multipart_uploads():
         s3.delete_object(Bucket=b, Key="d/x")
 
 
+def object_tagging():
+    """Object tagging on the embedded backend (s3s-fs answered 501 and dropped x-amz-tagging silently): tags set by
+    PutObject, PutObjectTagging, CopyObject (COPY and REPLACE) and CreateMultipartUpload, counted on GET, replaced
+    by a new write, removed by DeleteObjectTagging and DeleteObject; S3's limits refused with 400 InvalidTag,
+    storing nothing."""
+    s3 = client()
+    tagset = lambda k: s3.get_object_tagging(Bucket=b, Key=k)["TagSet"]  # noqa: E731
+    with Bucket(s3, "tagging") as b:
+        with step("PutObject with Tagging: GetObjectTagging lists them, GET counts them"):
+            s3.put_object(Bucket=b, Key="t", Body=b"tagged", Tagging="project=blue%20green&team=x")
+            check_eq(tagset("t"), [{"Key": "project", "Value": "blue green"}, {"Key": "team", "Value": "x"}], "tags")
+            check_eq(s3.get_object(Bucket=b, Key="t").get("TagCount"), 2, "x-amz-tagging-count")
+        with step("PutObjectTagging replaces them; DeleteObjectTagging removes them"):
+            s3.put_object_tagging(Bucket=b, Key="t", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+            check_eq(tagset("t"), [{"Key": "k", "Value": "v"}], "replaced")
+            s3.delete_object_tagging(Bucket=b, Key="t")
+            check_eq(tagset("t"), [], "removed")
+            check_eq(s3.get_object(Bucket=b, Key="t").get("TagCount"), None, "no count without tags")
+        with step("CopyObject: the source's tags by default, the request's with REPLACE"):
+            s3.put_object_tagging(Bucket=b, Key="t", Tagging={"TagSet": [{"Key": "src", "Value": "1"}]})
+            s3.copy_object(Bucket=b, Key="c1", CopySource={"Bucket": b, "Key": "t"})
+            check_eq(tagset("c1"), [{"Key": "src", "Value": "1"}], "COPY")
+            s3.copy_object(Bucket=b, Key="c2", CopySource={"Bucket": b, "Key": "t"}, TaggingDirective="REPLACE",
+                           Tagging="new=2")
+            check_eq(tagset("c2"), [{"Key": "new", "Value": "2"}], "REPLACE")
+        with step("a new PutObject of the key has only the tags it names"):
+            s3.put_object(Bucket=b, Key="t", Body=b"again")
+            check_eq(tagset("t"), [], "after an overwrite without Tagging")
+        with step("CreateMultipartUpload with Tagging: the completed object has them"):
+            up = s3.create_multipart_upload(Bucket=b, Key="m", Tagging="mp=yes")["UploadId"]
+            part = s3.upload_part(Bucket=b, Key="m", UploadId=up, PartNumber=1, Body=b"m" * 100)
+            s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up,
+                                         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+            check_eq(tagset("m"), [{"Key": "mp", "Value": "yes"}], "multipart")
+        with step("S3's limits: 400 InvalidTag, nothing stored or changed"):
+            eleven = "&".join(f"k{i}=v" for i in range(11))
+            check_eq(error_of(s3.put_object, Bucket=b, Key="bad", Body=b"x", Tagging=eleven), ("InvalidTag", 400), "11 tags")
+            check_eq(error_of(s3.head_object, Bucket=b, Key="bad"), ("404", 404), "nothing stored")
+            check_eq(error_of(s3.put_object_tagging, Bucket=b, Key="m",
+                              Tagging={"TagSet": [{"Key": "a", "Value": "1"}, {"Key": "a", "Value": "2"}]}),
+                     ("InvalidTag", 400), "a key twice")
+            check_eq(tagset("m"), [{"Key": "mp", "Value": "yes"}], "unchanged")
+        with step("tagging a key that does not exist: 404 NoSuchKey; DeleteObject takes the tags with it"):
+            check_eq(error_of(s3.get_object_tagging, Bucket=b, Key="none"), ("NoSuchKey", 404), "GET tagging")
+            check_eq(error_of(s3.put_object_tagging, Bucket=b, Key="none", Tagging={"TagSet": []}),
+                     ("NoSuchKey", 404), "PUT tagging")
+            s3.delete_object(Bucket=b, Key="c1")
+            s3.put_object(Bucket=b, Key="c1", Body=b"fresh")
+            check_eq(tagset("c1"), [], "a new object at a deleted key")
+        for k in ["t", "c1", "c2", "m"]:
+            s3.delete_object(Bucket=b, Key=k)
+
+
 def backend_files(bucket, containing):
     """The embedded backend's per-object files (in its root) of `bucket` whose names contain `containing`."""
     mark = ".bucket-" + base64.urlsafe_b64encode(bucket.encode()).decode().rstrip("=") + ".object"
@@ -820,7 +873,7 @@ CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions,
                                   delimiters_never_show_records, conditional_deletes,
                                   delete_objects_removes_records, retried_and_gone_uploads,
                                   subresources_on_ciphertext_are_refused, copy_onto_itself,
-                                  list_multipart_uploads, long_keys]}
+                                  list_multipart_uploads, long_keys, object_tagging]}
 
 if __name__ == "__main__":
     steps.run_case(CASES, __doc__)
