@@ -1,6 +1,7 @@
 //! Listings (ListObjects, ListObjectsV2, ListObjectVersions) in the client's terms: plaintext sizes and client
-//! ETags for the objects the gateway encrypted, computed from the listing alone (no per-object request), and the
-//! gateway's own objects hidden.
+//! ETags for the objects the gateway encrypted, computed from the listing alone (no per-object request; the one
+//! exception, multipart objects with odd parts completed without their SSE-C key, read a size record, and only in
+//! buckets that hold one), and the gateway's own objects hidden.
 //!
 //! Which entries are encrypted? Every object written through the gateway is encrypted (SSE-S3 at least, as S3
 //! does since 2023). Before its first write into a bucket the gateway writes an adoption marker
