@@ -882,6 +882,26 @@ async fn unaligned(
     Ok((Response::from_parts(parts, crate::body::full(out)), stored_as))
 }
 
+/// The tags of the object Complete just made (its `version`), as PutObject's `x-amz-tagging` header.
+async fn tags_of(ctx: &ReqCtx<'_>, version: Option<&str>) -> Result<HeaderValue, S3Error> {
+    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let q = match version {
+        Some(v) => format!("tagging&versionId={}", uri_encode(v)),
+        None => "tagging".to_owned(),
+    };
+    let uri = ctx.upstream.object_uri(bucket, key, Some(&q))?;
+    let resp = ctx.upstream.call(op, Method::GET, uri, HeaderMap::new()).await?;
+    if !resp.status().is_success() {
+        return Err(S3Error::internal(format!(
+            "reading the tags back: status {}",
+            resp.status()
+        )));
+    }
+    let xml = crate::response::read_small(resp).await?;
+    let header = crate::s3::xml::tagging_header(&String::from_utf8_lossy(&xml))?;
+    HeaderValue::from_str(&header).map_err(S3Error::internal)
+}
+
 /// Record the plaintext size of the multipart object `layout` describes, which listings cannot derive from its
 /// stored size (docs/format.md §6.6). Best effort: without it, listings state an approximate size.
 pub async fn record_size(ctx: &ReqCtx<'_>, layout: &Layout) {
@@ -942,6 +962,10 @@ async fn realign(
         if n.as_str().starts_with("x-amz-meta-") || COPIED_HEADERS.contains(&n.as_str()) {
             headers.append(n.clone(), v.clone());
         }
+    }
+    // The tags CreateMultipartUpload named stay the object's.
+    if header_str(source.headers(), "x-amz-tagging-count").is_some_and(|n| n != "0") {
+        headers.insert("x-amz-tagging", tags_of(ctx, version).await?);
     }
     let dk = open_data_key(keys, env, customer.as_ref(), bucket, key).await?;
     // The sealed data key is bound to mode, key-encryption key, bucket and key, none of which changes: the

@@ -348,34 +348,6 @@ async fn read_small_file(
     }
 }
 
-/// The `tagging` field's `<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag>…` as PutObject's
-/// `x-amz-tagging` header (`k=v&…`, URL-encoded).
-fn tagging_header(xml: &str) -> Result<String, S3Error> {
-    use crate::s3::xml::{xml_all, xml_text};
-    let malformed_xml = || {
-        S3Error::new(
-            S3ErrorCode::MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema",
-        )
-    };
-    let unescape = |s: String| {
-        quick_xml::escape::unescape(&s)
-            .map(std::borrow::Cow::into_owned)
-            .map_err(|_| malformed_xml())
-    };
-    let set = xml_text(xml, "Tagging")
-        .and_then(|t| xml_text(&t, "TagSet"))
-        .ok_or_else(malformed_xml)?;
-    let enc = crate::auth::canonical::uri_encode;
-    let mut pairs = Vec::new();
-    for tag in xml_all(&set, "Tag") {
-        let key = unescape(xml_text(&tag, "Key").ok_or_else(malformed_xml)?)?;
-        let value = unescape(xml_text(&tag, "Value").unwrap_or_default())?;
-        pairs.push(format!("{}={}", enc(&key), enc(&value)));
-    }
-    Ok(pairs.join("&"))
-}
-
 impl PostForm {
     /// The request head the upload is made with: the form's header-like fields as headers, `tagging` as
     /// `x-amz-tagging` and the `x-amz-checksum-*` fields as the checksum headers (checked as the file streams).
@@ -386,7 +358,7 @@ impl PostForm {
             let (header, value) = if lower == "acl" {
                 ("x-amz-acl".to_owned(), value.clone())
             } else if lower == "tagging" {
-                ("x-amz-tagging".to_owned(), tagging_header(value)?)
+                ("x-amz-tagging".to_owned(), crate::s3::xml::tagging_header(value)?)
             } else if HEADER_FIELDS.contains(&lower.as_str())
                 || lower.starts_with("x-amz-meta-")
                 || crate::sse::request::is_sse_header(&lower)

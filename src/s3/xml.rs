@@ -1,6 +1,8 @@
 //! Reading simple XML documents (S3 listings, S3 and AWS error bodies) by element name, without a parser:
 //! enough for documents whose elements of interest hold text only.
 
+use crate::error::{S3Error, S3ErrorCode};
+
 /// The text of the first `<name>` element.
 pub fn xml_text(xml: &str, name: &str) -> Option<String> {
     xml_all(xml, name).into_iter().next()
@@ -27,4 +29,31 @@ pub fn iso_millis(s: &str) -> Option<i64> {
     time::OffsetDateTime::parse(s, &fmt)
         .ok()
         .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// A `<Tagging>` document (a POST form's `tagging` field, a GetObjectTagging answer):
+/// `<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag>…` as PutObject's
+/// `x-amz-tagging` header (`k=v&…`, URL-encoded).
+pub fn tagging_header(xml: &str) -> Result<String, S3Error> {
+    let malformed_xml = || {
+        S3Error::new(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        )
+    };
+    let unescape = |s: String| {
+        quick_xml::escape::unescape(&s)
+            .map(std::borrow::Cow::into_owned)
+            .map_err(|_| malformed_xml())
+    };
+    // The root may carry a namespace (`<Tagging xmlns=…>`, as GetObjectTagging answers): the TagSet is the document.
+    let set = xml_text(xml, "TagSet").ok_or_else(malformed_xml)?;
+    let enc = crate::auth::canonical::uri_encode;
+    let mut pairs = Vec::new();
+    for tag in xml_all(&set, "Tag") {
+        let key = unescape(xml_text(&tag, "Key").ok_or_else(malformed_xml)?)?;
+        let value = unescape(xml_text(&tag, "Value").unwrap_or_default())?;
+        pairs.push(format!("{}={}", enc(&key), enc(&value)));
+    }
+    Ok(pairs.join("&"))
 }

@@ -741,6 +741,15 @@ def object_tagging():
             s3.complete_multipart_upload(Bucket=b, Key="m", UploadId=up,
                                          MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
             check_eq(tagset("m"), [{"Key": "mp", "Value": "yes"}], "multipart")
+        with step("odd part sizes (the gateway rewrites the object as one stream at Complete): the tags stay"):
+            up = s3.create_multipart_upload(Bucket=b, Key="odd", Tagging="odd=1&b=x%20y")["UploadId"]
+            done = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=b, Key="odd", UploadId=up, PartNumber=n,
+                                                             Body=b"o" * size)["ETag"]}
+                    for n, size in [(1, 5 * MIB + 1), (2, 7)]]
+            etag = s3.complete_multipart_upload(Bucket=b, Key="odd", UploadId=up, MultipartUpload={"Parts": done})["ETag"]
+            check(etag.endswith('-1"'), f"rewritten as one stream (ETag {etag})")
+            check_eq(tagset("odd"), [{"Key": "odd", "Value": "1"}, {"Key": "b", "Value": "x y"}], "after the rewrite")
+            check_eq(s3.head_object(Bucket=b, Key="odd")["ContentLength"], 5 * MIB + 8, "size")
         with step("S3's limits: 400 InvalidTag, nothing stored or changed"):
             eleven = "&".join(f"k{i}=v" for i in range(11))
             check_eq(error_of(s3.put_object, Bucket=b, Key="bad", Body=b"x", Tagging=eleven), ("InvalidTag", 400), "11 tags")
@@ -756,7 +765,7 @@ def object_tagging():
             s3.delete_object(Bucket=b, Key="c1")
             s3.put_object(Bucket=b, Key="c1", Body=b"fresh")
             check_eq(tagset("c1"), [], "a new object at a deleted key")
-        for k in ["t", "c1", "c2", "m"]:
+        for k in ["t", "c1", "c2", "m", "odd"]:
             s3.delete_object(Bucket=b, Key=k)
 
 
