@@ -46,7 +46,10 @@ pub fn tagging_header(xml: &str) -> Result<String, S3Error> {
             .map(std::borrow::Cow::into_owned)
             .map_err(|_| malformed_xml())
     };
-    // The root may carry a namespace (`<Tagging xmlns=…>`, as GetObjectTagging answers): the TagSet is the document.
+    // The root may carry a namespace (`<Tagging xmlns=…>`, as GetObjectTagging answers).
+    if !(xml.contains("<Tagging>") || xml.contains("<Tagging ")) {
+        return Err(malformed_xml());
+    }
     let set = xml_text(xml, "TagSet").ok_or_else(malformed_xml)?;
     let enc = crate::auth::canonical::uri_encode;
     let mut pairs = Vec::new();
@@ -56,4 +59,19 @@ pub fn tagging_header(xml: &str) -> Result<String, S3Error> {
         pairs.push(format!("{}={}", enc(&key), enc(&value)));
     }
     Ok(pairs.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tagging_documents_with_or_without_a_namespace() {
+        let ns = "<?xml version=\"1.0\"?><Tagging xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><TagSet>\
+                  <Tag><Key>a b</Key><Value>x&amp;y</Value></Tag></TagSet></Tagging>";
+        assert_eq!(tagging_header(ns).unwrap(), "a%20b=x%26y");
+        assert_eq!(tagging_header("<Tagging><TagSet></TagSet></Tagging>").unwrap(), "");
+        let e = tagging_header("<TagSet><Tag><Key>a</Key></Tag></TagSet>").unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::MalformedXML);
+    }
 }
