@@ -222,7 +222,13 @@ impl Layout {
                 None => (rest, next),
             };
             let (size, n): (u64, usize) = (size.parse().ok()?, n.parse().ok()?);
-            if n == 0 || part_sizes.len() + n > 10_000 || first < next || first as usize + n - 1 > 10_000 {
+            // Checked: a corrupt or hostile record may name any count (found by fuzz/envelope).
+            let fits = |total: Option<usize>| total.is_some_and(|t| t <= 10_000);
+            if n == 0
+                || !fits(part_sizes.len().checked_add(n))
+                || first < next
+                || !fits((first as usize).checked_add(n - 1))
+            {
                 return None;
             }
             part_sizes.extend(std::iter::repeat_n(size, n));
@@ -288,6 +294,20 @@ mod tests {
             parse_upload_id("x~s3sp1~!!").unwrap_err().code,
             S3ErrorCode::NoSuchUpload
         );
+    }
+
+    #[test]
+    fn layouts_with_impossible_counts_are_refused() {
+        // The input fuzz/envelope found: a count near u64::MAX overflowed the bounds check.
+        let text = "v=1;etag=abc-2;parts=65552*1,10*00000000000018446744073709551615;1000k3";
+        assert_eq!(Layout::decode(text), None);
+        assert_eq!(Layout::decode("v=1;etag=e;parts=1*18446744073709551615"), None);
+        assert_eq!(Layout::decode("v=1;etag=e;parts=1*2@4294967295"), None);
+        assert_eq!(
+            Layout::decode("v=1;etag=e;parts=1*10000").map(|l| l.part_sizes.len()),
+            Some(10_000)
+        );
+        assert_eq!(Layout::decode("v=1;etag=e;parts=1*10001"), None);
     }
 
     #[test]
