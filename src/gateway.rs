@@ -136,7 +136,7 @@ impl Gateway {
             }
             Some(form) => auth::post::verify_form(
                 &form.fields,
-                form.file_len,
+                form.file_len.range(),
                 req.target.bucket.as_deref().unwrap_or_default(),
                 credentials,
                 self.auth_limits,

@@ -3,6 +3,8 @@
 //! derived signing key) or SigV2 (`AWSAccessKeyId`, `signature`: base64 HMAC-SHA1 under the secret).
 //! Constant-time comparisons; never logs a signature or a key.
 
+use std::ops::RangeInclusive;
+
 use time::OffsetDateTime;
 
 use super::checksum::{ChecksumAlgorithm, ct_eq};
@@ -20,26 +22,30 @@ pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> 
 
 /// A browser POST upload's whole authentication: the form's signature, then its policy's conditions against
 /// the form (`bucket` is the one the request addressed).
+/// `file_len` is the file's length, or the bounds of a length known only once its data ends (the policy's
+/// `content-length-range` is then the reader's to check).
 pub fn verify_form(
     fields: &[(String, String)],
-    file_len: u64,
+    file_len: RangeInclusive<u64>,
     bucket: &str,
     store: &CredentialStore,
     limits: AuthLimits,
 ) -> Result<Authenticated, S3Error> {
+    let exact = (file_len.start() == file_len.end()).then_some(*file_len.end());
     let (authed, _) = authenticate(fields, store, limits, file_len)?;
     let policy = field(fields, "policy").unwrap_or_default();
-    crate::s3::post_policy::PostPolicy::decode(policy)?.check(fields, bucket, file_len, OffsetDateTime::now_utc())?;
+    crate::s3::post_policy::PostPolicy::decode(policy)?.check(fields, bucket, exact, OffsetDateTime::now_utc())?;
     Ok(authed)
 }
 
-/// Verify the form's signature over its policy. The body is the file part, `file_len` bytes, checked as an
-/// unsigned payload (the policy's conditions are checked separately, by [`crate::s3::post_policy`]).
+/// Verify the form's signature over its policy. The body is the file part, `file_len` bytes (or within those
+/// bounds), checked as an unsigned payload (the policy's conditions are checked separately, by
+/// [`crate::s3::post_policy`]).
 pub fn authenticate(
     fields: &[(String, String)],
     store: &CredentialStore,
     limits: AuthLimits,
-    file_len: u64,
+    file_len: RangeInclusive<u64>,
 ) -> Result<(Authenticated, Option<OffsetDateTime>), S3Error> {
     let f = |name: &str| field(fields, name);
     let policy = f("policy");
@@ -95,7 +101,8 @@ pub fn authenticate(
         ));
     };
     let body_checks = BodyChecks {
-        length: Some(file_len),
+        length: Some(*file_len.end()),
+        length_min: (file_len.start() != file_len.end()).then_some(*file_len.start()),
         header_checksum: form_checksum(fields)?,
         ..BodyChecks::default()
     };

@@ -3,6 +3,7 @@
 //! Rule: no adapter ever collects a whole object body; each holds at most a frame or two.
 
 pub mod metered;
+pub mod split;
 pub mod transform;
 pub mod verify;
 

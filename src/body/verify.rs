@@ -34,6 +34,9 @@ pub struct BodyChecks {
     pub trailer_checksum: Option<ChecksumAlgorithm>,
     /// Decoded length the client declared (`Content-Length` or `x-amz-decoded-content-length`).
     pub length: Option<u64>,
+    /// Set when `length` is only an upper bound and the body is at least this long: a POST form's streamed
+    /// file, whose end its own reader finds (`ops::post`).
+    pub length_min: Option<u64>,
 }
 
 /// The plaintext checksum of a verified body: the one the client sent (header or trailer), verified; or, when
@@ -69,6 +72,8 @@ struct Running {
     computed: Option<Checksummer>,
     checksum: ChecksumSlot,
     length: Option<u64>,
+    /// `length` is an upper bound only.
+    bounded: bool,
     seen: u64,
 }
 
@@ -83,6 +88,7 @@ impl Running {
             header_checksum: c.header_checksum.take().map(|(a, v)| (Checksummer::new(a), v, a)),
             trailer_checksum: c.trailer_checksum.map(|a| (Checksummer::new(a), a)),
             length: c.length,
+            bounded: c.length_min.is_some(),
             seen: 0,
         }
     }
@@ -118,6 +124,7 @@ impl Running {
     fn finish(&mut self, trailer: Option<(ChecksumAlgorithm, String)>) -> Result<(), S3Error> {
         if let Some(len) = self.length
             && self.seen != len
+            && !self.bounded
         {
             return Err(S3Error::new(
                 S3ErrorCode::IncompleteBody,
@@ -417,6 +424,8 @@ const PREVERIFY_LIMIT: u64 = 64 * 1024;
 pub struct ClientBody {
     pub body: Body,
     pub declared: Option<u64>,
+    /// `declared` is only an upper bound, and the body at least this long (a POST form's streamed file).
+    pub length_min: Option<u64>,
     pub sent: watch::Receiver<bool>,
     pub failure: FailureSlot,
     /// The plaintext checksum, once the body has passed its checks: already there for a body read whole.
@@ -430,6 +439,7 @@ impl ClientBody {
     pub async fn verify(raw: Body, checks: BodyChecks) -> Result<Self, S3Error> {
         use http_body_util::{BodyExt, Limited};
         let declared = checks.length;
+        let length_min = checks.length_min;
         let claimed_checksum = checks.header_checksum.clone().map(|(algorithm, value)| BodyChecksum {
             algorithm,
             value,
@@ -438,7 +448,7 @@ impl ClientBody {
         let failure = FailureSlot::default();
         let (verified, sent) = VerifiedBody::new(raw, checks, failure.clone());
         let checksum = verified.running.checksum.clone();
-        let body = if declared.is_none_or(|n| n <= PREVERIFY_LIMIT) {
+        let body = if length_min.is_none() && declared.is_none_or(|n| n <= PREVERIFY_LIMIT) {
             let limit = usize::try_from(declared.unwrap_or(0)).unwrap_or(usize::MAX);
             match Limited::new(verified, limit).collect().await {
                 Ok(c) => super::full(c.to_bytes()),
@@ -455,6 +465,7 @@ impl ClientBody {
         Ok(Self {
             body,
             declared,
+            length_min,
             sent,
             failure,
             checksum,
@@ -468,6 +479,7 @@ impl ClientBody {
         Self {
             body: super::empty(),
             declared: None,
+            length_min: None,
             sent,
             failure: FailureSlot::default(),
             checksum: ChecksumSlot::default(),
@@ -477,7 +489,15 @@ impl ClientBody {
 
     /// The declared length, which object data must have.
     pub fn length(&self) -> Result<u64, S3Error> {
-        self.declared.ok_or_else(S3Error::missing_content_length)
+        match self.length_min {
+            None => self.declared.ok_or_else(S3Error::missing_content_length),
+            Some(_) => Err(S3Error::internal("a body of a length known only at its end")),
+        }
+    }
+
+    /// The bounds of a body whose length is known only at its end (a POST form's streamed file).
+    pub fn length_bounds(&self) -> Option<(u64, u64)> {
+        self.length_min.zip(self.declared)
     }
 
     /// The same body, transformed (encrypted) on its way.

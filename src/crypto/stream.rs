@@ -13,12 +13,14 @@ use super::{CryptoError, SEGMENT_SIZE, TAG_SIZE};
 const S: usize = SEGMENT_SIZE as usize;
 const T: usize = TAG_SIZE as usize;
 
-/// Encrypts one stream (an object or a part) of a known plaintext length.
+/// Encrypts one stream (an object or a part) of a known plaintext length, or a run of its segments.
 pub struct StreamSealer {
     cipher: PartCipher,
     buf: Vec<u8>,
     index: u32,
     last_index: u64,
+    /// The run ends the stream (its last segment is sealed as final).
+    ends: bool,
     done: bool,
     /// Declared plaintext length, and how much has been pushed: more or less is an error, never a short seal.
     declared: u64,
@@ -27,15 +29,44 @@ pub struct StreamSealer {
 
 impl StreamSealer {
     pub fn new(dk: &DataKey, prefix: NoncePrefix, part: u32, plaintext_len: u64) -> Self {
-        Self {
+        Self::run(dk, prefix, part, 0, plaintext_len, true).expect("a whole stream is a valid run")
+    }
+
+    /// Segments `first..` of a stream: `len` plaintext bytes that end the stream (`ends`: its last segment is
+    /// the final one), or that are whole segments followed by more (none sealed as final; the rest is sealed by
+    /// another run from the next index). One stream cut into runs is stored exactly as if sealed in one go.
+    pub fn run(
+        dk: &DataKey,
+        prefix: NoncePrefix,
+        part: u32,
+        first: u32,
+        len: u64,
+        ends: bool,
+    ) -> Result<Self, CryptoError> {
+        let count = if ends {
+            segments(len)
+        } else if len > 0 && len.is_multiple_of(SEGMENT_SIZE) {
+            // One past the run: no segment of it is the stream's last.
+            len / SEGMENT_SIZE + 1
+        } else {
+            return Err(CryptoError::Malformed(
+                "a run that does not end the stream must be whole segments",
+            ));
+        };
+        let last_index = u64::from(first) + count - 1;
+        if last_index > u64::from(u32::MAX) {
+            return Err(CryptoError::Malformed("segment index beyond the format's range"));
+        }
+        Ok(Self {
             cipher: PartCipher::new(dk, prefix, part),
             buf: Vec::with_capacity(S + T),
-            index: 0,
-            last_index: segments(plaintext_len) - 1,
+            index: first,
+            last_index,
+            ends,
             done: false,
-            declared: plaintext_len,
+            declared: len,
             pushed: 0,
-        }
+        })
     }
 
     fn seal_buffered(&mut self, out: &mut Vec<Bytes>) {
@@ -69,9 +100,17 @@ impl StreamSealer {
         Ok(())
     }
 
-    /// End of plaintext: seal the final segment (possibly empty).
+    /// End of plaintext: seal the final segment (possibly empty), or check that a run which does not end the
+    /// stream was pushed whole.
     pub fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<(), CryptoError> {
         if self.done {
+            return Ok(());
+        }
+        if !self.ends {
+            if self.pushed != self.declared || !self.buf.is_empty() {
+                return Err(CryptoError::Malformed("less plaintext than declared"));
+            }
+            self.done = true;
             return Ok(());
         }
         if u64::from(self.index) != self.last_index || self.pushed != self.declared {
@@ -281,6 +320,35 @@ mod tests {
         let mut s = StreamSealer::new(&dk(), P, 0, 10);
         s.push(&data(9), &mut out).unwrap();
         assert!(s.finish(&mut out).is_err(), "one byte short within the last segment");
+    }
+
+    #[test]
+    fn a_stream_sealed_in_two_runs_is_the_stream_sealed_at_once() {
+        for (head_segments, tail) in [(1, 1), (2, S), (3, S + 1), (1, 3 * S - 5)] {
+            let plain = data(head_segments * S + tail);
+            let mut out = Vec::new();
+            let mut head = StreamSealer::run(&dk(), P, 0, 0, (head_segments * S) as u64, false).unwrap();
+            for c in plain[..head_segments * S].chunks(1000) {
+                head.push(c, &mut out).unwrap();
+            }
+            head.finish(&mut out).unwrap();
+            let next = u32::try_from(head_segments).unwrap();
+            let mut rest = StreamSealer::run(&dk(), P, 0, next, tail as u64, true).unwrap();
+            rest.push(&plain[head_segments * S..], &mut out).unwrap();
+            rest.finish(&mut out).unwrap();
+            assert_eq!(out.concat(), seal_all(&plain, S), "{head_segments} + {tail}");
+        }
+        // A run that does not end the stream is whole segments, pushed whole.
+        assert!(StreamSealer::run(&dk(), P, 0, 0, S as u64 + 1, false).is_err());
+        assert!(StreamSealer::run(&dk(), P, 0, 0, 0, false).is_err());
+        assert!(StreamSealer::run(&dk(), P, 0, u32::MAX, 2, true).is_ok());
+        assert!(StreamSealer::run(&dk(), P, 0, u32::MAX, S as u64 + 1, true).is_err());
+        let (mut out, mut short) = (
+            Vec::new(),
+            StreamSealer::run(&dk(), P, 0, 0, 2 * S as u64, false).unwrap(),
+        );
+        short.push(&data(S + 1), &mut out).unwrap();
+        assert!(short.finish(&mut out).is_err(), "a run one segment short");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod get;
 pub mod list;
 pub mod multipart;
 pub mod post;
+pub mod post_in_parts;
 pub mod put;
 pub mod update_encryption;
 

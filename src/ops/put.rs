@@ -20,7 +20,6 @@ pub async fn put_object(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Bod
     let mut headers = ctx.forwarded_headers();
     super::conditional::translate_if_match(&ctx, &mut headers).await?;
     let body = ctx.take_body();
-    let len = body.length()?;
     // The plaintext's checksum: in the envelope when it is known before the object is sent (a checksum header,
     // or a body read whole), else in a record once the object is stored.
     let slot = body.checksum.clone();
@@ -29,9 +28,14 @@ pub async fn put_object(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Bod
         Some(c) => ChecksumPlace::Inline(StoredChecksum::of_body(c).seal(&obj.data_key)),
         None => ChecksumPlace::Record,
     });
-    let metrics = ctx.metrics;
-    let body = body.map(|b| new_object::encrypt_request(&obj, &mut headers, len, b, metrics));
-    let resp = ctx.send_as_is(headers, body).await?;
+    let resp = if body.length_bounds().is_some() {
+        // A POST form's file, whose length is known only at its end.
+        super::post_in_parts::put(&ctx, headers, body, Some(&obj)).await?
+    } else {
+        let (len, metrics) = (body.length()?, ctx.metrics);
+        let body = body.map(|b| new_object::encrypt_request(&obj, &mut headers, len, b, metrics));
+        response::pass_through(ctx.send_as_is(headers, body).await?)
+    };
     let checksum = slot.get();
     if resp.status().is_success()
         && known.is_none()
@@ -40,7 +44,7 @@ pub async fn put_object(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Bod
         let sealed = StoredChecksum::of_body(c).seal(&obj.data_key);
         super::checksum::write_record(ctx.buckets, op, &bucket, &key, resp.headers(), sealed).await;
     }
-    let mut resp = new_object::respond(&obj, response::pass_through(resp));
+    let mut resp = new_object::respond(&obj, resp);
     if resp.status().is_success()
         && let Some(c) = checksum
     {

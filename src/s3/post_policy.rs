@@ -23,6 +23,23 @@ pub enum Condition {
     ContentLengthRange(u64, u64),
 }
 
+/// The `content-length-range` condition on a file of `len` bytes, in S3's words.
+pub fn check_length(min: u64, max: u64, len: u64) -> Result<(), S3Error> {
+    if len > max {
+        return Err(S3Error::new(
+            S3ErrorCode::EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed size",
+        ));
+    }
+    if len < min {
+        return Err(S3Error::new(
+            S3ErrorCode::EntityTooSmall,
+            "Your proposed upload is smaller than the minimum allowed size",
+        ));
+    }
+    Ok(())
+}
+
 /// A decoded policy document.
 #[derive(Debug)]
 pub struct PostPolicy {
@@ -100,13 +117,22 @@ impl PostPolicy {
     }
 
     /// Check the form against the policy. `fields` are the form's fields (names as sent) plus nothing else;
-    /// `bucket` is the bucket the request addresses; `file_len` the upload's size. Length violations come
+    /// The `content-length-range` condition's bounds, if the policy has one.
+    pub fn length_range(&self) -> Option<(u64, u64)> {
+        self.conditions.iter().find_map(|c| match c {
+            Condition::ContentLengthRange(min, max) => Some((*min, *max)),
+            Condition::Eq(..) | Condition::StartsWith(..) => None,
+        })
+    }
+
+    /// `bucket` is the bucket the request addresses; `file_len` the upload's size, when it is known before its
+    /// data is read (else the caller checks it with [`check_length`] once it is). Length violations come
     /// back as 400 EntityTooLarge/EntityTooSmall, everything else as 403 AccessDenied, in S3's words.
     pub fn check(
         &self,
         fields: &[(String, String)],
         bucket: &str,
-        file_len: u64,
+        file_len: Option<u64>,
         now: OffsetDateTime,
     ) -> Result<(), S3Error> {
         if now > self.expiration {
@@ -131,17 +157,8 @@ impl PostPolicy {
                 // S3: an empty prefix matches any value, none included (a form may leave the field out).
                 Condition::StartsWith(f, p) => value(f).map_or(p.is_empty(), |val| val.starts_with(p.as_str())),
                 Condition::ContentLengthRange(min, max) => {
-                    if file_len > *max {
-                        return Err(S3Error::new(
-                            S3ErrorCode::EntityTooLarge,
-                            "Your proposed upload exceeds the maximum allowed size",
-                        ));
-                    }
-                    if file_len < *min {
-                        return Err(S3Error::new(
-                            S3ErrorCode::EntityTooSmall,
-                            "Your proposed upload is smaller than the minimum allowed size",
-                        ));
+                    if let Some(len) = file_len {
+                        check_length(*min, *max, len)?;
                     }
                     true
                 }
@@ -241,16 +258,16 @@ mod tests {
     fn aws_example_form_meets_its_policy() {
         let p = PostPolicy::decode(&b64(AWS_EXAMPLE)).unwrap();
         assert_eq!(p.conditions.len(), 11);
-        p.check(&aws_form(), "sigv4examplebucket", 10, now()).unwrap();
+        p.check(&aws_form(), "sigv4examplebucket", Some(10), now()).unwrap();
     }
 
     #[test]
     fn violations_are_refused_in_s3s_words() {
         let p = PostPolicy::decode(&b64(AWS_EXAMPLE)).unwrap();
         let late = now() + time::Duration::days(2);
-        let e = p.check(&aws_form(), "sigv4examplebucket", 10, late).unwrap_err();
+        let e = p.check(&aws_form(), "sigv4examplebucket", Some(10), late).unwrap_err();
         assert_eq!(e.message, "Invalid according to Policy: Policy expired.");
-        let e = p.check(&aws_form(), "otherbucket", 10, now()).unwrap_err();
+        let e = p.check(&aws_form(), "otherbucket", Some(10), now()).unwrap_err();
         assert_eq!(e.code, S3ErrorCode::AccessDenied);
         assert_eq!(
             e.message,
@@ -258,7 +275,7 @@ mod tests {
         );
         let mut f = aws_form();
         f[0].1 = "user/other/x".into();
-        let e = p.check(&f, "sigv4examplebucket", 10, now()).unwrap_err();
+        let e = p.check(&f, "sigv4examplebucket", Some(10), now()).unwrap_err();
         assert!(
             e.message.contains("[\"starts-with\", \"$key\", \"user/user1/\"]"),
             "{}",
@@ -267,7 +284,7 @@ mod tests {
         let mut f = aws_form();
         f.push(("x-amz-meta-extra".into(), "1".into()));
         f.push(("x-ignore-me".into(), "1".into()));
-        let e = p.check(&f, "sigv4examplebucket", 10, now()).unwrap_err();
+        let e = p.check(&f, "sigv4examplebucket", Some(10), now()).unwrap_err();
         assert_eq!(
             e.message,
             "Invalid according to Policy: Extra input fields: $x-amz-meta-extra"
@@ -279,23 +296,23 @@ mod tests {
         let doc = r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[
             ["starts-with", "$x-amz-server-side-encryption", ""], ["starts-with", "$key", "a/"]]}"#;
         let p = PostPolicy::decode(&b64(doc)).unwrap();
-        p.check(&fields(&[("key", "a/1")]), "b", 1, now()).unwrap();
+        p.check(&fields(&[("key", "a/1")]), "b", Some(1), now()).unwrap();
         p.check(
             &fields(&[("key", "a/1"), ("x-amz-server-side-encryption", "AES256")]),
             "b",
-            1,
+            Some(1),
             now(),
         )
         .unwrap();
         p.check(
             &fields(&[("key", "a/1"), ("X-Amz-Server-Side-Encryption", "")]),
             "b",
-            1,
+            Some(1),
             now(),
         )
         .unwrap();
         // A non-empty prefix still needs the field.
-        let e = p.check(&[], "b", 1, now()).unwrap_err();
+        let e = p.check(&[], "b", Some(1), now()).unwrap_err();
         assert_eq!(
             e.message,
             "Invalid according to Policy: Policy Condition failed: [\"starts-with\", \"$key\", \"a/\"]"
@@ -306,13 +323,13 @@ mod tests {
     fn content_length_range() {
         let doc = r#"{"expiration":"2030-01-01T00:00:00Z","conditions":[["content-length-range", 10, "20"]]}"#;
         let p = PostPolicy::decode(&b64(doc)).unwrap();
-        p.check(&[], "b", 15, now()).unwrap();
+        p.check(&[], "b", Some(15), now()).unwrap();
         assert_eq!(
-            p.check(&[], "b", 21, now()).unwrap_err().code,
+            p.check(&[], "b", Some(21), now()).unwrap_err().code,
             S3ErrorCode::EntityTooLarge
         );
         assert_eq!(
-            p.check(&[], "b", 9, now()).unwrap_err().code,
+            p.check(&[], "b", Some(9), now()).unwrap_err().code,
             S3ErrorCode::EntityTooSmall
         );
     }

@@ -145,8 +145,13 @@ pub fn encrypt_part(
     let c = ciphertext_len(plaintext_len);
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(c));
     let sealer = StreamSealer::new(&obj.data_key, obj.envelope.nonce_prefix, part, plaintext_len);
+    seal(obj, sealer, c, body, metrics)
+}
+
+/// `body` sealed by `sealer` (a stream, or a run of one), `size` bytes of ciphertext, metered.
+pub fn seal(obj: &NewObject, sealer: StreamSealer, size: u64, body: Body, metrics: &std::sync::Arc<Metrics>) -> Body {
     let meter = Box::new(metrics.stream_meter(obj.envelope.mode.label(), true));
-    crate::body::boxed(TransformBody::new(body, sealer, Some(c), meter))
+    crate::body::boxed(TransformBody::new(body, sealer, Some(size), meter))
 }
 
 /// The client's response: the ETag in its client form and the SSE headers S3 would send.

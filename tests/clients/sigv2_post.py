@@ -97,6 +97,17 @@ def sse_c_key():
     return key, {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
 
 
+def sse_c_fields():
+    """A fresh SSE-C key as POST form fields, and as boto3's parameters to read the object back."""
+    key, sse = sse_c_key()
+    fields = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+        "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(key).digest()).decode(),
+    }
+    return fields, sse
+
+
 def v2_sign(string_to_sign):
     mac = hmac.new(SK.encode(), string_to_sign.encode(), hashlib.sha1)
     return base64.b64encode(mac.digest()).decode()
@@ -305,18 +316,12 @@ def part_post():
         no_plaintext(data, "post-v2")
     with step("POST with SSE-C fields: readable only with the key"):
         data = os.urandom(80 * 1024)
-        key = os.urandom(32)
-        fields = {
-            "x-amz-server-side-encryption-customer-algorithm": "AES256",
-            "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
-            "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(key).digest()).decode(),
-        }
+        fields, sse = sse_c_fields()
         post = v4.generate_presigned_post(
             BUCKET, "ssec", Fields=fields, Conditions=[{k: v} for k, v in fields.items()]
         )
         r = curl_post(post, data)
         check_eq(r["status"], 204, f"status ({r['body']!r})")
-        sse = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
         check_eq(v4.get_object(Bucket=BUCKET, Key="ssec", **sse)["Body"].read(), data, "GetObject SSE-C")
         expect_client_error(lambda: v4.get_object(Bucket=BUCKET, Key="ssec"), 400, "InvalidRequest", "no key")
         no_plaintext(data, "post-ssec")
@@ -347,6 +352,18 @@ def part_post():
         q = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)
         check_eq((q["bucket"], q["key"]), ([BUCKET], ["redir"]), "query")
         check_eq(q["etag"][0], v4.head_object(Bucket=BUCKET, Key="redir")["ETag"], "etag")
+    with step("AWS's example form with a 6 MiB file (submit after it): stored whole (two backend parts), or refused"):
+        data = os.urandom(6 * 1024 * 1024 + 777)
+        r = curl_post(v4.generate_presigned_post(BUCKET, "big-after"), data, after_file=AFTER_FILE)
+        check_eq(r["status"], 204, f"status ({r['body']!r})")
+        check_posted(v4, "big-after", data)
+        no_plaintext(data[: 1 << 20], "post-big-after")
+        post = v4.generate_presigned_post(BUCKET, "big-range", Conditions=[["content-length-range", 0, 6 << 20]])
+        r = curl_post(post, data, after_file=AFTER_FILE)
+        expect_post_error(r, 400, "EntityTooLarge", "exceeds the maximum allowed size", "too large")
+        assert_absent(v4, "big-range")
+        uploads = v4.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+        check_eq([u["Key"] for u in uploads], [], "no multipart upload is left behind by the refused POST")
 
 
 def expect_post_error(r, status, code, message_part, what):
@@ -532,12 +549,7 @@ def part_post_after():
             check_eq(r["status"], 204, f"{key}: status ({r['body']!r})")
             check_posted(v4, key, data)
     with step("SSE-C fields, then fields after the file"):
-        key, sse = sse_c_key()
-        fields = {
-            "x-amz-server-side-encryption-customer-algorithm": "AES256",
-            "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
-            "x-amz-server-side-encryption-customer-key-MD5": base64.b64encode(hashlib.md5(key).digest()).decode(),
-        }
+        fields, sse = sse_c_fields()
         conds = [{k: v} for k, v in fields.items()]
         post = v4.generate_presigned_post(BUCKET, "after-ssec", Fields=fields, Conditions=conds)
         data = os.urandom(3 * mib + 7)
@@ -572,16 +584,59 @@ def part_post_after():
         r = curl_post(post, os.urandom(mib + 1), after_file=AFTER_FILE)
         expect_post_error(r, 400, "EntityTooLarge", "exceeds the maximum allowed size", "too large")
         assert_absent(v4, "after-big")
-    with step("a file of more than 5 MiB followed by fields: 400 MalformedPOSTRequest, nothing stored (not yet)"):
-        for size in (6 * mib + 12345, 20 * mib):
+    with step("files of more than 5 MiB followed by fields: stored whole, late fields ignored, no upload left"):
+        for size in (5 * mib + 64 * kib, 5 * mib + 128 * kib + 1, 6 * mib + 12345, 20 * mib):
             key = f"after-{size}"
-            r = curl_post(v4.generate_presigned_post(BUCKET, key), os.urandom(size), after_file=AFTER_FILE)
-            expect_post_error(r, 400, "MalformedPOSTRequest", "must be the last field", key)
-            assert_absent(v4, key)
+            data = os.urandom(size)
+            r = curl_post(v4.generate_presigned_post(BUCKET, key), data, after_file=AFTER_FILE)
+            check_eq(r["status"], 204, f"{key}: status ({r['body']!r})")
+            check_posted(v4, key, data)
+            no_plaintext(data[:1 << 20], f"post-{key}")
         data = os.urandom(6 * mib + 12345)
         r = curl_post(v4.generate_presigned_post(BUCKET, "last-6m"), data)
         check_eq(r["status"], 204, f"the same file as the last field ({r['body']!r})")
         check_posted(v4, "last-6m", data)
+        v4.copy_object(Bucket=BUCKET, Key="last-6m-copy", CopySource={"Bucket": BUCKET, "Key": "last-6m"})
+        check_posted(v4, "last-6m-copy", data)
+    with step("a large SSE-C file followed by fields: readable with the key only"):
+        fields, sse = sse_c_fields()
+        conds = [{k: v} for k, v in fields.items()]
+        post = v4.generate_presigned_post(BUCKET, "after-big-ssec", Fields=fields, Conditions=conds)
+        data = os.urandom(7 * mib + 99)
+        r = curl_post(post, data, after_file=AFTER_FILE)
+        check_eq(r["status"], 204, f"status ({r['body']!r})")
+        check_posted(v4, "after-big-ssec", data, sse)
+        expect_client_error(lambda: v4.get_object(Bucket=BUCKET, Key="after-big-ssec"), 400, "InvalidRequest", "no key")
+    with step("a large file with a checksum field, then fields: right stored, wrong 400 BadDigest, nothing left"):
+        data = os.urandom(6 * mib + 1)
+        fields = {"x-amz-checksum-crc32": crc32_b64(data)}
+        post = v4.generate_presigned_post(BUCKET, "after-big-summed", Fields=fields, Conditions=[fields])
+        r = curl_post(post, data, after_file=AFTER_FILE)
+        check_eq(r["status"], 204, f"right checksum ({r['body']!r})")
+        got = v4.head_object(Bucket=BUCKET, Key="after-big-summed", ChecksumMode="ENABLED")
+        check_eq(got.get("ChecksumCRC32"), crc32_b64(data), "the checksum, returned with checksum-mode")
+        fields = {"x-amz-checksum-crc32": crc32_b64(data + b"x")}
+        post = v4.generate_presigned_post(BUCKET, "after-big-missummed", Fields=fields, Conditions=[fields])
+        expect_post_error(curl_post(post, data, after_file=AFTER_FILE), 400, "BadDigest", "", "wrong checksum")
+        assert_absent(v4, "after-big-missummed")
+    with step("a large file outside content-length-range, or with too much form after it: refused, nothing left"):
+        post = v4.generate_presigned_post(BUCKET, "after-big-range", Conditions=[["content-length-range", 0, 6 * mib]])
+        r = curl_post(post, os.urandom(6 * mib + 1), after_file=AFTER_FILE)
+        expect_post_error(r, 400, "EntityTooLarge", "exceeds the maximum allowed size", "too large")
+        assert_absent(v4, "after-big-range")
+        post = v4.generate_presigned_post(
+            BUCKET, "after-big-small", Conditions=[["content-length-range", 6 * mib + 2, 7 * mib]]
+        )
+        r = curl_post(post, os.urandom(6 * mib + 1), after_file=AFTER_FILE)
+        expect_post_error(r, 400, "EntityTooSmall", "smaller than the minimum allowed size", "too small")
+        assert_absent(v4, "after-big-small")
+        r = curl_post(
+            v4.generate_presigned_post(BUCKET, "after-big-long"), os.urandom(6 * mib), after_file=[("late", "y" * 70000)]
+        )
+        expect_post_error(r, 400, "MalformedPOSTRequest", "fields after the file", "a long form after the file")
+        assert_absent(v4, "after-big-long")
+        uploads = v4.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+        check_eq([u["Key"] for u in uploads], [], "no multipart upload is left behind by a refused POST")
 
 
 PARTS = {
