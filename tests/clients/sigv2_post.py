@@ -356,7 +356,10 @@ def part_post():
         data = os.urandom(6 * 1024 * 1024 + 777)
         r = curl_post(v4.generate_presigned_post(BUCKET, "big-after"), data, after_file=AFTER_FILE)
         check_eq(r["status"], 204, f"status ({r['body']!r})")
-        check_posted(v4, "big-after", data)
+        # Not the listed size: the backend suite runs this part against moto, whose signature check refuses the
+        # gateway's listings of its own records, so its listings show stored sizes (docs/compatibility.md);
+        # post-after checks listed sizes of such uploads on the embedded backend.
+        check_posted(v4, "big-after", data, listing=False)
         no_plaintext(data[: 1 << 20], "post-big-after")
         post = v4.generate_presigned_post(BUCKET, "big-range", Conditions=[["content-length-range", 0, 6 << 20]])
         r = curl_post(post, data, after_file=AFTER_FILE)
@@ -523,9 +526,9 @@ def part_post_tagging():
 AFTER_FILE = [("submit", "Upload to Amazon S3"), ("x-amz-meta-late", "1")]
 
 
-def check_posted(s3, key, data, sse=None):
-    """`key` reads back as `data` (whole and a range), HEAD and ListObjectsV2 state its exact size, and the late
-    metadata field was not stored."""
+def check_posted(s3, key, data, sse=None, listing=True):
+    """`key` reads back as `data` (whole and a range), HEAD and ListObjectsV2 (unless `listing` is false) state its
+    exact size, and the late metadata field was not stored."""
     sse = sse or {}
     got = s3.get_object(Bucket=BUCKET, Key=key, **sse)
     check_eq((got["Body"].read(), got["Metadata"]), (data, {}), f"{key}: reads back, the late field ignored")
@@ -533,8 +536,9 @@ def check_posted(s3, key, data, sse=None):
         got = s3.get_object(Bucket=BUCKET, Key=key, Range=f"bytes=1-{len(data) - 2}", **sse)
         check_eq(got["Body"].read(), data[1:-1], f"{key}: a range")
     check_eq(s3.head_object(Bucket=BUCKET, Key=key, **sse)["ContentLength"], len(data), f"{key}: HEAD size")
-    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=key)["Contents"]
-    check_eq([(o["Key"], o["Size"]) for o in listed], [(key, len(data))], f"{key}: ListObjectsV2 size")
+    if listing:
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=key)["Contents"]
+        check_eq([(o["Key"], o["Size"]) for o in listed], [(key, len(data))], f"{key}: ListObjectsV2 size")
 
 
 def part_post_after():
