@@ -18,6 +18,8 @@ pub struct StreamSealer {
     cipher: PartCipher,
     buf: Vec<u8>,
     index: u32,
+    /// The run's first segment index.
+    first: u32,
     last_index: u64,
     /// The run ends the stream (its last segment is sealed as final).
     ends: bool,
@@ -57,25 +59,37 @@ impl StreamSealer {
         if last_index > u64::from(u32::MAX) {
             return Err(CryptoError::Malformed("segment index beyond the format's range"));
         }
-        Ok(Self {
+        let mut sealer = Self {
             cipher: PartCipher::new(dk, prefix, part),
-            buf: Vec::with_capacity(S + T),
+            buf: Vec::new(),
             index: first,
+            first,
             last_index,
             ends,
             done: false,
             declared: len,
             pushed: 0,
-        })
+        };
+        sealer.buf = Vec::with_capacity(sealer.segment_capacity());
+        Ok(sealer)
+    }
+
+    /// What the segment at `index` takes, sealed: a small object's one segment needs no 64 KiB buffer.
+    fn segment_capacity(&self) -> usize {
+        let before = u64::from(self.index - self.first) * SEGMENT_SIZE;
+        self.declared.saturating_sub(before).min(SEGMENT_SIZE) as usize + T
     }
 
     fn seal_buffered(&mut self, out: &mut Vec<Bytes>) {
         let last = u64::from(self.index) == self.last_index;
-        let mut seg = std::mem::replace(&mut self.buf, Vec::with_capacity(S + T));
+        let mut seg = std::mem::take(&mut self.buf);
         self.cipher.seal(self.index, last, &mut seg);
         out.push(Bytes::from(seg));
         self.done = last;
         self.index += 1;
+        if !last {
+            self.buf = Vec::with_capacity(self.segment_capacity());
+        }
     }
 
     /// Feed plaintext; sealed segments are appended to `out` as they complete. More plaintext than declared is
@@ -156,16 +170,18 @@ impl StreamOpener {
         if first > last || last > last_index {
             return Err(CryptoError::Malformed("segment range outside the stream"));
         }
-        Ok(Self {
+        let mut opener = Self {
             cipher: PartCipher::new(dk, prefix, part),
-            buf: BytesMut::with_capacity(S + T),
+            buf: BytesMut::new(),
             index: first,
             last,
             last_index,
             last_len,
             skip,
             take,
-        })
+        };
+        opener.buf = BytesMut::with_capacity(opener.segment_len());
+        Ok(opener)
     }
 
     fn segment_len(&self) -> usize {
@@ -190,7 +206,7 @@ impl StreamOpener {
             if self.buf.len() == want {
                 let last = self.index == self.last_index;
                 let idx = u32::try_from(self.index).map_err(|_| CryptoError::Malformed("segment index"))?;
-                let mut seg = std::mem::replace(&mut self.buf, BytesMut::with_capacity(S + T));
+                let mut seg = std::mem::take(&mut self.buf);
                 let plain_len = self.cipher.open(idx, last, &mut seg)?;
                 seg.truncate(plain_len);
                 let mut plain = seg.freeze();
@@ -204,6 +220,9 @@ impl StreamOpener {
                     out.push(plain);
                 }
                 self.index += 1;
+                if self.index <= self.last {
+                    self.buf = BytesMut::with_capacity(self.segment_len());
+                }
             }
         }
         Ok(())
