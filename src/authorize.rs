@@ -108,15 +108,20 @@ impl Authorizer {
             signed_at,
             now: time::OffsetDateTime::now_utc(),
         };
-        let mut keys = iam::context::condition_keys(&req.parts.headers, query, &facts);
-        let upload = req.upload_id().and_then(Result::ok).and_then(|(_, env)| env.as_ref());
-        upload_encryption_keys(op, upload, &mut keys);
+        // Built only when a policy is there to read them (most requests meet none).
+        let make_keys = || {
+            let mut keys = iam::context::condition_keys(&req.parts.headers, query, &facts);
+            let upload = req.upload_id().and_then(Result::ok).and_then(|(_, env)| env.as_ref());
+            upload_encryption_keys(op, upload, &mut keys);
+            keys
+        };
         let call = Evaluation {
             authorizer: self,
             buckets,
             op,
             principal: &principal,
-            keys: &keys,
+            keys: std::sync::OnceLock::new(),
+            make_keys: &make_keys,
             cred,
         };
         let Some(bucket) = &req.target.bucket else {
@@ -161,11 +166,17 @@ struct Evaluation<'a> {
     buckets: &'a BucketState,
     op: Operation,
     principal: &'a Principal,
-    keys: &'a iam::ConditionKeys,
+    /// The request's condition keys, made on first use by `make_keys`.
+    keys: std::sync::OnceLock<iam::ConditionKeys>,
+    make_keys: &'a (dyn Fn() -> iam::ConditionKeys + Sync),
     cred: &'a Credential,
 }
 
 impl Evaluation<'_> {
+    fn keys(&self) -> &iam::ConditionKeys {
+        self.keys.get_or_init(self.make_keys)
+    }
+
     /// ListBuckets and the like: only an identity policy has a say.
     fn without_bucket(&self, action: &str) -> Result<(), S3Error> {
         if self.cred.is_anonymous() {
@@ -180,7 +191,7 @@ impl Evaluation<'_> {
                 principal: self.principal,
                 action,
                 resource: "arn:aws:s3:::*",
-                keys: self.keys,
+                keys: self.keys(),
             })
         });
         let (allowed, rule) = match decision {
@@ -212,13 +223,17 @@ impl Evaluation<'_> {
             .cloned();
         let has_identity = identity.is_some();
         policies.extend(identity);
-        let req = iam::Request {
-            principal: self.principal,
-            action,
-            resource,
-            keys: self.keys,
+        let mut decision = if policies.is_empty() {
+            Decision::NoDecision
+        } else {
+            let req = iam::Request {
+                principal: self.principal,
+                action,
+                resource,
+                keys: self.keys(),
+            };
+            iam::evaluate_all(policies.iter().map(|p| &**p), &req)
         };
-        let mut decision = iam::evaluate_all(policies.iter().map(|p| &**p), &req);
         if self.op == Operation::DeleteObjects && !matches!(decision, Decision::Deny(_)) {
             // Its keys are in the body, not read yet: any Deny of s3:DeleteObject to this caller refuses it whole.
             if let Some(sid) = policies
