@@ -524,13 +524,25 @@ fn check_object_size(client: &HeaderMap, parts: Option<&[&BackendPart]>) -> Resu
         )
     })?;
     let Some(parts) = parts else { return Ok(()) };
-    let size: Option<u64> = parts.iter().map(|p| crate::crypto::size::plaintext_len(p.size)).sum();
+    // A part size that fits no plaintext: not ours to judge here (the backend's listing).
+    let Some(sizes) = parts
+        .iter()
+        .map(|p| crate::crypto::size::plaintext_len(p.size))
+        .collect::<Option<Vec<u64>>>()
+    else {
+        return Ok(());
+    };
+    // Checked: the sizes are the backend's word; past u64::MAX in all, no stated size matches.
+    let size = crate::sse::multipart::checked_sum(sizes.into_iter());
     match size {
-        Some(size) if size != stated => Err(S3Error::new(
+        Some(size) if size == stated => Ok(()),
+        _ => Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
-            format!("The provided 'x-amz-mp-object-size' header value {stated} does not match the object size {size}."),
+            format!(
+                "The provided 'x-amz-mp-object-size' header value {stated} does not match the object size {}.",
+                size.map_or_else(|| format!("(over {})", u64::MAX), |s| s.to_string())
+            ),
         )),
-        _ => Ok(()),
     }
 }
 
@@ -906,7 +918,7 @@ async fn tags_of(ctx: &ReqCtx<'_>, version: Option<&str>) -> Result<HeaderValue,
 /// stored size (docs/format.md §6.6). Best effort: without it, listings state an approximate size.
 pub async fn record_size(ctx: &ReqCtx<'_>, layout: &Layout) {
     let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
-    let Some(size) = layout.plaintext_sizes().map(|s| s.iter().sum()) else {
+    let Some(size) = layout.plaintext_total() else {
         return;
     };
     if let Err(e) = ctx.buckets.record_size(op, bucket, key, &layout.etag, size).await {
@@ -1002,4 +1014,48 @@ async fn realign(
         tracing::warn!(bucket, key, error = %e, "the realigned object's part list was not recorded: it answers no ObjectParts");
     }
     Ok((etag, new_version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::size::ciphertext_len;
+
+    fn part(number: u64, size: u64) -> BackendPart {
+        BackendPart {
+            number,
+            size,
+            etag: "e".into(),
+        }
+    }
+
+    fn stating(size: u64) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-mp-object-size", HeaderValue::from(size));
+        h
+    }
+
+    #[test]
+    fn stated_object_sizes_are_checked_against_the_parts_plaintext() {
+        let parts = [part(1, ciphertext_len(5 << 20)), part(2, ciphertext_len(7))];
+        let parts: Vec<&BackendPart> = parts.iter().collect();
+        assert!(check_object_size(&stating((5 << 20) + 7), Some(&parts)).is_ok());
+        let e = check_object_size(&stating(5 << 20), Some(&parts)).unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::InvalidRequest);
+        assert!(check_object_size(&HeaderMap::new(), Some(&parts)).is_ok());
+    }
+
+    #[test]
+    fn parts_adding_up_past_u64_match_no_stated_size() {
+        // Two parts a backend lists as near u64::MAX each: their plaintext wraps to 2p - 2^64 unchecked, which a
+        // client could state; checked, no stated size matches.
+        let c = u64::MAX - 1;
+        let p = crate::crypto::size::plaintext_len(c).expect("a valid stream size");
+        let parts = [part(1, c), part(2, c)];
+        let parts: Vec<&BackendPart> = parts.iter().collect();
+        let wrapped = p.wrapping_add(p);
+        let e = check_object_size(&stating(wrapped), Some(&parts)).unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::InvalidRequest);
+        assert!(e.message.contains("(over 18446744073709551615)"), "{}", e.message);
+    }
 }
