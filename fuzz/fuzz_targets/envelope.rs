@@ -65,6 +65,15 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again.part_sizes, layout.part_sizes);
         assert_eq!(again.part_numbers, layout.part_numbers);
         let _ = (layout.is_aligned(), layout.plaintext_sizes());
+        // Totals never wrap: present exactly when the sizes add up within a u64.
+        let wide: u128 = layout.part_sizes.iter().map(|&c| u128::from(c)).sum();
+        assert_eq!(
+            layout.cipher_total().map(u128::from),
+            (wide <= u128::from(u64::MAX)).then_some(wide)
+        );
+        if let (Some(sizes), Some(_)) = (layout.plaintext_sizes(), layout.cipher_total()) {
+            assert_eq!(layout.plaintext_total(), Some(sizes.iter().sum::<u64>()));
+        }
     }
     let _ = s3_sse_proxy::kms::parse_context_header(text);
 });

@@ -9,7 +9,9 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use s3_sse_proxy::crypto::size::{ciphertext_len, plaintext_len, plaintext_total, plan_read, segments, span};
+use s3_sse_proxy::crypto::size::{
+    ciphertext_len, ciphertext_range, plaintext_len, plaintext_total, plan_read, segments, span,
+};
 use s3_sse_proxy::crypto::{SEGMENT_SIZE, TAG_SIZE};
 use s3_sse_proxy::s3::range::{ByteRange, parse, resolve};
 
@@ -47,6 +49,21 @@ fuzz_target!(|input: Input| {
         }),
     };
     assert_eq!(parse(&generated), expected, "{generated}");
+    // The speculative backend range of a GET, from the client's range before any size is known: well-formed.
+    if let Some(ByteRange::From { start, end }) = expected {
+        let backend = ciphertext_range(start, end);
+        let (a, b) = backend
+            .strip_prefix("bytes=")
+            .and_then(|r| r.split_once('-'))
+            .expect("bytes=a-[b]");
+        let a: u64 = a.parse().expect("a number");
+        assert!(b.is_empty() || b.parse::<u64>().is_ok_and(|b| a <= b), "{backend}");
+        assert_eq!(
+            a,
+            (start / SEGMENT_SIZE).saturating_mul(SEGMENT_SIZE + TAG_SIZE),
+            "{backend}"
+        );
+    }
 
     for header in [input.header.as_str(), generated.as_str()] {
         let Some(r) = parse(header) else { continue };

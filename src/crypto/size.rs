@@ -57,10 +57,16 @@ pub fn span(start: u64, end: u64, total: u64) -> SegmentSpan {
 }
 
 /// The whole segments holding plaintext `start..=end` (end open = to the end), as a backend `Range` value.
+///
+/// `start` and `end` are the client's `Range`, not yet checked against any size: saturating, a range beyond what
+/// a `u64` of ciphertext can hold asks for bytes past the end (the backend answers 416, as S3 does).
 pub fn ciphertext_range(start: u64, end: Option<u64>) -> String {
-    let first = start / S * (S + T);
+    let first = (start / S).saturating_mul(S + T);
     match end {
-        Some(e) => format!("bytes={first}-{}", (e / S + 1) * (S + T) - 1),
+        Some(e) => {
+            let last = (e / S + 1).checked_mul(S + T).map_or(u64::MAX, |end| end - 1);
+            format!("bytes={first}-{last}")
+        }
         None => format!("bytes={first}-"),
     }
 }
@@ -99,6 +105,8 @@ pub enum PlanError {
     CiphertextLength(u64),
     /// A range outside the object (callers resolve ranges against [`plaintext_total`] first).
     Range { start: u64, end: u64, total: u64 },
+    /// Streams whose sizes add up to more than a `u64` holds (a corrupt or hostile layout record).
+    TooLarge,
 }
 
 impl std::fmt::Display for PlanError {
@@ -106,6 +114,7 @@ impl std::fmt::Display for PlanError {
         match self {
             Self::CiphertextLength(c) => write!(f, "ciphertext length {c} fits no plaintext"),
             Self::Range { start, end, total } => write!(f, "range {start}-{end} outside {total} bytes"),
+            Self::TooLarge => write!(f, "the streams' sizes add up to more than 2^64 bytes"),
         }
     }
 }
@@ -122,8 +131,11 @@ pub fn plaintext_total(parts: &[(u32, u64)]) -> Option<u64> {
 /// ciphertext range that holds them. Empty streams of a whole read are opened too (their tag is checked).
 pub fn plan_read(parts: &[(u32, u64)], range: Option<(u64, u64)>) -> Result<ReadPlan, PlanError> {
     let mut sizes = Vec::with_capacity(parts.len());
+    let mut cipher_total = 0u64;
     for &(_, c) in parts {
         sizes.push(plaintext_len(c).ok_or(PlanError::CiphertextLength(c))?);
+        // Checked once here: every offset below is at most this sum (and the plaintext's is smaller).
+        cipher_total = cipher_total.checked_add(c).ok_or(PlanError::TooLarge)?;
     }
     let total: u64 = sizes.iter().sum();
     let (start, end) = match range {
@@ -316,5 +328,37 @@ mod tests {
             format!("bytes={}-{}", S + T, 2 * (S + T) - 1)
         );
         assert_eq!(ciphertext_range(0, None), "bytes=0-");
+    }
+
+    #[test]
+    fn ciphertext_ranges_of_the_largest_client_ranges_do_not_wrap() {
+        // `Range: bytes=18446744073709551615-` (or an end near u64::MAX) on an encrypted object: the segment
+        // offsets exceed u64; they saturate instead of wrapping into a range inside the object.
+        assert_eq!(ciphertext_range(u64::MAX, None), format!("bytes={}-", u64::MAX));
+        assert_eq!(ciphertext_range(0, Some(u64::MAX)), format!("bytes=0-{}", u64::MAX));
+        // Still a well-formed range (first <= last), which no object satisfies: the backend's 416.
+        let max = u64::MAX;
+        assert_eq!(ciphertext_range(max - 1, Some(max)), format!("bytes={max}-{max}"));
+        // The last segment whose end fits a u64 still maps exactly.
+        let e = (max / (S + T) - 1) * S;
+        assert_eq!(
+            ciphertext_range(e, Some(e)),
+            format!("bytes={}-{}", e / S * (S + T), (e / S + 1) * (S + T) - 1)
+        );
+    }
+
+    #[test]
+    fn read_plans_refuse_streams_larger_than_a_u64_in_all() {
+        // Two streams each near u64::MAX (a layout record could name them): their ciphertext does not fit a u64.
+        let c = u64::MAX - 1;
+        assert!(plaintext_len(c).is_some());
+        assert_eq!(plan_read(&[(1, c), (2, c)], None), Err(PlanError::TooLarge));
+        assert_eq!(plan_read(&[(1, c), (2, c)], Some((0, 0))), Err(PlanError::TooLarge));
+        assert_eq!(plaintext_total(&[(1, c), (2, c)]), None);
+        // Up to u64::MAX in all still plans.
+        let half = ciphertext_len(u64::MAX / 2 / (S + T) * S);
+        assert!(half <= u64::MAX / 2);
+        let plan = plan_read(&[(1, half), (2, half)], Some((0, 0))).unwrap();
+        assert_eq!((plan.cipher_start, plan.cipher_end), (0, S + T - 1));
     }
 }

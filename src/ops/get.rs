@@ -94,7 +94,7 @@ async fn object_parts(
     }
     let etag = header_str(h, "etag").unwrap_or("").trim_matches('"');
     let layout = read_layout(gw.buckets, gw.op, gw.bucket, key, header_str(h, "x-amz-version-id")).await?;
-    if layout.etag != etag || layout.part_sizes.iter().sum::<u64>() != cipher_total {
+    if layout.etag != etag || layout.cipher_total() != Some(cipher_total) {
         return Err(S3Error::internal(format!(
             "multipart object {key}: part layout is stale"
         )));
@@ -158,7 +158,7 @@ pub async fn client_parts(
     let version = header_str(h, "x-amz-version-id");
     if env.multipart {
         let layout = read_layout(buckets, op, bucket, key, version).await?;
-        if layout.etag != etag || layout.part_sizes.iter().sum::<u64>() != cipher_total {
+        if layout.etag != etag || layout.cipher_total() != Some(cipher_total) {
             return Err(S3Error::internal(format!(
                 "multipart object {key}: part layout is stale"
             )));
@@ -177,8 +177,10 @@ pub async fn client_parts(
     let (Some(sizes), Some(total)) = (layout.plaintext_sizes(), plaintext_len(cipher_total)) else {
         return Ok(None);
     };
-    Ok((layout.etag == etag && sizes.iter().sum::<u64>() == total)
-        .then(|| layout.part_numbers.into_iter().zip(sizes).collect()))
+    Ok(
+        (layout.etag == etag && multipart::checked_sum(sizes.iter().copied()) == Some(total))
+            .then(|| layout.part_numbers.into_iter().zip(sizes).collect()),
+    )
 }
 
 const CONDITIONALS: [&str; 4] = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];

@@ -277,9 +277,10 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
     // Unknown parts: the backend answers InvalidPart itself, and no layout is written.
     let chosen_parts: Option<Vec<&BackendPart>> = chosen
         .iter()
-        .map(|n| uploaded.iter().find(|p| p.number == *n))
+        .map(|n| uploaded.iter().find(|p| u64::from(p.number) == *n))
         .collect();
     let part_sizes: Option<Vec<u64>> = chosen_parts.as_ref().map(|ps| ps.iter().map(|p| p.size).collect());
+    let part_numbers: Vec<u32> = chosen_parts.iter().flatten().map(|p| p.number).collect();
     check_object_size(&ctx.req.parts.headers, chosen_parts.as_deref())?;
     let checksum = match chosen_parts.as_deref() {
         Some(parts) => complete_checksum(&ctx, keys, &upload, &env, &listed, parts).await?,
@@ -319,11 +320,11 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
         Some(p) if !p.is_empty() && !is_error => p,
         _ => return Ok(resp),
     };
-    let parts_done: Vec<u32> = uploaded.iter().map(|p| p.number as u32).collect();
+    let parts_done: Vec<u32> = uploaded.iter().map(|p| p.number).collect();
     let mut layout = Layout {
         etag: backend_etag.unwrap_or_default(),
         part_sizes,
-        part_numbers: chosen.iter().map(|&n| n as u32).collect(),
+        part_numbers,
     };
     // In a versioned bucket, the version just made: its layout is its own.
     let version = header_str(resp.headers(), "x-amz-version-id").map(str::to_owned);
@@ -471,7 +472,7 @@ pub async fn abort(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
     let parts: Vec<u32> = match upload.checksum {
         Some(_) => backend_parts(&ctx, &upload.backend_id)
             .await
-            .map(|ps| ps.iter().map(|p| p.number as u32).collect())
+            .map(|ps| ps.iter().map(|p| p.number).collect())
             .unwrap_or_default(),
         None => Vec::new(),
     };
@@ -524,13 +525,25 @@ fn check_object_size(client: &HeaderMap, parts: Option<&[&BackendPart]>) -> Resu
         )
     })?;
     let Some(parts) = parts else { return Ok(()) };
-    let size: Option<u64> = parts.iter().map(|p| crate::crypto::size::plaintext_len(p.size)).sum();
+    // A part size that fits no plaintext: not ours to judge here (the backend's listing).
+    let Some(sizes) = parts
+        .iter()
+        .map(|p| crate::crypto::size::plaintext_len(p.size))
+        .collect::<Option<Vec<u64>>>()
+    else {
+        return Ok(());
+    };
+    // Checked: the sizes are the backend's word; past u64::MAX in all, no stated size matches.
+    let size = crate::sse::multipart::checked_sum(sizes.into_iter());
     match size {
-        Some(size) if size != stated => Err(S3Error::new(
+        Some(size) if size == stated => Ok(()),
+        _ => Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
-            format!("The provided 'x-amz-mp-object-size' header value {stated} does not match the object size {size}."),
+            format!(
+                "The provided 'x-amz-mp-object-size' header value {stated} does not match the object size {}.",
+                size.map_or_else(|| format!("(over {})", u64::MAX), |s| s.to_string())
+            ),
         )),
-        _ => Ok(()),
     }
 }
 
@@ -584,7 +597,7 @@ async fn complete_checksum(
     }
     let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
     let dk = open_data_key(keys, env, upload.customer.as_ref(), bucket, key).await?;
-    let numbered: Vec<(u32, String)> = parts.iter().map(|p| (p.number as u32, p.etag.clone())).collect();
+    let numbered: Vec<(u32, String)> = parts.iter().map(|p| (p.number, p.etag.clone())).collect();
     let kept =
         super::checksum::read_part_records(ctx.buckets, op, bucket, key, &upload.backend_id, &numbered, &dk).await?;
     for (p, k) in listed.iter().zip(&kept) {
@@ -603,7 +616,7 @@ async fn complete_checksum(
     let part_sealed: Vec<Vec<u8>> = kept
         .iter()
         .zip(parts)
-        .filter_map(|(k, p)| Some(k.as_ref()?.seal_part(&dk, p.number as u32)))
+        .filter_map(|(k, p)| Some(k.as_ref()?.seal_part(&dk, p.number)))
         .collect();
     let values: Option<Vec<(String, u64)>> = kept
         .into_iter()
@@ -739,7 +752,8 @@ fn part_number(ctx: &ReqCtx<'_>) -> Result<u32, S3Error> {
 
 /// A part uploaded so far, as the backend's ListParts describes it.
 struct BackendPart {
-    number: u64,
+    /// 1..=10000: S3's part numbers (a listed number outside them is not taken for another by truncation).
+    number: u32,
     /// Ciphertext size.
     size: u64,
     /// Unquoted.
@@ -804,6 +818,24 @@ async fn already_completed(
         .map(Some)
 }
 
+/// The parts of one ListParts page. A part without a part number S3 could give (1..=10000) or without a size is
+/// left out: its number names no part a Complete can choose (the backend refuses those itself).
+fn listed_backend_parts(text: &str) -> Vec<BackendPart> {
+    xml_all(text, "Part")
+        .iter()
+        .filter_map(|part| {
+            let number = xml_text(part, "PartNumber")?
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))?;
+            let size = xml_text(part, "Size")?.trim().parse().ok()?;
+            let etag = listed_etag(&xml_text(part, "ETag").unwrap_or_default());
+            Some(BackendPart { number, size, etag })
+        })
+        .collect()
+}
+
 async fn backend_parts(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<BackendPart>, S3Error> {
     let mut out = Vec::new();
     let mut marker = 0u64;
@@ -823,14 +855,7 @@ async fn backend_parts(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<Backend
             ));
         }
         let text = String::from_utf8_lossy(&response::read_small(resp).await?).into_owned();
-        for part in xml_all(&text, "Part") {
-            let n = xml_text(&part, "PartNumber").and_then(|n| n.parse().ok());
-            let s = xml_text(&part, "Size").and_then(|s| s.parse().ok());
-            let etag = listed_etag(&xml_text(&part, "ETag").unwrap_or_default());
-            if let (Some(number), Some(size)) = (n, s) {
-                out.push(BackendPart { number, size, etag });
-            }
-        }
+        out.extend(listed_backend_parts(&text));
         match xml_text(&text, "NextPartNumberMarker").and_then(|m| m.parse().ok()) {
             Some(m) if xml_text(&text, "IsTruncated").as_deref() == Some("true") && m > marker => marker = m,
             _ => return Ok(out),
@@ -906,7 +931,7 @@ async fn tags_of(ctx: &ReqCtx<'_>, version: Option<&str>) -> Result<HeaderValue,
 /// stored size (docs/format.md §6.6). Best effort: without it, listings state an approximate size.
 pub async fn record_size(ctx: &ReqCtx<'_>, layout: &Layout) {
     let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
-    let Some(size) = layout.plaintext_sizes().map(|s| s.iter().sum()) else {
+    let Some(size) = layout.plaintext_total() else {
         return;
     };
     if let Err(e) = ctx.buckets.record_size(op, bucket, key, &layout.etag, size).await {
@@ -1002,4 +1027,64 @@ async fn realign(
         tracing::warn!(bucket, key, error = %e, "the realigned object's part list was not recorded: it answers no ObjectParts");
     }
     Ok((etag, new_version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::size::ciphertext_len;
+
+    fn part(number: u32, size: u64) -> BackendPart {
+        BackendPart {
+            number,
+            size,
+            etag: "e".into(),
+        }
+    }
+
+    fn stating(size: u64) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-amz-mp-object-size", HeaderValue::from(size));
+        h
+    }
+
+    #[test]
+    fn stated_object_sizes_are_checked_against_the_parts_plaintext() {
+        let parts = [part(1, ciphertext_len(5 << 20)), part(2, ciphertext_len(7))];
+        let parts: Vec<&BackendPart> = parts.iter().collect();
+        assert!(check_object_size(&stating((5 << 20) + 7), Some(&parts)).is_ok());
+        let e = check_object_size(&stating(5 << 20), Some(&parts)).unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::InvalidRequest);
+        assert!(check_object_size(&HeaderMap::new(), Some(&parts)).is_ok());
+    }
+
+    #[test]
+    fn listed_part_numbers_outside_s3s_range_are_left_out() {
+        // 4294967297 truncated to u32 would be part 1 (its checksum record, its place in the layout).
+        let xml = "<ListPartsResult><Part><PartNumber>4294967297</PartNumber><ETag>\"a\"</ETag><Size>16</Size></Part>\
+                   <Part><PartNumber>0</PartNumber><ETag>\"b\"</ETag><Size>16</Size></Part>\
+                   <Part><PartNumber>10001</PartNumber><ETag>\"c\"</ETag><Size>16</Size></Part>\
+                   <Part><PartNumber>3</PartNumber><ETag>\"d\"</ETag><Size>x</Size></Part>\
+                   <Part><PartNumber> 10000 </PartNumber><ETag>\"e\"</ETag><Size>26</Size></Part>\
+                   <Part><PartNumber>1</PartNumber><ETag>\"f\"</ETag><Size>17</Size></Part></ListPartsResult>";
+        let got: Vec<(u32, u64, String)> = listed_backend_parts(xml)
+            .into_iter()
+            .map(|p| (p.number, p.size, p.etag))
+            .collect();
+        assert_eq!(got, [(10_000, 26, "e".to_owned()), (1, 17, "f".to_owned())]);
+    }
+
+    #[test]
+    fn parts_adding_up_past_u64_match_no_stated_size() {
+        // Two parts a backend lists as near u64::MAX each: their plaintext wraps to 2p - 2^64 unchecked, which a
+        // client could state; checked, no stated size matches.
+        let c = u64::MAX - 1;
+        let p = crate::crypto::size::plaintext_len(c).expect("a valid stream size");
+        let parts = [part(1, c), part(2, c)];
+        let parts: Vec<&BackendPart> = parts.iter().collect();
+        let wrapped = p.wrapping_add(p);
+        let e = check_object_size(&stating(wrapped), Some(&parts)).unwrap_err();
+        assert_eq!(e.code, S3ErrorCode::InvalidRequest);
+        assert!(e.message.contains("(over 18446744073709551615)"), "{}", e.message);
+    }
 }

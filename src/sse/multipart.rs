@@ -260,6 +260,22 @@ impl Layout {
     pub fn plaintext_sizes(&self) -> Option<Vec<u64>> {
         self.part_sizes.iter().map(|&c| plaintext_len(c)).collect()
     }
+
+    /// The object's stored size, the parts' ciphertext sizes added up; `None` if they add up to more than a `u64`
+    /// holds (a record names any sizes: corrupt, or written by someone else).
+    pub fn cipher_total(&self) -> Option<u64> {
+        checked_sum(self.part_sizes.iter().copied())
+    }
+
+    /// The object's plaintext size; `None` for a corrupt layout (as [`Self::plaintext_sizes`], or too large).
+    pub fn plaintext_total(&self) -> Option<u64> {
+        checked_sum(self.plaintext_sizes()?.into_iter())
+    }
+}
+
+/// The sum of `sizes`, or `None` if it exceeds `u64::MAX`.
+pub fn checked_sum(mut sizes: impl Iterator<Item = u64>) -> Option<u64> {
+    sizes.try_fold(0u64, u64::checked_add)
 }
 
 #[cfg(test)]
@@ -308,6 +324,26 @@ mod tests {
             Some(10_000)
         );
         assert_eq!(Layout::decode("v=1;etag=e;parts=1*10001"), None);
+    }
+
+    #[test]
+    fn layouts_whose_sizes_add_up_past_u64_have_no_total() {
+        // Each size is a valid stream (plaintext_len accepts it); together they exceed u64::MAX. Read for a GET,
+        // such a record is stale (its total matches no object), never a wrapped total that might match one.
+        let big = u64::MAX - 1;
+        let text = format!("v=1;etag=e;parts={big}*2");
+        let layout = Layout::decode(&text).expect("a well-formed record");
+        assert_eq!(layout.cipher_total(), None);
+        assert_eq!(layout.plaintext_total(), None);
+        assert_eq!(layout.plaintext_sizes().map(|s| s.len()), Some(2));
+        // Sizes that wrap to a small total (u64::MAX + 17 = 16) are refused too.
+        let layout = Layout::decode(&format!("v=1;etag=e;parts={}*1,17*1", u64::MAX)).expect("well-formed");
+        assert_eq!(layout.cipher_total(), None);
+        let layout = Layout::decode("v=1;etag=e;parts=65552*2,26*1").expect("well-formed");
+        assert_eq!(layout.cipher_total(), Some(2 * 65552 + 26));
+        assert_eq!(layout.plaintext_total(), Some(2 * 65536 + 10));
+        assert_eq!(checked_sum([u64::MAX, 0].into_iter()), Some(u64::MAX));
+        assert_eq!(checked_sum([u64::MAX, 1].into_iter()), None);
     }
 
     #[test]
