@@ -196,6 +196,11 @@ impl S3Error {
         )
     }
 
+    /// The client's body ended (or broke off) before it said it would.
+    pub fn incomplete_body() -> Self {
+        Self::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly.")
+    }
+
     pub fn not_applicable_to_object() -> Self {
         Self::new(
             S3ErrorCode::InvalidRequest,

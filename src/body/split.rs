@@ -10,7 +10,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::sync::oneshot;
 
 use super::{Body, BoxError};
-use crate::error::{S3Error, S3ErrorCode};
+use crate::error::S3Error;
 
 /// What follows the first `n` bytes: the part of the frame past the cut, then the rest of the body.
 pub struct Rest {
@@ -82,10 +82,7 @@ impl HttpBody for Head {
                 None => {
                     this.inner = None;
                     this.tx = None;
-                    return Poll::Ready(Some(Err(Box::new(S3Error::new(
-                        S3ErrorCode::IncompleteBody,
-                        "The request body terminated unexpectedly.",
-                    )))));
+                    return Poll::Ready(Some(Err(Box::new(S3Error::incomplete_body()))));
                 }
             }
         }

@@ -200,9 +200,7 @@ fn check_checksum(h: Checksummer, expected: &str, alg: ChecksumAlgorithm) -> Res
 pub fn chunked_error(e: ChunkedError) -> S3Error {
     match e {
         ChunkedError::SignatureDoesNotMatch => S3Error::signature_mismatch(),
-        ChunkedError::IncompleteBody => {
-            S3Error::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly.")
-        }
+        ChunkedError::IncompleteBody => S3Error::incomplete_body(),
         ChunkedError::Malformed(why) => S3Error::new(
             S3ErrorCode::InvalidRequest,
             format!("Malformed aws-chunked body: {why}."),
@@ -352,9 +350,10 @@ impl HttpBody for VerifiedBody {
                         ));
                     }
                     // An adapter below (the POST form's file part) may have said precisely what was wrong.
-                    let e = e.downcast_ref::<S3Error>().cloned().unwrap_or_else(|| {
-                        S3Error::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly.")
-                    });
+                    let e = e
+                        .downcast_ref::<S3Error>()
+                        .cloned()
+                        .unwrap_or_else(S3Error::incomplete_body);
                     return this.fail(e);
                 }
                 None => {
@@ -455,7 +454,7 @@ impl ClientBody {
                 Err(e) => {
                     return Err(failure.take().unwrap_or_else(|| {
                         tracing::debug!(error = %e, "request body rejected");
-                        S3Error::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly.")
+                        S3Error::incomplete_body()
                     }));
                 }
             }

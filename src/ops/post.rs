@@ -252,10 +252,7 @@ pub async fn read_form(headers: &HeaderMap, mut body: Body) -> Result<(PostForm,
                 }
             }
             Some(Err(_)) => {
-                return Err(S3Error::new(
-                    S3ErrorCode::IncompleteBody,
-                    "The request body terminated unexpectedly.",
-                ));
+                return Err(S3Error::incomplete_body());
             }
             None => return Err(not_well_formed()),
         }
@@ -358,7 +355,6 @@ async fn read_small_file(
     total: u64,
     boundary: &str,
 ) -> Result<Bytes, S3Error> {
-    let incomplete = || S3Error::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly.");
     buf.reserve(usize::try_from(total).unwrap_or(0).saturating_sub(buf.len()));
     while (buf.len() as u64) < total {
         match body.frame().await {
@@ -367,7 +363,7 @@ async fn read_small_file(
                     buf.extend_from_slice(&d);
                 }
             }
-            Some(Err(_)) | None => return Err(incomplete()),
+            Some(Err(_)) | None => return Err(S3Error::incomplete_body()),
         }
     }
     if buf.len() as u64 != total || body.frame().await.is_some() {

@@ -25,7 +25,7 @@ use crate::body::split::{Rest, split_at};
 use crate::body::verify::ClientBody;
 use crate::crypto::stream::StreamSealer;
 use crate::crypto::{SEGMENT_SIZE, size::ciphertext_len};
-use crate::error::{S3Error, S3ErrorCode};
+use crate::error::S3Error;
 use crate::response;
 use crate::s3::request::header_str;
 use crate::s3::xml::xml_text;
@@ -85,7 +85,6 @@ async fn store(
     head_len: u64,
 ) -> Result<Response<Body>, S3Error> {
     let ClientBody { body, failure, .. } = body;
-    let incomplete = || S3Error::new(S3ErrorCode::IncompleteBody, "The request body terminated unexpectedly.");
     let (head, rest) = split_at(body, head_len);
     let first = u32::try_from(head_len / SEGMENT_SIZE).map_err(S3Error::internal)?;
     let (head, head_size) = match obj {
@@ -105,10 +104,12 @@ async fn store(
         Ok(etag) => etag,
         Err(backend_error) => return Ok(backend_error),
     };
-    let Rest { leftover, body } = rest.await.map_err(|_| failure.take().unwrap_or_else(incomplete))?;
+    let Rest { leftover, body } = rest
+        .await
+        .map_err(|_| failure.take().unwrap_or_else(S3Error::incomplete_body))?;
     let more = crate::body::collect_limited(body, TAIL_LIMIT)
         .await
-        .map_err(|()| failure.take().unwrap_or_else(incomplete))?;
+        .map_err(|()| failure.take().unwrap_or_else(S3Error::incomplete_body))?;
     let mut tail = BytesMut::from(&leftover[..]);
     tail.extend_from_slice(&more);
     let tail = match obj {
