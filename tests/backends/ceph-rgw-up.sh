@@ -36,6 +36,10 @@ memstore device bytes = 2147483648
 osd pool default pg num = 8
 osd pool default pgp num = 8
 mon max pg per osd = 1000
+# The monitor refuses to start when its filesystem has < 5 % free; this one keeps only a few MiB there (the OSD
+# is in RAM), so a nearly full test machine must not stop it.
+mon data avail crit = 0
+mon data avail warn = 0
 osd crush chooseleaf type = 0
 run dir = $D/run
 admin socket = $D/run/\$name.asok
@@ -65,7 +69,16 @@ monmaptool --create --add a "v1:127.0.0.1:$MON_PORT" --fsid "$FSID" "$D/monmap" 
 ceph-mon "${C[@]}" --mkfs -i a --monmap "$D/monmap"
 ceph-mon "${C[@]}" -i a -f >"$D/log/mon.out" 2>&1 &
 echo $! >"$D/mon.pid"
-until timeout 5 ceph "${C[@]}" mon stat >/dev/null 2>&1; do sleep 0.5; done
+# Say why when a daemon exits during the start, instead of waiting for the caller's timeout.
+died() {
+    echo "$1 exited during the start; the end of its log ($2):" >&2
+    tail -n 20 "$2" >&2
+    exit 1
+}
+until timeout 5 ceph "${C[@]}" mon stat >/dev/null 2>&1; do
+    kill -0 "$(cat "$D/mon.pid")" 2>/dev/null || died ceph-mon "$D/log/mon.out"
+    sleep 0.5
+done
 timeout 20 ceph "${C[@]}" osd create >/dev/null
 ceph-osd "${C[@]}" -i 0 --mkfs >"$D/log/osd-mkfs.out" 2>&1
 start_osd() {
@@ -90,7 +103,10 @@ until timeout 5 ceph "${C[@]}" osd stat 2>/dev/null | grep -q '1 up'; do
 done
 radosgw "${C[@]}" -n client.rgw.a -f >"$D/log/rgw.out" 2>&1 &
 echo $! >"$D/rgw.pid"
-until (exec 3<>"/dev/tcp/127.0.0.1/$RGW_PORT") 2>/dev/null; do sleep 0.5; done
+until (exec 3<>"/dev/tcp/127.0.0.1/$RGW_PORT") 2>/dev/null; do
+    kill -0 "$(cat "$D/rgw.pid")" 2>/dev/null || died radosgw "$D/log/rgw.out"
+    sleep 0.5
+done
 timeout 60 radosgw-admin "${C[@]}" user create --uid=test --display-name=test \
     --access-key="$AK" --secret="$SK" >/dev/null
 

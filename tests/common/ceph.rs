@@ -21,13 +21,18 @@ pub struct Ceph {
 }
 
 impl Ceph {
-    /// The cluster of this test binary, started on first call.
+    /// The cluster of this test binary, started on first call. A failed start is remembered: the other tests
+    /// fail at once with its reason instead of each waiting for the timeout again.
     pub fn shared() -> &'static Ceph {
-        static CEPH: OnceLock<Ceph> = OnceLock::new();
-        CEPH.get_or_init(Self::start)
+        static CEPH: OnceLock<Result<Ceph, String>> = OnceLock::new();
+        // Two tries: a port picked free may be taken by another test before the daemon binds it.
+        match CEPH.get_or_init(|| Self::start().or_else(|_| Self::start())) {
+            Ok(ceph) => ceph,
+            Err(why) => panic!("{why}"),
+        }
     }
 
-    fn start() -> Ceph {
+    fn start() -> Result<Ceph, String> {
         let dir = tempfile::Builder::new()
             .prefix("s3sp-ceph-")
             .tempdir()
@@ -41,14 +46,15 @@ impl Ceph {
             .args([CEPH_AK, CEPH_SK, &mon_port.to_string(), &rgw_port.to_string()])
             .arg(std::process::id().to_string());
         let out = run_with_timeout(cmd, &dir.join("ceph-up.out"), CEPH_START_TIMEOUT);
-        assert!(
-            out.status.success(),
-            "Ceph did not start (are radosgw, ceph-mon and ceph-osd installed?):\n{}",
-            out.output
-        );
-        Ceph {
-            endpoint: format!("http://127.0.0.1:{rgw_port}"),
+        if !out.status.success() {
+            return Err(format!(
+                "Ceph did not start (are radosgw, ceph-mon and ceph-osd installed?):\n{}",
+                out.output
+            ));
         }
+        Ok(Ceph {
+            endpoint: format!("http://127.0.0.1:{rgw_port}"),
+        })
     }
 
     /// The gateway's `[backend]` for this cluster, with more `[backend]` lines.
