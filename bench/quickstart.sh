@@ -8,7 +8,12 @@
 #   - nginx serving the file as a static file (GET) and accepting it with WebDAV (`dav_methods PUT`);
 #   - the quick-start gateway (`s3-sse-proxy --data-dir DIR`: embedded backend, in-process), with SSE-S3, SSE-C
 #     and SSE-KMS request headers, signed by curl (`--aws-sigv4`, UNSIGNED-PAYLOAD);
-#   - the same gateway with 1 worker thread (SSE-S3), for the 1-against-2 threads figure.
+#   - the same gateway with 1 worker thread (SSE-S3), for the 1-against-2 threads figure;
+#   - with BENCH_VS=path/to/other/s3-sse-proxy: that binary's quick start too (SSE-S3, SSE-C, SSE-KMS, columns
+#     `vs …`), interleaved in the same rounds, for a before/after comparison of two builds;
+#   - with BENCH_LOOPBACK=1 instead: the columns `vs …` are this binary's gateway in front of its embedded backend
+#     over a loopback socket (`fs-backend`, a process of its own with as many workers), as the quick start was
+#     before it called the backend in process.
 # Every file and data directory is on tmpfs (/dev/shm) so that no disk decides. nginx and the gateway get
 # TOKIO_WORKER_THREADS (default 2) workers. Prints a markdown table: MB/s (median) and the ratio to nginx.
 set -euo pipefail
@@ -32,7 +37,7 @@ cleanup() {
 trap cleanup EXIT
 
 AK=QUICKBENCHAKID000001 SK=quickbenchsecretkey00000000000000000001
-P_NGINX=18121 P_GW=18122 P_GW1=18123
+P_NGINX=18121 P_GW=18122 P_GW1=18123 P_VS=18124
 
 mkdir -p "$W/nginx/logs" "$W/nginx/root/up" "$W/nginx/body"
 # nginx's workers may run as another user (www-data when started as root): they read and write these.
@@ -57,15 +62,46 @@ CONF
 nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" &
 PIDS+=($!)
 
-quickstart() { # port threads
+quickstart() { # port threads [binary]
     mkdir -p "$W/gw-$1"
     TOKIO_WORKER_THREADS=$2 S3_SSE_PROXY_LOG=warn S3_SSE_PROXY_ACCESS_KEY_ID=$AK S3_SSE_PROXY_SECRET_ACCESS_KEY=$SK \
-        "$BIN" --data-dir "$W/gw-$1" --listen "127.0.0.1:$1" --metrics-listen 127.0.0.1:0 >"$W/gw-$1/log" 2>&1 &
+        "${3:-$BIN}" --data-dir "$W/gw-$1" --listen "127.0.0.1:$1" --metrics-listen 127.0.0.1:0 >"$W/gw-$1/log" 2>&1 &
     PIDS+=($!)
 }
 quickstart $P_GW "$THREADS"
 quickstart $P_GW1 1
-bench_wait_for_ports $P_NGINX $P_GW $P_GW1
+GWS=($P_GW $P_GW1)
+loopback() { # port: fs-backend on port+1, and a gateway with the quick start's settings in front of it
+    local b=$(($1 + 1))
+    mkdir -p "$W/gw-$1" "$W/fs-$1"
+    TOKIO_WORKER_THREADS=$THREADS "$BIN" fs-backend --listen "127.0.0.1:$b" --root "$W/fs-$1" \
+        --access-key LOOPBACKAKID00000001 --secret-key loopbacksecretkey000000000000000000001 >"$W/fs-$1.log" 2>&1 &
+    PIDS+=($!)
+    cat >"$W/gw-$1/gateway.toml" <<CONF
+listen = "127.0.0.1:$1"
+metrics_listen = "127.0.0.1:0"
+data_dir = "$W/gw-$1"
+[backend]
+kind = "s3"
+endpoint = "http://127.0.0.1:$b"
+access_key_id = "LOOPBACKAKID00000001"
+secret_access_key = "loopbacksecretkey000000000000000000001"
+[[credentials]]
+access_key_id = "$AK"
+secret_access_key = "$SK"
+allowed_buckets = ["*"]
+CONF
+    TOKIO_WORKER_THREADS=$THREADS S3_SSE_PROXY_LOG=warn "$BIN" --config "$W/gw-$1/gateway.toml" >"$W/gw-$1/log" 2>&1 &
+    PIDS+=($!)
+}
+if [[ -n "${BENCH_VS:-}" ]]; then
+    quickstart $P_VS "$THREADS" "$BENCH_VS"
+    GWS+=($P_VS)
+elif [[ -n "${BENCH_LOOPBACK:-}" ]]; then
+    loopback $P_VS
+    GWS+=($P_VS)
+fi
+bench_wait_for_ports $P_NGINX "${GWS[@]}"
 sleep 0.5
 
 bytes() { numfmt --from=iec-i "${1%B}"; }
@@ -74,7 +110,7 @@ SSEC_KEY=$(head -c 32 /dev/urandom | base64)
 SSEC_MD5=$(printf %s "$SSEC_KEY" | base64 -d | openssl md5 -binary | base64)
 SSEC=(-H "x-amz-server-side-encryption-customer-algorithm: AES256"
     -H "x-amz-server-side-encryption-customer-key: $SSEC_KEY" -H "x-amz-server-side-encryption-customer-key-md5: $SSEC_MD5")
-for port in $P_GW $P_GW1; do
+for port in "${GWS[@]}"; do
     curl -sS --fail --cacert "$W/gw-$port/tls/ca.pem" "${S3[@]}" -X PUT -H 'content-length: 0' \
         "https://127.0.0.1:$port/bench" -o /dev/null
 done
@@ -85,9 +121,10 @@ transfer() { # target op size-name
     case $t in
         nginx) args+=(--cacert "$W/nginx/ca.pem"); url="https://127.0.0.1:$P_NGINX" ;;
         *-1thread) args+=(--cacert "$W/gw-$P_GW1/tls/ca.pem" "${S3[@]}"); url="https://127.0.0.1:$P_GW1/bench" ;;
+        vs-*) args+=(--cacert "$W/gw-$P_VS/tls/ca.pem" "${S3[@]}"); url="https://127.0.0.1:$P_VS/bench" ;;
         *) args+=(--cacert "$W/gw-$P_GW/tls/ca.pem" "${S3[@]}"); url="https://127.0.0.1:$P_GW/bench" ;;
     esac
-    case $t in
+    case ${t#vs-} in
         sse-s3*) [[ $op == GET ]] || args+=(-H "x-amz-server-side-encryption: AES256") ;;
         sse-kms) [[ $op == GET ]] || args+=(-H "x-amz-server-side-encryption: aws:kms") ;;
         sse-c) args+=("${SSEC[@]}") ;;
@@ -102,6 +139,7 @@ transfer() { # target op size-name
 }
 
 TARGETS=(nginx sse-s3 sse-c sse-kms sse-s3-1thread)
+[[ -z "${BENCH_VS:-}${BENCH_LOOPBACK:-}" ]] || TARGETS+=(vs-sse-s3 vs-sse-c vs-sse-kms)
 declare -A MBPS
 for size in "${SIZES[@]}"; do
     head -c "$(bytes "$size")" /dev/urandom >"$W/src-$size"
@@ -119,8 +157,11 @@ for size in "${SIZES[@]}"; do
 done
 
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-echo "| op | size | nginx MB/s | sse-s3 | sse-c | sse-kms | sse-s3, 1 thread |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+header="| op | size | nginx MB/s | sse-s3 | sse-c | sse-kms | sse-s3, 1 thread |"
+rule="|---|---|---:|---:|---:|---:|---:|"
+[[ -z "${BENCH_VS:-}${BENCH_LOOPBACK:-}" ]] || { header+=" vs sse-s3 | vs sse-c | vs sse-kms |"; rule+="---:|---:|---:|"; }
+echo "$header"
+echo "$rule"
 for size in "${SIZES[@]}"; do
     for op in PUT GET; do
         base=$(median "${MBPS[$op,$size,nginx]}")

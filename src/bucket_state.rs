@@ -127,7 +127,7 @@ impl BucketState {
         op: Operation,
         bucket: &str,
         key: &str,
-    ) -> Result<http::Response<hyper::body::Incoming>, S3Error> {
+    ) -> Result<http::Response<crate::body::Body>, S3Error> {
         let uri = self.upstream.object_uri(bucket, key, None)?;
         self.upstream.call(op, Method::DELETE, uri, HeaderMap::new()).await
     }

@@ -115,7 +115,7 @@ pub struct TlsConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
-    /// `embedded` (in-process s3s-fs on loopback) or `s3` (any S3-compatible endpoint).
+    /// `embedded` (s3s-fs, called in process: no socket) or `s3` (any S3-compatible endpoint).
     #[serde(default)]
     pub kind: BackendKind,
     /// e.g. `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:9000`. Required for `kind = "s3"`.

@@ -300,29 +300,11 @@ pub async fn rekey(config: Config, bucket: &str, prefix: &str, what: RekeyWhat<'
 
 async fn start_backend(config: &Config) -> Result<Arc<Backend>, String> {
     let b = &config.backend;
-    let (endpoint, ak, sk) = match b.kind {
-        BackendKind::S3 => {
-            let (Some(ak), Some(sk)) = (b.access_key_id.clone(), b.secret_access_key.clone()) else {
-                return Err(
-                    "backend credentials missing: set backend.access_key_id/secret_access_key or \
-                     S3_SSE_PROXY_BACKEND_ACCESS_KEY_ID/S3_SSE_PROXY_BACKEND_SECRET_ACCESS_KEY"
-                        .into(),
-                );
-            };
-            (b.endpoint.clone().expect("validated"), ak, sk)
-        }
-        BackendKind::Embedded => start_embedded(&config.data_dir).await?,
-    };
-    let ca_pem = match &b.ca_file {
-        Some(p) => Some(std::fs::read(p).map_err(|e| format!("backend.ca_file {}: {e}", p.display()))?),
-        None => None,
-    };
-    tracing::info!(endpoint = %endpoint, region = %b.region, "backend");
-    Backend::new(BackendSettings {
-        endpoint: &endpoint,
+    let settings = |endpoint, access_key_id, secret_access_key, ca_pem| BackendSettings {
+        endpoint,
         region: b.region.clone(),
-        access_key_id: ak,
-        secret_access_key: sk,
+        access_key_id,
+        secret_access_key,
         ca_pem,
         addressing: b.addressing,
         connect_timeout: config.connect_timeout(),
@@ -330,24 +312,48 @@ async fn start_backend(config: &Config) -> Result<Arc<Backend>, String> {
         payload: b.payload,
         object_lock_checksum: b.object_lock_checksum && b.kind == BackendKind::S3,
         conditional_deletes: b.conditional_deletes,
-    })
+    };
+    if b.kind == BackendKind::Embedded {
+        return start_embedded(&config.data_dir, settings);
+    }
+    let (Some(ak), Some(sk)) = (b.access_key_id.clone(), b.secret_access_key.clone()) else {
+        return Err(
+            "backend credentials missing: set backend.access_key_id/secret_access_key or \
+                    S3_SSE_PROXY_BACKEND_ACCESS_KEY_ID/S3_SSE_PROXY_BACKEND_SECRET_ACCESS_KEY"
+                .into(),
+        );
+    };
+    let endpoint = b.endpoint.clone().expect("validated");
+    let ca_pem = match &b.ca_file {
+        Some(p) => Some(std::fs::read(p).map_err(|e| format!("backend.ca_file {}: {e}", p.display()))?),
+        None => None,
+    };
+    tracing::info!(endpoint = %endpoint, region = %b.region, "backend");
+    Backend::new(settings(&endpoint, ak, sk, ca_pem))
 }
 
+/// The embedded backend over `data_dir/backend`, called in process (no socket: nothing on the network reaches
+/// it). Its requests are signed with its own credentials and verified, as over a socket.
 #[cfg(feature = "embedded")]
-async fn start_embedded(data_dir: &std::path::Path) -> Result<(String, String, SecretString), String> {
+fn start_embedded<'a>(
+    data_dir: &std::path::Path,
+    settings: impl Fn(&'a str, String, SecretString, Option<Vec<u8>>) -> BackendSettings<'a>,
+) -> Result<Arc<Backend>, String> {
     let (ak, sk) = quickstart::load_or_generate_keys(&data_dir.join("backend-credentials.toml"))?;
-    let addr = embedded::start(
-        &data_dir.join("backend"),
-        "127.0.0.1:0".parse().expect("static"),
-        &ak,
-        &sk,
-    )
-    .await?;
-    Ok((format!("http://{addr}"), ak, sk))
+    let service = embedded::service(&data_dir.join("backend"), &ak, &sk)?;
+    tracing::info!(root = %data_dir.join("backend").display(), "embedded backend, in process");
+    Backend::in_process(settings(EMBEDDED_ENDPOINT, ak, sk, None), service)
 }
+
+/// The name the in-process embedded backend's requests carry (their `Host`); never resolved or connected to.
+#[cfg(feature = "embedded")]
+const EMBEDDED_ENDPOINT: &str = "http://embedded-backend";
 
 #[cfg(not(feature = "embedded"))]
-async fn start_embedded(_: &std::path::Path) -> Result<(String, String, SecretString), String> {
+fn start_embedded<'a>(
+    _: &std::path::Path,
+    _: impl Fn(&'a str, String, SecretString, Option<Vec<u8>>) -> BackendSettings<'a>,
+) -> Result<Arc<Backend>, String> {
     Err("this build has no embedded backend (feature `embedded`); use --config with backend.kind = \"s3\"".into())
 }
 

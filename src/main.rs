@@ -260,7 +260,8 @@ fn kms_admin(c: &Config, action: &KmsAction) -> Result<(), String> {
 #[cfg(feature = "embedded")]
 async fn fs_backend(listen: SocketAddr, root: PathBuf, ak: String, sk: String) -> Result<(), String> {
     let sk = s3_sse_proxy::secret::SecretString::new(sk);
-    let addr = s3_sse_proxy::embedded::start(&root, listen, &ak, &sk).await?;
+    let service = s3_sse_proxy::embedded::service(&root, &ak, &sk)?;
+    let addr = s3_sse_proxy::embedded::serve(service, listen).await?;
     println!("fs-backend ready on http://{addr} (root {})", root.display());
     let _ = tokio::signal::ctrl_c().await;
     Ok(())

@@ -303,3 +303,66 @@ async fn quick_start_with_environment_credentials_then_generated_ones() {
     let out = run_printed_command(&qs, &work, &[]);
     assert!(out.contains(&bucket2), "the bucket survives a restart:\n{out}");
 }
+
+/// Run `case` of the boto3 script `script` against the quick start (its embedded backend called in process, no
+/// socket between them); the case must pass.
+fn python_case_against_quick_start(qs: &QuickStart, data_dir: &Path, work: &Path, script: &str, case: &str) {
+    let mut cmd = Command::new("python3");
+    cmd.arg(client_script(script))
+        .arg(case)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let ca = qs.ca_file.display().to_string();
+    for (k, v) in [
+        ("S3_ENDPOINT", qs.endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", QS_AK.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", QS_SK.to_owned()),
+        ("AWS_DEFAULT_REGION", "us-east-1".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        ("S3_CA_FILE", ca.clone()),
+        ("AWS_CA_BUNDLE", ca),
+        ("WORK_DIR", work.display().to_string()),
+        ("S3_BUCKET", unique_bucket(case)),
+        ("S3_BACKEND_ROOT", data_dir.join("backend").display().to_string()),
+        ("AWS_CONFIG_FILE", work.join("no-aws-config").display().to_string()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            work.join("no-aws-credentials").display().to_string(),
+        ),
+        ("NO_PROXY", "127.0.0.1,localhost".to_owned()),
+        ("no_proxy", "127.0.0.1,localhost".to_owned()),
+    ] {
+        cmd.env(k, v);
+    }
+    let out = run_with_timeout(cmd, &work.join(format!("{case}.out")), Duration::from_secs(300));
+    assert!(
+        out.status.success() && out.output.contains(&format!("{case}: all checks passed")),
+        "{script} {case}: exited with {}\n===== output =====\n{}\n===== quick start log (tail) =====\n{}",
+        out.status,
+        out.output,
+        tail(&qs.proc.log(), 40)
+    );
+}
+
+/// The quick start's gateway calls its embedded backend in process: PUT, GET, ranges, multipart (SSE-C, copied
+/// parts, aborts), listings, copies, and the backend's and gateway's error answers (400 BadDigest storing nothing,
+/// 404 NoSuchUpload, 412 PreconditionFailed) all go through that path here, as the fs-backend tests do over a socket.
+#[test]
+fn quick_start_serves_s3_through_its_in_process_backend() {
+    let tmp = tempfile::Builder::new().prefix("s3sp-quickstart-").tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let data = tmp.path().join("data");
+    let (qs, _, _) = start_quickstart(&data, Some((QS_AK, QS_SK)));
+    for (script, case) in [
+        ("embedded_s3.py", "listings"),
+        ("embedded_s3.py", "conditional_writes"),
+        ("embedded_s3.py", "retried_and_gone_uploads"),
+        ("embedded_s3.py", "missing_and_directory_keys"),
+        ("checksums.py", "ranges_and_parts_answer_none"),
+        ("checksums.py", "wrong_checksum_stores_nothing"),
+        ("checksums.py", "copies_keep_the_checksum"),
+        ("checksums.py", "multipart_sse_c_copies_and_aborts"),
+    ] {
+        python_case_against_quick_start(&qs, &data, &work, script, case);
+    }
+}

@@ -1,5 +1,6 @@
 //! Forward: build the backend request (path- or virtual-hosted-style), sign it with the gateway's backend
-//! credentials (aws-sigv4), and send it over a pooled HTTP(S) client with timeouts.
+//! credentials (aws-sigv4), and send it over a pooled HTTP(S) client with timeouts, or, for the quick start's
+//! embedded backend, hand it to that backend's service in process (see [`Transport`]).
 //!
 //! Never forwards the client's credentials, signature or aws-chunked framing.
 
@@ -11,7 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
@@ -24,7 +24,7 @@ use crate::secret::SecretString;
 
 /// A configured backend: where it is, how to sign for it, how long to wait.
 pub struct Backend {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
+    transport: Transport,
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
     addressing: Addressing,
@@ -35,11 +35,36 @@ pub struct Backend {
     pub response_timeout: Duration,
 }
 
+/// How a backend request reaches the backend. Both produce the one body type ([`Body`]) for the response.
+enum Transport {
+    /// Over the network: a pooled HTTP(S) client.
+    Http(Box<Client<HttpsConnector<HttpConnector>, Body>>),
+    /// The quick start's embedded backend, in the same process: a function call (no socket, so nothing on the
+    /// network reaches it), the same signed request its socket server would get.
+    #[cfg(feature = "embedded")]
+    InProcess(crate::embedded::Service),
+}
+
+impl Transport {
+    async fn request(&self, req: Request<Body>) -> Result<Response<Body>, BackendError> {
+        match self {
+            Self::Http(client) => {
+                let resp = client.request(req).await?;
+                Ok(resp.map(|b| crate::body::boxed(http_body_util::BodyExt::map_err(b, Into::into))))
+            }
+            #[cfg(feature = "embedded")]
+            Self::InProcess(service) => service.call(req).await.map_err(BackendError::InProcess),
+        }
+    }
+}
+
 /// What went wrong talking to the backend (the client sees 503 ServiceUnavailable).
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("backend request failed: {0}")]
     Request(#[from] hyper_util::client::legacy::Error),
+    #[error("{0}")]
+    InProcess(String),
     #[error("backend did not answer within {0:?}")]
     Timeout(Duration),
 }
@@ -107,15 +132,26 @@ pub fn add_pem_roots(roots: &mut rustls::RootCertStore, pem: &[u8], what: &str) 
 
 impl Backend {
     pub fn new(s: BackendSettings<'_>) -> Result<Arc<Self>, String> {
+        let client = https_client(s.ca_pem.as_deref(), s.connect_timeout, "backend ca_file")?;
+        Self::with_transport(s, Transport::Http(Box::new(client)))
+    }
+
+    /// The embedded backend's `service`, called in process; `s.endpoint` only names it (in the `Host` header the
+    /// request is signed with).
+    #[cfg(feature = "embedded")]
+    pub fn in_process(s: BackendSettings<'_>, service: crate::embedded::Service) -> Result<Arc<Self>, String> {
+        Self::with_transport(s, Transport::InProcess(service))
+    }
+
+    fn with_transport(s: BackendSettings<'_>, transport: Transport) -> Result<Arc<Self>, String> {
         let uri: Uri = s
             .endpoint
             .parse()
             .map_err(|e| format!("backend endpoint {}: {e}", s.endpoint))?;
         let scheme = uri.scheme().cloned().ok_or("backend endpoint needs a scheme")?;
         let authority = uri.authority().cloned().ok_or("backend endpoint needs a host")?;
-        let client = https_client(s.ca_pem.as_deref(), s.connect_timeout, "backend ca_file")?;
         Ok(Arc::new(Self {
-            client,
+            transport,
             scheme,
             authority,
             addressing: s.addressing,
@@ -187,7 +223,7 @@ impl Backend {
         uri: Uri,
         headers: HeaderMap,
         body: Body,
-    ) -> Result<Response<Incoming>, BackendError> {
+    ) -> Result<Response<Body>, BackendError> {
         self.send_as(method, uri, headers, body, self.payload).await
     }
 
@@ -199,7 +235,7 @@ impl Backend {
         headers: HeaderMap,
         body: Body,
         mode: BackendPayload,
-    ) -> Result<Response<Incoming>, BackendError> {
+    ) -> Result<Response<Body>, BackendError> {
         let mut req = Request::builder()
             .method(method)
             .uri(uri)
@@ -224,7 +260,7 @@ impl Backend {
             Err(e) => {
                 // A request that cannot be signed goes unsigned: the backend refuses it with its own error.
                 tracing::error!(error = %e, "signing the backend request failed");
-                return Ok(self.client.request(req).await?);
+                return self.transport.request(req).await;
             }
         };
         let req = match (decoded_len, payload) {
@@ -236,7 +272,7 @@ impl Backend {
             }
             _ => req,
         };
-        Ok(self.client.request(req).await?)
+        self.transport.request(req).await
     }
 }
 

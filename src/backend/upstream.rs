@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, Uri};
-use hyper::body::Incoming;
 use tokio::sync::watch;
 
 use super::{Backend, BackendError};
@@ -118,7 +117,7 @@ impl Upstream {
         method: Method,
         uri: Uri,
         headers: HeaderMap,
-    ) -> Result<Response<Incoming>, S3Error> {
+    ) -> Result<Response<Body>, S3Error> {
         self.send(op, method, uri, headers, Outbound::empty()).await
     }
 
@@ -129,7 +128,7 @@ impl Upstream {
         uri: Uri,
         mut headers: HeaderMap,
         data: Bytes,
-    ) -> Result<Response<Incoming>, S3Error> {
+    ) -> Result<Response<Body>, S3Error> {
         headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(data.len()));
         let mut md5 = Md5Hasher::new();
         md5.update(&data);
@@ -148,7 +147,7 @@ impl Upstream {
         uri: Uri,
         headers: HeaderMap,
         out: impl Into<Outbound>,
-    ) -> Result<Response<Incoming>, S3Error> {
+    ) -> Result<Response<Body>, S3Error> {
         let Outbound {
             body,
             progress,
@@ -273,7 +272,7 @@ impl Upstream {
 /// A backend error on one of the gateway's own reads or writes. A 4xx is the backend's answer about the client's
 /// bucket and reaches the client with the backend's code; a 503 stays a 503 (and SlowDown stays SlowDown, so that
 /// clients back off and retry); anything else is the gateway's internal error.
-pub async fn failure(resp: Response<Incoming>, what: String) -> S3Error {
+pub async fn failure(resp: Response<Body>, what: String) -> S3Error {
     let status = resp.status();
     if status != http::StatusCode::SERVICE_UNAVAILABLE && !status.is_client_error() {
         return S3Error::internal(format!("{what}: backend status {status}"));

@@ -1,5 +1,6 @@
-//! The embedded backend: s3s-fs (a real S3 server that verifies SigV4) run in-process on loopback, plain HTTP.
-//! Used by the no-setup quick start and by the `fs-backend` subcommand the tests start as a separate process.
+//! The embedded backend: s3s-fs (a real S3 server that verifies SigV4). The no-setup quick start calls it in
+//! process (no socket: [`Service::call`]); the `fs-backend` subcommand, which the tests start as a separate
+//! process, serves the same service on loopback, plain HTTP ([`serve`]).
 
 mod body;
 mod listing;
@@ -28,13 +29,13 @@ use listing::{complete_entries, owner, url_encode, url_encode_entries, wants_url
 use locks::KeyLocks;
 use store::Store;
 
-/// Bind and serve s3s-fs over `root` with SigV4 required; returns the bound address.
-pub async fn start(
-    root: &Path,
-    addr: SocketAddr,
-    access_key_id: &str,
-    secret: &SecretString,
-) -> Result<SocketAddr, String> {
+/// The embedded backend's S3 service: s3s-fs over `root` (see [`Embedded`]), SigV4 required. One service, two
+/// ways to reach it: [`serve`] puts it on a socket (the `fs-backend` subcommand), and the quick start's gateway
+/// calls it in process ([`Service::call`]), with no socket at all.
+#[derive(Clone)]
+pub struct Service(s3s::service::S3Service);
+
+pub fn service(root: &Path, access_key_id: &str, secret: &SecretString) -> Result<Service, String> {
     std::fs::create_dir_all(root).map_err(|e| format!("creating {}: {e}", root.display()))?;
     let fs = FileSystem::new(root).map_err(|e| format!("embedded backend: {e:?}"))?;
     // The root as s3s-fs resolves it (FileSystem::new), for the GET path below.
@@ -47,7 +48,41 @@ pub async fn start(
         locks: KeyLocks::default(),
     });
     b.set_auth(SimpleAuth::from_single(access_key_id, secret.expose()));
-    let service = b.build();
+    Ok(Service(b.build()))
+}
+
+impl Service {
+    /// One request, handled in process: the request's body chunks go to s3s as they are (no copy, no framing),
+    /// and the response's body comes back as s3s produces it. What an HTTP server would add to the answer is
+    /// added here: the `Content-Length` of a body whose length is known.
+    pub async fn call(
+        &self,
+        req: http::Request<crate::body::Body>,
+    ) -> Result<http::Response<crate::body::Body>, String> {
+        let head_request = req.method() == http::Method::HEAD;
+        let resp = self
+            .0
+            .call(req.map(s3s::Body::http_body))
+            .await
+            .map_err(|e| format!("embedded backend: {e:?}"))?;
+        let mut resp = resp.map(crate::body::boxed);
+        let len = http_body::Body::size_hint(resp.body()).exact();
+        let bodiless = matches!(resp.status().as_u16(), 204 | 304) || resp.status().is_informational();
+        if let (Some(len), false, false) = (
+            len,
+            head_request || bodiless,
+            resp.headers().contains_key(http::header::CONTENT_LENGTH),
+        ) {
+            resp.headers_mut()
+                .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+        }
+        Ok(resp)
+    }
+}
+
+/// Serve the embedded backend on `addr`, plain HTTP; returns the bound address.
+pub async fn serve(service: Service, addr: SocketAddr) -> Result<SocketAddr, String> {
+    let service = service.0;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("embedded backend bind {addr}: {e}"))?;

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::ReqCtx;
 use super::conditional::backend_etag_list;
@@ -310,7 +309,7 @@ pub async fn put_encrypted(
     mut headers: HeaderMap,
     len: u64,
     plaintext: Body,
-) -> Result<Response<Incoming>, S3Error> {
+) -> Result<Response<Body>, S3Error> {
     let body = new_object::encrypt_request(obj, &mut headers, len, plaintext, ctx.metrics);
     let uri = ctx.upstream.object_uri(ctx.bucket(), ctx.key(), None)?;
     ctx.upstream
@@ -389,7 +388,7 @@ fn source_uri(ctx: &ReqCtx<'_>, src: &CopySource) -> Result<http::Uri, S3Error> 
 /// client ETag, and the destination's SSE headers.
 /// `source` is the source's read: its `x-amz-version-id` is the answer's `x-amz-copy-source-version-id`, and the
 /// PUT's `x-amz-version-id` is the new object's.
-pub fn copy_result(element: &str, put: &Response<Incoming>, obj: &NewObject, source: &HeaderMap) -> Response<Body> {
+pub fn copy_result(element: &str, put: &Response<Body>, obj: &NewObject, source: &HeaderMap) -> Response<Body> {
     let etag = client_etag(header_str(put.headers(), "etag").unwrap_or(""), true);
     let mut out = response::xml(copy_result_xml(element, &etag, &now_iso()));
     let h = out.headers_mut();

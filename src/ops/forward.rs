@@ -4,7 +4,6 @@
 
 use bytes::Bytes;
 use http::{HeaderValue, Response};
-use hyper::body::Incoming;
 
 use super::ReqCtx;
 use crate::auth::checksum::Md5Hasher;
@@ -52,7 +51,7 @@ pub async fn read_document(ctx: &mut ReqCtx<'_>) -> Result<Bytes, S3Error> {
 
 /// Send the request on with `document` as its body and that document's `Content-MD5` (in place of the
 /// client's, which the gateway has checked against what the client sent).
-pub async fn send_document(ctx: &ReqCtx<'_>, document: Bytes) -> Result<http::Response<Incoming>, S3Error> {
+pub async fn send_document(ctx: &ReqCtx<'_>, document: Bytes) -> Result<http::Response<Body>, S3Error> {
     let mut headers = ctx.forwarded_headers();
     let mut md5 = Md5Hasher::new();
     md5.update(&document);

@@ -7,7 +7,6 @@
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use std::sync::Arc;
 
@@ -51,7 +50,7 @@ impl ObjectRead<'_> {
         Ok(())
     }
 
-    async fn fetch(&self, method: Method, headers: HeaderMap) -> Result<Response<Incoming>, S3Error> {
+    async fn fetch(&self, method: Method, headers: HeaderMap) -> Result<Response<Body>, S3Error> {
         self.upstream.call(self.op, method, self.uri.clone(), headers).await
     }
 }
@@ -466,7 +465,7 @@ async fn open_stream(
     key: &str,
     want: &ReadRequest,
     env: Envelope,
-    resp: Response<Incoming>,
+    resp: Response<Body>,
     headers: HeaderMap,
 ) -> Result<Response<Body>, S3Error> {
     let bucket = gw.bucket;
@@ -557,7 +556,7 @@ async fn open_stream(
 async fn head_response(
     keys: &Keys,
     gw: &ObjectRead<'_>,
-    head: Response<Incoming>,
+    head: Response<Body>,
     key: &str,
     want: &ReadRequest,
 ) -> Result<Response<Body>, S3Error> {

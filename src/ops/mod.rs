@@ -23,7 +23,6 @@ pub mod update_encryption;
 use std::sync::Arc;
 
 use http::{HeaderMap, Response, Uri};
-use hyper::body::Incoming;
 
 use crate::auth::Credential;
 use crate::backend::upstream::{Outbound, Upstream};
@@ -87,11 +86,7 @@ impl ReqCtx<'_> {
     }
 
     /// Send the request on as the client made it (method, target, query, its headers), with `body`.
-    pub async fn send_as_is(
-        &self,
-        headers: HeaderMap,
-        body: impl Into<Outbound>,
-    ) -> Result<Response<Incoming>, S3Error> {
+    pub async fn send_as_is(&self, headers: HeaderMap, body: impl Into<Outbound>) -> Result<Response<Body>, S3Error> {
         self.upstream
             .send(self.op(), self.req.parts.method.clone(), self.uri()?, headers, body)
             .await

@@ -5,8 +5,6 @@ pub mod listing;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use crate::body::{Body, full};
 use crate::error::S3Error;
@@ -16,23 +14,23 @@ pub const SMALL_LIMIT: usize = 4 * 1024 * 1024;
 
 /// A backend response streamed back as it is, minus hop-by-hop headers and what only the backend should see
 /// (the envelope, the ciphertext's checksums).
-pub fn pass_through(resp: Response<Incoming>) -> Response<Body> {
+pub fn pass_through(resp: Response<Body>) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
     crate::backend::strip_hop_by_hop(&mut parts.headers);
     crate::sse::strip_backend_only(&mut parts.headers);
-    Response::from_parts(parts, body.map_err(Into::into).boxed())
+    Response::from_parts(parts, body)
 }
 
 /// With SSE off the backend holds the client's own bytes: its response goes back whole but for hop-by-hop
 /// headers (its checksums describe the client's data).
-pub fn forward(resp: Response<Incoming>) -> Response<Body> {
+pub fn forward(resp: Response<Body>) -> Response<Body> {
     let (mut parts, body) = resp.into_parts();
     crate::backend::strip_hop_by_hop(&mut parts.headers);
-    Response::from_parts(parts, body.map_err(Into::into).boxed())
+    Response::from_parts(parts, body)
 }
 
 /// Read a small backend body whole (bounded).
-pub async fn read_small(resp: Response<Incoming>) -> Result<Bytes, S3Error> {
+pub async fn read_small(resp: Response<Body>) -> Result<Bytes, S3Error> {
     crate::body::collect_limited(resp.into_body(), SMALL_LIMIT)
         .await
         .map_err(|()| S3Error::internal("reading a small backend response failed or exceeded its limit"))
@@ -40,7 +38,7 @@ pub async fn read_small(resp: Response<Incoming>) -> Result<Bytes, S3Error> {
 
 /// Read a small XML response whole, let `edit` restate it, and answer with it.
 pub async fn restate(
-    resp: Response<Incoming>,
+    resp: Response<Body>,
     edit: impl FnOnce(Bytes) -> Result<Vec<u8>, S3Error>,
 ) -> Result<Response<Body>, S3Error> {
     let (parts, body) = resp.into_parts();
