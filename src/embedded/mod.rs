@@ -53,8 +53,8 @@ pub fn service(root: &Path, access_key_id: &str, secret: &SecretString) -> Resul
 
 impl Service {
     /// One request, handled in process: the request's body chunks go to s3s as they are (no copy, no framing),
-    /// and the response's body comes back as s3s produces it. What an HTTP server would add to the answer is
-    /// added here: the `Content-Length` of a body whose length is known.
+    /// and the response's body comes back as s3s produces it. What HTTP would do to the answer is done here: a
+    /// HEAD's answer loses its body, and a body whose length is known gets its `Content-Length`.
     pub async fn call(
         &self,
         req: http::Request<crate::body::Body>,
@@ -65,7 +65,12 @@ impl Service {
             .call(req.map(s3s::Body::http_body))
             .await
             .map_err(|e| format!("embedded backend: {e:?}"))?;
-        let mut resp = resp.map(crate::body::boxed);
+        // An answer to a HEAD has no body on the wire (s3s writes its error document anyway; HTTP drops it).
+        let mut resp = if head_request {
+            resp.map(|_| crate::body::empty())
+        } else {
+            resp.map(crate::body::boxed)
+        };
         let len = http_body::Body::size_hint(resp.body()).exact();
         let bodiless = matches!(resp.status().as_u16(), 204 | 304) || resp.status().is_informational();
         if let (Some(len), false, false) = (
