@@ -4,7 +4,8 @@
 #     bash bench/quickstart.sh          # 256 MiB and 1 GiB, medians of 3
 #     BENCH_QUICK=1 bash bench/quickstart.sh    # 16 MiB, one round: a smoke of the harness (seconds)
 #
-# curl over TLS, one transfer at a time, interleaved in every round:
+# curl over TLS (HTTP/1.1, as boto3 and aws-cli speak it; BENCH_HTTP2=1: curl's choice), one transfer at a time,
+# interleaved in every round:
 #   - nginx serving the file as a static file (GET) and accepting it with WebDAV (`dav_methods PUT`);
 #   - the quick-start gateway (`s3-sse-proxy --data-dir DIR`: embedded backend, in-process), with SSE-S3, SSE-C
 #     and SSE-KMS request headers, signed by curl (`--aws-sigv4`, UNSIGNED-PAYLOAD);
@@ -115,9 +116,12 @@ for port in "${GWS[@]}"; do
         "https://127.0.0.1:$port/bench" -o /dev/null
 done
 
+# HTTP/1.1 to every target, as boto3, aws-cli and s3cmd speak it (nginx here offers nothing else; the gateway also
+# offers HTTP/2, which curl would pick): BENCH_HTTP2=1 lets curl choose instead.
+if [[ -n "${BENCH_HTTP2:-}" ]]; then HTTP=(); else HTTP=(--http1.1); fi
 # One transfer: prints the seconds it took; fails the run on any HTTP error.
 transfer() { # target op size-name
-    local t=$1 op=$2 f="$W/src-$3" url args=(-sS --fail -o /dev/null -w '%{time_total}')
+    local t=$1 op=$2 f="$W/src-$3" url args=(-sS --fail -o /dev/null -w '%{time_total}' "${HTTP[@]}")
     case $t in
         nginx) args+=(--cacert "$W/nginx/ca.pem"); url="https://127.0.0.1:$P_NGINX" ;;
         *-1thread) args+=(--cacert "$W/gw-$P_GW1/tls/ca.pem" "${S3[@]}"); url="https://127.0.0.1:$P_GW1/bench" ;;
