@@ -227,30 +227,10 @@ fn trim_spaces(value: &str) -> String {
     out
 }
 
-/// The canonical query of a request the gateway sends: pairs decoded as a form (`+` is a space), encoded as SigV4
-/// asks, sorted.
+/// The canonical query of a request the gateway sends: decoded as a form (`+` is a space, as aws-sigv4 and the
+/// backends read it), then as the client's.
 fn canonical_query(query: Option<&str>) -> String {
-    let mut pairs: Vec<(String, String)> = query
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let form = |s: &str| canonical::uri_encode(&canonical::percent_decode(&s.replace('+', " ")));
-            (form(k), form(v))
-        })
-        .collect();
-    pairs.sort();
-    let mut out = String::with_capacity(query.map_or(0, str::len) + 8);
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        out.push_str(k);
-        out.push('=');
-        out.push_str(v);
-    }
-    out
+    canonical::canonical_query(query.map(|q| q.replace('+', "%20")).as_deref(), None)
 }
 
 /// The `x-amz-content-sha256` of a body sent with chained chunk signatures.
