@@ -1,9 +1,10 @@
 //! Sign: SigV4 with the gateway's own credentials, for the backend (service `s3`, [`Signer::sign_s3`]: our own
 //! canonical request over `crate::auth::canonical`'s pieces, with the day's signing key derived once, not per
-//! request; byte-equal to aws-sigv4's, which the tests check) and for a remote KMS (service `kms`, aws-sigv4). S3 bodies are never hashed before they are sent (they are streams): by default they go as
-//! `UNSIGNED-PAYLOAD` (the gateway has already verified the client's payload); `[backend] payload = "signed"`
-//! sends them aws-chunked with chunk signatures, `"trailer"` aws-chunked with a CRC32C trailer (see
-//! [`super::chunked`]). Other services get small, whole bodies, whose SHA-256 is signed.
+//! request; byte-equal to aws-sigv4's, which the tests check) and for a remote KMS (service `kms`, aws-sigv4).
+//! S3 bodies are never hashed before they are sent (they are streams): by default they go as `UNSIGNED-PAYLOAD`
+//! (the gateway has already verified the client's payload); `[backend] payload = "signed"` sends them aws-chunked
+//! with chunk signatures, `"trailer"` aws-chunked with a CRC32C trailer (see [`super::chunked`]). Other services
+//! get small, whole bodies, whose SHA-256 is signed.
 
 use std::sync::Arc;
 use std::time::SystemTime;
