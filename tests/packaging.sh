@@ -58,7 +58,7 @@ PORT=$(port)
 MPORT=$(port)
 AK=PACKAGINGAKID0000001
 SK=packagingSecretKey/Example+0123456789abcd
-(cd "$WORK" && env -u S3_SSE_PROXY_LOG S3_SSE_PROXY_ACCESS_KEY_ID=$AK S3_SSE_PROXY_SECRET_ACCESS_KEY=$SK \
+(cd "$WORK" && exec env -u S3_SSE_PROXY_LOG S3_SSE_PROXY_ACCESS_KEY_ID=$AK S3_SSE_PROXY_SECRET_ACCESS_KEY=$SK \
     /usr/bin/s3-sse-proxy --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --metrics-listen "127.0.0.1:$MPORT" \
     >"$WORK/out.txt" 2>"$WORK/err.txt") &
 GW_PID=$!
