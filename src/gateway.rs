@@ -102,7 +102,7 @@ impl Gateway {
             &settings.limits,
         )?;
         let body = Box::pin(ClientBody::verify(body, authed.body_checks)).await?;
-        Box::pin(ops::dispatch(ReqCtx {
+        ops::dispatch(ReqCtx {
             upstream: &self.upstream,
             buckets: &self.buckets,
             metrics: &self.metrics,
@@ -111,7 +111,7 @@ impl Gateway {
             credential: Some(authed.credential),
             body,
             form,
-        }))
+        })
         .await
     }
 

@@ -180,6 +180,10 @@ fn init_tracing(format: LogFormat, audit_log: Option<&std::path::Path>) -> Resul
     Ok(())
 }
 
+/// glibc's malloc was 12 % of a 4 KiB request's CPU (BENCHMARKS.md, "Issue 21: the allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 use tokio::sync::watch;
 
@@ -140,19 +141,33 @@ impl Upstream {
     }
 
     /// Sign and send one backend request. A client body's failure wins over the backend's answer.
-    pub async fn send(
+    ///
+    /// Boxed: the exchange's future (the signer's, the HTTP client's, the deadline's) is about 6 KiB, which would
+    /// otherwise sit inline in every caller's future and be copied with it.
+    pub fn send(
         &self,
         op: Operation,
         method: Method,
         uri: Uri,
         headers: HeaderMap,
         out: impl Into<Outbound>,
+    ) -> BoxFuture<'_, Result<Response<Body>, S3Error>> {
+        Box::pin(self.exchange(op, method, uri, headers, out.into()))
+    }
+
+    async fn exchange(
+        &self,
+        op: Operation,
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        out: Outbound,
     ) -> Result<Response<Body>, S3Error> {
         let Outbound {
             body,
             progress,
             failure,
-        } = out.into();
+        } = out;
         let started = Instant::now();
         // When the backend last took a piece of the body (milliseconds since `started`).
         let last_read = Arc::new(AtomicU64::new(0));

@@ -116,7 +116,8 @@ pub async fn open_data_key(
     check_customer_key(env, customer)?;
     let kek = match (env.mode, customer) {
         (SseMode::C, Some(ck)) => Kek::new(env.kek_id.clone(), *ck.as_bytes()),
-        (SseMode::Kms, _) => return keys.kms.open(env, bucket, key).await,
+        // Boxed, as in `new_object`: the KMS exchange's future is several KiB.
+        (SseMode::Kms, _) => return Box::pin(keys.kms.open(env, bucket, key)).await,
         _ => keys
             .keyring
             .get(&env.kek_id)

@@ -94,9 +94,12 @@ async fn protect(
                 .transpose()?
                 .unwrap_or_default();
             let key_id = key_id.unwrap_or_else(|| keys.kms.default_key_id.clone());
-            let (dk, w) = keys
-                .kms
-                .protect(&key_id, &user, bucket_key.unwrap_or(false), existing, bucket, key)
+            // Boxed: the KMS exchange's future would make every new object's future several KiB larger.
+            let (dk, w) =
+                Box::pin(
+                    keys.kms
+                        .protect(&key_id, &user, bucket_key.unwrap_or(false), existing, bucket, key),
+                )
                 .await?;
             envelope.mode = SseMode::Kms;
             envelope.kek_id = w.key_arn;
