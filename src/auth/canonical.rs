@@ -82,7 +82,19 @@ pub fn canonical_query(raw_query: Option<&str>, skip: Option<&str>) -> String {
 
 /// Trim a header value and fold runs of spaces into one, as SigV4 asks.
 pub fn canonical_header_value(v: &str) -> String {
-    v.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(v.len());
+    push_canonical_header_value(&mut out, v);
+    out
+}
+
+/// [`canonical_header_value`] appended to `out`, without an allocation of its own.
+pub fn push_canonical_header_value(out: &mut String, v: &str) {
+    for (i, word) in v.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
 }
 
 /// The canonical request. `headers` are the signed headers in order, each `(lowercase name, canonical value)`.
@@ -90,7 +102,7 @@ pub fn canonical_request(
     method: &str,
     canonical_uri: &str,
     canonical_query: &str,
-    headers: &[(String, String)],
+    headers: &[(impl AsRef<str>, String)],
     payload_hash: &str,
 ) -> String {
     let mut s = String::with_capacity(256);
@@ -101,13 +113,18 @@ pub fn canonical_request(
     s.push_str(canonical_query);
     s.push('\n');
     for (name, value) in headers {
-        s.push_str(name);
+        s.push_str(name.as_ref());
         s.push(':');
         s.push_str(value);
         s.push('\n');
     }
     s.push('\n');
-    s.push_str(&headers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";"));
+    for (i, (name, _)) in headers.iter().enumerate() {
+        if i > 0 {
+            s.push(';');
+        }
+        s.push_str(name.as_ref());
+    }
     s.push('\n');
     s.push_str(payload_hash);
     s

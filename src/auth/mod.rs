@@ -17,11 +17,10 @@ use std::time::SystemTime;
 use base64::Engine;
 use http::request::Parts;
 use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::body::verify::BodyChecks;
 use crate::error::{S3Error, S3ErrorCode};
-use canonical::{canonical_header_value, canonical_query, canonical_request, canonical_uri, string_to_sign};
+use canonical::{canonical_query, canonical_request, canonical_uri, string_to_sign};
 use checksum::{ChecksumAlgorithm, ct_eq};
 use chunked::{ChunkSigningContext, ChunkedDecoder, ChunkedMode};
 pub use credentials::{Credential, CredentialStore};
@@ -142,9 +141,23 @@ fn parse_authorization(value: &str) -> Result<SignedParts<'_>, S3Error> {
     })
 }
 
+/// `YYYYMMDDTHHMMSSZ`, the only form SigV4 accepts (read by hand: `time`'s format parser was 0.7 % of a small
+/// request's CPU).
 pub(crate) fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
-    let fmt = format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(s, fmt).ok().map(|t| t.assume_utc())
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter()
+            .try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    let year = i32::try_from(num(0..4)?).ok()?;
+    let month = time::Month::try_from(u8::try_from(num(4..6)?).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(year, month, u8::try_from(num(6..8)?).ok()?).ok()?;
+    let hms = |r| num(r).and_then(|n| u8::try_from(n).ok());
+    let t = time::Time::from_hms(hms(9..11)?, hms(11..13)?, hms(13..15)?).ok()?;
+    Some(time::PrimitiveDateTime::new(date, t).assume_utc())
 }
 
 pub(crate) fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
@@ -180,13 +193,18 @@ fn canonical_headers(parts: &Parts, signed: &[&str]) -> Result<Vec<(String, Stri
         let value = if name == "host" {
             request_host(parts).map(str::to_owned)
         } else {
-            let vals: Vec<String> = parts
-                .headers
-                .get_all(name)
-                .iter()
-                .map(|v| canonical_header_value(&String::from_utf8_lossy(v.as_bytes())))
-                .collect();
-            (!vals.is_empty()).then(|| vals.join(","))
+            let mut joined: Option<String> = None;
+            for v in parts.headers.get_all(name) {
+                let out = match &mut joined {
+                    Some(out) => {
+                        out.push(',');
+                        out
+                    }
+                    None => joined.insert(String::with_capacity(v.len())),
+                };
+                canonical::push_canonical_header_value(out, &String::from_utf8_lossy(v.as_bytes()));
+            }
+            joined
         };
         // A signed header that is absent is signed as empty; the signature then decides.
         out.push((name.to_owned(), value.unwrap_or_default()));
@@ -593,4 +611,42 @@ fn body_checks(
     checks.trailer_checksum = trailer;
     checks.length = length;
     Ok((checks, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_amz_date;
+    use time::macros::format_description;
+
+    /// The hand-read date agrees with `time`'s parser of the same format, on good and bad input alike.
+    #[test]
+    fn amz_date_reads_as_times_parser_does() {
+        let fmt = format_description!("[year][month][day]T[hour][minute][second]Z");
+        let reference = |s: &str| time::PrimitiveDateTime::parse(s, fmt).ok().map(|t| t.assume_utc());
+        let cases = [
+            "20130524T000000Z",
+            "20241231T235959Z",
+            "20240229T120000Z",
+            "20230229T120000Z",
+            "20241301T000000Z",
+            "20240100T000000Z",
+            "20240101T240000Z",
+            "20240101T006000Z",
+            "20240101T000060Z",
+            "20240101 000000Z",
+            "20240101T000000",
+            "20240101T000000z",
+            "2024010T000000ZZ",
+            "+2024101T000000Z",
+            "2024-101T000000Z",
+            "20240101T00000٠Z",
+            "",
+            "00000101T000000Z",
+        ];
+        for c in cases {
+            assert_eq!(parse_amz_date(c), reference(c), "{c:?}");
+        }
+        assert!(parse_amz_date("20130524T000000Z").is_some());
+        assert!(parse_amz_date("20241301T000000Z").is_none());
+    }
 }

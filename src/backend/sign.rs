@@ -80,7 +80,7 @@ impl Signer {
         headers.insert("x-amz-content-sha256", HeaderValue::from_static(payload_hash));
 
         let signed = signed_headers(req)?;
-        let names = signed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(";");
+        let names = signed.iter().map(|&(n, _)| n).collect::<Vec<_>>().join(";");
         let request = canonical::canonical_request(
             req.method().as_str(),
             req.uri().path(),
@@ -181,21 +181,25 @@ fn amz_date(time: SystemTime) -> String {
 /// The signed headers, sorted by name, each with its values as SigV4 canonicalises them (spaces trimmed and
 /// folded, several values joined by `,`): every header the request has but [`UNSIGNED_HEADERS`] and values that
 /// are not visible ASCII, and `host` (from the URI: the host alone on the scheme's default port) when it has none.
-fn signed_headers<B>(req: &Request<B>) -> Result<Vec<(String, String)>, String> {
-    let mut signed: Vec<(String, String)> = Vec::with_capacity(req.headers().keys_len() + 1);
+fn signed_headers<B>(req: &Request<B>) -> Result<Vec<(&str, String)>, String> {
+    let mut signed: Vec<(&str, String)> = Vec::with_capacity(req.headers().keys_len() + 1);
     for name in req.headers().keys() {
         if UNSIGNED_HEADERS.contains(&name.as_str()) {
             continue;
         }
-        let values: Vec<String> = req
-            .headers()
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(trim_spaces)
-            .collect();
-        if !values.is_empty() {
-            signed.push((name.as_str().to_owned(), values.join(",")));
+        let mut joined: Option<String> = None;
+        for v in req.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()) {
+            let out = match &mut joined {
+                Some(out) => {
+                    out.push(',');
+                    out
+                }
+                None => joined.insert(String::with_capacity(v.len())),
+            };
+            push_trimmed(out, v);
+        }
+        if let Some(values) = joined {
+            signed.push((name.as_str(), values));
         }
     }
     if !req.headers().contains_key(http::header::HOST) {
@@ -209,23 +213,21 @@ fn signed_headers<B>(req: &Request<B>) -> Result<Vec<(String, String)>, String> 
             Some(port) if port != default_port => format!("{host}:{port}"),
             _ => host.to_owned(),
         };
-        signed.push(("host".to_owned(), host));
+        signed.push(("host", host));
     }
-    signed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    signed.sort_unstable_by(|a, b| a.0.cmp(b.0));
     Ok(signed)
 }
 
 /// S3's header value canonicalisation: leading and trailing spaces trimmed, runs of spaces folded into one (only
 /// spaces: S3 leaves tabs and other white space as they are).
-fn trim_spaces(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for word in value.split(' ').filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
+fn push_trimmed(out: &mut String, value: &str) {
+    for (i, word) in value.split(' ').filter(|w| !w.is_empty()).enumerate() {
+        if i > 0 {
             out.push(' ');
         }
         out.push_str(word);
     }
-    out
 }
 
 /// The canonical query of a request the gateway sends: decoded as a form (`+` is a space, as aws-sigv4 and the
