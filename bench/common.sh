@@ -38,3 +38,28 @@ bench_wait_for_ports() { # PORT...
         done
     done
 }
+
+# A gateway with the benchmarks' settings in front of an S3 backend on 127.0.0.1:BACKEND_PORT, in DIR
+# (DIR/gateway.toml, DIR/log, DIR/pid), run from $BIN with $THREADS worker threads; its pid is added to PIDS.
+bench_gateway() { # DIR PORT BACKEND_PORT BACKEND_AK BACKEND_SK CLIENT_AK CLIENT_SK [EXTRA_TOML]
+    mkdir -p "$1"
+    cat >"$1/gateway.toml" <<CONF
+listen = "127.0.0.1:$2"
+metrics_listen = "127.0.0.1:0"
+data_dir = "$1"
+[backend]
+kind = "s3"
+endpoint = "http://127.0.0.1:$3"
+region = "us-east-1"
+access_key_id = "$4"
+secret_access_key = "$5"
+[[credentials]]
+access_key_id = "$6"
+secret_access_key = "$7"
+allowed_buckets = ["*"]
+${8:-}
+CONF
+    TOKIO_WORKER_THREADS=$THREADS S3_SSE_PROXY_LOG=warn "$BIN" --config "$1/gateway.toml" >"$1/log" 2>&1 &
+    PIDS+=($!)
+    echo $! >"$1/pid"
+}

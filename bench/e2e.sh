@@ -87,30 +87,8 @@ TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor 127.0.0.1:$P_FLOOR http
 PIDS+=($!)
 FLOOR_PID=$!
 
-gateway() { # name port extra-toml
-    mkdir -p "$W/$1"
-    cat >"$W/$1/gateway.toml" <<CONF
-listen = "127.0.0.1:$2"
-metrics_listen = "127.0.0.1:0"
-data_dir = "$W/$1"
-[backend]
-kind = "s3"
-endpoint = "http://127.0.0.1:$P_BACKEND"
-region = "us-east-1"
-access_key_id = "$BAK"
-secret_access_key = "$BSK"
-[[credentials]]
-access_key_id = "$CAK"
-secret_access_key = "$CSK"
-allowed_buckets = ["*"]
-$3
-CONF
-    TOKIO_WORKER_THREADS=$THREADS S3_SSE_PROXY_LOG=warn "$BIN" --config "$W/$1/gateway.toml" >"$W/$1/log" 2>&1 &
-    PIDS+=($!)
-    echo $! >"$W/$1/pid"
-}
-gateway plain $P_PLAIN $'[sse]\nenabled = false'
-gateway sse $P_SSE ""
+bench_gateway "$W/plain" $P_PLAIN $P_BACKEND $BAK $BSK $CAK $CSK $'[sse]\nenabled = false'
+bench_gateway "$W/sse" $P_SSE $P_BACKEND $BAK $BSK $CAK $CSK
 
 bench_wait_for_ports $P_BACKEND $P_NGINX $P_PLAIN $P_SSE $P_FLOOR
 sleep 0.5

@@ -78,22 +78,7 @@ loopback() { # port: fs-backend on port+1, and a gateway with the quick start's 
     TOKIO_WORKER_THREADS=$THREADS "$BIN" fs-backend --listen "127.0.0.1:$b" --root "$W/fs-$1" \
         --access-key LOOPBACKAKID00000001 --secret-key loopbacksecretkey000000000000000000001 >"$W/fs-$1.log" 2>&1 &
     PIDS+=($!)
-    cat >"$W/gw-$1/gateway.toml" <<CONF
-listen = "127.0.0.1:$1"
-metrics_listen = "127.0.0.1:0"
-data_dir = "$W/gw-$1"
-[backend]
-kind = "s3"
-endpoint = "http://127.0.0.1:$b"
-access_key_id = "LOOPBACKAKID00000001"
-secret_access_key = "loopbacksecretkey000000000000000000001"
-[[credentials]]
-access_key_id = "$AK"
-secret_access_key = "$SK"
-allowed_buckets = ["*"]
-CONF
-    TOKIO_WORKER_THREADS=$THREADS S3_SSE_PROXY_LOG=warn "$BIN" --config "$W/gw-$1/gateway.toml" >"$W/gw-$1/log" 2>&1 &
-    PIDS+=($!)
+    bench_gateway "$W/gw-$1" "$1" $b LOOPBACKAKID00000001 loopbacksecretkey000000000000000000001 "$AK" "$SK"
 }
 if [[ -n "${BENCH_VS:-}" ]]; then
     quickstart $P_VS "$THREADS" "$BENCH_VS"
