@@ -87,6 +87,27 @@ pub fn canonical_header_value(v: &str) -> String {
     out
 }
 
+/// A header's values canonicalised by `canonical` and joined by `,`, as SigV4 signs a header sent several times;
+/// `None` when there is none.
+pub fn join_header_values(
+    values: impl IntoIterator<Item = impl AsRef<str>>,
+    canonical: impl Fn(&mut String, &str),
+) -> Option<String> {
+    let mut joined: Option<String> = None;
+    for v in values {
+        let v = v.as_ref();
+        let out = match &mut joined {
+            Some(out) => {
+                out.push(',');
+                out
+            }
+            None => joined.insert(String::with_capacity(v.len())),
+        };
+        canonical(out, v);
+    }
+    joined
+}
+
 /// [`canonical_header_value`] appended to `out`, without an allocation of its own.
 pub fn push_canonical_header_value(out: &mut String, v: &str) {
     for (i, word) in v.split_whitespace().enumerate() {
@@ -245,5 +266,13 @@ mod tests {
             "a=&a=1&b=2&x%2Fy=~"
         );
         assert_eq!(canonical_header_value("  a   b \t c "), "a b c");
+        assert_eq!(
+            join_header_values(["  a   b ", "c", " d\te "], push_canonical_header_value).as_deref(),
+            Some("a b,c,d e")
+        );
+        assert_eq!(
+            join_header_values(Vec::<&str>::new(), push_canonical_header_value),
+            None
+        );
     }
 }

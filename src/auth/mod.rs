@@ -193,18 +193,9 @@ fn canonical_headers(parts: &Parts, signed: &[&str]) -> Result<Vec<(String, Stri
         let value = if name == "host" {
             request_host(parts).map(str::to_owned)
         } else {
-            let mut joined: Option<String> = None;
-            for v in parts.headers.get_all(name) {
-                let out = match &mut joined {
-                    Some(out) => {
-                        out.push(',');
-                        out
-                    }
-                    None => joined.insert(String::with_capacity(v.len())),
-                };
-                canonical::push_canonical_header_value(out, &String::from_utf8_lossy(v.as_bytes()));
-            }
-            joined
+            let values = parts.headers.get_all(name).into_iter();
+            let values = values.map(|v| String::from_utf8_lossy(v.as_bytes()));
+            canonical::join_header_values(values, canonical::push_canonical_header_value)
         };
         // A signed header that is absent is signed as empty; the signature then decides.
         out.push((name.to_owned(), value.unwrap_or_default()));

@@ -187,18 +187,8 @@ fn signed_headers<B>(req: &Request<B>) -> Result<Vec<(&str, String)>, String> {
         if UNSIGNED_HEADERS.contains(&name.as_str()) {
             continue;
         }
-        let mut joined: Option<String> = None;
-        for v in req.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()) {
-            let out = match &mut joined {
-                Some(out) => {
-                    out.push(',');
-                    out
-                }
-                None => joined.insert(String::with_capacity(v.len())),
-            };
-            push_trimmed(out, v);
-        }
-        if let Some(values) = joined {
+        let values = req.headers().get_all(name).iter().filter_map(|v| v.to_str().ok());
+        if let Some(values) = canonical::join_header_values(values, push_trimmed) {
             signed.push((name.as_str(), values));
         }
     }
