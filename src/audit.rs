@@ -91,10 +91,10 @@ pub fn encryption_update(bucket: &str, key: &str, from: &str, to: &str, result: 
 /// One policy decision: `decision` is `allow` or `deny`; `rule` the deciding statement's Sid, `allowed-buckets`
 /// (the credential's own permission decided) or `implicit`.
 pub fn policy_decision(principal: &str, action: &str, resource: &str, decision: &str, rule: &str) {
-    let request_id = REQUEST.try_with(|r| r.id.clone()).unwrap_or_else(|_| "-".into());
+    // The id is read only when the line is written (fields are evaluated behind the level check).
     tracing::info!(
         target: "policy",
-        request_id = %request_id,
+        request_id = %REQUEST.try_with(|r| r.id.clone()).unwrap_or_else(|_| "-".into()),
         principal = principal,
         action = action,
         resource = resource,

@@ -21,7 +21,14 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    hex32(&Sha256::digest(data).into())
+}
+
+/// Lowercase hex of a 32-byte digest (`hex::encode` goes through a `char` iterator; this writes into one buffer).
+fn hex32(bytes: &[u8; 32]) -> String {
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(bytes, &mut out).expect("64 hex digits for 32 bytes");
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.
@@ -36,15 +43,25 @@ pub fn signing_key(secret: &SecretString, date: &str, region: &str, service: &st
 
 /// Lowercase hex HMAC of the string to sign.
 pub fn signature(key: &SigningKey, string_to_sign: &str) -> String {
-    hex::encode(hmac_sha256(key.as_bytes(), string_to_sign.as_bytes()))
+    hex32(&hmac_sha256(key.as_bytes(), string_to_sign.as_bytes()))
 }
 
 pub fn uri_encode_path(decoded: &str) -> String {
-    utf8_percent_encode(decoded, SIGV4_PATH).to_string()
+    utf8_percent_encode(decoded, SIGV4_PATH).collect()
 }
 
 pub fn uri_encode(decoded: &str) -> String {
-    utf8_percent_encode(decoded, SIGV4_QUERY).to_string()
+    utf8_percent_encode(decoded, SIGV4_QUERY).collect()
+}
+
+/// [`uri_encode`] appended to `out`.
+pub fn push_uri_encoded(out: &mut String, decoded: &str) {
+    out.extend(utf8_percent_encode(decoded, SIGV4_QUERY));
+}
+
+/// [`uri_encode_path`] appended to `out`.
+pub fn push_uri_encoded_path(out: &mut String, decoded: &str) {
+    out.extend(utf8_percent_encode(decoded, SIGV4_PATH));
 }
 
 pub fn percent_decode(s: &str) -> String {
@@ -151,11 +168,26 @@ pub fn canonical_request(
     s
 }
 
+/// The credential scope: `date/region/service/aws4_request`.
+pub fn scope(date: &str, region: &str, service: &str) -> String {
+    let mut s = String::with_capacity(date.len() + region.len() + service.len() + 15);
+    for part in [date, region, service] {
+        s.push_str(part);
+        s.push('/');
+    }
+    s.push_str("aws4_request");
+    s
+}
+
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        sha256_hex(canonical_request.as_bytes())
-    )
+    let mut s = String::with_capacity(18 + amz_date.len() + scope.len() + 64);
+    s.push_str("AWS4-HMAC-SHA256\n");
+    s.push_str(amz_date);
+    s.push('\n');
+    s.push_str(scope);
+    s.push('\n');
+    s.push_str(&sha256_hex(canonical_request.as_bytes()));
+    s
 }
 
 #[cfg(test)]

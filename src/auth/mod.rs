@@ -184,7 +184,7 @@ pub fn request_host(parts: &Parts) -> Option<&str> {
     header_str(parts, "host").or_else(|| parts.uri.authority().map(|a| a.as_str()))
 }
 
-fn canonical_headers(parts: &Parts, signed: &[&str]) -> Result<Vec<(String, String)>, S3Error> {
+fn canonical_headers<'a>(parts: &Parts, signed: &[&'a str]) -> Result<Vec<(&'a str, String)>, S3Error> {
     let mut out = Vec::with_capacity(signed.len());
     for &name in signed {
         if name.is_empty() || name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -198,7 +198,7 @@ fn canonical_headers(parts: &Parts, signed: &[&str]) -> Result<Vec<(String, Stri
             canonical::join_header_values(values, canonical::push_canonical_header_value)
         };
         // A signed header that is absent is signed as empty; the signature then decides.
-        out.push((name.to_owned(), value.unwrap_or_default()));
+        out.push((name, value.unwrap_or_default()));
     }
     Ok(out)
 }
@@ -302,7 +302,7 @@ fn authenticate_header(
         &headers,
         content_sha,
     );
-    let scope = format!("{}/{}/{}/aws4_request", sp.date, sp.region, sp.service);
+    let scope = canonical::scope(sp.date, sp.region, sp.service);
     let sts = string_to_sign(amz_date, &scope, &cr);
     if !ct_eq(&canonical::signature(&key, &sts), sp.signature) {
         tracing::debug!(access_key_id = sp.access_key_id, canonical_request = %cr, "signature mismatch");
@@ -394,7 +394,7 @@ fn authenticate_presigned(
         &headers,
         payload,
     );
-    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let scope = canonical::scope(date, region, service);
     let sts = string_to_sign(amz_date, &scope, &cr);
     if !ct_eq(&canonical::signature(&key, &sts), sig) {
         tracing::debug!(access_key_id, canonical_request = %cr, "presigned signature mismatch");

@@ -11,12 +11,13 @@ pub mod upstream;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::uri::Authority;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 
-use crate::auth::canonical::{percent_decode, uri_encode, uri_encode_path};
+use crate::auth::canonical::{percent_decode, push_uri_encoded, push_uri_encoded_path};
 use crate::body::Body;
 use crate::config::{Addressing, BackendPayload};
 use crate::s3::addressing::Target;
@@ -165,21 +166,23 @@ impl Backend {
 
     /// The backend URI for a target and the client's raw query (minus presigned-URL authentication).
     pub fn uri_for(&self, target: &Target, raw_query: Option<&str>) -> Result<Uri, http::Error> {
-        let key_path = target.key.as_deref().map(uri_encode_path).unwrap_or_default();
-        let (authority, path) = match (&target.bucket, self.addressing) {
-            (Some(b), Addressing::Virtual) => (format!("{}.{}", b, self.authority), format!("/{key_path}")),
-            (Some(b), Addressing::Path) if target.key.is_some() => {
-                (self.authority.to_string(), format!("/{}/{key_path}", uri_encode(b)))
+        let mut pq = String::with_capacity(128);
+        pq.push('/');
+        let authority = match (&target.bucket, self.addressing) {
+            (Some(b), Addressing::Virtual) => Authority::try_from(format!("{b}.{}", self.authority))?,
+            (Some(b), Addressing::Path) => {
+                push_uri_encoded(&mut pq, b);
+                if target.key.is_some() {
+                    pq.push('/');
+                }
+                self.authority.clone()
             }
-            (Some(b), Addressing::Path) => (self.authority.to_string(), format!("/{}", uri_encode(b))),
-            (None, _) => (self.authority.to_string(), "/".to_owned()),
+            (None, _) => self.authority.clone(),
         };
-        let query = forwarded_query(raw_query);
-        let pq = if query.is_empty() {
-            path
-        } else {
-            format!("{path}?{query}")
-        };
+        if let Some(key) = &target.key {
+            push_uri_encoded_path(&mut pq, key);
+        }
+        push_forwarded_query(&mut pq, raw_query);
         Uri::builder()
             .scheme(self.scheme.clone())
             .authority(authority)
@@ -316,29 +319,26 @@ fn set_aws_chunked_headers(h: &mut HeaderMap, len: u64, signed: bool) {
 }
 
 /// The client's query, re-encoded, without the presigned-URL authentication parameters.
-fn forwarded_query(raw: Option<&str>) -> String {
-    raw.unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| {
-            let (k, v) = match p.split_once('=') {
-                Some((k, v)) => (percent_decode(k), Some(percent_decode(v))),
-                None => (percent_decode(p), None),
-            };
-            if PRESIGN_PARAMS.contains(&k.as_str()) {
-                return None;
-            }
-            // S3 reads an empty delimiter as none; some backends (s3s-fs) do not.
-            if k == "delimiter" && v.as_deref().is_some_and(str::is_empty) {
-                return None;
-            }
-            Some(match v {
-                Some(v) => format!("{}={}", uri_encode(&k), uri_encode(&v)),
-                None => uri_encode(&k),
-            })
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+/// The client's query, less the presigned URL's authentication, appended to `out` after a `?` (nothing when
+/// nothing is left).
+fn push_forwarded_query(out: &mut String, raw: Option<&str>) {
+    let mut first = true;
+    for p in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = match p.split_once('=') {
+            Some((k, v)) => (percent_decode(k), Some(percent_decode(v))),
+            None => (percent_decode(p), None),
+        };
+        // S3 reads an empty delimiter as none; some backends (s3s-fs) do not.
+        if PRESIGN_PARAMS.contains(&k.as_str()) || (k == "delimiter" && v.as_deref().is_some_and(str::is_empty)) {
+            continue;
+        }
+        out.push(if std::mem::take(&mut first) { '?' } else { '&' });
+        push_uri_encoded(out, &k);
+        if let Some(v) = v {
+            out.push('=');
+            push_uri_encoded(out, &v);
+        }
+    }
 }
 
 const PRESIGN_PARAMS: &[&str] = &[
@@ -430,14 +430,47 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 mod tests {
     use super::*;
 
+    fn forwarded_query(raw: Option<&str>) -> String {
+        let mut out = String::new();
+        push_forwarded_query(&mut out, raw);
+        out
+    }
+
     #[test]
     fn query_loses_presign_auth_keeps_the_rest() {
         assert_eq!(
             forwarded_query(Some(
                 "uploads&X-Amz-Signature=abc&prefix=a%20b&X-Amz-Credential=x&delimiter="
             )),
-            "uploads&prefix=a%20b"
+            "?uploads&prefix=a%20b"
         );
+        assert_eq!(forwarded_query(Some("X-Amz-Signature=abc&delimiter=")), "");
+        assert_eq!(forwarded_query(None), "");
+    }
+
+    #[test]
+    fn backend_uris_by_addressing() {
+        let uri = |b: &Backend, t: &Target, q| b.uri_for(t, q).unwrap().to_string();
+        let obj = Target::object("bkt", "a b/\u{fc}+c~");
+        for (addressing, object, bucket, service) in [
+            (
+                Addressing::Path,
+                "http://b.test:9000/bkt/a%20b/%C3%BC%2Bc~?versionId=1",
+                "http://b.test:9000/bkt?list-type=2&prefix=a%2Fb",
+                "http://b.test:9000/",
+            ),
+            (
+                Addressing::Virtual,
+                "http://bkt.b.test:9000/a%20b/%C3%BC%2Bc~?versionId=1",
+                "http://bkt.b.test:9000/?list-type=2&prefix=a%2Fb",
+                "http://b.test:9000/",
+            ),
+        ] {
+            let b = backend("http://b.test:9000", addressing);
+            assert_eq!(uri(&b, &obj, Some("versionId=1&X-Amz-Signature=x")), object);
+            assert_eq!(uri(&b, &Target::bucket("bkt"), Some("list-type=2&prefix=a/b")), bucket);
+            assert_eq!(uri(&b, &Target::default(), None), service);
+        }
     }
 
     #[test]

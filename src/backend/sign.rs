@@ -32,6 +32,8 @@ pub struct Signer {
 
 struct DayKey {
     date: String,
+    /// `date/region/service/aws4_request`.
+    scope: String,
     key: SigningKey,
 }
 
@@ -80,7 +82,6 @@ impl Signer {
         headers.insert("x-amz-content-sha256", HeaderValue::from_static(payload_hash));
 
         let signed = signed_headers(req)?;
-        let names = signed.iter().map(|&(n, _)| n).collect::<Vec<_>>().join(";");
         let request = canonical::canonical_request(
             req.method().as_str(),
             req.uri().path(),
@@ -88,16 +89,23 @@ impl Signer {
             &signed,
             payload_hash,
         );
-        let date = &amz_date[..8];
-        let scope = format!("{date}/{}/{}/aws4_request", self.region, self.service);
-        let seed_signature = canonical::signature(
-            &self.key_of(date).key,
-            &canonical::string_to_sign(&amz_date, &scope, &request),
-        );
-        let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={names}, Signature={seed_signature}",
-            self.access_key_id
-        );
+        let day = self.key_of(&amz_date[..8]);
+        let seed_signature =
+            canonical::signature(&day.key, &canonical::string_to_sign(&amz_date, &day.scope, &request));
+        let mut authorization = String::with_capacity(256);
+        authorization.push_str("AWS4-HMAC-SHA256 Credential=");
+        authorization.push_str(&self.access_key_id);
+        authorization.push('/');
+        authorization.push_str(&day.scope);
+        authorization.push_str(", SignedHeaders=");
+        for (i, &(name, _)) in signed.iter().enumerate() {
+            if i > 0 {
+                authorization.push(';');
+            }
+            authorization.push_str(name);
+        }
+        authorization.push_str(", Signature=");
+        authorization.push_str(&seed_signature);
         req.headers_mut().insert(
             http::header::AUTHORIZATION,
             HeaderValue::from_str(&authorization).map_err(|e| e.to_string())?,
@@ -117,6 +125,7 @@ impl Signer {
         }
         let day = Arc::new(DayKey {
             date: date.to_owned(),
+            scope: canonical::scope(date, &self.region, self.service),
             key: canonical::signing_key(&self.secret, date, &self.region, self.service),
         });
         self.day_key.store(Some(day.clone()));
@@ -164,18 +173,25 @@ impl Signer {
     }
 }
 
-/// SigV4's `x-amz-date`: `YYYYMMDDTHHMMSSZ`, UTC.
+/// SigV4's `x-amz-date`: `YYYYMMDDTHHMMSSZ`, UTC (written digit by digit: `format!` was 0.7 % of a small
+/// request's CPU).
 fn amz_date(time: SystemTime) -> String {
+    fn digits(s: &mut String, n: u32, width: u32) {
+        for i in (0..width).rev() {
+            s.push(char::from(b'0' + (n / 10u32.pow(i) % 10) as u8));
+        }
+    }
     let t = time::OffsetDateTime::from(time);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let mut s = String::with_capacity(16);
+    digits(&mut s, t.year().clamp(0, 9999).unsigned_abs(), 4);
+    digits(&mut s, u32::from(u8::from(t.month())), 2);
+    digits(&mut s, u32::from(t.day()), 2);
+    s.push('T');
+    digits(&mut s, u32::from(t.hour()), 2);
+    digits(&mut s, u32::from(t.minute()), 2);
+    digits(&mut s, u32::from(t.second()), 2);
+    s.push('Z');
+    s
 }
 
 /// The signed headers, sorted by name, each with its values as SigV4 canonicalises them (spaces trimmed and

@@ -214,16 +214,14 @@ impl Upstream {
             r = send => r,
             () = deadline => Err(BackendError::Timeout(timeout)),
         };
-        self.metrics
-            .backend_request_duration
-            .with_label_values(&[op.as_str()])
-            .observe(started.elapsed().as_secs_f64());
+        let series = self.metrics.op(op);
+        series.backend_request_duration.observe(started.elapsed().as_secs_f64());
         // A backend may answer before reading the whole body; a failed client check still wins.
         if let Some(body_error) = failure.and_then(|f| f.take()) {
             return Err(body_error);
         }
         resp.map_err(|e| {
-            self.metrics.backend_errors.with_label_values(&[op.as_str()]).inc();
+            series.backend_errors.inc();
             tracing::warn!(operation = op.as_str(), error = %e, "backend unavailable");
             S3Error::new(
                 S3ErrorCode::ServiceUnavailable,

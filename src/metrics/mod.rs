@@ -11,11 +11,13 @@ use http::{Request, Response, StatusCode};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use prometheus::{
-    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    CounterVec, Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 use tokio::net::TcpListener;
 
 use crate::body::{Body, full};
+use crate::s3::operation::Operation;
 
 mod process;
 pub mod readiness;
@@ -57,6 +59,11 @@ pub struct Metrics {
     pub policy_decisions: IntCounterVec,
     /// The statement Sids used as `rule` labels so far (bounded by [`MAX_SID_LABELS`]).
     policy_rules: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The series every request of an operation touches, resolved once: by [`Operation`] index.
+    ops: Box<[OpSeries]>,
+    /// `client_bytes_total{direction="upload"}` and `{direction="download"}`.
+    pub upload_bytes: IntCounter,
+    pub download_bytes: IntCounter,
     /// Set once the listener and certificates are up.
     pub ready: AtomicBool,
     /// Set on SIGTERM/SIGINT: `/readyz` answers 503 from then on, whatever the probes say.
@@ -99,6 +106,48 @@ fn histograms(r: &Registry, name: &str, help: &str, labels: &[&str], buckets: &[
     h
 }
 
+/// The series one operation's requests touch, resolved once per operation at start (a `with_label_values` per
+/// use hashes the labels and takes the family's lock). 3xx answers and aborted responses are rare and looked up
+/// when they happen.
+pub struct OpSeries {
+    /// `requests_total` for 2xx, 4xx and 5xx.
+    requests: [IntCounter; 3],
+    pub request_duration: Histogram,
+    pub time_to_first_byte: Histogram,
+    pub backend_request_duration: Histogram,
+    pub backend_errors: IntCounter,
+}
+
+impl OpSeries {
+    fn of(
+        op: Operation,
+        requests: &IntCounterVec,
+        request_duration: &HistogramVec,
+        time_to_first_byte: &HistogramVec,
+        backend_request_duration: &HistogramVec,
+        backend_errors: &IntCounterVec,
+    ) -> Self {
+        let op = op.as_str();
+        Self {
+            requests: ["2xx", "4xx", "5xx"].map(|class| requests.with_label_values(&[op, class])),
+            request_duration: request_duration.with_label_values(&[op]),
+            time_to_first_byte: time_to_first_byte.with_label_values(&[op]),
+            backend_request_duration: backend_request_duration.with_label_values(&[op]),
+            backend_errors: backend_errors.with_label_values(&[op]),
+        }
+    }
+
+    /// Count one answer of `status`.
+    pub fn count(&self, metrics: &Metrics, op: Operation, status: u16) {
+        match status {
+            200..=299 => self.requests[0].inc(),
+            300..=399 => metrics.requests.with_label_values(&[op.as_str(), "3xx"]).inc(),
+            400..=499 => self.requests[1].inc(),
+            _ => self.requests[2].inc(),
+        }
+    }
+}
+
 impl Metrics {
     #[allow(
         clippy::too_many_lines,
@@ -125,33 +174,72 @@ impl Metrics {
             .expect("unique metric name");
         r.register(Box::new(process::ProcessCollector::new()))
             .expect("unique metric name");
-        let m = Arc::new(Self {
-            requests: counters(
-                &r,
-                "requests_total",
-                "S3 requests by operation and HTTP status class",
-                &["operation", "status_class"],
-            ),
+        let requests = counters(
+            &r,
+            "requests_total",
+            "S3 requests by operation and HTTP status class",
+            &["operation", "status_class"],
+        );
+        let request_duration = histograms(
+            &r,
+            "request_duration_seconds",
+            "Time from request head to the last response byte, by operation",
+            &["operation"],
+            LATENCY,
+        );
+        let time_to_first_byte = histograms(
+            &r,
+            "time_to_first_byte_seconds",
+            "Time from request head to response head, by operation",
+            &["operation"],
+            LATENCY,
+        );
+        let backend_request_duration = histograms(
+            &r,
+            "backend_request_duration_seconds",
+            "Time from sending a backend request to its response head, by operation",
+            &["operation"],
+            LATENCY,
+        );
+        let backend_errors = counters(
+            &r,
+            "backend_errors_total",
+            "Backend requests that failed without a response, by operation",
+            &["operation"],
+        );
+        let client_bytes = counters(
+            &r,
+            "client_bytes_total",
+            "Body bytes received from (upload) and sent to (download) clients, whatever the operation",
+            &["direction"],
+        );
+        let ops = Operation::ALL
+            .iter()
+            .map(|&op| {
+                OpSeries::of(
+                    op,
+                    &requests,
+                    &request_duration,
+                    &time_to_first_byte,
+                    &backend_request_duration,
+                    &backend_errors,
+                )
+            })
+            .collect();
+        let (upload_bytes, download_bytes) = (
+            client_bytes.with_label_values(&["upload"]),
+            client_bytes.with_label_values(&["download"]),
+        );
+        let m = Self {
+            requests,
             errors: counters(
                 &r,
                 "errors_total",
                 "S3 error responses by operation and S3 error code (`Backend` for errors the backend answered)",
                 &["operation", "code"],
             ),
-            request_duration: histograms(
-                &r,
-                "request_duration_seconds",
-                "Time from request head to the last response byte, by operation",
-                &["operation"],
-                LATENCY,
-            ),
-            time_to_first_byte: histograms(
-                &r,
-                "time_to_first_byte_seconds",
-                "Time from request head to response head, by operation",
-                &["operation"],
-                LATENCY,
-            ),
+            request_duration,
+            time_to_first_byte,
             in_flight: gauge(&r, "requests_in_flight", "Requests being handled"),
             aborted: counters(
                 &r,
@@ -164,12 +252,7 @@ impl Metrics {
                 "open_connections",
                 "Client connections open (after the TLS handshake)",
             ),
-            client_bytes: counters(
-                &r,
-                "client_bytes_total",
-                "Body bytes received from (upload) and sent to (download) clients, whatever the operation",
-                &["direction"],
-            ),
+            client_bytes,
             plaintext_bytes: counters(
                 &r,
                 "plaintext_bytes_total",
@@ -188,19 +271,8 @@ impl Metrics {
                 "authentication_tag_failures_total",
                 "Object segments or streams that failed AES-GCM authentication (tampering or truncation signal)",
             ),
-            backend_request_duration: histograms(
-                &r,
-                "backend_request_duration_seconds",
-                "Time from sending a backend request to its response head, by operation",
-                &["operation"],
-                LATENCY,
-            ),
-            backend_errors: counters(
-                &r,
-                "backend_errors_total",
-                "Backend requests that failed without a response, by operation",
-                &["operation"],
-            ),
+            backend_request_duration,
+            backend_errors,
             backend_up: gauge(&r, "backend_up", "1 if the backend answered the last readiness probe"),
             sigv4_failures: counters(
                 &r,
@@ -252,27 +324,28 @@ impl Metrics {
             ),
             policy_rules: std::sync::Mutex::new(std::collections::HashSet::new()),
             registry: r,
+            ops,
+            upload_bytes,
+            download_bytes,
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
-        });
+        };
         m.zero_series();
-        m
+        Arc::new(m)
+    }
+
+    /// The series of `op`'s requests.
+    pub fn op(&self, op: Operation) -> &OpSeries {
+        &self.ops[op as usize]
     }
 
     /// Create the series alerts and ratios divide by at zero, so that `rate()` sees their first increment.
     fn zero_series(&self) {
         use crate::error::S3ErrorCode;
-        use crate::s3::operation::Operation;
+        // Requests by class, the latency histograms and backend errors have a series per operation from the
+        // start (`OpSeries`): the dashboard's latency panels have one before the first request.
         for op in Operation::ALL {
-            for class in ["2xx", "4xx", "5xx"] {
-                self.requests.with_label_values(&[op.as_str(), class]);
-            }
-            self.backend_errors.with_label_values(&[op.as_str()]);
-            // The dashboard's latency panels and error breakdown have a series per operation before its first
-            // request (errors: the two 5xx codes the alerts name).
-            self.request_duration.with_label_values(&[op.as_str()]);
-            self.time_to_first_byte.with_label_values(&[op.as_str()]);
-            self.backend_request_duration.with_label_values(&[op.as_str()]);
+            // The error breakdown: the two 5xx codes the alerts name.
             for code in [S3ErrorCode::InternalError, S3ErrorCode::ServiceUnavailable] {
                 self.errors.with_label_values(&[op.as_str(), code.as_str()]);
             }
@@ -311,7 +384,6 @@ impl Metrics {
             self.kms_cache.with_label_values(&[result]);
         }
         for direction in ["upload", "download"] {
-            self.client_bytes.with_label_values(&[direction]);
             for mode in ["SSE-S3", "SSE-C", "SSE-KMS"] {
                 self.plaintext_bytes.with_label_values(&[direction, mode]);
                 self.ciphertext_bytes.with_label_values(&[direction, mode]);
@@ -430,6 +502,28 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The series resolved at start are the ones the labels name, for every operation.
+    #[test]
+    fn each_operation_counts_into_its_own_series() {
+        let m = Metrics::new();
+        for (i, &op) in Operation::ALL.iter().enumerate() {
+            let series = m.op(op);
+            for _ in 0..=i {
+                series.count(&m, op, 204);
+            }
+            series.count(&m, op, 304);
+            series.count(&m, op, 404);
+            series.count(&m, op, 503);
+            series.backend_request_duration.observe(0.5);
+        }
+        for (i, &op) in Operation::ALL.iter().enumerate() {
+            let n = |class| m.requests.with_label_values(&[op.as_str(), class]).get();
+            assert_eq!((n("2xx"), n("3xx"), n("4xx"), n("5xx")), (i as u64 + 1, 1, 1, 1), "{op:?}");
+            let backend = m.backend_request_duration.with_label_values(&[op.as_str()]);
+            assert_eq!(backend.get_sample_count(), 1, "{op:?}");
+        }
+    }
 
     /// Every metric the dashboard and the alert rules query, as `name` (histograms: `name_bucket`, …).
     fn queried() -> std::collections::BTreeSet<String> {

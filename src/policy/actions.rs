@@ -75,10 +75,15 @@ pub fn iam_action(op: Operation, versioned: bool) -> &'static str {
 
 /// `arn:aws:s3:::bucket` or `arn:aws:s3:::bucket/key`.
 pub fn resource_arn(bucket: &str, key: Option<&str>) -> String {
-    match key {
-        Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
-        None => format!("arn:aws:s3:::{bucket}"),
+    const PREFIX: &str = "arn:aws:s3:::";
+    let mut arn = String::with_capacity(PREFIX.len() + bucket.len() + key.map_or(0, |k| k.len() + 1));
+    arn.push_str(PREFIX);
+    arn.push_str(bucket);
+    if let Some(k) = key {
+        arn.push('/');
+        arn.push_str(k);
     }
+    arn
 }
 
 #[cfg(test)]
