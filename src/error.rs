@@ -79,6 +79,26 @@ impl S3ErrorCode {
         })
     }
 
+    /// S3's own message for this code: what the client reads when the backend answered it on one of the
+    /// gateway's own requests (never the gateway's internal record it was reading or writing), and for the
+    /// errors the gateway answers in S3's words.
+    pub fn standard_message(self) -> &'static str {
+        match self {
+            Self::AccessDenied => "Access Denied",
+            Self::InvalidBucketName => "The specified bucket is not valid.",
+            Self::NoSuchBucket => "The specified bucket does not exist",
+            Self::NoSuchKey => "The specified key does not exist.",
+            Self::NoSuchVersion => "The specified version does not exist.",
+            Self::InvalidArgument => "Invalid Argument",
+            Self::InvalidRequest => "Invalid Request",
+            Self::PreconditionFailed => "At least one of the pre-conditions you specified did not hold",
+            Self::ConditionalRequestConflict => {
+                "A conflicting conditional operation is currently in progress against this resource. Please try again."
+            }
+            _ => "The storage backend refused the request.",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AccessDenied => "AccessDenied",

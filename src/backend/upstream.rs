@@ -283,7 +283,8 @@ impl Upstream {
 }
 
 /// A backend error on one of the gateway's own reads or writes. A 4xx is the backend's answer about the client's
-/// bucket and reaches the client with the backend's code; a 503 stays a 503 (and SlowDown stays SlowDown, so that
+/// bucket and reaches the client with the backend's code and S3's message for it (`what`, the gateway's own
+/// record, goes to the log, not to the client); a 503 stays a 503 (and SlowDown stays SlowDown, so that
 /// clients back off and retry); anything else is the gateway's internal error.
 pub async fn failure(resp: Response<Body>, what: String) -> S3Error {
     let status = resp.status();
@@ -301,7 +302,10 @@ pub async fn failure(resp: Response<Body>, what: String) -> S3Error {
             "The storage backend is unavailable. Please try again.",
         ),
         (_, Some(c)) => match S3ErrorCode::from_backend(c) {
-            Some(code) => S3Error::new(code, format!("{what}: the backend answered {c}")),
+            Some(code) => {
+                tracing::debug!(code = c, "{what}: the backend answered");
+                S3Error::new(code, code.standard_message())
+            }
             None => S3Error::internal(format!("{what}: backend status {status} ({c})")),
         },
         _ => S3Error::internal(format!("{what}: backend status {status}")),

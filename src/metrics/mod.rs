@@ -519,7 +519,11 @@ mod tests {
         }
         for (i, &op) in Operation::ALL.iter().enumerate() {
             let n = |class| m.requests.with_label_values(&[op.as_str(), class]).get();
-            assert_eq!((n("2xx"), n("3xx"), n("4xx"), n("5xx")), (i as u64 + 1, 1, 1, 1), "{op:?}");
+            assert_eq!(
+                (n("2xx"), n("3xx"), n("4xx"), n("5xx")),
+                (i as u64 + 1, 1, 1, 1),
+                "{op:?}"
+            );
             let backend = m.backend_request_duration.with_label_values(&[op.as_str()]);
             assert_eq!(backend.get_sample_count(), 1, "{op:?}");
         }

@@ -25,6 +25,24 @@ impl Target {
     }
 }
 
+/// Whether CreateBucket may make a bucket of this name: S3's rules for general purpose buckets (3 to 63
+/// characters of `a-z0-9.-`, a letter or digit at each end, no `..`, not an IPv4 address, none of the prefixes and
+/// suffixes S3 reserves). Other operations take any name and let the backend say whether the bucket exists.
+pub fn valid_new_bucket_name(name: &str) -> bool {
+    const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+    const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    let b = name.as_bytes();
+    (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+        && !RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+        && !RESERVED_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
 /// Resolve the target from the Host header and the raw path. `domains` are the configured virtual-host domains.
 pub fn resolve(host: Option<&str>, raw_path: &str, domains: &[String]) -> Target {
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
@@ -89,6 +107,46 @@ pub fn check(t: &Target) -> Result<(), crate::error::S3Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The examples of S3's "General purpose bucket naming rules".
+    #[test]
+    fn new_bucket_names_follow_s3s_rules() {
+        for ok in [
+            "docexamplebucket1",
+            "log-delivery-march-2020",
+            "my-hosted-content",
+            "a.b-c",
+            "abc",
+            "1bc",
+        ] {
+            assert!(valid_new_bucket_name(ok), "{ok}");
+        }
+        let long = "a".repeat(64);
+        for bad in [
+            "doc_example_bucket",
+            "DocExampleBucket",
+            "doc-example-bucket-",
+            "-ab",
+            "ab",
+            long.as_str(),
+            "a..b",
+            "192.168.5.4",
+            "xn--abc",
+            "sthree-abc",
+            "amzn-s3-demo-abc",
+            "abc-s3alias",
+            "abc--ol-s3",
+            "abc.mrap",
+            "abc--x-s3",
+            "abc--table-s3",
+            "ab c",
+            "",
+        ] {
+            assert!(!valid_new_bucket_name(bad), "{bad}");
+        }
+        assert!(valid_new_bucket_name(&"a".repeat(63)));
+        assert!(valid_new_bucket_name("192.168.5.4a"));
+    }
 
     #[test]
     fn path_style() {
