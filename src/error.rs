@@ -83,20 +83,7 @@ impl S3ErrorCode {
     /// gateway's own requests (never the gateway's internal record it was reading or writing), and for the
     /// errors the gateway answers in S3's words.
     pub fn standard_message(self) -> &'static str {
-        match self {
-            Self::AccessDenied => "Access Denied",
-            Self::InvalidBucketName => "The specified bucket is not valid.",
-            Self::NoSuchBucket => "The specified bucket does not exist",
-            Self::NoSuchKey => "The specified key does not exist.",
-            Self::NoSuchVersion => "The specified version does not exist.",
-            Self::InvalidArgument => "Invalid Argument",
-            Self::InvalidRequest => "Invalid Request",
-            Self::PreconditionFailed => "At least one of the pre-conditions you specified did not hold",
-            Self::ConditionalRequestConflict => {
-                "A conflicting conditional operation is currently in progress against this resource. Please try again."
-            }
-            _ => "The storage backend refused the request.",
-        }
+        s3_message(self.as_str()).unwrap_or("The storage backend refused the request.")
     }
 
     pub fn as_str(self) -> &'static str {
@@ -195,6 +182,58 @@ impl S3ErrorCode {
 }
 
 /// An error answered to the client as S3 XML.
+/// S3's message for an error code, as S3 words it (`None` for a code not listed here).
+pub fn s3_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "AccessDenied" => "Access Denied",
+        "BadDigest" => "The Content-MD5 you specified did not match what we received.",
+        "BucketAlreadyExists" => {
+            "The requested bucket name is not available. The bucket namespace is shared by all users of the \
+             system. Please select a different name and try again."
+        }
+        "BucketAlreadyOwnedByYou" => {
+            "Your previous request to create the named bucket succeeded and you already own it."
+        }
+        "BucketNotEmpty" => "The bucket you tried to delete is not empty",
+        "ConditionalRequestConflict" => {
+            "A conflicting conditional operation is currently in progress against this resource. Please try again."
+        }
+        "EntityTooLarge" => "Your proposed upload exceeds the maximum allowed size",
+        "EntityTooSmall" => "Your proposed upload is smaller than the minimum allowed object size.",
+        "InternalError" => "We encountered an internal error. Please try again.",
+        "InvalidAccessKeyId" => "The AWS Access Key Id you provided does not exist in our records.",
+        "InvalidArgument" => "Invalid Argument",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "InvalidDigest" => "The Content-MD5 you specified is not valid.",
+        "InvalidPart" => {
+            "One or more of the specified parts could not be found.  The part may not have been uploaded, or the \
+             specified entity tag may not match the part's entity tag."
+        }
+        "InvalidPartOrder" => "The list of parts was not in ascending order. Parts must be ordered by part number.",
+        "InvalidRange" => "The requested range is not satisfiable",
+        "InvalidRequest" => "Invalid Request",
+        "KeyTooLongError" => "Your key is too long",
+        "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "NoSuchKey" => "The specified key does not exist.",
+        "NoSuchUpload" => {
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been \
+             aborted or completed."
+        }
+        "NoSuchVersion" => "The specified version does not exist.",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented",
+        "PreconditionFailed" => "At least one of the pre-conditions you specified did not hold",
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. Check your key and \
+             signing method."
+        }
+        "XAmzContentSHA256Mismatch" => "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        _ => return None,
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct S3Error {
     pub code: S3ErrorCode,

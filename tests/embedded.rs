@@ -145,6 +145,11 @@ fn boto3_delete_bucket_of_a_bucket_with_objects_is_409_bucket_not_empty() {
 }
 
 #[test]
+fn boto3_errors_carry_s3s_code_status_and_message() {
+    boto3_case("errors_in_s3s_words");
+}
+
+#[test]
 fn boto3_invalid_bucket_names_are_400_or_404_never_500() {
     boto3_case("invalid_bucket_names");
 }

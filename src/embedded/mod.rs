@@ -65,6 +65,7 @@ impl Service {
             .call(req.map(s3s::Body::http_body))
             .await
             .map_err(|e| format!("embedded backend: {e:?}"))?;
+        let resp = with_s3_message(resp);
         // An answer to a HEAD has no body on the wire (s3s writes its error document anyway; HTTP drops it).
         let mut resp = if head_request {
             resp.map(|_| crate::body::empty())
@@ -85,9 +86,37 @@ impl Service {
     }
 }
 
+/// s3s-fs names most errors by their code alone (`<Error><Code>NoSuchKey</Code></Error>`), where S3 always gives
+/// a message too (aws-cli prints "Unknown" without one): S3's message is added.
+fn with_s3_message(mut resp: http::Response<s3s::Body>) -> http::Response<s3s::Body> {
+    if !(resp.status().is_client_error() || resp.status().is_server_error()) {
+        return resp;
+    }
+    let Some(xml) = resp.body().bytes() else {
+        return resp;
+    };
+    let Ok(text) = std::str::from_utf8(&xml) else {
+        return resp;
+    };
+    let (Some(code_end), false) = (text.find("</Code>"), text.contains("<Message>")) else {
+        return resp;
+    };
+    let Some(message) = crate::s3::xml::xml_text(text, "Code").and_then(|c| crate::error::s3_message(&c)) else {
+        return resp;
+    };
+    let (head, tail) = text.split_at(code_end + "</Code>".len());
+    let fixed = format!("{head}<Message>{}</Message>{tail}", crate::error::xml_escape(message));
+    resp.headers_mut().remove(http::header::CONTENT_LENGTH);
+    *resp.body_mut() = s3s::Body::from(fixed);
+    resp
+}
+
 /// Serve the embedded backend on `addr`, plain HTTP; returns the bound address.
 pub async fn serve(service: Service, addr: SocketAddr) -> Result<SocketAddr, String> {
-    let service = service.0;
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let service = service.0.clone();
+        async move { service.call(req.map(s3s::Body::from)).await.map(with_s3_message) }
+    });
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| format!("embedded backend bind {addr}: {e}"))?;
@@ -159,11 +188,22 @@ macro_rules! impl_s3 {
 }
 
 impl_s3! {
-        create_bucket(CreateBucketInput) -> CreateBucketOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
         list_buckets(ListBucketsInput) -> ListBucketsOutput;
     {
+
+    /// The embedded backend has one owner, so a bucket that exists is the caller's own: 409
+    /// BucketAlreadyOwnedByYou, as S3 answers in every region but us-east-1 (whose legacy answer is 200). s3s-fs
+    /// says BucketAlreadyExists, which clients read as a name taken by someone else (rclone fails its mkdir).
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.fs.create_bucket(req).await.map_err(|mut e| {
+            if *e.code() == s3s::S3ErrorCode::BucketAlreadyExists {
+                e.set_code(s3s::S3ErrorCode::BucketAlreadyOwnedByYou);
+            }
+            e
+        })
+    }
 
     async fn create_multipart_upload(
         &self,

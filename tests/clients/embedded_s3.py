@@ -895,7 +895,50 @@ def long_keys():
             check_eq(s3.list_objects_v2(Bucket=b).get("KeyCount"), 0, "objects left")
 
 
-CASES = {f.__name__: f for f in [missing_and_directory_keys, listings, versions, delete_objects_and_location,
+def errors_in_s3s_words():
+    """Every error carries S3's code, status and message (s3s-fs names most by code alone: aws-cli then prints
+    "Unknown"); re-creating one's own bucket is BucketAlreadyOwnedByYou (s3s-fs: BucketAlreadyExists)."""
+    from botocore.exceptions import ClientError
+
+    s3 = client()
+
+    def error(fn, **kw):
+        try:
+            fn(**kw)
+        except ClientError as e:
+            err = e.response["Error"]
+            return err["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"], err.get("Message")
+        raise AssertionError(f"{fn.__name__}({kw}) succeeded where S3 answers an error")
+
+    with Bucket(s3, "errs") as b:
+        s3.put_object(Bucket=b, Key="k", Body=b"12345")
+        for what, fn, kw, expected in [
+            ("GetObject of a missing key", s3.get_object, {"Bucket": b, "Key": "missing"},
+             ("NoSuchKey", 404, "The specified key does not exist.")),
+            ("GetObjectTagging of a missing key", s3.get_object_tagging, {"Bucket": b, "Key": "missing"},
+             ("NoSuchKey", 404, "The specified key does not exist.")),
+            ("CopyObject from a missing key", s3.copy_object,
+             {"Bucket": b, "Key": "c", "CopySource": {"Bucket": b, "Key": "missing"}},
+             ("NoSuchKey", 404, "The specified key does not exist.")),
+            ("GetObject in a missing bucket", s3.get_object, {"Bucket": "no-such-bucket-errs", "Key": "k"},
+             ("NoSuchBucket", 404, "The specified bucket does not exist")),
+            ("ListObjectsV2 of a missing bucket", s3.list_objects_v2, {"Bucket": "no-such-bucket-errs"},
+             ("NoSuchBucket", 404, "The specified bucket does not exist")),
+            ("DeleteBucket of a bucket with an object", s3.delete_bucket, {"Bucket": b},
+             ("BucketNotEmpty", 409, "The bucket you tried to delete is not empty")),
+            ("CreateBucket of one's own bucket", s3.create_bucket, {"Bucket": b},
+             ("BucketAlreadyOwnedByYou", 409,
+              "Your previous request to create the named bucket succeeded and you already own it.")),
+            ("a range past the end", s3.get_object, {"Bucket": b, "Key": "k", "Range": "bytes=10-20"},
+             ("InvalidRange", 416, "The requested range is not satisfiable")),
+        ]:
+            with step(f"{what}: {expected[0]} {expected[1]}, in S3's words"):
+                check_eq(error(fn, **kw), expected, what)
+        with step("the object and the bucket are still there"):
+            check_eq(s3.get_object(Bucket=b, Key="k")["Body"].read(), b"12345", "body")
+
+
+CASES = {f.__name__: f for f in [missing_and_directory_keys, errors_in_s3s_words, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
                                   conditional_writes_with_the_current_etag, conditional_copies, racing_creates, object_attributes,
