@@ -7,8 +7,12 @@
 //! ```text
 //! bench-load --target NAME,URL,ACCESS_KEY,SECRET_KEY,SSE[,CA_FILE] ...   (SSE: none | s3 | c | kms)
 //!            [--sizes 4KiB,1MiB,64MiB,1GiB] [--concurrency 1,16,64] [--seconds 5] [--max-gib 2]
-//!            [--max-in-flight-gib 1] [--baseline NAME] [--json FILE] [--cpu NAME=PID[+PID...]] ...
+//!            [--max-in-flight-gib 1] [--baseline NAME] [--json FILE] [--cpu NAME=PID[+PID...]] [--rounds 1] ...
 //! ```
+//!
+//! `--rounds N` runs every (size, concurrency, operation) cell N times over all targets, round by round, each
+//! round starting one target later, and reports each target's median of the N runs (errors: their sum). On a
+//! shared host whose speed drifts within a minute, the median of interleaved rounds is what compares.
 //!
 //! A cell runs until `--seconds` have passed or `--max-gib` have moved, but at least `concurrency` requests, so
 //! each worker finishes one. Cells whose `size × concurrency` exceeds `--max-in-flight-gib` are skipped (they would
@@ -79,6 +83,8 @@ struct Settings {
     json: Option<std::path::PathBuf>,
     /// `--cpu NAME=PID+PID`, applied to the targets once all are parsed.
     cpu: Vec<(String, Vec<u32>)>,
+    /// `--rounds`: runs of each cell per target, interleaved; the table shows their medians.
+    rounds: usize,
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -165,6 +171,7 @@ fn settings() -> Result<Settings, String> {
         baseline: None,
         json: None,
         cpu: Vec::new(),
+        rounds: 1,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -190,6 +197,13 @@ fn settings() -> Result<Settings, String> {
                     * (1u64 << 30) as f64) as u64
             }
             "--baseline" => s.baseline = Some(value()?),
+            "--rounds" => {
+                s.rounds = value()?
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or("--rounds: a number above 0")?
+            }
             "--json" => s.json = Some(value()?.into()),
             "--cpu" => {
                 let v = value()?;
@@ -409,6 +423,33 @@ async fn run_cell(t: Arc<Target>, data: Bytes, op: Op, size: u64, conc: usize, s
     r
 }
 
+/// One row of a target's runs of a cell: the median of each figure (of an even count, the mean of the middle
+/// two), errors summed.
+fn median_row(mut runs: Vec<Row>) -> Row {
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+    let of = |f: fn(&Row) -> f64, runs: &[Row]| median(runs.iter().map(f).collect());
+    let cpu: Vec<f64> = runs.iter().filter_map(|r| r.cpu_s_per_gib).collect();
+    let (mbps, rps, p50_ms, p99_ms) = (
+        of(|r| r.mbps, &runs),
+        of(|r| r.rps, &runs),
+        of(|r| r.p50_ms, &runs),
+        of(|r| r.p99_ms, &runs),
+    );
+    let errors = runs.iter().map(|r| r.errors).sum();
+    let mut row = runs.swap_remove(0);
+    (row.mbps, row.rps, row.p50_ms, row.p99_ms, row.errors) = (mbps, rps, p50_ms, p99_ms, errors);
+    row.cpu_s_per_gib = (!cpu.is_empty()).then(|| median(cpu));
+    row
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -463,7 +504,10 @@ async fn main() {
                 continue;
             }
             for op in [Op::Put, Op::Get] {
-                for t in &targets {
+                let mut runs: Vec<Vec<Row>> = targets.iter().map(|_| Vec::new()).collect();
+                for (round, k) in (0..s.rounds).flat_map(|r| (0..targets.len()).map(move |k| (r, k))) {
+                    let i = (k + round) % targets.len();
+                    let t = &targets[i];
                     let cpu_before = cpu_seconds(&t.pids, ticks);
                     let r = run_cell(t.clone(), data.clone(), op, size, conc, &s).await;
                     let secs = r.wall.as_secs_f64();
@@ -521,8 +565,9 @@ async fn main() {
                         });
                         writeln!(f, "{line}").expect("--json write");
                     }
-                    rows.push(row);
+                    runs[i].push(row);
                 }
+                rows.extend(runs.into_iter().map(median_row));
             }
             // The cell's objects go, so that a run's footprint at the backend stays one cell's.
             for t in &targets {
