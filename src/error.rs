@@ -181,7 +181,6 @@ impl S3ErrorCode {
     }
 }
 
-/// An error answered to the client as S3 XML.
 /// S3's message for an error code, as S3 words it (`None` for a code not listed here).
 pub fn s3_message(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -234,6 +233,7 @@ pub fn s3_message(code: &str) -> Option<&'static str> {
     })
 }
 
+/// An error answered to the client as S3 XML.
 #[derive(Debug, Clone)]
 pub struct S3Error {
     pub code: S3ErrorCode,
@@ -248,11 +248,13 @@ impl S3Error {
         }
     }
 
+    /// `code` with S3's own message for it ([`s3_message`]).
+    pub fn standard(code: S3ErrorCode) -> Self {
+        Self::new(code, code.standard_message())
+    }
+
     pub fn missing_content_length() -> Self {
-        Self::new(
-            S3ErrorCode::MissingContentLength,
-            "You must provide the Content-Length HTTP header.",
-        )
+        Self::standard(S3ErrorCode::MissingContentLength)
     }
 
     /// The client's body ended (or broke off) before it said it would.
@@ -268,15 +270,15 @@ impl S3Error {
     }
 
     pub fn no_such_bucket() -> Self {
-        Self::new(S3ErrorCode::NoSuchBucket, "The specified bucket does not exist")
+        Self::standard(S3ErrorCode::NoSuchBucket)
     }
 
     pub fn no_such_key() -> Self {
-        Self::new(S3ErrorCode::NoSuchKey, "The specified key does not exist.")
+        Self::standard(S3ErrorCode::NoSuchKey)
     }
 
     pub fn no_such_version() -> Self {
-        Self::new(S3ErrorCode::NoSuchVersion, "The specified version does not exist.")
+        Self::standard(S3ErrorCode::NoSuchVersion)
     }
 
     pub fn invalid_version_id() -> Self {
@@ -284,30 +286,20 @@ impl S3Error {
     }
 
     pub fn precondition_failed() -> Self {
-        Self::new(
-            S3ErrorCode::PreconditionFailed,
-            "At least one of the pre-conditions you specified did not hold",
-        )
+        Self::standard(S3ErrorCode::PreconditionFailed)
     }
 
     pub fn access_denied() -> Self {
-        Self::new(S3ErrorCode::AccessDenied, "Access Denied")
+        Self::standard(S3ErrorCode::AccessDenied)
     }
 
     pub fn signature_mismatch() -> Self {
-        Self::new(
-            S3ErrorCode::SignatureDoesNotMatch,
-            "The request signature we calculated does not match the signature you provided. \
-             Check your key and signing method.",
-        )
+        Self::standard(S3ErrorCode::SignatureDoesNotMatch)
     }
 
     pub fn internal(reason: impl fmt::Display) -> Self {
         tracing::error!(%reason, "internal error");
-        Self::new(
-            S3ErrorCode::InternalError,
-            "We encountered an internal error. Please try again.",
-        )
+        Self::standard(S3ErrorCode::InternalError)
     }
 
     /// The S3 XML error response (`HEAD` responses carry no body, as S3's do not).

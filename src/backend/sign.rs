@@ -264,6 +264,33 @@ mod tests {
     use aws_sigv4::http_request::{PayloadChecksumKind, PercentEncodingMode, UriPathNormalizationMode};
     use std::time::Duration;
 
+    /// The date written digit by digit reads back as the same second, through `time`'s formatter and the
+    /// verifier's parser alike.
+    #[test]
+    fn amz_dates_are_written_as_time_formats_them() {
+        let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+        for secs in [
+            0,
+            1,
+            59,
+            951_782_400,
+            1_369_353_600,
+            1_700_000_000,
+            1_709_251_199,
+            4_102_444_799,
+        ] {
+            let t = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
+            let written = amz_date(t);
+            assert_eq!(
+                written,
+                time::OffsetDateTime::from(t).format(&format).unwrap(),
+                "{secs}"
+            );
+            let read = crate::auth::parse_amz_date(&written).expect("parses");
+            assert_eq!(read.unix_timestamp(), secs as i64, "{written}");
+        }
+    }
+
     fn signer() -> Signer {
         Signer::new(
             "AKIDEXAMPLE00000001".into(),

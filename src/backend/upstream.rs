@@ -304,7 +304,7 @@ pub async fn failure(resp: Response<Body>, what: String) -> S3Error {
         (_, Some(c)) => match S3ErrorCode::from_backend(c) {
             Some(code) => {
                 tracing::debug!(code = c, "{what}: the backend answered");
-                S3Error::new(code, code.standard_message())
+                S3Error::standard(code)
             }
             None => S3Error::internal(format!("{what}: backend status {status} ({c})")),
         },

@@ -126,9 +126,8 @@ pub fn dispatch(ctx: ReqCtx<'_>) -> BoxFuture<'_, Result<Response<Body>, S3Error
         (Op::CreateBucket, _, true, false)
             if !crate::s3::addressing::valid_new_bucket_name(ctx.req.target.bucket.as_deref().unwrap_or_default()) =>
         {
-            Box::pin(std::future::ready(Err(S3Error::new(
+            Box::pin(std::future::ready(Err(S3Error::standard(
                 S3ErrorCode::InvalidBucketName,
-                S3ErrorCode::InvalidBucketName.standard_message(),
             ))))
         }
         (Op::PutObjectLockConfiguration | Op::PutObjectRetention | Op::PutObjectLegalHold, _, true, _) => {
