@@ -142,10 +142,7 @@ impl Running {
         if let Some((h, expected)) = self.md5.take()
             && !ct_eq(&h.finish(), &expected)
         {
-            return Err(S3Error::new(
-                S3ErrorCode::BadDigest,
-                "The Content-MD5 you specified did not match what we received.",
-            ));
+            return Err(S3Error::standard(S3ErrorCode::BadDigest));
         }
         let mut verified = None;
         if let Some((h, expected, alg)) = self.header_checksum.take() {

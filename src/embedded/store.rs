@@ -114,9 +114,9 @@ impl Store {
         {
             return Ok(());
         }
-        Err(s3_error!(
-            NoSuchUpload,
-            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+        Err(s3s::S3Error::with_message(
+            s3s::S3ErrorCode::NoSuchUpload,
+            crate::error::s3_message("NoSuchUpload").unwrap_or_default(),
         ))
     }
 

@@ -623,5 +623,5 @@ fn invalid_part_number() -> S3Error {
 }
 
 fn invalid_range() -> S3Error {
-    S3Error::new(S3ErrorCode::InvalidRange, "The requested range is not satisfiable")
+    S3Error::standard(S3ErrorCode::InvalidRange)
 }

@@ -87,10 +87,7 @@ pub fn check(t: &Target) -> Result<(), crate::error::S3Error> {
         Some(b) => b == "." || b == ".." || b.contains('/'),
     };
     if bad_bucket {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidBucketName,
-            "The specified bucket is not valid.",
-        ));
+        return Err(S3Error::standard(S3ErrorCode::InvalidBucketName));
     }
     if t.key
         .as_deref()

@@ -47,12 +47,7 @@ pub fn parse_upload_id(client_id: &str) -> Result<(String, Option<Envelope>), S3
     let Some((backend, token)) = client_id.split_once(TOKEN_MARK) else {
         return Ok((client_id.to_owned(), None));
     };
-    let no_such = || {
-        S3Error::new(
-            S3ErrorCode::NoSuchUpload,
-            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
-        )
-    };
+    let no_such = || S3Error::standard(S3ErrorCode::NoSuchUpload);
     let envelope = token.split_once('~').map_or(token, |(e, _)| e);
     let text = B64URL.decode(envelope).map_err(|_| no_such())?;
     let text = String::from_utf8(text).map_err(|_| no_such())?;
