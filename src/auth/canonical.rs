@@ -28,7 +28,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 fn hex32(bytes: &[u8; 32]) -> String {
     let mut out = [0u8; 64];
     hex::encode_to_slice(bytes, &mut out).expect("64 hex digits for 32 bytes");
-    String::from_utf8_lossy(&out).into_owned()
+    std::str::from_utf8(&out).expect("hex is ASCII").to_owned()
 }
 
 /// `kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")`.

@@ -7,7 +7,8 @@
 //! ```text
 //! bench-load --target NAME,URL,ACCESS_KEY,SECRET_KEY,SSE[,CA_FILE] ...   (SSE: none | s3 | c | kms)
 //!            [--sizes 4KiB,1MiB,64MiB,1GiB] [--concurrency 1,16,64] [--seconds 5] [--max-gib 2]
-//!            [--max-in-flight-gib 1] [--baseline NAME] [--json FILE] [--cpu NAME=PID[+PID...]] [--rounds 1] ...
+//!            [--max-in-flight-gib 1] [--baseline NAME] [--json FILE] [--cpu NAME=PID[+PID...]] [--rounds 1]
+//!            [--hook CMD] ...
 //! ```
 //!
 //! `--rounds N` runs every (size, concurrency, operation) cell N times over all targets, round by round, each
@@ -85,6 +86,19 @@ struct Settings {
     cpu: Vec<(String, Vec<u32>)>,
     /// `--rounds`: runs of each cell per target, interleaved; the table shows their medians.
     rounds: usize,
+    /// `--hook CMD`: run as `CMD begin TARGET OP` before each target's cell and `CMD end TARGET OP REQUESTS`
+    /// after it (bench/instructions.sh turns a profiler on and off with it).
+    hook: Option<String>,
+}
+
+/// `--hook`: the command with `args`, waited for (cells run one at a time, so blocking here times nothing).
+fn hook(s: &Settings, args: &[&str]) {
+    if let Some(cmd) = &s.hook {
+        match std::process::Command::new(cmd).args(args).status() {
+            Ok(st) if st.success() => {}
+            other => eprintln!("--hook {cmd} {}: {other:?}", args.join(" ")),
+        }
+    }
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -172,6 +186,7 @@ fn settings() -> Result<Settings, String> {
         json: None,
         cpu: Vec::new(),
         rounds: 1,
+        hook: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -205,6 +220,7 @@ fn settings() -> Result<Settings, String> {
                     .ok_or("--rounds: a number above 0")?
             }
             "--json" => s.json = Some(value()?.into()),
+            "--hook" => s.hook = Some(value()?),
             "--cpu" => {
                 let v = value()?;
                 let (name, pids) = v.split_once('=').ok_or("--cpu NAME=PID[+PID...]")?;
@@ -508,8 +524,11 @@ async fn main() {
                 for (round, k) in (0..s.rounds).flat_map(|r| (0..targets.len()).map(move |k| (r, k))) {
                     let i = (k + round) % targets.len();
                     let t = &targets[i];
+                    let op_name = if op == Op::Put { "PUT" } else { "GET" };
+                    hook(&s, &["begin", &t.name, op_name]);
                     let cpu_before = cpu_seconds(&t.pids, ticks);
                     let r = run_cell(t.clone(), data.clone(), op, size, conc, &s).await;
+                    hook(&s, &["end", &t.name, op_name, &r.requests.to_string()]);
                     let secs = r.wall.as_secs_f64();
                     let cpu = cpu_before
                         .zip(cpu_seconds(&t.pids, ticks))
@@ -517,7 +536,7 @@ async fn main() {
                         .map(|(a, b)| b - a);
                     let cpu_s_per_gib = cpu.map(|c| c / (r.bytes as f64 / (1u64 << 30) as f64));
                     let row = Row {
-                        op: if op == Op::Put { "PUT" } else { "GET" },
+                        op: op_name,
                         size,
                         conc,
                         target: t.name.clone(),

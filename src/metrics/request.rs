@@ -149,5 +149,5 @@ fn new_request_id() -> String {
     let mut out = [0u8; 16];
     hex::encode_to_slice(fastrand::u64(..).to_be_bytes(), &mut out).expect("16 hex digits for 8 bytes");
     out.make_ascii_uppercase();
-    String::from_utf8_lossy(&out).into_owned()
+    std::str::from_utf8(&out).expect("hex is ASCII").to_owned()
 }
