@@ -94,7 +94,7 @@ impl Authorizer {
         };
         let action = iam::actions::iam_action(op, req.query_param("versionId").is_some());
         let signed_at = req
-            .header("x-amz-date")
+            .header(crate::s3::headers::X_AMZ_DATE)
             .or_else(|| req.query_param("X-Amz-Date"))
             .and_then(auth::parse_amz_date);
         let facts = iam::context::Facts {

@@ -15,11 +15,13 @@ pub mod sigv2;
 use std::time::SystemTime;
 
 use base64::Engine;
+use http::HeaderName;
 use http::request::Parts;
 use time::OffsetDateTime;
 
 use crate::body::verify::BodyChecks;
 use crate::error::{S3Error, S3ErrorCode};
+use crate::s3::headers::{CONTENT_MD5, X_AMZ_CONTENT_SHA256, X_AMZ_DATE, X_AMZ_DECODED_CONTENT_LENGTH, X_AMZ_TRAILER};
 use canonical::{canonical_query, canonical_request, canonical_uri, string_to_sign};
 use checksum::{ChecksumAlgorithm, ct_eq};
 use chunked::{ChunkSigningContext, ChunkedDecoder, ChunkedMode};
@@ -160,7 +162,7 @@ pub(crate) fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
     Some(time::PrimitiveDateTime::new(date, t).assume_utc())
 }
 
-pub(crate) fn header_str<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str(parts: &Parts, name: impl http::header::AsHeaderName) -> Option<&str> {
     crate::s3::request::header_str(&parts.headers, name)
 }
 
@@ -181,7 +183,7 @@ pub fn query_params(parts: &Parts) -> Vec<(String, String)> {
 
 /// The host the client addressed (HTTP/1 `Host`, HTTP/2 `:authority`).
 pub fn request_host(parts: &Parts) -> Option<&str> {
-    header_str(parts, "host").or_else(|| parts.uri.authority().map(|a| a.as_str()))
+    header_str(parts, http::header::HOST).or_else(|| parts.uri.authority().map(|a| a.as_str()))
 }
 
 fn canonical_headers<'a>(parts: &Parts, signed: &[&'a str]) -> Result<Vec<(&'a str, String)>, S3Error> {
@@ -223,7 +225,7 @@ pub fn authenticate(
         return authenticate_v2(parts, store, limits, &form, virtual_bucket, &query, now);
     }
 
-    if let Some(auth) = header_str(parts, "authorization") {
+    if let Some(auth) = header_str(parts, http::header::AUTHORIZATION) {
         return authenticate_header(parts, store, limits, auth, now);
     }
     if q("X-Amz-Algorithm").is_some() {
@@ -248,7 +250,7 @@ pub fn authenticate(
 /// where a bucket policy grants everyone; its body is checked as an unsigned one (length, `Content-MD5`,
 /// `x-amz-checksum-*`). A body that claims chunk signatures has no key to check them with: refused.
 fn anonymous(parts: &Parts) -> Result<Authenticated, S3Error> {
-    let payload = header_str(parts, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
+    let payload = header_str(parts, X_AMZ_CONTENT_SHA256).unwrap_or("UNSIGNED-PAYLOAD");
     if payload.starts_with("STREAMING-AWS4-HMAC-SHA256") {
         return Err(S3Error::access_denied_msg("A signed payload needs a signed request."));
     }
@@ -271,7 +273,7 @@ fn authenticate_header(
     now: OffsetDateTime,
 ) -> Result<Authenticated, S3Error> {
     let sp = parse_authorization(auth)?;
-    let amz_date = header_str(parts, "x-amz-date")
+    let amz_date = header_str(parts, X_AMZ_DATE)
         .ok_or_else(|| S3Error::access_denied_msg("AWS authentication requires a valid Date or x-amz-date header"))?;
     let t = parse_amz_date(amz_date)
         .ok_or_else(|| S3Error::access_denied_msg("AWS authentication requires a valid Date or x-amz-date header"))?;
@@ -286,7 +288,7 @@ fn authenticate_header(
     if !sp.signed_headers.contains(&"host") {
         return Err(header_malformed("SignedHeaders must include host."));
     }
-    let content_sha = header_str(parts, "x-amz-content-sha256").ok_or_else(|| {
+    let content_sha = header_str(parts, X_AMZ_CONTENT_SHA256).ok_or_else(|| {
         S3Error::new(
             S3ErrorCode::InvalidRequest,
             "Missing required header for this request: x-amz-content-sha256",
@@ -386,7 +388,7 @@ fn authenticate_presigned(
     let credential = lookup(store, access_key_id)?;
     let key = credential.signing_key(date, region, service);
     let headers = canonical_headers(parts, &sp.signed_headers)?;
-    let payload = header_str(parts, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
+    let payload = header_str(parts, X_AMZ_CONTENT_SHA256).unwrap_or("UNSIGNED-PAYLOAD");
     let cr = canonical_request(
         parts.method.as_str(),
         &canonical_uri(parts.uri.path()),
@@ -446,7 +448,7 @@ fn authenticate_v2(
         tracing::debug!(access_key_id, "SigV2 signature mismatch");
         return Err(S3Error::signature_mismatch());
     }
-    let payload = header_str(parts, "x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD");
+    let payload = header_str(parts, X_AMZ_CONTENT_SHA256).unwrap_or("UNSIGNED-PAYLOAD");
     if payload.starts_with("STREAMING-") {
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -485,8 +487,8 @@ fn lookup(store: &CredentialStore, access_key_id: &str) -> Result<Credential, S3
     })
 }
 
-fn decoded_length(parts: &Parts, name: &str) -> Result<Option<u64>, S3Error> {
-    match header_str(parts, name) {
+fn decoded_length(parts: &Parts, name: HeaderName) -> Result<Option<u64>, S3Error> {
+    match header_str(parts, &name) {
         None => Ok(None),
         Some(v) => v
             .parse()
@@ -526,7 +528,7 @@ fn body_checks(
             ));
         }
     };
-    if let Some(md5) = header_str(parts, "content-md5") {
+    if let Some(md5) = header_str(parts, CONTENT_MD5) {
         let ok = base64::engine::general_purpose::STANDARD
             .decode(md5)
             .is_ok_and(|d| d.len() == 16);
@@ -556,7 +558,7 @@ fn body_checks(
             }
         }
     }
-    let trailer = match header_str(parts, "x-amz-trailer") {
+    let trailer = match header_str(parts, X_AMZ_TRAILER) {
         None => None,
         Some(t) => Some(ChecksumAlgorithm::from_header_name(t.trim()).ok_or_else(|| {
             S3Error::new(
@@ -572,10 +574,10 @@ fn body_checks(
                 "x-amz-trailer requires a STREAMING-*-TRAILER x-amz-content-sha256.",
             ));
         }
-        checks.length = decoded_length(parts, "content-length")?;
+        checks.length = decoded_length(parts, http::header::CONTENT_LENGTH)?;
         return Ok((checks, false));
     };
-    let length = decoded_length(parts, "x-amz-decoded-content-length")?;
+    let length = decoded_length(parts, X_AMZ_DECODED_CONTENT_LENGTH)?;
     if length.is_none() {
         return Err(S3Error::new(
             S3ErrorCode::MissingContentLength,

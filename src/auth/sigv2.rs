@@ -147,7 +147,7 @@ pub enum Form<'a> {
 
 /// The request's SigV2 form, if it is one.
 pub fn detect<'a>(parts: &'a Parts, q: &impl Fn(&str) -> Option<&'a str>) -> Result<Option<Form<'a>>, S3Error> {
-    if let Some(v) = header_str(parts, "authorization") {
+    if let Some(v) = header_str(parts, http::header::AUTHORIZATION) {
         let Some(rest) = v.strip_prefix("AWS ") else {
             return Ok(None);
         };

@@ -22,7 +22,7 @@ use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
 use s3s_fs::FileSystem;
 
 use super::store::Store;
-use crate::sse::ENVELOPE_HEADER;
+use crate::sse::ENVELOPE_METADATA_KEY;
 
 /// Bytes per write of a PUT body to its file.
 const WRITE_BYTES: usize = 1 << 20;
@@ -34,8 +34,10 @@ const SMALL_BODY: i64 = 128 << 10;
 /// Whether the fast path takes this PUT: the gateway's ciphertext, larger than [`SMALL_BODY`] or of unknown length,
 /// with nothing for s3s-fs to verify.
 pub(super) fn takes(input: &PutObjectInput) -> bool {
-    let envelope = ENVELOPE_HEADER.strip_prefix("x-amz-meta-").unwrap_or(ENVELOPE_HEADER);
-    input.metadata.as_ref().is_some_and(|m| m.contains_key(envelope))
+    input
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.contains_key(ENVELOPE_METADATA_KEY))
         && input.content_length.is_none_or(|l| l > SMALL_BODY)
         && input.content_md5.is_none()
         && input.checksum_algorithm.is_none()

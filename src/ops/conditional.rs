@@ -30,7 +30,7 @@ pub fn backend_etag_list(v: &str) -> String {
 /// Translate the `If-Match` of a write to the request's object into the backend's ETag. An `If-Match` on a key
 /// that does not exist is S3's 404 NoSuchKey.
 pub async fn translate_if_match(ctx: &ReqCtx<'_>, headers: &mut HeaderMap) -> Result<(), S3Error> {
-    let Some(wanted) = header_str(headers, "if-match").map(str::to_owned) else {
+    let Some(wanted) = header_str(headers, http::header::IF_MATCH).map(str::to_owned) else {
         return Ok(());
     };
     if wanted.trim() == "*" {

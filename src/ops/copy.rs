@@ -68,7 +68,7 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
             headers.remove(n);
         }
         for (n, v) in head.headers() {
-            if is_copied(n.as_str()) && n.as_str() != ENVELOPE_HEADER {
+            if is_copied(n.as_str()) && *n != ENVELOPE_HEADER {
                 headers.append(n.clone(), v.clone());
             }
         }

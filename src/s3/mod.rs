@@ -2,6 +2,7 @@
 
 pub mod addressing;
 pub mod copy_source;
+pub mod headers;
 pub mod operation;
 pub mod post_policy;
 pub mod range;

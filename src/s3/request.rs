@@ -55,7 +55,7 @@ pub fn classify(parts: Parts, domains: &[String], max_header_bytes: usize) -> Re
     addressing::check(&target)?;
     let copy_source = parts
         .headers
-        .get("x-amz-copy-source")
+        .get(super::headers::X_AMZ_COPY_SOURCE)
         .map(|v| v.to_str().map_or_else(|_| parse_copy_source(""), parse_copy_source));
     let op = operation::classify(&parts.method, &target, &query, copy_source.is_some());
     let upload_id = query
@@ -93,7 +93,7 @@ impl S3Request {
         self.upload_id.as_ref().map(|r| r.as_ref().map_err(Clone::clone))
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: impl http::header::AsHeaderName) -> Option<&str> {
         header_str(&self.parts.headers, name)
     }
 
@@ -127,7 +127,7 @@ pub fn parse_part_number(value: Option<&str>) -> Result<Option<u32>, S3Error> {
         .transpose()
 }
 
-pub fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn header_str(h: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -141,7 +141,7 @@ pub fn remove_prefixed(h: &mut HeaderMap, prefix: &str) {
 
 /// A backend response's `Content-Length`.
 pub fn content_length_of(h: &HeaderMap) -> Result<u64, S3Error> {
-    header_str(h, "content-length")
+    header_str(h, http::header::CONTENT_LENGTH)
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| S3Error::internal("source object without a Content-Length"))
 }

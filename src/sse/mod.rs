@@ -20,8 +20,10 @@ use crate::error::{S3Error, S3ErrorCode};
 use crate::keyring::Keyring;
 use crate::sse::request::CustomerKey;
 
-/// Backend header carrying the envelope.
-pub const ENVELOPE_HEADER: &str = "x-amz-meta-s3sp";
+/// Backend header carrying the envelope ([`ENVELOPE_METADATA_KEY`] as user metadata).
+pub const ENVELOPE_HEADER: http::HeaderName = http::HeaderName::from_static("x-amz-meta-s3sp");
+/// The envelope's user-metadata key (what [`ENVELOPE_HEADER`] names after `x-amz-meta-`).
+pub const ENVELOPE_METADATA_KEY: &str = "s3sp";
 
 /// The key material the gateway can use to encrypt and decrypt, and the `[sse]` rules it applies.
 pub struct Keys {
@@ -178,4 +180,15 @@ pub fn add_sse_headers(h: &mut HeaderMap, env: &Envelope, customer: Option<&Cust
 pub fn strip_backend_only(h: &mut HeaderMap) {
     h.remove(ENVELOPE_HEADER);
     crate::s3::request::remove_prefixed(h, "x-amz-checksum-");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_envelope_header_is_its_metadata_key_as_a_header() {
+        assert_eq!(
+            super::ENVELOPE_HEADER.as_str(),
+            format!("x-amz-meta-{}", super::ENVELOPE_METADATA_KEY)
+        );
+    }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use md5::{Digest, Md5};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -52,19 +52,44 @@ pub enum SseRequest {
 
 /// Unlike `s3::request::header_str`, a value that is not visible ASCII is present (and invalid), never absent:
 /// a garbled SSE header must be refused, not ignored.
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header<'a>(h: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     h.get(name).map(|v| v.to_str().unwrap_or("\u{0}"))
 }
+
+const SSE: HeaderName = HeaderName::from_static("x-amz-server-side-encryption");
+const KMS_KEY_ID: HeaderName = HeaderName::from_static("x-amz-server-side-encryption-aws-kms-key-id");
+const KMS_CONTEXT: HeaderName = HeaderName::from_static("x-amz-server-side-encryption-context");
+const BUCKET_KEY: HeaderName = HeaderName::from_static("x-amz-server-side-encryption-bucket-key-enabled");
+
+/// The names of an SSE-C triple (the object's own, or a copy source's). Constants: a lookup by `&str` parses the
+/// name first, and these are looked up in every request.
+struct CustomerHeaders {
+    algorithm: HeaderName,
+    key: HeaderName,
+    md5: HeaderName,
+}
+
+const CUSTOMER: CustomerHeaders = CustomerHeaders {
+    algorithm: HeaderName::from_static("x-amz-server-side-encryption-customer-algorithm"),
+    key: HeaderName::from_static("x-amz-server-side-encryption-customer-key"),
+    md5: HeaderName::from_static("x-amz-server-side-encryption-customer-key-md5"),
+};
+
+const COPY_SOURCE_CUSTOMER: CustomerHeaders = CustomerHeaders {
+    algorithm: HeaderName::from_static("x-amz-copy-source-server-side-encryption-customer-algorithm"),
+    key: HeaderName::from_static("x-amz-copy-source-server-side-encryption-customer-key"),
+    md5: HeaderName::from_static("x-amz-copy-source-server-side-encryption-customer-key-md5"),
+};
 
 fn invalid_argument(msg: &'static str) -> S3Error {
     S3Error::new(S3ErrorCode::InvalidArgument, msg)
 }
 
-/// Parse the SSE-C triple with the given header prefix (`x-amz-` or `x-amz-copy-source-`).
-fn customer_key(h: &HeaderMap, prefix: &str) -> Result<Option<CustomerKey>, S3Error> {
-    let alg = header(h, &format!("{prefix}server-side-encryption-customer-algorithm"));
-    let key = header(h, &format!("{prefix}server-side-encryption-customer-key"));
-    let md5 = header(h, &format!("{prefix}server-side-encryption-customer-key-md5"));
+/// Parse the SSE-C triple named by `names` (the object's own, or a copy source's).
+fn customer_key(h: &HeaderMap, names: &CustomerHeaders) -> Result<Option<CustomerKey>, S3Error> {
+    let alg = header(h, &names.algorithm);
+    let key = header(h, &names.key);
+    let md5 = header(h, &names.md5);
     if alg.is_none() && key.is_none() && md5.is_none() {
         return Ok(None);
     }
@@ -130,10 +155,9 @@ pub fn customer_for_read(h: &HeaderMap) -> Result<Option<CustomerKey>, S3Error> 
 
 /// The destination / object SSE request of a PUT, POST, Create, Copy, GET or HEAD.
 pub fn parse(h: &HeaderMap) -> Result<SseRequest, S3Error> {
-    let customer = customer_key(h, "x-amz-")?;
-    let sse = header(h, "x-amz-server-side-encryption");
-    let kms_headers = h.contains_key("x-amz-server-side-encryption-aws-kms-key-id")
-        || h.contains_key("x-amz-server-side-encryption-context");
+    let customer = customer_key(h, &CUSTOMER)?;
+    let sse = header(h, &SSE);
+    let kms_headers = h.contains_key(KMS_KEY_ID) || h.contains_key(KMS_CONTEXT);
     match (sse, customer) {
         (Some(_), Some(_)) => Err(invalid_argument(
             "Server Side Encryption with Customer provided key is incompatible with the encryption method specified",
@@ -148,10 +172,9 @@ pub fn parse(h: &HeaderMap) -> Result<SseRequest, S3Error> {
         (None, None) => Ok(SseRequest::Unspecified),
         (Some("AES256"), None) => Ok(SseRequest::S3),
         (Some("aws:kms"), None) => Ok(SseRequest::Kms {
-            key_id: header(h, "x-amz-server-side-encryption-aws-kms-key-id").map(str::to_owned),
-            context: header(h, "x-amz-server-side-encryption-context").map(str::to_owned),
-            bucket_key: header(h, "x-amz-server-side-encryption-bucket-key-enabled")
-                .map(|v| v.eq_ignore_ascii_case("true")),
+            key_id: header(h, &KMS_KEY_ID).map(str::to_owned),
+            context: header(h, &KMS_CONTEXT).map(str::to_owned),
+            bucket_key: header(h, &BUCKET_KEY).map(|v| v.eq_ignore_ascii_case("true")),
         }),
         // Any other value, `aws:kms:dsse` (dual-layer SSE-KMS, not offered here) included: S3's answer to an
         // encryption method it does not support (400, nothing written).
@@ -161,7 +184,7 @@ pub fn parse(h: &HeaderMap) -> Result<SseRequest, S3Error> {
 
 /// The SSE-C key of a copy source (`x-amz-copy-source-server-side-encryption-customer-*`).
 pub fn parse_copy_source(h: &HeaderMap) -> Result<Option<CustomerKey>, S3Error> {
-    customer_key(h, "x-amz-copy-source-")
+    customer_key(h, &COPY_SOURCE_CUSTOMER)
 }
 
 /// Request headers that carry SSE parameters: never forwarded to the backend.
@@ -175,9 +198,9 @@ pub fn kms_needs_identity() -> S3Error {
 /// What a request without credentials may not ask for: SSE-KMS (it needs an identity for the KMS) and SSE-C (the
 /// gateway takes customer keys only from callers it knows).
 pub fn check_anonymous(headers: &HeaderMap) -> Result<(), S3Error> {
-    let kms = header(headers, "x-amz-server-side-encryption").is_some_and(|v| v.starts_with("aws:kms"))
-        || headers.contains_key("x-amz-server-side-encryption-aws-kms-key-id")
-        || headers.contains_key("x-amz-server-side-encryption-context");
+    let kms = header(headers, &SSE).is_some_and(|v| v.starts_with("aws:kms"))
+        || headers.contains_key(KMS_KEY_ID)
+        || headers.contains_key(KMS_CONTEXT);
     if kms {
         return Err(kms_needs_identity());
     }
