@@ -12,6 +12,7 @@ use crate::bucket_state::BucketState;
 use crate::crypto::envelope::{ChecksumPlace, Envelope};
 use crate::crypto::keys::DataKey;
 use crate::error::S3Error;
+use crate::s3::headers::X_AMZ_VERSION_ID;
 use crate::s3::operation::Operation;
 use crate::s3::request::header_str;
 use crate::sse::checksum::{Record, StoredChecksum, part_record_key, record_key};
@@ -31,7 +32,7 @@ pub async fn write_record(
     stored: &HeaderMap,
     sealed: Vec<u8>,
 ) {
-    let (etag, version) = (backend_etag(stored), header_str(stored, "x-amz-version-id"));
+    let (etag, version) = (backend_etag(stored), header_str(stored, X_AMZ_VERSION_ID));
     write_record_at(buckets, op, bucket, key, etag, version, sealed, Vec::new()).await;
 }
 
@@ -86,7 +87,7 @@ async fn object_record(
     key: &str,
     object: &HeaderMap,
 ) -> Result<Option<Record>, S3Error> {
-    let at = record_key(key, header_str(object, "x-amz-version-id"));
+    let at = record_key(key, header_str(object, X_AMZ_VERSION_ID));
     let Some(text) = buckets.get(op, bucket, &at).await? else {
         return Ok(None);
     };

@@ -23,6 +23,7 @@ use crate::crypto::stream::{ChainOpener, StreamOpener};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::metrics::Metrics;
 use crate::response::pass_through;
+use crate::s3::headers::X_AMZ_VERSION_ID;
 use crate::s3::operation::Operation;
 use crate::s3::range::{self, ByteRange};
 use crate::s3::request::{header_str, parse_part_number, remove_query_param};
@@ -92,7 +93,7 @@ async fn object_parts(
         return Ok(vec![(0, cipher_total)]);
     }
     let etag = header_str(h, "etag").unwrap_or("").trim_matches('"');
-    let layout = read_layout(gw.buckets, gw.op, gw.bucket, key, header_str(h, "x-amz-version-id")).await?;
+    let layout = read_layout(gw.buckets, gw.op, gw.bucket, key, header_str(h, X_AMZ_VERSION_ID)).await?;
     if layout.etag != etag || layout.cipher_total() != Some(cipher_total) {
         return Err(S3Error::internal(format!(
             "multipart object {key}: part layout is stale"
@@ -154,7 +155,7 @@ pub async fn client_parts(
 ) -> Result<Option<Vec<(u32, u64)>>, S3Error> {
     let cipher_total = content_length(h).ok_or_else(|| S3Error::internal("backend HEAD without a Content-Length"))?;
     let etag = header_str(h, "etag").unwrap_or("").trim_matches('"');
-    let version = header_str(h, "x-amz-version-id");
+    let version = header_str(h, X_AMZ_VERSION_ID);
     if env.multipart {
         let layout = read_layout(buckets, op, bucket, key, version).await?;
         if layout.etag != etag || layout.cipher_total() != Some(cipher_total) {
