@@ -125,6 +125,11 @@ fn boto3_missing_and_directory_keys_are_404_no_such_key() {
 }
 
 #[test]
+fn boto3_keys_that_are_prefixes_of_others_and_folder_markers_are_objects_like_any() {
+    boto3_case("prefix_keys_and_folder_markers");
+}
+
+#[test]
 fn boto3_listings_carry_etag_size_storage_class_and_owner() {
     boto3_case("listings");
 }

@@ -358,6 +358,7 @@ fn quick_start_serves_s3_through_its_in_process_backend() {
         ("embedded_s3.py", "conditional_writes"),
         ("embedded_s3.py", "retried_and_gone_uploads"),
         ("embedded_s3.py", "missing_and_directory_keys"),
+        ("embedded_s3.py", "prefix_keys_and_folder_markers"),
         ("checksums.py", "ranges_and_parts_answer_none"),
         ("checksums.py", "wrong_checksum_stores_nothing"),
         ("checksums.py", "copies_keep_the_checksum"),

@@ -291,7 +291,13 @@ impl_s3! {
         if self.store.holds_objects(&req.input.bucket).await? {
             return Err(s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"));
         }
-        self.fs.delete_bucket(req).await
+        let beside = s3s_fs::beside_dir(self.store.root(), &req.input.bucket);
+        let resp = self.fs.delete_bucket(req).await?;
+        match tokio::fs::remove_dir_all(&beside).await {
+            Ok(()) => Ok(resp),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(resp),
+            Err(e) => Err(s3_error!(e, InternalError)),
+        }
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
@@ -465,10 +471,9 @@ impl_s3! {
 
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let _held = self.locks.lock(vec![(&req.input.bucket, &req.input.key, false)]).await;
-        self.store.object_file(&req.input.bucket, &req.input.key).await?;
+        let (path, _) = self.store.object_file(&req.input.bucket, &req.input.key).await?;
         // s3s-fs checks the request, the range and the metadata, and opens the file; then its body is replaced by
         // the same bytes read in large reads. Under the key's lock no writer can replace the file in between.
-        let path = self.store.object_path(&req.input.bucket, &req.input.key)?;
         let tags = tagging::read(&self.store, &req.input.bucket, &req.input.key).await?;
         let mut resp = self.fs.get_object(req).await?;
         if !tags.is_empty() {

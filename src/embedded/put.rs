@@ -57,7 +57,7 @@ pub(super) async fn put(
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let body = req.input.body.take().ok_or_else(|| s3_error!(IncompleteBody))?;
     let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-    let object = store.object_path(&bucket, &key)?;
+    let places = store.places(&bucket, &key)?;
     store.bucket(&bucket).await?;
     let tmp = TempFile(store.temp_path(&random_hex()));
     let written = write_body(body, &tmp.0).await?;
@@ -76,7 +76,8 @@ pub(super) async fn put(
     req.input.body = Some(StreamingBlob::from(s3s::Body::from(Bytes::new())));
     let mut resp = fs.put_object(req).await?;
 
-    tokio::fs::rename(&tmp.0, &object)
+    places
+        .place(&tmp.0, &key)
         .await
         .map_err(|e| s3_error!(e, InternalError, "storing the object"))?;
     let etag = random_hex();

@@ -7,9 +7,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use md5::{Digest as _, Md5};
-use path_absolutize::Absolutize;
 use s3s::dto::ETagCondition;
 use s3s::{S3ErrorCode, S3Result, s3_error};
+use s3s_fs::ObjectPlaces;
 
 /// The longest file name (in bytes) the file systems s3s-fs runs on take.
 const NAME_MAX: usize = 255;
@@ -29,13 +29,10 @@ impl Store {
         &self.root
     }
 
-    /// The file of `bucket/key` (which s3s-fs may not have written).
-    pub(super) fn object_path(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
-        Ok(Path::new(bucket)
-            .join(key)
-            .absolutize_virtually(&self.root)
-            .map_err(|e| s3_error!(e, InvalidArgument, "key outside its bucket"))?
-            .into_owned())
+    /// The two places of `bucket/key`: its file in the bucket's tree, or beside the tree when the tree cannot hold
+    /// it as a file (`a` beside `a/b`, a key ending in `/`; vendor/s3s-fs/VENDORED.md).
+    pub(super) fn places(&self, bucket: &str, key: &str) -> S3Result<ObjectPlaces> {
+        ObjectPlaces::new(&self.root, bucket, key).map_err(|e| s3_error!(e, InvalidArgument, "key outside its bucket"))
     }
 
     /// s3s-fs's record of an object's ETag and checksums (`save_internal_info`).
@@ -82,20 +79,23 @@ impl Store {
         Ok(())
     }
 
-    /// The object `bucket/key`'s file metadata; NoSuchKey when the key names nothing or a directory (`dir` when
-    /// `dir/f` exists: s3s-fs would open the directory and answer 500), NoSuchBucket without the bucket.
-    pub(super) async fn object_file(&self, bucket: &str, key: &str) -> S3Result<Metadata> {
-        let path = self.object_path(bucket, key)?;
-        match tokio::fs::metadata(&path).await {
-            Ok(m) if m.is_file() => return Ok(m),
-            Ok(_) => {}
-            // InvalidFilename: a segment longer than a file name, which [`Store::storable`] kept from being stored.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename
-                ) => {}
-            Err(e) => return Err(s3_error!(e, InternalError)),
+    /// The object `bucket/key`'s file and its metadata; NoSuchKey when the key names nothing (a directory of the
+    /// tree is no object: `dir` when `dir/f` exists and `dir` was never written), NoSuchBucket without the bucket.
+    pub(super) async fn object_file(&self, bucket: &str, key: &str) -> S3Result<(PathBuf, Metadata)> {
+        let places = self.places(bucket, key)?;
+        for path in places.tree.into_iter().chain([places.beside]) {
+            match tokio::fs::metadata(&path).await {
+                Ok(m) if m.is_file() => return Ok((path, m)),
+                Ok(_) => {}
+                // InvalidFilename: a segment longer than a file name, which [`Store::storable`] kept from being
+                // stored.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename
+                    ) => {}
+                Err(e) => return Err(s3_error!(e, InternalError)),
+            }
         }
         self.bucket(bucket).await?;
         Err(s3_error!(NoSuchKey))
@@ -128,13 +128,18 @@ impl Store {
         }
     }
 
-    /// Whether `bucket` holds an object: a file anywhere under its directory (the empty directories that deleted
-    /// objects leave behind do not count).
+    /// Whether `bucket` holds an object: a file anywhere under its directory or beside it (the empty directories
+    /// that deleted objects leave behind do not count).
     pub(super) async fn holds_objects(&self, bucket: &str) -> S3Result<bool> {
-        let mut dirs = vec![self.root.join(bucket)];
+        let mut dirs = vec![self.root.join(bucket), s3s_fs::beside_dir(&self.root, bucket)];
         tokio::task::spawn_blocking(move || {
             while let Some(dir) = dirs.pop() {
-                for entry in std::fs::read_dir(dir)? {
+                let entries = match std::fs::read_dir(dir) {
+                    Ok(entries) => entries,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                for entry in entries {
                     let entry = entry?;
                     if entry.file_type()?.is_dir() {
                         dirs.push(entry.path());
@@ -170,8 +175,8 @@ impl Store {
         if let Some(etag) = recorded {
             return Ok(etag);
         }
-        let path = self.object_path(bucket, key).map_err(|_| io::ErrorKind::InvalidInput)?;
-        let mut file = std::fs::File::open(path)?;
+        let places = self.places(bucket, key).map_err(|_| io::ErrorKind::InvalidInput)?;
+        let mut file = std::fs::File::open(places.current())?;
         let mut md5 = Md5::new();
         let mut buf = vec![0; 1 << 20];
         loop {
@@ -276,7 +281,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("bkt/dir/sub")).unwrap();
         std::fs::write(dir.path().join("bkt/dir/sub/f.bin"), b"x").unwrap();
         let store = Store::new(dir.path().to_owned());
-        let err = |r: S3Result<Metadata>| r.err().map(|e| e.code().clone());
+        let err = |r: S3Result<(PathBuf, Metadata)>| r.err().map(|e| e.code().clone());
         assert!(store.object_file("bkt", "dir/sub/f.bin").await.is_ok());
         for key in ["dir", "dir/", "dir/sub", "missing", "dir/sub/f.bin/x"] {
             assert_eq!(

@@ -85,6 +85,72 @@ def missing_and_directory_keys():
             check_eq(error_of(s3.get_object, Bucket=b + "-none", Key="k"), ("NoSuchBucket", 404), "GET")
 
 
+def prefix_keys_and_folder_markers():
+    """A key that is also a prefix of others (`a` and `a/b`, in either order) and keys ending in `/` (folder markers,
+    empty or not) are stored, read, listed, copied, uploaded in parts and deleted as S3 does. The embedded backend
+    keeps objects as files named after their keys; those that cannot be files of the tree live beside it."""
+    s3 = client()
+    long_beside = "a/" + "k/" * 150 + "z"  # under a's file, too long for a file name as base64
+    bodies = {"a": b"file a", "a/b": b"under a", "folder/": b"", "x/y": b"deep", "x": b"then x",
+              "m/": b"marker with data", long_beside: b"long beside"}
+    get = lambda b, k: s3.get_object(Bucket=b, Key=k)["Body"].read()  # noqa: E731
+    with Bucket(s3, "prefixes") as b:
+        with step("PUT a, then a/b under it; x/y, then x over its directory; two folder markers; a long key"):
+            for k, body in bodies.items():
+                s3.put_object(Bucket=b, Key=k, Body=body)
+        with step("GET and HEAD answer each key's own body and size"):
+            for k, body in bodies.items():
+                check_eq(get(b, k), body, f"GET {k[:20]!r}")
+                check_eq(s3.head_object(Bucket=b, Key=k)["ContentLength"], len(body), f"HEAD {k[:20]!r}")
+        with step("ListObjectsV2 lists every key once, in S3's order, with its size"):
+            got = s3.list_objects_v2(Bucket=b)["Contents"]
+            want = sorted((k, len(v)) for k, v in bodies.items())
+            check_eq([(e["Key"], e["Size"]) for e in got], want, "listing")
+        with step("delimiter '/': a and x are objects; a/ folder/ m/ x/ are prefixes"):
+            got = s3.list_objects_v2(Bucket=b, Delimiter="/")
+            check_eq([e["Key"] for e in got.get("Contents", [])], ["a", "x"], "objects")
+            check_eq([p["Prefix"] for p in got.get("CommonPrefixes", [])], ["a/", "folder/", "m/", "x/"], "prefixes")
+        with step("prefix folder/ with delimiter '/' lists the marker itself"):
+            got = s3.list_objects_v2(Bucket=b, Prefix="folder/", Delimiter="/")
+            check_eq([e["Key"] for e in got.get("Contents", [])], ["folder/"], "objects")
+        with step("PUT over a key beside the tree replaces it"):
+            s3.put_object(Bucket=b, Key="a/b", Body=b"replaced")
+            check_eq(get(b, "a/b"), b"replaced", "body")
+        with step("CopyObject to a key under another's file, and onto a folder marker"):
+            s3.copy_object(Bucket=b, Key="a/copy", CopySource={"Bucket": b, "Key": "x"})
+            check_eq(get(b, "a/copy"), b"then x", "a/copy")
+            s3.copy_object(Bucket=b, Key="m/", CopySource={"Bucket": b, "Key": "a"})
+            check_eq(get(b, "m/"), b"file a", "m/")
+        with step("a multipart upload to a key under another's file"):
+            parts = [os.urandom(5 * MIB), b"tail"]
+            up = s3.create_multipart_upload(Bucket=b, Key="a/mp")["UploadId"]
+            done = [{"PartNumber": n, "ETag": s3.upload_part(Bucket=b, Key="a/mp", UploadId=up, PartNumber=n,
+                                                             Body=body)["ETag"]}
+                    for n, body in enumerate(parts, 1)]
+            s3.complete_multipart_upload(Bucket=b, Key="a/mp", UploadId=up, MultipartUpload={"Parts": done})
+            check_eq(hashlib.sha256(get(b, "a/mp")).hexdigest(), hashlib.sha256(b"".join(parts)).hexdigest(), "body")
+        with step("DELETE a: a/b and the keys under it stay; a is 404"):
+            s3.delete_object(Bucket=b, Key="a")
+            check_eq(error_of(s3.get_object, Bucket=b, Key="a"), ("NoSuchKey", 404), "GET a")
+            check_eq(get(b, "a/b"), b"replaced", "a/b")
+            check_eq(get(b, long_beside), b"long beside", "the long key")
+        with step("DeleteObjects of a folder marker and a key beside the tree"):
+            got = s3.delete_objects(Bucket=b, Delete={"Objects": [{"Key": "folder/"}, {"Key": "a/b"}]})
+            check_eq(sorted(d["Key"] for d in got.get("Deleted", [])), ["a/b", "folder/"], "deleted")
+            check_eq(error_of(s3.head_object, Bucket=b, Key="folder/"), ("404", 404), "HEAD folder/")
+        with step("DeleteBucket while only a folder marker is left: 409 BucketNotEmpty"):
+            for k in ["x", "x/y", "a/copy", "a/mp", long_beside]:
+                s3.delete_object(Bucket=b, Key=k)
+            check_eq([e["Key"] for e in s3.list_objects_v2(Bucket=b).get("Contents", [])], ["m/"], "left")
+            check_eq(error_of(s3.delete_bucket, Bucket=b), ("BucketNotEmpty", 409), "DeleteBucket")
+        s3.delete_object(Bucket=b, Key="m/")
+    root = os.environ.get("S3_BACKEND_ROOT")
+    if root:
+        with step("the deleted bucket leaves nothing beside its tree"):
+            beside = ".bucket-" + base64.urlsafe_b64encode(b.encode()).decode().rstrip("=") + ".beside"
+            check(not os.path.exists(os.path.join(root, beside)), f"{beside} is gone")
+
+
 def check_entry(e, size, what):
     check_eq(e["Size"], size, f"{what} Size")
     etag = e.get("ETag", "")
@@ -938,7 +1004,7 @@ def errors_in_s3s_words():
             check_eq(s3.get_object(Bucket=b, Key="k")["Body"].read(), b"12345", "body")
 
 
-CASES = {f.__name__: f for f in [missing_and_directory_keys, errors_in_s3s_words, listings, versions, delete_objects_and_location,
+CASES = {f.__name__: f for f in [missing_and_directory_keys, prefix_keys_and_folder_markers, errors_in_s3s_words, listings, versions, delete_objects_and_location,
                                   delete_bucket_not_empty,
                                   invalid_bucket_names, conditional_writes,
                                   conditional_writes_with_the_current_etag, conditional_copies, racing_creates, object_attributes,

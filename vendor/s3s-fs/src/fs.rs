@@ -88,6 +88,160 @@ pub fn object_file_name(bucket: &str, key: &str, suffix: &str) -> String {
     format!(".bucket-{}.object~{key_hash}{suffix}", encode(bucket))
 }
 
+/// s3-sse-proxy patch 2 (VENDORED.md): the directory, in the root, that holds the objects of `bucket` which cannot
+/// be files of its tree: a key that is also a prefix of others (`a` beside `a/b`), a key under another's file
+/// (`a/b` beside `a`), and a key ending in `/` (a folder marker). S3 stores all of them.
+#[must_use]
+pub fn beside_dir(root: &Path, bucket: &str) -> PathBuf {
+    root.join(format!(".bucket-{}.beside", base64_simd::URL_SAFE_NO_PAD.encode_to_string(bucket)))
+}
+
+/// The name of `key`'s file in [`beside_dir`]: base64url of the key while that fits a file name, else `~` and the
+/// hex SHA-256 of the key, with the key itself in a file of that name and [`BESIDE_KEY_SUFFIX`].
+fn beside_name(key: &str) -> String {
+    const NAME_MAX: usize = 255 - BESIDE_KEY_SUFFIX.len();
+    let name = base64_simd::URL_SAFE_NO_PAD.encode_to_string(key);
+    if name.len() <= NAME_MAX {
+        return name;
+    }
+    format!("~{}", hex(<s3s::crypto::Sha256 as Checksum>::checksum(key.as_bytes())))
+}
+
+/// The suffix of the file that names the key of a hashed [`beside_name`].
+pub const BESIDE_KEY_SUFFIX: &str = ".key";
+
+/// s3-sse-proxy patch 2: the two places of an object: its file in the bucket's tree (none for a key ending in `/`),
+/// and its file beside the tree ([`beside_dir`]).
+pub struct ObjectPlaces {
+    pub tree: Option<PathBuf>,
+    pub beside: PathBuf,
+}
+
+impl ObjectPlaces {
+    pub fn new(root: &Path, bucket: &str, key: &str) -> std::io::Result<Self> {
+        let tree = if key.ends_with('/') {
+            None
+        } else {
+            Some(Path::new(bucket).join(key).absolutize_virtually(root)?.into_owned())
+        };
+        Ok(Self { tree, beside: beside_dir(root, bucket).join(beside_name(key)) })
+    }
+
+    /// Where the object is read: its tree file if that is a regular file, else the file beside the tree (which may
+    /// not exist either).
+    #[must_use]
+    pub fn current(&self) -> &Path {
+        match &self.tree {
+            Some(tree) if std::fs::metadata(tree).is_ok_and(|m| m.is_file()) => tree,
+            _ => &self.beside,
+        }
+    }
+
+    /// Move the finished file `tmp` into the object's place: its tree file where the tree allows a file there, else
+    /// beside the tree; the other place is emptied, so a key is only ever in one. Call it under the key's lock.
+    pub async fn place(&self, tmp: &Path, key: &str) -> std::io::Result<PathBuf> {
+        use std::io::ErrorKind::{AlreadyExists, DirectoryNotEmpty, IsADirectory, NotADirectory};
+        if let Some(tree) = &self.tree {
+            let parent = match tree.parent() {
+                Some(dir) => fs::create_dir_all(dir).await,
+                None => Ok(()),
+            };
+            match parent {
+                Ok(()) => match fs::rename(tmp, tree).await {
+                    Ok(()) => {
+                        self.remove_beside().await?;
+                        return Ok(tree.clone());
+                    }
+                    Err(e) if matches!(e.kind(), IsADirectory | DirectoryNotEmpty) => {}
+                    Err(e) => return Err(e),
+                },
+                // A file where the tree needs a directory (`a` when placing `a/b`).
+                Err(e) if matches!(e.kind(), NotADirectory | AlreadyExists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(dir) = self.beside.parent() {
+            fs::create_dir_all(dir).await?;
+        }
+        let name = self.beside.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.starts_with('~') {
+            fs::write(key_file(&self.beside), key).await?;
+        }
+        fs::rename(tmp, &self.beside).await?;
+        Ok(self.beside.clone())
+    }
+
+    /// Remove the object from both places; whether there was one.
+    pub async fn remove(&self) -> std::io::Result<bool> {
+        let mut removed = false;
+        if let Some(tree) = &self.tree
+            && fs::metadata(tree).await.is_ok_and(|m| m.is_file())
+        {
+            removed |= remove_file_if_exists(tree).await?;
+        }
+        removed |= self.remove_beside().await?;
+        Ok(removed)
+    }
+
+    async fn remove_beside(&self) -> std::io::Result<bool> {
+        let removed = remove_file_if_exists(&self.beside).await?;
+        if removed {
+            remove_file_if_exists(&key_file(&self.beside)).await?;
+        }
+        Ok(removed)
+    }
+}
+
+fn key_file(beside: &Path) -> PathBuf {
+    let mut name = beside.as_os_str().to_owned();
+    name.push(BESIDE_KEY_SUFFIX);
+    PathBuf::from(name)
+}
+
+async fn remove_file_if_exists(path: &Path) -> std::io::Result<bool> {
+    match fs::remove_file(path).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// s3-sse-proxy patch 2: the keys of the objects beside `bucket`'s tree, with their files' metadata.
+pub async fn beside_objects(root: &Path, bucket: &str) -> std::io::Result<Vec<(String, std::fs::Metadata)>> {
+    let dir = beside_dir(root, bucket);
+    let mut iter = match fs::read_dir(&dir).await {
+        Ok(iter) => iter,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut objects = Vec::new();
+    while let Some(entry) = iter.next_entry().await? {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let key = if name.starts_with('~') {
+            if name.ends_with(BESIDE_KEY_SUFFIX) {
+                continue;
+            }
+            match fs::read_to_string(key_file(&entry.path())).await {
+                Ok(key) => key,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        } else {
+            let Ok(key) = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(name) else { continue };
+            let Ok(key) = String::from_utf8(key) else { continue };
+            key
+        };
+        match entry.metadata().await {
+            Ok(m) => objects.push((key, m)),
+            // Removed since the directory was read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(objects)
+}
+
 fn clean_old_tmp_files(root: &Path) -> std::io::Result<()> {
     let entries = match std::fs::read_dir(root) {
         Ok(entries) => Ok(entries),
@@ -123,10 +277,15 @@ impl FileSystem {
     }
 
     /// resolve object path under the virtual root
+    ///
+    /// s3-sse-proxy patch 2: the object's current file, in the tree or beside it ([`ObjectPlaces::current`]).
     pub(crate) fn get_object_path(&self, bucket: &str, key: &str) -> Result<PathBuf> {
-        let dir = Path::new(&bucket);
-        let file_path = Path::new(&key);
-        self.resolve_abs_path(dir.join(file_path))
+        Ok(self.object_places(bucket, key)?.current().to_owned())
+    }
+
+    /// s3-sse-proxy patch 2: where `bucket/key` may live.
+    pub(crate) fn object_places(&self, bucket: &str, key: &str) -> Result<ObjectPlaces> {
+        Ok(ObjectPlaces::new(&self.root, bucket, key)?)
     }
 
     /// resolve bucket path under the virtual root
@@ -319,6 +478,15 @@ impl<'a> FileWriter<'a> {
         fs::rename(&self.tmp_path, self.dest_path()).await?;
         self.clean_tmp = false;
         Ok(())
+    }
+}
+
+impl FileWriter<'_> {
+    /// s3-sse-proxy patch 2: finish an object's file: into its tree file, or beside the tree ([`ObjectPlaces::place`]).
+    pub(crate) async fn done_into(mut self, places: &ObjectPlaces, key: &str) -> Result<PathBuf> {
+        let placed = places.place(&self.tmp_path, key).await?;
+        self.clean_tmp = false;
+        Ok(placed)
     }
 }
 

@@ -17,3 +17,4 @@ mod utils;
 pub use self::error::*;
 pub use self::fs::FileSystem;
 pub use self::fs::object_file_name; // s3-sse-proxy patch
+pub use self::fs::{BESIDE_KEY_SUFFIX, ObjectPlaces, beside_dir, beside_objects}; // s3-sse-proxy patch 2

@@ -141,10 +141,6 @@ impl S3 for FileSystem {
             return Err(s3_error!(PreconditionFailed));
         }
 
-        if let Some(dir_path) = dst_path.parent() {
-            try_!(fs::create_dir_all(&dir_path).await);
-        }
-
         // `fs::copy(p, p)` truncates the file before reading it, so self-replace
         // must preserve bytes in place while still updating LastModified.
         let dst_last_modified = if src_path == dst_path {
@@ -154,7 +150,10 @@ impl S3 for FileSystem {
             debug!(path = %dst_path.display(), "replace file in place");
             Timestamp::from(now)
         } else {
-            let _ = try_!(fs::copy(&src_path, &dst_path).await);
+            // s3-sse-proxy patch 2: copied into a temporary file, then into the tree or beside it.
+            let file_writer = self.prepare_file_write(&dst_path).await?;
+            let _ = try_!(fs::copy(&src_path, file_writer.tmp_path()).await);
+            let dst_path = file_writer.done_into(&self.object_places(&input.bucket, &input.key)?, &input.key).await?;
             debug!(from = %src_path.display(), to = %dst_path.display(), "copy file");
             let dst_metadata = try_!(fs::metadata(&dst_path).await);
             Timestamp::from(try_!(dst_metadata.modified()))
@@ -240,22 +239,10 @@ impl S3 for FileSystem {
     #[tracing::instrument]
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
-        let path = self.get_object_path(&input.bucket, &input.key)?;
-        if path.exists().not() {
-            if self.get_bucket_path(&input.bucket)?.exists().not() {
-                return Err(s3_error!(NoSuchBucket));
-            }
-            let output = DeleteObjectOutput::default();
-            return Ok(S3Response::new(output));
-        }
-        if input.key.ends_with('/') {
-            let mut dir = try_!(fs::read_dir(&path).await);
-            let is_empty = try_!(dir.next_entry().await).is_none();
-            if is_empty {
-                try_!(fs::remove_dir(&path).await);
-            }
-        } else {
-            try_!(fs::remove_file(&path).await);
+        // s3-sse-proxy patch 2: from the tree or beside it (a key ending in `/` is a file there, not a directory).
+        let removed = try_!(self.object_places(&input.bucket, &input.key)?.remove().await);
+        if !removed && self.get_bucket_path(&input.bucket)?.exists().not() {
+            return Err(s3_error!(NoSuchBucket));
         }
         let output = DeleteObjectOutput::default(); // TODO: handle other fields
         Ok(S3Response::new(output))
@@ -267,29 +254,8 @@ impl S3 for FileSystem {
 
         let mut deleted_objects: Vec<DeletedObject> = Vec::new();
         for object in input.delete.objects {
-            let path = self.get_object_path(&input.bucket, &object.key)?;
-            if object.key.ends_with('/') {
-                match fs::read_dir(&path).await {
-                    Ok(mut dir) => {
-                        let is_empty = try_!(dir.next_entry().await).is_none();
-                        if is_empty {
-                            try_!(fs::remove_dir(&path).await);
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        let _: () = try_!(Err(e));
-                    }
-                }
-            } else {
-                match fs::remove_file(&path).await {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        let _: () = try_!(Err(e));
-                    }
-                }
-            }
+            // s3-sse-proxy patch 2: from the tree or beside it.
+            let _ = try_!(self.object_places(&input.bucket, &object.key)?.remove().await);
 
             let deleted_object = DeletedObject {
                 key: Some(object.key),
@@ -666,7 +632,7 @@ impl S3 for FileSystem {
             bucket,
             key,
             metadata,
-            content_length,
+            content_length: _,
             content_md5,
             content_encoding,
             content_type,
@@ -735,17 +701,7 @@ impl S3 for FileSystem {
             }
         }
 
-        if key.ends_with('/') {
-            if let Some(len) = content_length
-                && len > 0
-            {
-                return Err(s3_error!(UnexpectedContent, "Unexpected request body when creating a directory object."));
-            }
-            try_!(fs::create_dir_all(&object_path).await);
-            let output = PutObjectOutput::default();
-            return Ok(S3Response::new(output));
-        }
-
+        // s3-sse-proxy patch 2: a key ending in `/` is an object like any other (beside the tree), not a directory.
         let mut file_writer = self.prepare_file_write(&object_path).await?;
 
         let mut md5_hash = Md5::new();
@@ -755,7 +711,8 @@ impl S3 for FileSystem {
         });
 
         let size = copy_bytes(stream, file_writer.writer()).await?;
-        file_writer.done().await?;
+        // s3-sse-proxy patch 2: into the tree or beside it.
+        file_writer.done_into(&self.object_places(&bucket, &key)?, &key).await?;
 
         let md5_sum = hex(md5_hash.finalize());
 
@@ -1147,7 +1104,8 @@ impl S3 for FileSystem {
             debug!(from = %part_path.display(), tmp = %file_writer.tmp_path().display(), to = %file_writer.dest_path().display(), ?size, "write file");
             try_!(fs::remove_file(&part_path).await);
         }
-        file_writer.done().await?;
+        // s3-sse-proxy patch 2: into the tree or beside it.
+        file_writer.done_into(&self.object_places(&bucket, &key)?, &key).await?;
 
         // Compute multipart ETag: MD5 of concatenated part MD5 hashes, suffixed with part count
         let mut etag_hash = Md5::new();
@@ -1223,6 +1181,23 @@ impl S3 for FileSystem {
 }
 
 impl FileSystem {
+    /// s3-sse-proxy patch 2: the objects beside the tree of the bucket at `bucket_root` whose keys start with `prefix`.
+    async fn objects_beside(&self, bucket_root: &Path, prefix: &str) -> S3Result<Vec<Object>> {
+        let bucket = bucket_root.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let mut objects = Vec::new();
+        for (key, metadata) in try_!(crate::fs::beside_objects(&self.root, bucket).await) {
+            if key.starts_with(prefix) {
+                objects.push(Object {
+                    key: Some(key),
+                    last_modified: Some(Timestamp::from(try_!(metadata.modified()))),
+                    size: Some(try_!(i64::try_from(metadata.len()))),
+                    ..Default::default()
+                });
+            }
+        }
+        Ok(objects)
+    }
+
     async fn list_objects_recursive(&self, bucket_root: &Path, prefix: &str, objects: &mut Vec<Object>) -> S3Result<()> {
         let mut dir_queue: VecDeque<PathBuf> = default();
         dir_queue.push_back(bucket_root.to_owned());
@@ -1260,6 +1235,7 @@ impl FileSystem {
             }
         }
 
+        objects.extend(self.objects_beside(bucket_root, prefix).await?);
         Ok(())
     }
 
@@ -1334,6 +1310,15 @@ impl FileSystem {
             }
         }
 
+        for object in self.objects_beside(bucket_root, prefix).await? {
+            let key = object.key.as_deref().unwrap_or_default();
+            match key[prefix.len()..].find(delimiter) {
+                Some(at) => {
+                    common_prefixes.insert(key[..prefix.len() + at + delimiter.len()].to_owned());
+                }
+                None => objects.push(object),
+            }
+        }
         Ok(())
     }
 }
