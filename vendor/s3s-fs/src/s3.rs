@@ -1186,7 +1186,13 @@ impl FileSystem {
         let bucket = bucket_root.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let mut objects = Vec::new();
         for (key, metadata) in try_!(crate::fs::beside_objects(&self.root, bucket).await) {
-            if key.starts_with(prefix) {
+            // A key both in the tree and beside it (a write stopped between placing and emptying the other place)
+            // is listed once, from the tree, where reads take it from.
+            let in_tree = || {
+                self.object_places(bucket, &key)
+                    .is_ok_and(|p| p.tree.is_some_and(|t| std::fs::metadata(t).is_ok_and(|m| m.is_file())))
+            };
+            if key.starts_with(prefix) && !in_tree() {
                 objects.push(Object {
                     key: Some(key),
                     last_modified: Some(Timestamp::from(try_!(metadata.modified()))),
