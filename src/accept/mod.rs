@@ -156,7 +156,9 @@ pub async fn serve_https(
                 let req = req.map(|b| idle::StallTimeout::new(b, idle_timeout));
                 let gateway = gateway.clone();
                 async move {
-                    let resp = gateway.handle(req, info).await;
+                    // Boxed: hyper moves the service's future into its connection; the request's whole life is
+                    // kilobytes, the box a pointer.
+                    let resp = Box::pin(gateway.handle(req, info)).await;
                     drop(in_flight);
                     resp
                 }

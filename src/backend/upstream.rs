@@ -210,9 +210,11 @@ impl Upstream {
             }
             tokio::time::sleep(timeout).await;
         };
+        // Pinned where they are: `select!` would move each (the send is kilobytes) into a tuple of its own.
+        tokio::pin!(send, deadline);
         let resp = tokio::select! {
-            r = send => r,
-            () = deadline => Err(BackendError::Timeout(timeout)),
+            r = &mut send => r,
+            () = &mut deadline => Err(BackendError::Timeout(timeout)),
         };
         let series = self.metrics.op(op);
         series.backend_request_duration.observe(started.elapsed().as_secs_f64());

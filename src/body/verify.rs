@@ -228,9 +228,11 @@ impl FailureSlot {
 /// Client request body → verified, de-framed body. Holds back the newest data until the checks pass.
 pub struct VerifiedBody {
     inner: Body,
-    decoder: Option<ChunkedDecoder>,
+    /// Boxed, as `running` is: the body is moved several times on its way into the backend's request (into the
+    /// limit, the collector, a box), and inline these two made it 1.8 KiB.
+    decoder: Option<Box<ChunkedDecoder>>,
     buf: BytesMut,
-    running: Running,
+    running: Box<Running>,
     /// The aws-chunked end (and its trailer) was seen and checked.
     chunked_end: bool,
     ready: VecDeque<Bytes>,
@@ -248,9 +250,9 @@ impl VerifiedBody {
         let (sent, rx) = watch::channel(false);
         let body = Self {
             inner,
-            decoder: checks.chunked.take(),
+            decoder: checks.chunked.take().map(Box::new),
             buf: BytesMut::new(),
-            running: Running::new(&mut checks),
+            running: Box::new(Running::new(&mut checks)),
             chunked_end: false,
             ready: VecDeque::new(),
             verified: false,
