@@ -28,6 +28,8 @@ pub struct Backend {
     transport: Transport,
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
+    /// `Host` for the endpoint's own authority (every path-style request), made once.
+    host: HeaderValue,
     addressing: Addressing,
     signer: sign::Signer,
     payload: BackendPayload,
@@ -151,10 +153,12 @@ impl Backend {
             .map_err(|e| format!("backend endpoint {}: {e}", s.endpoint))?;
         let scheme = uri.scheme().cloned().ok_or("backend endpoint needs a scheme")?;
         let authority = uri.authority().cloned().ok_or("backend endpoint needs a host")?;
+        let host = HeaderValue::from_str(authority.as_str()).map_err(|e| format!("backend endpoint host: {e}"))?;
         Ok(Arc::new(Self {
             transport,
             scheme,
             authority,
+            host,
             addressing: s.addressing,
             signer: sign::Signer::new(s.access_key_id, s.secret_access_key, s.region),
             payload: s.payload,
@@ -245,9 +249,12 @@ impl Backend {
             .body(body)
             .expect("valid parts");
         *req.headers_mut() = headers;
-        let host = req.uri().authority().map(|a| a.as_str().to_owned()).unwrap_or_default();
-        if let Ok(v) = HeaderValue::from_str(&host) {
-            req.headers_mut().insert(http::header::HOST, v);
+        let host = match req.uri().authority() {
+            Some(a) if *a == self.authority => Some(self.host.clone()),
+            a => HeaderValue::from_str(a.map(|a| a.as_str()).unwrap_or_default()).ok(),
+        };
+        if let Some(host) = host {
+            req.headers_mut().insert(http::header::HOST, host);
         }
         let decoded_len = req
             .headers()
@@ -258,7 +265,8 @@ impl Backend {
         if let (Some(len), sign::S3Payload::SignedChunks | sign::S3Payload::UnsignedTrailer) = (decoded_len, payload) {
             set_aws_chunked_headers(req.headers_mut(), len, payload == sign::S3Payload::SignedChunks);
         }
-        let signing = match self.signer.sign_s3(&mut req, payload, std::time::SystemTime::now()) {
+        let time = std::time::SystemTime::now();
+        let seed_signature = match self.signer.sign_s3(&mut req, payload, time) {
             Ok(s) => s,
             Err(e) => {
                 // A request that cannot be signed goes unsigned: the backend refuses it with its own error.
@@ -268,6 +276,7 @@ impl Backend {
         };
         let req = match (decoded_len, payload) {
             (Some(len), sign::S3Payload::SignedChunks) => {
+                let signing = self.signer.chunk_signing(time, seed_signature);
                 req.map(|b| crate::body::boxed(chunked::AwsChunkedBody::signed(b, len, signing)))
             }
             (Some(len), sign::S3Payload::UnsignedTrailer) => {

@@ -60,13 +60,9 @@ impl Signer {
     }
 
     /// Sign an S3 request whose body is `payload`; the path is signed as sent. For the streaming payloads the
-    /// caller has set the aws-chunked headers; the result is the seed of the chunk-signature chain.
-    pub fn sign_s3<B>(
-        &self,
-        req: &mut Request<B>,
-        payload: S3Payload,
-        time: SystemTime,
-    ) -> Result<ChunkSigning, String> {
+    /// caller has set the aws-chunked headers; the result (the request's signature) is the seed of the
+    /// chunk-signature chain ([`Signer::chunk_signing`]).
+    pub fn sign_s3<B>(&self, req: &mut Request<B>, payload: S3Payload, time: SystemTime) -> Result<String, String> {
         let amz_date = amz_date(time);
         let payload_hash = match payload {
             S3Payload::Unsigned => "UNSIGNED-PAYLOAD",
@@ -110,12 +106,17 @@ impl Signer {
             http::header::AUTHORIZATION,
             HeaderValue::from_str(&authorization).map_err(|e| e.to_string())?,
         );
-        Ok(ChunkSigning {
+        Ok(seed_signature)
+    }
+
+    /// What signs the chunks of a body sent at `time` whose request's signature is `seed_signature`.
+    pub fn chunk_signing(&self, time: SystemTime, seed_signature: String) -> ChunkSigning {
+        ChunkSigning {
             identity: self.identity.clone(),
             region: self.region.clone(),
             time,
             seed_signature,
-        })
+        }
     }
 
     /// The signing key of `date` (`YYYYMMDD`), derived on the first request of the day.
@@ -381,7 +382,7 @@ mod tests {
             for (j, payload) in payloads.into_iter().enumerate() {
                 for time in [t0, t0 + Duration::from_secs(1), t0 + day, t0] {
                     let (mut ours, mut theirs) = (req_clone(&req), req_clone(&req));
-                    let seed = s.sign_s3(&mut ours, payload, time).unwrap().seed_signature;
+                    let seed = s.sign_s3(&mut ours, payload, time).unwrap();
                     let want = aws_sigv4(&mut theirs, payload, time);
                     assert_eq!(seed, want, "case {i}, payload {j}");
                     assert_eq!(ours.headers(), theirs.headers(), "case {i}, payload {j}");
