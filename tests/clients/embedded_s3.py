@@ -129,6 +129,19 @@ def prefix_keys_and_folder_markers():
                     for n, body in enumerate(parts, 1)]
             s3.complete_multipart_upload(Bucket=b, Key="a/mp", UploadId=up, MultipartUpload={"Parts": done})
             check_eq(hashlib.sha256(get(b, "a/mp")).hexdigest(), hashlib.sha256(b"".join(parts)).hexdigest(), "body")
+        root = os.environ.get("S3_BACKEND_ROOT")
+        if root:
+            with step("a key left both in the tree and beside it (a write stopped between its two steps) is listed "
+                      "once and read from the tree"):
+                beside = os.path.join(root, beside_dir(b), base64.urlsafe_b64encode(b"x/y").decode().rstrip("="))
+                with open(beside, "wb") as f:
+                    f.write(b"stale copy")
+                keys = [e["Key"] for e in s3.list_objects_v2(Bucket=b)["Contents"]]
+                check_eq(keys.count("x/y"), 1, "x/y listed")
+                check_eq(get(b, "x/y"), b"deep", "x/y")
+                s3.delete_object(Bucket=b, Key="x/y")
+                check(not os.path.exists(beside), "DELETE removes both copies")
+                s3.put_object(Bucket=b, Key="x/y", Body=b"deep")
         with step("DELETE a: a/b and the keys under it stay; a is 404"):
             s3.delete_object(Bucket=b, Key="a")
             check_eq(error_of(s3.get_object, Bucket=b, Key="a"), ("NoSuchKey", 404), "GET a")
@@ -147,8 +160,12 @@ def prefix_keys_and_folder_markers():
     root = os.environ.get("S3_BACKEND_ROOT")
     if root:
         with step("the deleted bucket leaves nothing beside its tree"):
-            beside = ".bucket-" + base64.urlsafe_b64encode(b.encode()).decode().rstrip("=") + ".beside"
-            check(not os.path.exists(os.path.join(root, beside)), f"{beside} is gone")
+            check(not os.path.exists(os.path.join(root, beside_dir(b))), f"{beside_dir(b)} is gone")
+
+
+def beside_dir(bucket):
+    """The embedded backend's directory (in its root) of `bucket`'s keys that cannot be files of its tree."""
+    return ".bucket-" + base64.urlsafe_b64encode(bucket.encode()).decode().rstrip("=") + ".beside"
 
 
 def check_entry(e, size, what):
