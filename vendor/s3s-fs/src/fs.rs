@@ -112,6 +112,7 @@ pub const BESIDE_KEY_SUFFIX: &str = ".key";
 
 /// s3-sse-proxy patch 2: the two places of an object: its file in the bucket's tree (none for a key ending in `/`),
 /// and its file beside the tree ([`beside_dir`]).
+#[derive(Clone)]
 pub struct ObjectPlaces {
     pub tree: Option<PathBuf>,
     pub beside: PathBuf,
@@ -139,17 +140,24 @@ impl ObjectPlaces {
 
     /// Move the finished file `tmp` into the object's place: its tree file where the tree allows a file there, else
     /// beside the tree; the other place is emptied, so a key is only ever in one. Call it under the key's lock.
+    ///
+    /// One trip to the blocking pool for all its steps (each `tokio::fs` call is one).
     pub async fn place(&self, tmp: &Path, key: &str) -> std::io::Result<PathBuf> {
+        let (places, tmp, key) = (self.clone(), tmp.to_owned(), key.to_owned());
+        blocking(move || places.place_blocking(&tmp, &key)).await
+    }
+
+    fn place_blocking(&self, tmp: &Path, key: &str) -> std::io::Result<PathBuf> {
         use std::io::ErrorKind::{AlreadyExists, DirectoryNotEmpty, IsADirectory, NotADirectory};
         if let Some(tree) = &self.tree {
             let parent = match tree.parent() {
-                Some(dir) => fs::create_dir_all(dir).await,
+                Some(dir) => std::fs::create_dir_all(dir),
                 None => Ok(()),
             };
             match parent {
-                Ok(()) => match fs::rename(tmp, tree).await {
+                Ok(()) => match std::fs::rename(tmp, tree) {
                     Ok(()) => {
-                        self.remove_beside().await?;
+                        self.remove_beside()?;
                         return Ok(tree.clone());
                     }
                     Err(e) if matches!(e.kind(), IsADirectory | DirectoryNotEmpty) => {}
@@ -161,34 +169,45 @@ impl ObjectPlaces {
             }
         }
         if let Some(dir) = self.beside.parent() {
-            fs::create_dir_all(dir).await?;
+            std::fs::create_dir_all(dir)?;
         }
         let name = self.beside.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         if name.starts_with('~') {
-            fs::write(key_file(&self.beside), key).await?;
+            std::fs::write(key_file(&self.beside), key)?;
         }
-        fs::rename(tmp, &self.beside).await?;
+        std::fs::rename(tmp, &self.beside)?;
         Ok(self.beside.clone())
     }
 
     /// Remove the object from both places; whether there was one.
     pub async fn remove(&self) -> std::io::Result<bool> {
-        let mut removed = false;
-        if let Some(tree) = &self.tree
-            && fs::metadata(tree).await.is_ok_and(|m| m.is_file())
-        {
-            removed |= remove_file_if_exists(tree).await?;
-        }
-        removed |= self.remove_beside().await?;
-        Ok(removed)
+        let places = self.clone();
+        blocking(move || {
+            let mut removed = false;
+            if let Some(tree) = &places.tree
+                && std::fs::metadata(tree).is_ok_and(|m| m.is_file())
+            {
+                removed |= remove_file_if_exists(tree)?;
+            }
+            removed |= places.remove_beside()?;
+            Ok(removed)
+        })
+        .await
     }
 
-    async fn remove_beside(&self) -> std::io::Result<bool> {
-        let removed = remove_file_if_exists(&self.beside).await?;
+    fn remove_beside(&self) -> std::io::Result<bool> {
+        let removed = remove_file_if_exists(&self.beside)?;
         if removed {
-            remove_file_if_exists(&key_file(&self.beside)).await?;
+            remove_file_if_exists(&key_file(&self.beside))?;
         }
         Ok(removed)
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(std::io::Error::other(e)),
     }
 }
 
@@ -198,8 +217,8 @@ fn key_file(beside: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-async fn remove_file_if_exists(path: &Path) -> std::io::Result<bool> {
-    match fs::remove_file(path).await {
+fn remove_file_if_exists(path: &Path) -> std::io::Result<bool> {
+    match std::fs::remove_file(path) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
