@@ -179,6 +179,102 @@ mod tests {
 
     use s3s::dto::{HeadObjectInput, Metadata};
 
+    fn s3_request<T>(input: T) -> S3Request<T> {
+        S3Request {
+            input,
+            method: http::Method::PUT,
+            uri: http::Uri::from_static("/bkt/k"),
+            headers: http::HeaderMap::new(),
+            extensions: http::Extensions::new(),
+            credentials: None,
+            region: None,
+            service: None,
+            trailing_headers: None,
+        }
+    }
+
+    /// A key's records (ETag, checksums) are the object's own: a multipart upload that replaces an object, deleted
+    /// or not, answers no checksum of the object before it (s3s-fs kept its record; VENDORED.md, patch 3).
+    #[tokio::test]
+    async fn a_multipart_object_does_not_answer_the_checksum_of_the_object_before_it() {
+        use s3s::dto::{
+            ChecksumMode, CompleteMultipartUploadInput, CompletedMultipartUpload, CompletedPart,
+            CreateMultipartUploadInput, DeleteObjectInput, UploadPartInput,
+        };
+        let (dir, fs, _) = setup();
+        for delete_first in [true, false] {
+            let mut put = request("k", blob(vec![Ok(Bytes::from_static(b"hello\n"))]), 6, false);
+            put.input.checksum_crc32 = Some("NjowIA==".into());
+            let put = fs.put_object(put).await.unwrap();
+            assert_eq!(put.output.checksum_crc32.as_deref(), Some("NjowIA=="));
+            if delete_first {
+                let input = DeleteObjectInput::builder()
+                    .bucket("bkt".into())
+                    .key("k".into())
+                    .build();
+                fs.delete_object(s3_request(input.unwrap())).await.unwrap();
+            }
+            let input = CreateMultipartUploadInput::builder()
+                .bucket("bkt".into())
+                .key("k".into())
+                .build();
+            let upload_id = fs
+                .create_multipart_upload(s3_request(input.unwrap()))
+                .await
+                .unwrap()
+                .output
+                .upload_id;
+            let mut part = UploadPartInput::builder()
+                .bucket("bkt".into())
+                .key("k".into())
+                .upload_id(upload_id.clone().unwrap())
+                .part_number(1)
+                .build()
+                .unwrap();
+            part.body = Some(blob(vec![Ok(Bytes::from_static(b"other\n"))]));
+            part.content_length = Some(6);
+            let e_tag = fs.upload_part(s3_request(part)).await.unwrap().output.e_tag;
+            let mut complete = CompleteMultipartUploadInput::builder()
+                .bucket("bkt".into())
+                .key("k".into())
+                .upload_id(upload_id.unwrap())
+                .build()
+                .unwrap();
+            complete.multipart_upload = Some(CompletedMultipartUpload {
+                parts: Some(vec![CompletedPart {
+                    e_tag,
+                    part_number: Some(1),
+                    ..Default::default()
+                }]),
+            });
+            fs.complete_multipart_upload(s3_request(complete)).await.unwrap();
+            let mut head = HeadObjectInput::builder()
+                .bucket("bkt".into())
+                .key("k".into())
+                .build()
+                .unwrap();
+            head.checksum_mode = Some(ChecksumMode::from_static(ChecksumMode::ENABLED));
+            let head = fs.head_object(s3_request(head)).await.unwrap().output;
+            assert_eq!(head.content_length, Some(6));
+            assert_eq!(head.checksum_crc32, None, "delete first: {delete_first}");
+        }
+        let input = DeleteObjectInput::builder()
+            .bucket("bkt".into())
+            .key("k".into())
+            .build();
+        fs.delete_object(s3_request(input.unwrap())).await.unwrap();
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".object-"))
+            .collect();
+        assert_eq!(
+            left,
+            Vec::<String>::new(),
+            "a deleted object's records are removed with it"
+        );
+    }
+
     fn request(key: &str, body: StreamingBlob, len: i64, envelope: bool) -> S3Request<PutObjectInput> {
         let mut metadata = Metadata::new();
         if envelope {

@@ -371,6 +371,18 @@ impl FileSystem {
         Ok(())
     }
 
+    /// s3-sse-proxy patch 3: remove a deleted object's records (internal info and metadata), if any.
+    pub(crate) fn delete_object_records(&self, bucket: &str, key: &str) -> Result<()> {
+        for path in [self.get_internal_info_path(bucket, key)?, self.get_metadata_path(bucket, key, None)?] {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
     /// remove metadata from fs
     pub(crate) fn delete_metadata(&self, bucket: &str, key: &str, upload_id: Option<Uuid>) -> Result<()> {
         let path = self.get_metadata_path(bucket, key, upload_id)?;

@@ -241,6 +241,9 @@ impl S3 for FileSystem {
         let input = req.input;
         // s3-sse-proxy patch 2: from the tree or beside it (a key ending in `/` is a file there, not a directory).
         let removed = try_!(self.object_places(&input.bucket, &input.key)?.remove().await);
+        // s3-sse-proxy patch 3: and its records (ETag, checksums, metadata), which a later object of the key
+        // written without them would otherwise inherit.
+        self.delete_object_records(&input.bucket, &input.key)?;
         if !removed && self.get_bucket_path(&input.bucket)?.exists().not() {
             return Err(s3_error!(NoSuchBucket));
         }
@@ -254,8 +257,9 @@ impl S3 for FileSystem {
 
         let mut deleted_objects: Vec<DeletedObject> = Vec::new();
         for object in input.delete.objects {
-            // s3-sse-proxy patch 2: from the tree or beside it.
+            // s3-sse-proxy patch 2: from the tree or beside it; patch 3: with its records.
             let _ = try_!(self.object_places(&input.bucket, &object.key)?.remove().await);
+            self.delete_object_records(&input.bucket, &object.key)?;
 
             let deleted_object = DeletedObject {
                 key: Some(object.key),
@@ -1117,7 +1121,9 @@ impl S3 for FileSystem {
         debug!(?e_tag, path = %object_path.display(), "multipart etag");
 
         {
-            let mut info = self.load_internal_info(&bucket, &key).await?.unwrap_or_default();
+            // s3-sse-proxy patch 3: a new record, as PutObject writes one; the old object's (its checksums) would
+            // otherwise be answered for the new one.
+            let mut info: InternalInfo = default();
             crate::checksum::save_e_tag(&mut info, &e_tag);
             self.save_internal_info(&bucket, &key, &info).await?;
         }
