@@ -288,17 +288,7 @@ mod tests {
         input.metadata = Some(metadata);
         input.content_length = Some(len);
         input.body = Some(body);
-        S3Request {
-            input,
-            method: http::Method::PUT,
-            uri: http::Uri::from_static("/bkt/k"),
-            headers: http::HeaderMap::new(),
-            extensions: http::Extensions::new(),
-            credentials: None,
-            region: None,
-            service: None,
-            trailing_headers: None,
-        }
+        s3_request(input)
     }
 
     fn blob(pieces: Vec<Result<Bytes, std::io::Error>>) -> StreamingBlob {
