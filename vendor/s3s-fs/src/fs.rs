@@ -132,10 +132,13 @@ impl ObjectPlaces {
     /// not exist either).
     #[must_use]
     pub fn current(&self) -> &Path {
-        match &self.tree {
-            Some(tree) if std::fs::metadata(tree).is_ok_and(|m| m.is_file()) => tree,
-            _ => &self.beside,
-        }
+        self.tree_file().unwrap_or(&self.beside)
+    }
+
+    /// The object's tree file, if it is a regular file there (not a directory, not missing).
+    #[must_use]
+    pub fn tree_file(&self) -> Option<&Path> {
+        self.tree.as_deref().filter(|t| std::fs::metadata(t).is_ok_and(|m| m.is_file()))
     }
 
     /// Move the finished file `tmp` into the object's place: its tree file where the tree allows a file there, else
@@ -184,9 +187,7 @@ impl ObjectPlaces {
         let places = self.clone();
         blocking(move || {
             let mut removed = false;
-            if let Some(tree) = &places.tree
-                && std::fs::metadata(tree).is_ok_and(|m| m.is_file())
-            {
+            if let Some(tree) = places.tree_file() {
                 removed |= remove_file_if_exists(tree)?;
             }
             removed |= places.remove_beside()?;

@@ -1194,10 +1194,7 @@ impl FileSystem {
         for (key, metadata) in try_!(crate::fs::beside_objects(&self.root, bucket).await) {
             // A key both in the tree and beside it (a write stopped between placing and emptying the other place)
             // is listed once, from the tree, where reads take it from.
-            let in_tree = || {
-                self.object_places(bucket, &key)
-                    .is_ok_and(|p| p.tree.is_some_and(|t| std::fs::metadata(t).is_ok_and(|m| m.is_file())))
-            };
+            let in_tree = || self.object_places(bucket, &key).is_ok_and(|p| p.tree_file().is_some());
             if key.starts_with(prefix) && !in_tree() {
                 objects.push(Object {
                     key: Some(key),
