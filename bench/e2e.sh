@@ -8,10 +8,12 @@
 #     BENCH_BACKEND_ROOT is set, so that the backend's disk does not dominate;
 #   - nginx (Debian package) as a plain TLS reverse proxy to it: what a user runs without encryption;
 #   - bench-floor (src/bin/bench-floor.rs): a TLS reverse proxy made of the gateway's own parts (tokio, rustls,
-#     hyper) that only forwards: the floor under the gateway's per-request cost;
+#     hyper) that only forwards: the floor under the gateway's per-request cost; and again with `--sigv4`
+#     (`floor-sigv4`): the floor plus what no S3 gateway can leave out, the client's SigV4 and body verified and the
+#     request signed again, with the gateway's own code;
 #   - two gateways: one with `[sse] enabled = false` (pass-through: TLS, SigV4 verify, re-sign) and one with SSE,
 #     used with SSE-S3, SSE-C and SSE-KMS (local KMS) request headers;
-# then runs `bench-load` against all seven, interleaved, with nginx as the baseline, and prints the gateways' peak
+# then runs `bench-load` against all eight, interleaved, with nginx as the baseline, and prints the gateways' peak
 # RSS (VmHWM). Gateways run TOKIO_WORKER_THREADS (default 2) worker threads; nginx runs as many workers.
 # BENCH_ONLY=REGEX keeps only the targets whose name matches. Then bench/quickstart.sh (curl against the
 # quick-start gateway and nginx serving files) unless BENCH_QUICKSTART=0. BENCH_QUICK=1: a short smoke of both.
@@ -42,7 +44,7 @@ trap cleanup EXIT
 
 BAK=BENCHBACKENDAKID0001 BSK=benchbackendsecretkey0000000000000000001
 CAK=BENCHCLIENTAKID00001 CSK=benchclientsecretkey00000000000000000001
-P_BACKEND=18101 P_NGINX=18102 P_PLAIN=18103 P_SSE=18104 P_FLOOR=18105
+P_BACKEND=18101 P_NGINX=18102 P_PLAIN=18103 P_SSE=18104 P_FLOOR=18105 P_FLOOR_SIGV4=18106
 
 "$BIN" fs-backend --listen 127.0.0.1:$P_BACKEND --root "$ROOT" --access-key $BAK --secret-key $BSK \
     >"$W/backend.log" 2>&1 &
@@ -86,11 +88,15 @@ TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor 127.0.0.1:$P_FLOOR http
     "$W/nginx/cert.pem" "$W/nginx/key.pem" >"$W/floor.log" 2>&1 &
 PIDS+=($!)
 FLOOR_PID=$!
+TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor 127.0.0.1:$P_FLOOR_SIGV4 http://127.0.0.1:$P_BACKEND \
+    "$W/nginx/cert.pem" "$W/nginx/key.pem" --sigv4 $CAK $CSK $BAK $BSK >"$W/floor-sigv4.log" 2>&1 &
+PIDS+=($!)
+FLOOR_SIGV4_PID=$!
 
 bench_gateway "$W/plain" $P_PLAIN $P_BACKEND $BAK $BSK $CAK $CSK $'[sse]\nenabled = false'
 bench_gateway "$W/sse" $P_SSE $P_BACKEND $BAK $BSK $CAK $CSK
 
-bench_wait_for_ports $P_BACKEND $P_NGINX $P_PLAIN $P_SSE $P_FLOOR
+bench_wait_for_ports $P_BACKEND $P_NGINX $P_PLAIN $P_SSE $P_FLOOR $P_FLOOR_SIGV4
 sleep 0.5
 
 H=https://127.0.0.1
@@ -98,6 +104,7 @@ TARGETS=(
     "direct,http://127.0.0.1:$P_BACKEND,$BAK,$BSK,none"
     "nginx,$H:$P_NGINX,$BAK,$BSK,none,$W/nginx/ca.pem"
     "floor,$H:$P_FLOOR,$BAK,$BSK,none,$W/nginx/ca.pem"
+    "floor-sigv4,$H:$P_FLOOR_SIGV4,$CAK,$CSK,none,$W/nginx/ca.pem"
     "passthrough,$H:$P_PLAIN,$CAK,$CSK,none,$W/plain/tls/ca.pem"
     "sse-s3,$H:$P_SSE,$CAK,$CSK,s3,$W/sse/tls/ca.pem"
     "sse-c,$H:$P_SSE,$CAK,$CSK,c,$W/sse/tls/ca.pem"
@@ -111,7 +118,7 @@ done
 # The processes serving each target, for bench-load's CPU-per-GiB figures.
 NGINX_PIDS=$(cat "$W/nginx/nginx.pid" 2>/dev/null || true)
 [[ -z "$NGINX_PIDS" ]] || NGINX_PIDS=$(echo "$NGINX_PIDS" $(pgrep -P "$NGINX_PIDS") | tr ' ' '+')
-CPU=(--cpu "direct=${PIDS[0]}" --cpu "floor=$FLOOR_PID" --cpu "passthrough=$(cat "$W/plain/pid")")
+CPU=(--cpu "direct=${PIDS[0]}" --cpu "floor=$FLOOR_PID" --cpu "floor-sigv4=$FLOOR_SIGV4_PID" --cpu "passthrough=$(cat "$W/plain/pid")")
 [[ -z "$NGINX_PIDS" ]] || CPU+=(--cpu "nginx=$NGINX_PIDS")
 for t in sse-s3 sse-c sse-kms; do CPU+=(--cpu "$t=$(cat "$W/sse/pid")"); done
 # BENCH_QUICK=1 without flags: a short smoke of the harness (seconds, not minutes).

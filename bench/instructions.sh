@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Instructions per request, counted by valgrind's callgrind: the floor (bench-floor), the pass-through gateway and
+# Instructions per request, counted by valgrind's callgrind: the floor (bench-floor), the floor with SigV4 (bench-floor
+# --sigv4: verify the client's signature and body, sign again for the backend), the pass-through gateway and
 # the SSE gateway (SSE-S3, SSE-C, SSE-KMS), 4 KiB PUT and GET at a small concurrency. One command:
 #
 #     bash bench/instructions.sh [SECONDS] [CONCURRENCY]        (defaults 10 and 4)
@@ -13,6 +14,7 @@
 # The backend runs natively; each server under test runs under callgrind with instrumentation off, switched on for
 # its own cells only (bench-load --hook). Output: a markdown table of instructions per request, and the callgrind
 # files (one per target and operation) in the scratch directory it names, for `callgrind_annotate`.
+# BENCH_ONLY: a regex of the targets to count besides the floor (e.g. '^floor-sigv4$|^passthrough$').
 # BENCH_BIN: another build of the gateway to count (e.g. a copy of main's, for a before/after).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -36,7 +38,7 @@ trap cleanup EXIT
 
 BAK=BENCHBACKENDAKID0001 BSK=benchbackendsecretkey0000000000000000001
 CAK=BENCHCLIENTAKID00001 CSK=benchclientsecretkey00000000000000000001
-P_BACKEND=18111 P_PLAIN=18113 P_SSE=18114 P_FLOOR=18115
+P_BACKEND=18111 P_PLAIN=18113 P_SSE=18114 P_FLOOR=18115 P_SIGV4=18116
 "$BIN" fs-backend --listen 127.0.0.1:$P_BACKEND --root "$ROOT" --access-key $BAK --secret-key $BSK \
     >"$W/backend.log" 2>&1 &
 PIDS+=($!)
@@ -48,6 +50,11 @@ TOKIO_WORKER_THREADS=$THREADS "${VG[@]}" target/release/bench-floor 127.0.0.1:$P
     http://127.0.0.1:$P_BACKEND "$W/floor/cert.pem" "$W/floor/key.pem" >"$W/floor/log" 2>&1 &
 PIDS+=($!)
 echo $! >"$W/floor/pid"
+TOKIO_WORKER_THREADS=$THREADS "${VG[@]}" target/release/bench-floor 127.0.0.1:$P_SIGV4 \
+    http://127.0.0.1:$P_BACKEND "$W/floor/cert.pem" "$W/floor/key.pem" --sigv4 $CAK $CSK $BAK $BSK \
+    >"$W/floor/sigv4.log" 2>&1 &
+PIDS+=($!)
+echo $! >"$W/floor/sigv4.pid"
 # bench_gateway runs "$BIN": here, the gateway under callgrind.
 GATEWAY="$BIN"
 BIN="$W/under-callgrind"
@@ -56,14 +63,14 @@ chmod +x "$BIN"
 bench_gateway "$W/plain" $P_PLAIN $P_BACKEND $BAK $BSK $CAK $CSK $'[sse]\nenabled = false'
 bench_gateway "$W/sse" $P_SSE $P_BACKEND $BAK $BSK $CAK $CSK
 # Under valgrind a gateway takes seconds to start.
-for port in $P_BACKEND $P_FLOOR $P_PLAIN $P_SSE; do
+for port in $P_BACKEND $P_FLOOR $P_SIGV4 $P_PLAIN $P_SSE; do
     for _ in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.2; done
 done
 
 # The hook: instrumentation on for a target's cell, then a dump named after the cell, and off again.
 cat >"$W/hook" <<HOOK
 #!/bin/sh
-case "\$2" in floor) pid=\$(cat $W/floor/pid) ;; passthrough) pid=\$(cat $W/plain/pid) ;; *) pid=\$(cat $W/sse/pid) ;; esac
+case "\$2" in floor) pid=\$(cat $W/floor/pid) ;; floor-sigv4) pid=\$(cat $W/floor/sigv4.pid) ;; passthrough) pid=\$(cat $W/plain/pid) ;; *) pid=\$(cat $W/sse/pid) ;; esac
 if [ "\$1" = begin ]; then callgrind_control -z "\$pid" >/dev/null; exec callgrind_control -i on "\$pid" >/dev/null; fi
 callgrind_control -d "\$2-\$3" "\$pid" >/dev/null
 callgrind_control -i off "\$pid" >/dev/null
@@ -72,12 +79,18 @@ HOOK
 chmod +x "$W/hook"
 
 H=https://127.0.0.1
+TARGETS=()
+for t in "floor,$H:$P_FLOOR,$BAK,$BSK,none,$W/floor/ca.pem" \
+    "floor-sigv4,$H:$P_SIGV4,$CAK,$CSK,none,$W/floor/ca.pem" \
+    "passthrough,$H:$P_PLAIN,$CAK,$CSK,none,$W/plain/tls/ca.pem" \
+    "sse-s3,$H:$P_SSE,$CAK,$CSK,s3,$W/sse/tls/ca.pem" \
+    "sse-c,$H:$P_SSE,$CAK,$CSK,c,$W/sse/tls/ca.pem" \
+    "sse-kms,$H:$P_SSE,$CAK,$CSK,kms,$W/sse/tls/ca.pem"; do
+    # BENCH_ONLY: a regex of the target names to count (the floor is always counted: the ratios are to it).
+    if [[ "${t%%,*}" == floor || "${t%%,*}" =~ ${BENCH_ONLY:-.} ]]; then TARGETS+=(--target "$t"); fi
+done
 target/release/bench-load --sizes 4KiB --concurrency "$CONC" --seconds "$SECONDS_PER_CELL" --hook "$W/hook" \
-    --target "floor,$H:$P_FLOOR,$BAK,$BSK,none,$W/floor/ca.pem" \
-    --target "passthrough,$H:$P_PLAIN,$CAK,$CSK,none,$W/plain/tls/ca.pem" \
-    --target "sse-s3,$H:$P_SSE,$CAK,$CSK,s3,$W/sse/tls/ca.pem" \
-    --target "sse-c,$H:$P_SSE,$CAK,$CSK,c,$W/sse/tls/ca.pem" \
-    --target "sse-kms,$H:$P_SSE,$CAK,$CSK,kms,$W/sse/tls/ca.pem" >"$W/bench-load.out"
+    "${TARGETS[@]}" >"$W/bench-load.out"
 
 # One callgrind part per cell: its trigger names the cell, its summary is the cell's instruction count.
 python3 - "$W" <<'PY'
@@ -108,7 +121,7 @@ for f in glob.glob(f"{w}/callgrind.*"):
     total = re.search(r"^totals: (\d+)$", text, re.M)
     if trigger and total:
         counts[(trigger.group(1), trigger.group(2))] = (int(total.group(1)), sha256_part(f))
-names = ["floor", "passthrough", "sse-s3", "sse-c", "sse-kms"]
+names = ["floor", "floor-sigv4", "passthrough", "sse-s3", "sse-c", "sse-kms"]
 print("| op | " + " | ".join(names) + " |")
 print("|---|" + "---:|" * len(names))
 for without_sha in [False, True]:
