@@ -32,6 +32,7 @@ pub mod error;
 pub mod gateway;
 pub mod keyring;
 pub mod kms;
+pub mod memcpy;
 pub mod metrics;
 pub mod ops;
 pub mod policy;

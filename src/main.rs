@@ -184,8 +184,16 @@ fn init_tracing(format: LogFormat, audit_log: Option<&std::path::Path>) -> Resul
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    s3_sse_proxy::memcpy::tune();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime")
+        .block_on(run())
+}
+
+async fn run() -> std::process::ExitCode {
     let cli = Cli::parse();
     if let Err(e) = init_tracing(cli.log_format, cli.audit_log.as_deref()) {
         eprintln!("s3-sse-proxy: {e}");

@@ -389,4 +389,16 @@ fn quick_start_serves_s3_through_its_in_process_backend() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
+    // On an AMD CPU the gateway re-executed itself, keeping its process id, with glibc's `rep movsb` threshold
+    // raised (src/memcpy.rs); elsewhere it runs as started.
+    let environ = std::fs::read(format!("/proc/{}/environ", qs.proc.pid())).expect("the gateway's environment");
+    let tunable = b"glibc.cpu.x86_rep_movsb_threshold=";
+    let tuned = environ
+        .split(|&b| b == 0)
+        .any(|v| v.starts_with(b"GLIBC_TUNABLES=") && v.windows(tunable.len()).any(|w| w == tunable));
+    assert_eq!(
+        tuned,
+        s3_sse_proxy::memcpy::amd_cpu(),
+        "GLIBC_TUNABLES with the threshold in the environment of the gateway"
+    );
 }

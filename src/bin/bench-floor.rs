@@ -30,12 +30,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use s3_sse_proxy::auth::{self, AuthLimits, CredentialStore};
 use s3_sse_proxy::backend::sign::{S3Payload, Signer};
 use s3_sse_proxy::body::verify::ClientBody;
 use s3_sse_proxy::config::CredentialConfig;
 use s3_sse_proxy::secret::SecretString;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpSocket;
 
 type Body = BoxBody<Bytes, hyper::Error>;
@@ -50,6 +50,7 @@ struct SigV4 {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    s3_sse_proxy::memcpy::tune();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (listen, backend, cert, key) = match &args[..] {
         [l, b, c, k, ..] => (l.clone(), b.trim_end_matches('/').to_owned(), c.clone(), k.clone()),
@@ -166,7 +167,12 @@ async fn serve(listen: SocketAddr, tls: Arc<rustls::ServerConfig>, backend: Arc<
                 }
                 Some(keys) => {
                     let svc = hyper::service::service_fn(move |req| {
-                        Box::pin(forward_signed(req, signing_client.clone(), backend.clone(), keys.clone()))
+                        Box::pin(forward_signed(
+                            req,
+                            signing_client.clone(),
+                            backend.clone(),
+                            keys.clone(),
+                        ))
                     });
                     server.serve_connection(tls, svc).await
                 }
@@ -230,9 +236,7 @@ async fn forward_signed(
 }
 
 /// The backend's answer as it came, or 502.
-fn answer(
-    sent: Result<hyper::Response<Incoming>, hyper_util::client::legacy::Error>,
-) -> hyper::Response<Body> {
+fn answer(sent: Result<hyper::Response<Incoming>, hyper_util::client::legacy::Error>) -> hyper::Response<Body> {
     match sent {
         Ok(resp) => resp.map(BodyExt::boxed),
         Err(e) => {
