@@ -567,3 +567,112 @@ fn rclone_copies_a_prefix_that_is_a_directory_without_retrying() {
     }
     assert!(!Path::new(&dest).join("sub/f.bin/").is_dir());
 }
+
+/// A CompleteMultipartUpload whose caller goes away as soon as it has sent it (a gateway killed mid-request, as in
+/// the three-instance test) still runs to its end in the embedded backend: the object is there, whole, and the
+/// upload is done. Cut between its steps, it had left the upload gone and no object.
+#[tokio::test]
+async fn a_complete_whose_caller_goes_away_still_completes() {
+    use std::io::Write as _;
+    let stack = shared_stack();
+    let backend = &stack.backend;
+    let bucket = unique_bucket("abandoned-complete");
+    let made = backend
+        .send_signed(BACKEND, Method::PUT, &format!("/{bucket}"), Bytes::new())
+        .await;
+    assert!(
+        made.status.is_success(),
+        "CreateBucket: {} {}",
+        made.status,
+        made.text()
+    );
+    let object = format!("/{bucket}/big");
+    let created = backend
+        .send_signed(BACKEND, Method::POST, &format!("{object}?uploads"), Bytes::new())
+        .await;
+    let text = created.text();
+    let upload_id = text
+        .split_once("<UploadId>")
+        .and_then(|(_, rest)| rest.split_once("</UploadId>"))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_else(|| panic!("CreateMultipartUpload: {} {text}", created.status));
+    let part = Bytes::from(pseudo_random(8 << 20, 7));
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for n in 1..=2 {
+        let r = backend
+            .send_signed(
+                BACKEND,
+                Method::PUT,
+                &format!("{object}?partNumber={n}&uploadId={upload_id}"),
+                part.clone(),
+            )
+            .await;
+        let etag = r
+            .header("etag")
+            .unwrap_or_else(|| panic!("UploadPart {n}: {} {}", r.status, r.text()));
+        xml.push_str(&format!("<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+
+    // The Complete, written to a connection that is closed at once, before any answer.
+    let body = Bytes::from(xml);
+    let mut req = http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("{}{object}?uploadId={upload_id}", backend.endpoint()))
+        .header("content-length", body.len())
+        .body(body.clone())
+        .unwrap();
+    sign_request(
+        &mut req,
+        BACKEND,
+        std::time::SystemTime::now(),
+        aws_sigv4::http_request::SignableBody::Bytes(&body),
+    );
+    let mut wire = format!(
+        "POST {} HTTP/1.1\r\nhost: {}\r\n",
+        req.uri().path_and_query().unwrap(),
+        backend.addr
+    );
+    for (name, value) in req.headers() {
+        wire.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+    }
+    wire.push_str("\r\n");
+    let mut tcp = std::net::TcpStream::connect(backend.addr).unwrap();
+    tcp.write_all(wire.as_bytes()).unwrap();
+    tcp.write_all(&body).unwrap();
+    drop(tcp);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = backend.send_signed(BACKEND, Method::GET, &object, Bytes::new()).await;
+        if got.status == http::StatusCode::OK {
+            assert_eq!(got.body.len(), 16 << 20, "the completed object's size");
+            assert!(
+                got.body[..8 << 20] == part[..] && got.body[8 << 20..] == part[..],
+                "the completed object's bytes"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned Complete left no object: {} {}",
+            got.status,
+            got.text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let parts = backend
+        .send_signed(
+            BACKEND,
+            Method::GET,
+            &format!("{object}?uploadId={upload_id}"),
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(
+        parts.status,
+        http::StatusCode::NOT_FOUND,
+        "the upload is done: {}",
+        parts.text()
+    );
+}

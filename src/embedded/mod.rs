@@ -60,9 +60,7 @@ impl Service {
         req: http::Request<crate::body::Body>,
     ) -> Result<http::Response<crate::body::Body>, String> {
         let head_request = req.method() == http::Method::HEAD;
-        let resp = self
-            .0
-            .call(req.map(s3s::Body::http_body))
+        let resp = to_the_end(&self.0, req.map(s3s::Body::http_body))
             .await
             .map_err(|e| format!("embedded backend: {e:?}"))?;
         let resp = with_s3_message(resp);
@@ -84,6 +82,22 @@ impl Service {
         }
         Ok(resp)
     }
+}
+
+/// One request, on a task of its own that runs to its end whatever becomes of the caller: a client that goes
+/// away (a gateway killed mid-request, a dropped connection, a request future dropped in process) no longer cuts
+/// an operation between its steps. s3s-fs's writes are several steps each (CompleteMultipartUpload: the upload's
+/// record deleted, the object's metadata saved, the parts copied into the object's file, the file put in place);
+/// cut between two, a Complete left the upload gone and no object, and the key's earlier object with the new
+/// object's metadata.
+async fn to_the_end(
+    service: &s3s::service::S3Service,
+    req: s3s::HttpRequest,
+) -> Result<s3s::HttpResponse, s3s::HttpError> {
+    let service = service.clone();
+    tokio::spawn(async move { service.call(req).await })
+        .await
+        .unwrap_or_else(|e| Err(s3s::HttpError::new(Box::new(e))))
 }
 
 /// s3s-fs names most errors by their code alone (`<Error><Code>NoSuchKey</Code></Error>`), where S3 always gives
@@ -115,7 +129,11 @@ fn with_s3_message(mut resp: http::Response<s3s::Body>) -> http::Response<s3s::B
 pub async fn serve(service: Service, addr: SocketAddr) -> Result<SocketAddr, String> {
     let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let service = service.0.clone();
-        async move { service.call(req.map(s3s::Body::from)).await.map(with_s3_message) }
+        async move {
+            to_the_end(&service, req.map(s3s::Body::from))
+                .await
+                .map(with_s3_message)
+        }
     });
     let listener = TcpListener::bind(addr)
         .await
