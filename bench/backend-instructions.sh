@@ -9,6 +9,8 @@ BIN=$1 NAME=$2
 W=$(mktemp -d /tmp/bi-XXXXXX); ROOT=$(mktemp -d /dev/shm/bi-root-XXXXXX)
 trap 'kill $P 2>/dev/null; wait 2>/dev/null; rm -rf $ROOT' EXIT
 BAK=BENCHBACKENDAKID0001 BSK=benchbackendsecretkey0000000000000000001
+# Without the tunable set, the binary re-executes itself with it on AMD CPUs (src/memcpy.rs), out of valgrind's sight.
+export GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=4294967295
 valgrind --tool=callgrind --instr-atstart=no --dump-instr=no --callgrind-out-file=$W/cg.%p $BIN fs-backend --listen 127.0.0.1:18711 --root $ROOT --access-key $BAK --secret-key $BSK > $W/log 2>&1 &
 P=$!
 for _ in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/18711) 2>/dev/null && break; sleep 0.2; done
