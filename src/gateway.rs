@@ -101,7 +101,9 @@ impl Gateway {
             authed.aws_chunked,
             &settings.limits,
         )?;
-        let body = Box::pin(ClientBody::verify(body, authed.body_checks)).await?;
+        let mut checks = authed.body_checks;
+        checks.default_checksum = self.keys.is_some();
+        let body = Box::pin(ClientBody::verify(body, checks)).await?;
         ops::dispatch(ReqCtx {
             upstream: &self.upstream,
             buckets: &self.buckets,

@@ -40,8 +40,12 @@ pub struct Outbound {
 }
 
 enum Progress {
-    /// Nothing left to stream (bodiless, or held in memory): the response timeout runs from now.
+    /// Nothing left to stream (bodiless, or the gateway's own record held in memory): the response timeout runs
+    /// from now.
     Sent,
+    /// A client's body read whole before it is sent (a small one): the timeout runs from now too, but it is
+    /// object data from a client (which an Object Lock bucket takes only with a checksum).
+    Whole,
     /// Streamed by the gateway itself (a copy's source): the timeout runs from the backend's last read.
     Streamed,
     /// A client's body: the timeout runs from its end (or from the backend's last read while it flows).
@@ -75,7 +79,7 @@ impl From<ClientBody> for Outbound {
     fn from(c: ClientBody) -> Self {
         Self {
             body: c.body,
-            progress: Progress::Watched(c.sent),
+            progress: c.sent.map_or(Progress::Whole, Progress::Watched),
             failure: Some(c.failure),
         }
     }
@@ -175,7 +179,9 @@ impl Upstream {
         let on_data = Box::new(move |_| taken.store(millis_since(started), Ordering::Relaxed));
         let body = crate::body::boxed(Metered::new(body, on_data, None));
         let mode = match progress {
-            Progress::Watched(_) | Progress::Streamed if self.streams_into_object_lock(op, &method, &uri).await => {
+            Progress::Watched(_) | Progress::Whole | Progress::Streamed
+                if self.streams_into_object_lock(op, &method, &uri).await =>
+            {
                 BackendPayload::Trailer
             }
             _ => self.backend.payload(),
@@ -190,7 +196,7 @@ impl Upstream {
             // The response timeout counts from the end of the upload, not its start; during the upload, from the
             // last time the backend took a piece of the body (a backend that stops reading must not hang us).
             match progress {
-                Progress::Sent => {}
+                Progress::Sent | Progress::Whole => {}
                 Progress::Streamed => {
                     while !stalled(timeout) {
                         tokio::time::sleep(Duration::from_millis(250)).await;

@@ -37,6 +37,9 @@ pub struct BodyChecks {
     /// Set when `length` is only an upper bound and the body is at least this long: a POST form's streamed
     /// file, whose end its own reader finds (`ops::post`).
     pub length_min: Option<u64>,
+    /// Compute the CRC64NVME that S3 stores for a body without a checksum of its own. Only the encrypting
+    /// handlers store it (with the object they encrypt): a pass-through backend computes its own.
+    pub default_checksum: bool,
 }
 
 /// The plaintext checksum of a verified body: the one the client sent (header or trailer), verified; or, when
@@ -81,7 +84,7 @@ impl Running {
     fn new(c: &mut BodyChecks) -> Self {
         let own = c.header_checksum.is_some() || c.trailer_checksum.is_some();
         Self {
-            computed: (!own).then(|| Checksummer::new(ChecksumAlgorithm::Crc64Nvme)),
+            computed: (!own && c.default_checksum).then(|| Checksummer::new(ChecksumAlgorithm::Crc64Nvme)),
             checksum: ChecksumSlot::default(),
             sha256: c.sha256.take().map(|v| (Sha256Hasher::new(), v)),
             md5: c.content_md5.take().map(|v| (Md5Hasher::new(), v)),
@@ -239,16 +242,14 @@ pub struct VerifiedBody {
     verified: bool,
     failed: bool,
     slot: FailureSlot,
-    sent: watch::Sender<bool>,
+    /// Told when the body ends, for a streamed body (`ClientBody::sent`).
+    sent: Option<watch::Sender<bool>>,
     length: Option<u64>,
 }
 
 impl VerifiedBody {
-    /// Also returns a receiver that turns `true` once the body has ended (verified or failed): the backend's
-    /// response timeout starts then, not before a long upload has finished.
-    pub fn new(inner: Body, mut checks: BodyChecks, slot: FailureSlot) -> (Self, watch::Receiver<bool>) {
-        let (sent, rx) = watch::channel(false);
-        let body = Self {
+    pub fn new(inner: Body, mut checks: BodyChecks, slot: FailureSlot) -> Self {
+        Self {
             inner,
             decoder: checks.chunked.take().map(Box::new),
             buf: BytesMut::new(),
@@ -258,17 +259,30 @@ impl VerifiedBody {
             verified: false,
             failed: false,
             slot,
-            sent,
+            sent: None,
             length: checks.length,
-        };
-        (body, rx)
+        }
+    }
+
+    /// A receiver that turns `true` once the body has ended (verified or failed): the backend's response timeout
+    /// starts then, not before a long upload has finished.
+    fn watch_end(&mut self) -> watch::Receiver<bool> {
+        let (sent, rx) = watch::channel(false);
+        self.sent = Some(sent);
+        rx
+    }
+
+    fn ended(&self) {
+        if let Some(sent) = &self.sent {
+            let _ = sent.send(true);
+        }
     }
 
     fn fail(&mut self, e: S3Error) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.failed = true;
         self.ready.clear();
         self.slot.set(e.clone());
-        let _ = self.sent.send(true);
+        self.ended();
         Poll::Ready(Some(Err(Box::new(e))))
     }
 
@@ -360,7 +374,7 @@ impl HttpBody for VerifiedBody {
                         return this.fail(e);
                     }
                     this.verified = true;
-                    let _ = this.sent.send(true);
+                    this.ended();
                 }
             }
         }
@@ -424,7 +438,9 @@ pub struct ClientBody {
     pub declared: Option<u64>,
     /// `declared` is only an upper bound, and the body at least this long (a POST form's streamed file).
     pub length_min: Option<u64>,
-    pub sent: watch::Receiver<bool>,
+    /// For a body that streams to the backend: turns `true` once it has ended. `None`: nothing is left to send
+    /// (no body, or a small one read whole).
+    pub sent: Option<watch::Receiver<bool>>,
     pub failure: FailureSlot,
     /// The plaintext checksum, once the body has passed its checks: already there for a body read whole.
     pub checksum: ChecksumSlot,
@@ -444,8 +460,9 @@ impl ClientBody {
             from_client: true,
         });
         let failure = FailureSlot::default();
-        let (verified, sent) = VerifiedBody::new(raw, checks, failure.clone());
+        let mut verified = VerifiedBody::new(raw, checks, failure.clone());
         let checksum = verified.running.checksum.clone();
+        let mut sent = None;
         let body = if length_min.is_none() && declared.is_none_or(|n| n <= PREVERIFY_LIMIT) {
             let limit = usize::try_from(declared.unwrap_or(0)).unwrap_or(usize::MAX);
             match Limited::new(verified, limit).collect().await {
@@ -458,6 +475,7 @@ impl ClientBody {
                 }
             }
         } else {
+            sent = Some(verified.watch_end());
             super::boxed(verified)
         };
         Ok(Self {
@@ -473,12 +491,11 @@ impl ClientBody {
 
     /// No body (what a handler leaves behind when it takes the client's).
     pub fn empty() -> Self {
-        let (_, sent) = watch::channel(true);
         Self {
             body: super::empty(),
             declared: None,
             length_min: None,
-            sent,
+            sent: None,
             failure: FailureSlot::default(),
             checksum: ChecksumSlot::default(),
             claimed_checksum: None,
@@ -554,7 +571,7 @@ mod tests {
 
     async fn run(data: &'static [u8], checks: BodyChecks) -> Result<Bytes, String> {
         let slot = FailureSlot::default();
-        let (b, _) = VerifiedBody::new(full(data), checks, slot.clone());
+        let b = VerifiedBody::new(full(data), checks, slot.clone());
         match b.collect().await {
             Ok(c) => Ok(c.to_bytes()),
             Err(_) => Err(slot.take().expect("failure recorded").code.as_str().to_owned()),
