@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Method, Request, Response};
 
 use crate::auth::{self, AuthLimits, Authenticated, CredentialStore};
 use crate::authorize::Authorizer;
@@ -18,7 +18,7 @@ use crate::backend::upstream::Upstream;
 use crate::body::Body;
 use crate::body::verify::{ClientBody, check_declared};
 use crate::bucket_state::BucketState;
-use crate::error::S3Error;
+use crate::error::{S3Error, S3ErrorCode};
 use crate::metrics::Metrics;
 use crate::metrics::request::RequestMeter;
 use crate::ops::post::PostForm;
@@ -61,7 +61,33 @@ impl Gateway {
         let mut meter = RequestMeter::start(&self.metrics, conn, &req);
         let req = meter.count_upload(req);
         let may_leave_body = req.version() < http::Version::HTTP_2 && has_body(req.headers());
-        let result = crate::audit::scope(meter.request_id(), self.process(req, conn, &mut meter)).await;
+        let request_id = meter.request_id();
+        let (result, meter) = if self.keys.is_some() && !matches!(*req.method(), Method::GET | Method::HEAD) {
+            // A write the gateway makes in several steps (the backend's, then its own records: a Complete's
+            // layout and checksums, a realignment, a copy's records) runs on a task of its own, to its end, even
+            // if the client goes away meanwhile (hyper drops the request's future then): a step cut halfway
+            // would leave an object without the records it is read with. S3 too finishes a request it has read.
+            let run = async move {
+                let result = crate::audit::scope(request_id, self.process(req, conn, &mut meter)).await;
+                (result, meter)
+            };
+            match tokio::spawn(run).await {
+                Ok(done) => done,
+                Err(e) => match e.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    // The runtime is shutting down.
+                    Err(_) => {
+                        let e = S3Error::new(S3ErrorCode::ServiceUnavailable, "The gateway is shutting down.");
+                        return Ok(e.to_response("", "", false));
+                    }
+                },
+            }
+        } else {
+            (
+                crate::audit::scope(request_id, self.process(req, conn, &mut meter)).await,
+                meter,
+            )
+        };
         let mut resp = meter.finish(result);
         // An error may leave the request's body unread (refused before it was needed). The client may send it
         // all the same (botocore does after an unanswered `Expect: 100-continue`): on a kept-alive connection

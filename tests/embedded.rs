@@ -95,6 +95,11 @@ fn checksums_of_multipart_sse_c_uploads_copied_parts_and_aborted_uploads() {
 }
 
 #[test]
+fn boto3_a_complete_abandoned_by_its_client_still_completes_with_its_records() {
+    boto3_case("abandoned_complete");
+}
+
+#[test]
 fn boto3_retried_complete_succeeds_and_gone_uploads_are_404_no_such_upload() {
     boto3_case("retried_and_gone_uploads");
 }

@@ -721,6 +721,81 @@ def retried_and_gone_uploads():
         s3.delete_object(Bucket=b, Key="mp")
 
 
+def abandoned_complete():
+    """A CompleteMultipartUpload whose client goes away once it has sent it (a killed process, a dropped
+    connection) still completes, records and all, as S3 finishes a request it has read: the object reads back
+    whole, with its checksum, and the upload is gone. The gateway's Complete is several steps (the backend's, the
+    object's layout, a realignment of unaligned parts, the checksum records): cut between two, the object would
+    be left without what it is read with."""
+    import socket
+    import ssl
+    import time
+    import zlib
+    from urllib.parse import urlsplit
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    s3 = client()
+    with Bucket(s3, "abandoned") as b:
+        # Unaligned parts: the gateway rewrites the object after the backend's Complete (about 40 MiB), which
+        # keeps its Complete going well after the client has gone.
+        pieces = [os.urandom(20 * MIB + 1000), os.urandom(20 * MIB)]
+        up = s3.create_multipart_upload(Bucket=b, Key="mp", ChecksumAlgorithm="CRC32")["UploadId"]
+        parts = []
+        xml = "<CompleteMultipartUpload>"
+        for n, piece in enumerate(pieces, 1):
+            r = s3.upload_part(Bucket=b, Key="mp", UploadId=up, PartNumber=n, Body=piece, ChecksumAlgorithm="CRC32")
+            parts.append(r["ChecksumCRC32"])
+            xml += (f"<Part><PartNumber>{n}</PartNumber><ETag>{r['ETag']}</ETag>"
+                    f"<ChecksumCRC32>{r['ChecksumCRC32']}</ChecksumCRC32></Part>")
+        body = (xml + "</CompleteMultipartUpload>").encode()
+        with step("the Complete is sent on a connection the client closes before any answer"):
+            url = f"{ENDPOINT}/{b}/mp?uploadId={up}"
+            req = AWSRequest(method="POST", url=url, data=body,
+                             headers={"x-amz-content-sha256": hashlib.sha256(body).hexdigest()})
+            creds = boto3.session.Session().get_credentials().get_frozen_credentials()
+            S3SigV4Auth(creds, "s3", REGION).add_auth(req)
+            prepared = req.prepare()
+            target = urlsplit(prepared.url)
+            head = f"POST {target.path}?{target.query} HTTP/1.1\r\nHost: {target.netloc}\r\n"
+            head += f"Content-Length: {len(body)}\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in prepared.headers.items() if k.lower() != "host")
+            tls = ssl.create_default_context(cafile=CA_FILE)
+            with socket.create_connection((target.hostname, target.port)) as raw:
+                with tls.wrap_socket(raw, server_hostname=target.hostname) as conn:
+                    conn.sendall(head.encode() + b"\r\n" + body)
+                    # Read what the server sent after the handshake (TLS 1.3 session tickets), so that the close
+                    # is a FIN, not a reset: a reset can discard the request before the gateway reads it.
+                    conn.settimeout(0.02)
+                    try:
+                        answered = conn.recv(1)
+                    except (TimeoutError, socket.timeout, ssl.SSLError):
+                        answered = b""
+            check_eq(answered, b"", "an answer before the client went away")
+        with step("the object appears, whole, with the checksum of its parts, and the upload is gone"):
+            composite = zlib.crc32(b"".join(base64.b64decode(c) for c in parts)).to_bytes(4, "big")
+            want = base64.b64encode(composite).decode() + "-2"
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    got = s3.head_object(Bucket=b, Key="mp", ChecksumMode="ENABLED")
+                    state = (got["ContentLength"], got.get("ChecksumCRC32"))
+                except ClientError as e:
+                    state = e.response["Error"]["Code"]
+                uploads = s3.list_multipart_uploads(Bucket=b).get("Uploads", [])
+                if (state == (len(b"".join(pieces)), want) and not uploads) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            check_eq(state, (len(b"".join(pieces)), want), "the object's size and ChecksumCRC32")
+            check_eq([u["UploadId"] for u in uploads], [], "uploads in progress")
+            got = s3.get_object(Bucket=b, Key="mp", ChecksumMode="ENABLED")
+            check_eq(hashlib.sha256(got["Body"].read()).hexdigest(), hashlib.sha256(b"".join(pieces)).hexdigest(),
+                     "the object's content")
+            check_eq(got.get("ChecksumCRC32"), want, "GET's ChecksumCRC32")
+        s3.delete_object(Bucket=b, Key="mp")
+
+
 def subresources_on_ciphertext_are_refused():
     """GetObjectTorrent, SelectObjectContent and RenameObject cannot work on the ciphertext the backend holds: 501
     NotImplemented, and the object stays as it was (RenameObject was a PutObject of an empty body before)."""
@@ -1026,7 +1101,7 @@ CASES = {f.__name__: f for f in [missing_and_directory_keys, prefix_keys_and_fol
                                   invalid_bucket_names, conditional_writes,
                                   conditional_writes_with_the_current_etag, conditional_copies, racing_creates, object_attributes,
                                   delimiters_never_show_records, conditional_deletes,
-                                  delete_objects_removes_records, retried_and_gone_uploads,
+                                  delete_objects_removes_records, retried_and_gone_uploads, abandoned_complete,
                                   subresources_on_ciphertext_are_refused, copy_onto_itself,
                                   list_multipart_uploads, long_keys, object_tagging]}
 
