@@ -33,6 +33,21 @@ pub fn scope<F: Future>(request_id: String, f: F) -> impl Future<Output = F::Out
     )
 }
 
+/// `f` in the scope of the request in scope now: for a request's work spawned onto a task of its own, which a
+/// task-local does not follow.
+pub fn carried<F: Future>(f: F) -> impl Future<Output = F::Output> {
+    let request = REQUEST
+        .try_with(|r| Request {
+            id: r.id.clone(),
+            principal: r.principal.clone(),
+        })
+        .unwrap_or_else(|_| Request {
+            id: "-".into(),
+            principal: OnceLock::new(),
+        });
+    REQUEST.scope(request, f)
+}
+
 /// The authenticated principal of the request in scope.
 pub fn set_principal(principal: &str) {
     let _ = REQUEST.try_with(|r| r.principal.set(principal.to_owned()));

@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::{Method, Request, Response};
 
-use crate::auth::{self, AuthLimits, Authenticated, CredentialStore};
+use crate::auth::{self, AuthLimits, Authenticated, Credential, CredentialStore};
 use crate::authorize::Authorizer;
 use crate::backend::upstream::Upstream;
 use crate::body::Body;
@@ -61,33 +61,7 @@ impl Gateway {
         let mut meter = RequestMeter::start(&self.metrics, conn, &req);
         let req = meter.count_upload(req);
         let may_leave_body = req.version() < http::Version::HTTP_2 && has_body(req.headers());
-        let request_id = meter.request_id();
-        let (result, meter) = if self.keys.is_some() && !matches!(*req.method(), Method::GET | Method::HEAD) {
-            // A write the gateway makes in several steps (the backend's, then its own records: a Complete's
-            // layout and checksums, a realignment, a copy's records) runs on a task of its own, to its end, even
-            // if the client goes away meanwhile (hyper drops the request's future then): a step cut halfway
-            // would leave an object without the records it is read with. S3 too finishes a request it has read.
-            let run = async move {
-                let result = crate::audit::scope(request_id, self.process(req, conn, &mut meter)).await;
-                (result, meter)
-            };
-            match tokio::spawn(run).await {
-                Ok(done) => done,
-                Err(e) => match e.try_into_panic() {
-                    Ok(panic) => std::panic::resume_unwind(panic),
-                    // The runtime is shutting down.
-                    Err(_) => {
-                        let e = S3Error::new(S3ErrorCode::ServiceUnavailable, "The gateway is shutting down.");
-                        return Ok(e.to_response("", "", false));
-                    }
-                },
-            }
-        } else {
-            (
-                crate::audit::scope(request_id, self.process(req, conn, &mut meter)).await,
-                meter,
-            )
-        };
+        let result = crate::audit::scope(meter.request_id(), self.process(req, conn, &mut meter)).await;
         let mut resp = meter.finish(result);
         // An error may leave the request's body unread (refused before it was needed). The client may send it
         // all the same (botocore does after an unanswered `Expect: 100-continue`): on a kept-alive connection
@@ -104,7 +78,7 @@ impl Gateway {
     /// The phases that wait are boxed: inline, their futures made this one 34 KiB, copied whole by every move of
     /// the request's future (into the service's future, into hyper's connection), several times per request.
     async fn process(
-        &self,
+        self: &Arc<Self>,
         req: Request<Body>,
         conn: ConnInfo,
         meter: &mut RequestMeter,
@@ -130,17 +104,48 @@ impl Gateway {
         let mut checks = authed.body_checks;
         checks.default_checksum = self.keys.is_some();
         let body = Box::pin(ClientBody::verify(body, checks)).await?;
-        ops::dispatch(ReqCtx {
+        if self.keys.is_some() && runs_to_its_end(req.op, &req.parts.method, &body) {
+            return self.dispatch_to_the_end(req, authed.credential, body, form).await;
+        }
+        ops::dispatch(self.context(req, authed.credential, body, form)).await
+    }
+
+    fn context(&self, req: S3Request, credential: Credential, body: ClientBody, form: Option<PostForm>) -> ReqCtx<'_> {
+        ReqCtx {
             upstream: &self.upstream,
             buckets: &self.buckets,
             metrics: &self.metrics,
             keys: self.keys.as_ref(),
             req,
-            credential: Some(authed.credential),
+            credential: Some(credential),
             body,
             form,
-        })
-        .await
+        }
+    }
+
+    /// The handler on a task of its own, which runs to its end even if the client goes away meanwhile (hyper
+    /// then drops the request's future): a write the gateway makes in several steps (the backend's, then its own
+    /// records: a Complete's layout and checksums, a realignment, a copy's records), cut between two, would leave
+    /// an object without what it is read with. S3 too finishes a request it has read.
+    async fn dispatch_to_the_end(
+        self: &Arc<Self>,
+        req: S3Request,
+        credential: Credential,
+        body: ClientBody,
+        form: Option<PostForm>,
+    ) -> Result<Response<Body>, S3Error> {
+        let gateway = Arc::clone(self);
+        let run = async move { ops::dispatch(gateway.context(req, credential, body, form)).await };
+        match tokio::spawn(crate::audit::carried(run)).await {
+            Ok(answer) => answer,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => Err(S3Error::new(
+                    S3ErrorCode::ServiceUnavailable,
+                    "The gateway is shutting down.",
+                )),
+            },
+        }
     }
 
     /// SigV4 / SigV2 in the header or the query, or a browser form's signature and policy.
@@ -175,6 +180,18 @@ impl Gateway {
     /// The readiness probe: backend and KMS.
     pub async fn probe(&self) {
         crate::metrics::readiness::probe(self.upstream.backend(), self.keys.as_ref(), &self.metrics).await;
+    }
+}
+
+/// Whether a request's work runs to its end whatever becomes of its client (SSE on): every write, as the
+/// gateway's writes are several steps each, but a PutObject whose body was read whole, which is one (its checksum
+/// goes in the envelope). Reads have nothing to finish.
+fn runs_to_its_end(op: crate::s3::operation::Operation, method: &Method, body: &ClientBody) -> bool {
+    use crate::s3::operation::Operation;
+    match (method, op) {
+        (&Method::GET | &Method::HEAD, _) => false,
+        (_, Operation::PutObject) => !body.read_whole(),
+        _ => true,
     }
 }
 

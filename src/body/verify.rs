@@ -502,6 +502,11 @@ impl ClientBody {
         }
     }
 
+    /// Nothing is left to read from the client: no body, or a small one read whole before the handler.
+    pub fn read_whole(&self) -> bool {
+        self.sent.is_none()
+    }
+
     /// The declared length, which object data must have.
     pub fn length(&self) -> Result<u64, S3Error> {
         match self.length_min {
