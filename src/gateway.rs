@@ -2,7 +2,8 @@
 //!
 //! accept (TLS, in `accept`) → classify (`s3::request`) → authenticate (`auth`) → policy (`authorize`) →
 //! verify body (`body::verify`) → dispatch to the operation's handler (`ops`: transform, sign + forward through
-//! `backend::upstream`, transform response) → meter (`metrics::request`, always, exactly once).
+//! `backend::upstream`, transform response; a write of several steps on a task of its own, to its end) → meter
+//! (`metrics::request`, always, exactly once).
 
 use std::convert::Infallible;
 use std::sync::Arc;
