@@ -28,6 +28,43 @@ http {
 CONF
 }
 
+# nginx as a TLS reverse proxy to an S3 backend, the baseline bench/e2e.sh and bench/syscalls.sh measure against:
+# TLS 1.3 with its own throwaway certificate (DIR/ca.pem), HTTP/1.1 keep-alive upstream, no buffering either way.
+# Started in the background from DIR (DIR/nginx.pid); its pid is added to PIDS.
+bench_nginx_proxy() { # DIR PORT BACKEND_PORT WORKERS
+    mkdir -p "$1/logs"
+    bench_tls_cert "$1"
+    { bench_nginx_conf_head "$1" "$4" 4096; cat <<CONF; } >"$1/nginx.conf"
+    upstream backend { server 127.0.0.1:$3; keepalive 128; }
+    server {
+        listen 127.0.0.1:$2 ssl;
+        ssl_certificate $1/cert.pem;
+        ssl_certificate_key $1/key.pem;
+        ssl_protocols TLSv1.3;
+        keepalive_requests 100000;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$http_host;
+            # Streaming both ways, as the gateway does, with room to read and write in large chunks: with
+            # proxy_buffering off, nginx forwards a response a page (4 KiB) at a time; buffering in memory
+            # only (no temp files) keeps it a streaming proxy with backpressure.
+            proxy_request_buffering off;
+            client_body_buffer_size 256k;
+            proxy_buffering on;
+            proxy_buffer_size 64k;
+            proxy_buffers 16 64k;
+            proxy_busy_buffers_size 256k;
+            proxy_max_temp_file_size 0;
+        }
+    }
+}
+CONF
+    nginx -p "$1" -c "$1/nginx.conf" &
+    PIDS+=($!)
+}
+
 # Wait (up to 10 s each) until every port on 127.0.0.1 accepts connections.
 bench_wait_for_ports() { # PORT...
     local port

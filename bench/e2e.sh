@@ -50,38 +50,8 @@ P_BACKEND=18101 P_NGINX=18102 P_PLAIN=18103 P_SSE=18104 P_FLOOR=18105 P_FLOOR_SI
     >"$W/backend.log" 2>&1 &
 PIDS+=($!)
 
-# nginx: TLS 1.3 with its own throwaway certificate, HTTP/1.1 keep-alive upstream, no buffering either way.
-mkdir -p "$W/nginx/logs"
-bench_tls_cert "$W/nginx"
-{ bench_nginx_conf_head "$W/nginx" "$THREADS" 4096; cat <<CONF; } >"$W/nginx/nginx.conf"
-    upstream backend { server 127.0.0.1:$P_BACKEND; keepalive 128; }
-    server {
-        listen 127.0.0.1:$P_NGINX ssl;
-        ssl_certificate $W/nginx/cert.pem;
-        ssl_certificate_key $W/nginx/key.pem;
-        ssl_protocols TLSv1.3;
-        keepalive_requests 100000;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$http_host;
-            # Streaming both ways, as the gateway does, with room to read and write in large chunks: with
-            # proxy_buffering off, nginx forwards a response a page (4 KiB) at a time; buffering in memory
-            # only (no temp files) keeps it a streaming proxy with backpressure.
-            proxy_request_buffering off;
-            client_body_buffer_size 256k;
-            proxy_buffering on;
-            proxy_buffer_size 64k;
-            proxy_buffers 16 64k;
-            proxy_busy_buffers_size 256k;
-            proxy_max_temp_file_size 0;
-        }
-    }
-}
-CONF
-nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" &
-PIDS+=($!)
+# nginx: the TLS proxy baseline (bench/common.sh).
+bench_nginx_proxy "$W/nginx" $P_NGINX $P_BACKEND "$THREADS"
 
 # The floor: nginx's certificate, $THREADS worker threads.
 TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor 127.0.0.1:$P_FLOOR http://127.0.0.1:$P_BACKEND \

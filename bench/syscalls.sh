@@ -25,35 +25,7 @@ P_BACKEND=18501 P_FLOOR=18502 P_NGINX=18503 P_PLAIN=18504 P_SSE=18505
 "$BIN" fs-backend --listen 127.0.0.1:$P_BACKEND --root "$ROOT" --access-key $BAK --secret-key $BSK \
     >"$W/backend.log" 2>&1 &
 PIDS+=($!)
-# nginx as bench/e2e.sh runs it.
-mkdir -p "$W/nginx/logs"
-bench_tls_cert "$W/nginx"
-{ bench_nginx_conf_head "$W/nginx" "$THREADS" 4096; cat <<CONF; } >"$W/nginx/nginx.conf"
-    upstream backend { server 127.0.0.1:$P_BACKEND; keepalive 128; }
-    server {
-        listen 127.0.0.1:$P_NGINX ssl;
-        ssl_certificate $W/nginx/cert.pem;
-        ssl_certificate_key $W/nginx/key.pem;
-        ssl_protocols TLSv1.3;
-        keepalive_requests 100000;
-        location / {
-            proxy_pass http://backend;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$http_host;
-            proxy_request_buffering off;
-            client_body_buffer_size 256k;
-            proxy_buffering on;
-            proxy_buffer_size 64k;
-            proxy_buffers 16 64k;
-            proxy_busy_buffers_size 256k;
-            proxy_max_temp_file_size 0;
-        }
-    }
-}
-CONF
-nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" &
-PIDS+=($!)
+bench_nginx_proxy "$W/nginx" $P_NGINX $P_BACKEND "$THREADS"
 TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor 127.0.0.1:$P_FLOOR http://127.0.0.1:$P_BACKEND \
     "$W/nginx/cert.pem" "$W/nginx/key.pem" >"$W/floor.log" 2>&1 &
 PIDS+=($!)
