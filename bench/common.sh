@@ -65,6 +65,24 @@ CONF
     PIDS+=($!)
 }
 
+# The embedded backend (`fs-backend`, plain HTTP) of $BIN on 127.0.0.1:PORT with the benchmarks' backend
+# credentials ($BAK, $BSK), in the background; its pid is added to PIDS (and is `$!`).
+bench_fs_backend() { # PORT ROOT LOG
+    "$BIN" fs-backend --listen "127.0.0.1:$1" --root "$2" --access-key "$BAK" --secret-key "$BSK" >"$3" 2>&1 &
+    PIDS+=($!)
+}
+
+# The floor (bench-floor: tokio, rustls, hyper, forwarding only) on 127.0.0.1:PORT in front of the backend, with
+# CERT_DIR's certificate and $THREADS worker threads, in the background; extra arguments (`--sigv4 ...`) go to it.
+# Its pid is added to PIDS (and is `$!`).
+bench_floor() { # PORT BACKEND_PORT CERT_DIR LOG [ARG...]
+    local port=$1 backend=$2 certs=$3 log=$4
+    shift 4
+    TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor "127.0.0.1:$port" "http://127.0.0.1:$backend" \
+        "$certs/cert.pem" "$certs/key.pem" "$@" >"$log" 2>&1 &
+    PIDS+=($!)
+}
+
 # Wait (up to 10 s each) until every port on 127.0.0.1 accepts connections.
 bench_wait_for_ports() { # PORT...
     local port

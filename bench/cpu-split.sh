@@ -22,18 +22,12 @@ trap cleanup EXIT
 BAK=BENCHBACKENDAKID0001 BSK=benchbackendsecretkey0000000000000000001
 CAK=BENCHCLIENTAKID00001 CSK=benchclientsecretkey00000000000000000001
 P_BACKEND=18401 P_FLOOR=18402 P_SIGV4=18403 P_PLAIN=18404
-"$BIN" fs-backend --listen 127.0.0.1:$P_BACKEND --root "$ROOT" --access-key $BAK --secret-key $BSK \
-    >"$W/backend.log" 2>&1 &
-PIDS+=($!)
+bench_fs_backend $P_BACKEND "$ROOT" "$W/backend.log"
 mkdir -p "$W/floor"
 bench_tls_cert "$W/floor"
-TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor 127.0.0.1:$P_FLOOR http://127.0.0.1:$P_BACKEND \
-    "$W/floor/cert.pem" "$W/floor/key.pem" >"$W/floor.log" 2>&1 &
-PIDS+=($!)
+bench_floor $P_FLOOR $P_BACKEND "$W/floor" "$W/floor.log"
 echo $! >"$W/floor/pid"
-TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor 127.0.0.1:$P_SIGV4 http://127.0.0.1:$P_BACKEND \
-    "$W/floor/cert.pem" "$W/floor/key.pem" --sigv4 $CAK $CSK $BAK $BSK >"$W/floor-sigv4.log" 2>&1 &
-PIDS+=($!)
+bench_floor $P_SIGV4 $P_BACKEND "$W/floor" "$W/floor-sigv4.log" --sigv4 $CAK $CSK $BAK $BSK
 echo $! >"$W/floor/sigv4.pid"
 bench_gateway "$W/plain" $P_PLAIN $P_BACKEND $BAK $BSK $CAK $CSK $'[sse]\nenabled = false'
 bench_wait_for_ports $P_BACKEND $P_FLOOR $P_SIGV4 $P_PLAIN

@@ -46,21 +46,15 @@ BAK=BENCHBACKENDAKID0001 BSK=benchbackendsecretkey0000000000000000001
 CAK=BENCHCLIENTAKID00001 CSK=benchclientsecretkey00000000000000000001
 P_BACKEND=18101 P_NGINX=18102 P_PLAIN=18103 P_SSE=18104 P_FLOOR=18105 P_FLOOR_SIGV4=18106
 
-"$BIN" fs-backend --listen 127.0.0.1:$P_BACKEND --root "$ROOT" --access-key $BAK --secret-key $BSK \
-    >"$W/backend.log" 2>&1 &
-PIDS+=($!)
+bench_fs_backend $P_BACKEND "$ROOT" "$W/backend.log"
 
 # nginx: the TLS proxy baseline (bench/common.sh).
 bench_nginx_proxy "$W/nginx" $P_NGINX $P_BACKEND "$THREADS"
 
 # The floor: nginx's certificate, $THREADS worker threads.
-TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor 127.0.0.1:$P_FLOOR http://127.0.0.1:$P_BACKEND \
-    "$W/nginx/cert.pem" "$W/nginx/key.pem" >"$W/floor.log" 2>&1 &
-PIDS+=($!)
+bench_floor $P_FLOOR $P_BACKEND "$W/nginx" "$W/floor.log"
 FLOOR_PID=$!
-TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor 127.0.0.1:$P_FLOOR_SIGV4 http://127.0.0.1:$P_BACKEND \
-    "$W/nginx/cert.pem" "$W/nginx/key.pem" --sigv4 $CAK $CSK $BAK $BSK >"$W/floor-sigv4.log" 2>&1 &
-PIDS+=($!)
+bench_floor $P_FLOOR_SIGV4 $P_BACKEND "$W/nginx" "$W/floor-sigv4.log" --sigv4 $CAK $CSK $BAK $BSK
 FLOOR_SIGV4_PID=$!
 
 bench_gateway "$W/plain" $P_PLAIN $P_BACKEND $BAK $BSK $CAK $CSK $'[sse]\nenabled = false'

@@ -39,9 +39,7 @@ trap cleanup EXIT
 BAK=BENCHBACKENDAKID0001 BSK=benchbackendsecretkey0000000000000000001
 CAK=BENCHCLIENTAKID00001 CSK=benchclientsecretkey00000000000000000001
 P_BACKEND=18111 P_PLAIN=18113 P_SSE=18114 P_FLOOR=18115 P_SIGV4=18116
-"$BIN" fs-backend --listen 127.0.0.1:$P_BACKEND --root "$ROOT" --access-key $BAK --secret-key $BSK \
-    >"$W/backend.log" 2>&1 &
-PIDS+=($!)
+bench_fs_backend $P_BACKEND "$ROOT" "$W/backend.log"
 
 # The gateway and bench-floor re-execute themselves with this tunable on AMD CPUs (src/memcpy.rs): valgrind does not
 # follow an exec, so the servers would run natively, uncounted. Set here, they run under callgrind as started.

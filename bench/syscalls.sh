@@ -22,13 +22,9 @@ trap cleanup EXIT
 BAK=BENCHBACKENDAKID0001 BSK=benchbackendsecretkey0000000000000000001
 CAK=BENCHCLIENTAKID00001 CSK=benchclientsecretkey00000000000000000001
 P_BACKEND=18501 P_FLOOR=18502 P_NGINX=18503 P_PLAIN=18504 P_SSE=18505
-"$BIN" fs-backend --listen 127.0.0.1:$P_BACKEND --root "$ROOT" --access-key $BAK --secret-key $BSK \
-    >"$W/backend.log" 2>&1 &
-PIDS+=($!)
+bench_fs_backend $P_BACKEND "$ROOT" "$W/backend.log"
 bench_nginx_proxy "$W/nginx" $P_NGINX $P_BACKEND "$THREADS"
-TOKIO_WORKER_THREADS=$THREADS target/release/bench-floor 127.0.0.1:$P_FLOOR http://127.0.0.1:$P_BACKEND \
-    "$W/nginx/cert.pem" "$W/nginx/key.pem" >"$W/floor.log" 2>&1 &
-PIDS+=($!)
+bench_floor $P_FLOOR $P_BACKEND "$W/nginx" "$W/floor.log"
 echo $! >"$W/floor.pid"
 bench_gateway "$W/plain" $P_PLAIN $P_BACKEND $BAK $BSK $CAK $CSK $'[sse]\nenabled = false'
 bench_gateway "$W/sse" $P_SSE $P_BACKEND $BAK $BSK $CAK $CSK
