@@ -20,7 +20,8 @@ use s3_sse_proxy::error::S3ErrorCode;
 use s3_sse_proxy::keyring::Keyring;
 use s3_sse_proxy::kms::kmip::blob::{self as kmip_blob, Blob};
 use s3_sse_proxy::sse::multipart::{
-    Layout, decode_size, encode_size, layout_key, parse_upload_id, size_key, upload_token, version_layout_key,
+    Layout, decode_size, encode_size, layout_key, parse_upload_id, pending_layout_key, size_key, upload_token,
+    version_layout_key,
 };
 use sha2::{Digest, Sha256};
 
@@ -627,9 +628,11 @@ fn run(
             Err(e) => return Err(format!("unexpected error {:?}", e.code)),
         },
         ("layout-key", None) => {
-            let computed = match f.opt("version") {
-                None => layout_key(f.str("key")?),
-                Some(v) => version_layout_key(f.str("key")?, Some(v)),
+            let computed = match (f.opt("version"), f.opt("sealed")) {
+                (None, None) => layout_key(f.str("key")?),
+                (Some(v), None) => version_layout_key(f.str("key")?, Some(v)),
+                (None, Some(_)) => pending_layout_key(&f.hex("sealed")?),
+                (Some(_), Some(_)) => return Err("a layout key has a version or a sealed key, not both".into()),
             };
             eq("layout key", computed.as_str(), f.str("layout_key")?)?;
             return Ok(None);

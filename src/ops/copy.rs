@@ -4,7 +4,6 @@
 
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
 use super::ReqCtx;
@@ -13,7 +12,7 @@ use super::get::{ObjectRead, read_layout, read_object};
 use crate::auth::checksum::{ChecksumAlgorithm, Checksummer};
 use crate::backend::upstream::Outbound;
 use crate::body::Body;
-use crate::crypto::envelope::{ChecksumPlace, SseMode};
+use crate::crypto::envelope::{ChecksumPlace, Envelope, SseMode};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::response::{self, listing::replace_leaf};
 use crate::s3::copy_source::{COPIED_HEADERS, CopySource, copy_result_xml, now_iso};
@@ -92,11 +91,9 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
     if let Some(c) = &recomputed {
         obj.envelope.checksum = Some(ChecksumPlace::Inline(c.seal(&obj.data_key)));
     }
-    let layout = if src_env.multipart {
-        let version = header_str(head.headers(), "x-amz-version-id");
-        Some(read_layout(ctx.buckets, op, &src.bucket, &src.key, version).await?)
-    } else {
-        None
+    let layout = match src_env.multipart {
+        true => Some(source_layout(&ctx, &src, &src_env, head.headers(), &obj.envelope).await?),
+        false => None,
     };
     // Copy-source conditions compare client ETags; the backend knows only its own (`<md5>` for `<md5>-1`).
     if !src_env.multipart {
@@ -114,6 +111,10 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
     headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(0));
     let resp = ctx.upstream.call(op, Method::PUT, ctx.uri()?, headers).await?;
     if !resp.status().is_success() {
+        if layout.is_some() && resp.status().is_client_error() {
+            // Refused: no object has this copy's envelope.
+            super::multipart::forget_pending_layout(&ctx, &obj.envelope).await;
+        }
         return Ok(response::pass_through(resp));
     }
     let mut backend_etag = None;
@@ -141,16 +142,28 @@ pub async fn copy_object(ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>,
             super::multipart::record_size(&ctx, &new_layout).await;
         }
         let version = header_str(resp.headers(), "x-amz-version-id");
-        let record = multipart::version_layout_key(key, version);
-        ctx.buckets
-            .put(op, bucket, &record, Bytes::from(new_layout.encode()))
-            .await?;
+        super::multipart::record_layout(&ctx, &obj.envelope, version, &new_layout).await?;
     }
     add_sse_headers(resp.headers_mut(), &obj.envelope, obj.customer.as_ref());
     match &recomputed {
         Some(c) => super::checksum::answer_checksum(resp, Some(c), true).await,
         None => Ok(resp),
     }
+}
+
+/// The layout of a multipart source (`h`: its HEAD), recorded first for the copy (`dest`: its envelope), a
+/// multipart object too: should the copy be cut before its own record, a read finds this one.
+async fn source_layout(
+    ctx: &ReqCtx<'_>,
+    src: &CopySource,
+    src_env: &Envelope,
+    h: &HeaderMap,
+    dest: &Envelope,
+) -> Result<multipart::Layout, S3Error> {
+    let total = content_length_of(h)?;
+    let (layout, _) = read_layout(ctx.buckets, ctx.op(), &src.bucket, &src.key, src_env, h, total).await?;
+    super::multipart::record_pending_layout(ctx, dest, &layout).await?;
+    Ok(layout)
 }
 
 /// What a copy of an object onto itself must change, besides `x-amz-metadata-directive: REPLACE` (S3 refuses one

@@ -92,13 +92,7 @@ async fn object_parts(
     if !env.multipart {
         return Ok(vec![(0, cipher_total)]);
     }
-    let etag = header_str(h, "etag").unwrap_or("").trim_matches('"');
-    let layout = read_layout(gw.buckets, gw.op, gw.bucket, key, header_str(h, X_AMZ_VERSION_ID)).await?;
-    if layout.etag != etag || layout.cipher_total() != Some(cipher_total) {
-        return Err(S3Error::internal(format!(
-            "multipart object {key}: part layout is stale"
-        )));
-    }
+    let (layout, _) = read_layout(gw.buckets, gw.op, gw.bucket, key, env, h, cipher_total).await?;
     Ok(layout
         .part_numbers
         .iter()
@@ -107,24 +101,50 @@ async fn object_parts(
         .collect())
 }
 
-/// The layout record of `key`'s version `version` (the backend's `x-amz-version-id`): the version's own, or for an
-/// object completed before versions had their own (or in a bucket without versions), the key's.
+/// The part layout of the multipart object `h` describes (the backend's answer to a HEAD or GET of `key`, whose
+/// envelope is `env`, `cipher_total` bytes stored): the record of the version served, or for an object completed
+/// before versions had their own (or in a bucket without versions) the key's, used only if it names the object's
+/// ETag and size. Failing that, the record its Complete wrote before completing (found by the upload's sealed data
+/// key; docs/format.md §6.3), for an object whose Complete was cut before its own record was written: then the
+/// `bool` is `true`.
 pub async fn read_layout(
     buckets: &BucketState,
     op: Operation,
     bucket: &str,
     key: &str,
-    version: Option<&str>,
-) -> Result<multipart::Layout, S3Error> {
-    let text = find_layout(buckets, op, bucket, key, version)
-        .await?
-        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout missing")))?;
-    std::str::from_utf8(&text)
-        .ok()
-        .and_then(multipart::Layout::decode)
-        .ok_or_else(|| S3Error::internal(format!("multipart object {key}: part layout malformed")))
+    env: &Envelope,
+    h: &HeaderMap,
+    cipher_total: u64,
+) -> Result<(multipart::Layout, bool), S3Error> {
+    let etag = header_str(h, "etag").unwrap_or("").trim_matches('"');
+    let fits = |l: &multipart::Layout| l.cipher_total() == Some(cipher_total);
+    let own = find_layout(buckets, op, bucket, key, header_str(h, X_AMZ_VERSION_ID)).await?;
+    let own = own.as_deref().and_then(decode_layout);
+    if let Some(layout) = own.as_ref().filter(|l| l.etag == etag && fits(l)) {
+        return Ok((layout.clone(), false));
+    }
+    let pending = multipart::pending_layout_key(&env.sealed_key.0);
+    let pending = buckets.get(op, bucket, &pending).await?;
+    match (pending.as_deref().and_then(decode_layout), own) {
+        (Some(layout), _) if fits(&layout) => {
+            let etag = etag.to_owned();
+            Ok((multipart::Layout { etag, ..layout }, true))
+        }
+        (_, None) => Err(S3Error::internal(format!(
+            "multipart object {key}: part layout missing"
+        ))),
+        (_, Some(_)) => Err(S3Error::internal(format!(
+            "multipart object {key}: part layout is stale"
+        ))),
+    }
 }
 
+fn decode_layout(text: &[u8]) -> Option<multipart::Layout> {
+    std::str::from_utf8(text).ok().and_then(multipart::Layout::decode)
+}
+
+/// The layout record of `key`'s version `version` (the backend's `x-amz-version-id`): the version's own, or for an
+/// object completed before versions had their own (or in a bucket without versions), the key's.
 async fn find_layout(
     buckets: &BucketState,
     op: Operation,
@@ -157,12 +177,7 @@ pub async fn client_parts(
     let etag = header_str(h, "etag").unwrap_or("").trim_matches('"');
     let version = header_str(h, X_AMZ_VERSION_ID);
     if env.multipart {
-        let layout = read_layout(buckets, op, bucket, key, version).await?;
-        if layout.etag != etag || layout.cipher_total() != Some(cipher_total) {
-            return Err(S3Error::internal(format!(
-                "multipart object {key}: part layout is stale"
-            )));
-        }
+        let (layout, _) = read_layout(buckets, op, bucket, key, env, h, cipher_total).await?;
         let sizes = layout
             .plaintext_sizes()
             .ok_or_else(|| S3Error::internal("a part's ciphertext length fits no plaintext"))?;
@@ -171,7 +186,7 @@ pub async fn client_parts(
     let Some(text) = find_layout(buckets, op, bucket, key, version).await? else {
         return Ok(None);
     };
-    let Some(layout) = std::str::from_utf8(&text).ok().and_then(multipart::Layout::decode) else {
+    let Some(layout) = decode_layout(&text) else {
         return Ok(None);
     };
     let (Some(sizes), Some(total)) = (layout.plaintext_sizes(), plaintext_len(cipher_total)) else {

@@ -24,7 +24,7 @@ use crate::s3::request::{content_length_of, header_str, replace_query_param};
 use crate::s3::xml::{xml_all, xml_text};
 use crate::sse::checksum::{ChecksumType, StoredChecksum, UploadChecksum};
 use crate::sse::multipart::{
-    Layout, backend_part_etags, check_upload_key, open_part_key, parse_upload_id, upload_checksum,
+    Layout, backend_part_etags, check_upload_key, open_part_key, parse_upload_id, pending_layout_key, upload_checksum,
     upload_token_with_checksum, version_layout_key,
 };
 use crate::sse::new_object::{self, NewObject};
@@ -279,13 +279,21 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
         .iter()
         .map(|n| uploaded.iter().find(|p| u64::from(p.number) == *n))
         .collect();
-    let part_sizes: Option<Vec<u64>> = chosen_parts.as_ref().map(|ps| ps.iter().map(|p| p.size).collect());
-    let part_numbers: Vec<u32> = chosen_parts.iter().flatten().map(|p| p.number).collect();
+    let layout = chosen_parts.as_ref().filter(|ps| !ps.is_empty()).map(|ps| Layout {
+        etag: String::new(),
+        part_sizes: ps.iter().map(|p| p.size).collect(),
+        part_numbers: ps.iter().map(|p| p.number).collect(),
+    });
     check_object_size(&ctx.req.parts.headers, chosen_parts.as_deref())?;
     let checksum = match chosen_parts.as_deref() {
         Some(parts) => complete_checksum(&ctx, keys, &upload, &env, &listed, parts).await?,
         None => None,
     };
+    // The layout goes first where a read finds it: a Complete cut after the backend's (an instance killed, the
+    // backend gone) still leaves a readable object, and a retry of it records the layout as its own.
+    if let Some(layout) = &layout {
+        record_pending_layout(&ctx, &env, layout).await?;
+    }
     let uri = upload.uri(&ctx)?;
     let resp = ctx
         .upstream
@@ -316,16 +324,12 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
         Ok(xml.to_vec())
     })
     .await?;
-    let part_sizes = match part_sizes {
-        Some(p) if !p.is_empty() && !is_error => p,
+    let mut layout = match layout {
+        Some(l) if !is_error => l,
         _ => return Ok(resp),
     };
+    layout.etag = backend_etag.unwrap_or_default();
     let parts_done: Vec<u32> = uploaded.iter().map(|p| p.number).collect();
-    let mut layout = Layout {
-        etag: backend_etag.unwrap_or_default(),
-        part_sizes,
-        part_numbers,
-    };
     // In a versioned bucket, the version just made: its layout is its own.
     let version = header_str(resp.headers(), "x-amz-version-id").map(str::to_owned);
     if layout.etag.is_empty() {
@@ -344,10 +348,7 @@ pub async fn complete(mut ctx: ReqCtx<'_>, keys: &Keys) -> Result<Response<Body>
         resp = Response::from_parts(parts, crate::body::full(out));
     }
     let mut stored_as = (layout.etag.clone(), version.clone());
-    let record = version_layout_key(&key, version.as_deref());
-    ctx.buckets
-        .put(op, &bucket, &record, Bytes::from(layout.encode()))
-        .await?;
+    record_layout(&ctx, &env, version.as_deref(), &layout).await?;
     // S3's CompleteMultipartUpload answer names SSE-S3 and SSE-KMS, never SSE-C.
     if env.mode != SseMode::C {
         add_sse_headers(resp.headers_mut(), &env, None);
@@ -481,7 +482,48 @@ pub async fn abort(ctx: ReqCtx<'_>) -> Result<Response<Body>, S3Error> {
     if resp.status().is_success() && !parts.is_empty() {
         super::checksum::purge_part_records(buckets, op, &bucket, &key, &upload.backend_id, &parts).await;
     }
+    // And the layout an earlier Complete of it recorded before failing.
+    if let (true, Some(env)) = (resp.status().is_success(), &upload.envelope) {
+        let _ = buckets.purge(op, &bucket, &pending_layout_key(&env.sealed_key.0)).await;
+    }
     Ok(resp)
+}
+
+/// Before a write that makes a multipart object whose envelope is `env` (a Complete, a copy of one): its layout,
+/// without the ETag only the backend's answer tells, where a read finds it should the write be cut before the
+/// object's own record (docs/format.md §6.3).
+pub async fn record_pending_layout(ctx: &ReqCtx<'_>, env: &Envelope, layout: &Layout) -> Result<(), S3Error> {
+    let record = pending_layout_key(&env.sealed_key.0);
+    let pending = Layout {
+        etag: String::new(),
+        ..layout.clone()
+    };
+    ctx.buckets
+        .put(ctx.op(), ctx.bucket(), &record, Bytes::from(pending.encode()))
+        .await
+}
+
+/// After it: the object's own layout record (of its `version`); then the pending one goes, best effort (a
+/// leftover is read only for an object without a record of its own, and names no other object).
+pub async fn record_layout(
+    ctx: &ReqCtx<'_>,
+    env: &Envelope,
+    version: Option<&str>,
+    layout: &Layout,
+) -> Result<(), S3Error> {
+    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let record = version_layout_key(key, version);
+    ctx.buckets
+        .put(op, bucket, &record, Bytes::from(layout.encode()))
+        .await?;
+    forget_pending_layout(ctx, env).await;
+    Ok(())
+}
+
+/// Remove the layout [`record_pending_layout`] wrote for `env`, best effort.
+pub async fn forget_pending_layout(ctx: &ReqCtx<'_>, env: &Envelope) {
+    let record = pending_layout_key(&env.sealed_key.0);
+    let _ = ctx.buckets.purge(ctx.op(), ctx.bucket(), &record).await;
 }
 
 /// A part as CompleteMultipartUpload lists it: its number and the checksums the client states for it.
@@ -760,7 +802,6 @@ struct BackendPart {
     etag: String,
 }
 
-/// Every part uploaded so far, from the backend's ListParts.
 /// The answer to a Complete retried after an earlier attempt completed the upload (an instance killed, or the
 /// connection lost, before the answer reached the client): the backend knows the upload no more, but the object
 /// at the key came from it: its envelope holds the upload's sealed data key, which no other object holds (a
@@ -786,6 +827,9 @@ async fn already_completed(
         Ok(Some(e)) if head.status().is_success() && e.sealed_key == env.sealed_key => e,
         _ => return Ok(None),
     };
+    if stored.multipart {
+        settle_layout(ctx, &stored, head.headers()).await?;
+    }
     let etag = client_etag(header_str(head.headers(), "etag").unwrap_or(""), true);
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult \
@@ -818,6 +862,23 @@ async fn already_completed(
         .map(Some)
 }
 
+/// The object a Complete made (`stored`, the backend's HEAD `h`) as that Complete would have left it, had it not
+/// been cut after the backend's: the layout it recorded first becomes the object's own record, and a size record
+/// states the size of unaligned parts for listings. Not rewritten as one stream: the first Complete may still be
+/// running.
+async fn settle_layout(ctx: &ReqCtx<'_>, stored: &Envelope, h: &HeaderMap) -> Result<(), S3Error> {
+    let (op, bucket, key) = (ctx.op(), ctx.bucket(), ctx.key());
+    let total = content_length_of(h)?;
+    let (layout, pending) = super::get::read_layout(ctx.buckets, op, bucket, key, stored, h, total).await?;
+    if pending {
+        record_layout(ctx, stored, header_str(h, "x-amz-version-id"), &layout).await?;
+        if !layout.is_aligned() {
+            record_size(ctx, &layout).await;
+        }
+    }
+    Ok(())
+}
+
 /// The parts of one ListParts page. A part without a part number S3 could give (1..=10000) or without a size is
 /// left out: its number names no part a Complete can choose (the backend refuses those itself).
 fn listed_backend_parts(text: &str) -> Vec<BackendPart> {
@@ -836,6 +897,7 @@ fn listed_backend_parts(text: &str) -> Vec<BackendPart> {
         .collect()
 }
 
+/// Every part uploaded so far, from the backend's ListParts.
 async fn backend_parts(ctx: &ReqCtx<'_>, backend_id: &str) -> Result<Vec<BackendPart>, S3Error> {
     let mut out = Vec::new();
     let mut marker = 0u64;

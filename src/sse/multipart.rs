@@ -143,6 +143,18 @@ pub fn version_layout_key(key: &str, version: Option<&str>) -> String {
     }
 }
 
+/// Where a Complete records its layout before it completes the upload at the backend (docs/format.md §6.3): by
+/// the upload's sealed data key, which the completed object's envelope carries and no other upload shares (not
+/// under [`layout_key`]: a backend that stores keys as files could then not store that one as a file). A read
+/// that finds no layout record of its own (the Complete was cut between the backend's answer and the record: an
+/// instance killed, the backend gone) uses this one.
+pub fn pending_layout_key(sealed_key: &[u8]) -> String {
+    format!(
+        "{RESERVED_PREFIX}layout-pending/{}",
+        hex::encode(Sha256::digest(sealed_key))
+    )
+}
+
 /// Where the plaintext size of a multipart object is recorded when listings cannot derive it (its parts are not
 /// whole segments and it was not rewritten as one stream at Complete: an SSE-C upload completed without its key):
 /// by object key and backend ETag, which every listing kind states (docs/format.md §6.6). One hash of both keeps
