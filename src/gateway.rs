@@ -50,6 +50,9 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The virtual-host domains buckets may be addressed under.
     pub virtual_host_domains: Vec<String>,
+    /// Each write running to its end on a task of its own holds a receiver: shutdown waits for them as for the
+    /// connections, whose clients may have left them.
+    pub writes_in_flight: tokio::sync::watch::Sender<()>,
 }
 
 impl Gateway {
@@ -136,7 +139,12 @@ impl Gateway {
         form: Option<PostForm>,
     ) -> Result<Response<Body>, S3Error> {
         let gateway = Arc::clone(self);
-        let run = async move { ops::dispatch(gateway.context(req, credential, body, form)).await };
+        let in_flight = self.writes_in_flight.subscribe();
+        let run = async move {
+            let answer = ops::dispatch(gateway.context(req, credential, body, form)).await;
+            drop(in_flight);
+            answer
+        };
         match tokio::spawn(crate::audit::carried(run)).await {
             Ok(answer) => answer,
             Err(e) => match e.try_into_panic() {

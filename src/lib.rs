@@ -95,6 +95,7 @@ pub async fn run(mut config: Config, config_file: Option<std::path::PathBuf>) ->
         keys,
         metrics: metrics.clone(),
         virtual_host_domains: config.s3.virtual_host_domains.clone(),
+        writes_in_flight: tokio::sync::watch::Sender::new(()),
     });
 
     let metrics_listener = TcpListener::bind(config.metrics_listen)

@@ -1025,3 +1025,109 @@ async fn a_complete_cut_after_the_backends_leaves_a_readable_object_its_retry_se
     assert!(r.body == whole, "GET after the retry returned other bytes");
     still_serving(&gw, &bucket).await;
 }
+
+/// SIGTERM just after a client sent a CompleteMultipartUpload and went away: the gateway's shutdown waits for
+/// that write, as it waits for connections, and exits once it is done. The object is then there whole, with the
+/// checksum of its parts, and the upload is gone; the write used to be cut at exit (shutdown waited for
+/// connections only, and this one's client had closed its own).
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_waits_for_a_complete_whose_client_went_away() {
+    use base64::Engine as _;
+    let backend = Backend::start();
+    let keys = tempfile::tempdir().expect("tempdir");
+    let sse = format!(
+        "[sse]\nkeyring = {:?}\n",
+        keys.path().join("keyring.toml").display().to_string()
+    );
+    let mut gw = Gateway::start(&backend, &sse);
+    let c = gw.client();
+    let bucket = unique_bucket("term-complete");
+    create_bucket(&gw, &c, &bucket).await;
+    let path = format!("/{bucket}/mp");
+    let crc32 = &[("x-amz-checksum-algorithm", "CRC32")];
+    let r = call(&gw, &c, Method::POST, &format!("{path}?uploads"), "", crc32).await;
+    r.assert_ok();
+    let upload = enc(&r.xml_tag("UploadId").expect("UploadId"));
+    // Unaligned parts: after the backend's Complete the gateway rewrites the 40 MiB object as one stream, which
+    // keeps the Complete going well after its client has left.
+    let parts = [
+        pseudo_random(20 * 1024 * 1024 + 1000, 41),
+        pseudo_random(20 * 1024 * 1024, 42),
+    ];
+    let (mut xml, mut part_crcs) = (String::from("<CompleteMultipartUpload>"), Vec::new());
+    for (i, data) in parts.iter().enumerate() {
+        let q = format!("{path}?partNumber={}&uploadId={upload}", i + 1);
+        let r = call(&gw, &c, Method::PUT, &q, data.clone(), crc32).await;
+        r.assert_ok();
+        let (etag, crc) = (
+            r.header("etag").expect("ETag"),
+            r.header("x-amz-checksum-crc32").expect("CRC32"),
+        );
+        xml.push_str(&format!(
+            "<Part><PartNumber>{}</PartNumber><ETag>{etag}</ETag><ChecksumCRC32>{crc}</ChecksumCRC32></Part>",
+            i + 1
+        ));
+        part_crcs.extend(base64::engine::general_purpose::STANDARD.decode(crc).expect("base64"));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+
+    // The Complete, on a connection closed before any answer; then SIGTERM, once the gateway has authorized it.
+    let authorized = || gw.log().matches("\"s3:PutObject\"").count();
+    let before = authorized();
+    {
+        let mut tls = tls_connect(&gw).await;
+        let q = format!("{path}?uploadId={upload}");
+        let head = signed_head(&gw, Method::POST, &q, Some(xml.len() as u64), &[]);
+        tls.write_all(format!("{head}{xml}").as_bytes()).await.expect("write");
+        tls.flush().await.expect("flush");
+        // What the server sent after the handshake (session tickets) is read, so that the close is a FIN: a reset
+        // could discard the request before the gateway reads it.
+        let mut buf = [0u8; 1];
+        let answered = tokio::time::timeout(Duration::from_millis(20), tls.read(&mut buf)).await;
+        assert!(answered.is_err(), "an answer before the client went away: {answered:?}");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while authorized() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the Complete never reached the gateway:\n{}",
+            gw.log()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    gw.proc.signal("TERM");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = gw.proc.try_wait() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit after SIGTERM:\n{}",
+            gw.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit status {status}:\n{}", gw.log());
+
+    // Another instance with the same keys finds the object as the Complete would have left it.
+    let gw = Gateway::start(&backend, &sse);
+    let c = gw.client();
+    let r = call(&gw, &c, Method::GET, &format!("/{bucket}?uploads"), "", &[]).await;
+    r.assert_ok();
+    assert!(
+        !r.text().contains("<Upload>"),
+        "an upload left in progress: {}",
+        r.text()
+    );
+    let r = call(&gw, &c, Method::GET, &path, "", &[("x-amz-checksum-mode", "ENABLED")]).await;
+    r.assert_ok();
+    assert!(r.body == parts.concat(), "the object's content");
+    let composite = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, &part_crcs) as u32;
+    let want = format!("{}-2", b64(&composite.to_be_bytes()));
+    assert_eq!(
+        r.header("x-amz-checksum-crc32"),
+        Some(want.as_str()),
+        "the parts' checksum"
+    );
+}

@@ -204,14 +204,15 @@ pub async fn serve_https(
             open.dec();
         });
     }
-    // In-flight requests finish (idle keep-alive connections close now; HTTP/2 gets GOAWAY), up to the drain
-    // timeout.
+    // In-flight requests finish (idle keep-alive connections close now; HTTP/2 gets GOAWAY), and so do the writes
+    // whose clients have left, up to the drain timeout.
     let drain_timeout_secs = gateway.settings.load().limits.drain_timeout_secs;
     tokio::select! {
         () = async {
             drain_tx.send_replace(());
             drain_tx.closed().await;
-        } => tracing::info!("shutdown: every connection finished"),
+            gateway.writes_in_flight.closed().await;
+        } => tracing::info!("shutdown: every connection and write finished"),
         () = tokio::time::sleep(Duration::from_secs(drain_timeout_secs)) => {
             tracing::warn!(drain_timeout_secs, "shutdown: drain timeout, closing the connections still open");
         }
