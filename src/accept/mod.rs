@@ -20,9 +20,13 @@ use crate::config::Limits;
 use crate::gateway::{ConnInfo, Gateway};
 
 /// The HTTP parser's own header limit: beyond it a request gets hyper's bare 431, below it (but above
-/// `max_header_bytes`) the gateway's 400 RequestHeaderSectionTooLarge. Room for a long request line too.
+/// `max_header_bytes`) the gateway's 400 RequestHeaderSectionTooLarge. Room for a long request line too. It is
+/// hyper's read buffer as well, and so the largest piece of a request body: at 64 KiB a large PUT went to the
+/// backend in 64 KiB writes, one wake-up each, against the floor's ~380 KiB; 128 KiB cut its CPU per GiB by ~6 %,
+/// and 400 KiB (hyper's default) by ~12 % but raised the peak memory of 64 concurrent 256 MiB PUTs past 128 MiB
+/// (BENCHMARKS.md, "hyper's read buffer").
 fn parser_header_limit(limits: &Limits) -> usize {
-    limits.max_header_bytes.saturating_mul(4).max(64 * 1024)
+    limits.max_header_bytes.saturating_mul(4).max(128 * 1024)
 }
 
 /// One of the `max_connections` places, given back when the connection ends. A counter, not a semaphore, so that
